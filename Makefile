@@ -1,0 +1,21 @@
+# ngx_social: the two commands are `make run` and `make test`.
+
+.PHONY: run test build stop psql admin bench
+
+run:
+	@util/run
+
+test:
+	@util/test $(T)
+
+build:
+	@util/deps && util/build
+
+stop:
+	@util/stop
+
+psql:
+	@util/psql
+
+bench:
+	@util/bench

@@ -1,0 +1,167 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * Endpoints for tests only, refused by "social_endpoint" unless
+ * "social_debug_endpoints on" comes first.
+ */
+
+
+#include "ngx_http_social_module.h"
+
+
+#define NGX_HTTP_SOCIAL_BLOB_SIZE  (1024 * 1024)
+
+
+static void ngx_http_social_debug_blob_set(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_debug_blob_get(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_debug_slept(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static ngx_int_t ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx,
+    const char *key, long long n);
+
+
+/* GET: SET a 1 MB value and GET it back on the one pipelined connection */
+
+ngx_int_t
+ngx_http_social_debug_redis_blob(ngx_http_social_ctx_t *ctx)
+{
+    u_char  *blob;
+
+    static const char  *get[] = { "GET", "social:debug:blob" };
+    static size_t       get_len[] = { 3, sizeof("social:debug:blob") - 1 };
+    const char         *set[3];
+    size_t              set_len[3];
+
+    blob = ngx_pnalloc(ctx->request->pool, NGX_HTTP_SOCIAL_BLOB_SIZE);
+    if (blob == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memset(blob, 'x', NGX_HTTP_SOCIAL_BLOB_SIZE);
+
+    set[0] = "SET";
+    set_len[0] = 3;
+    set[1] = get[1];
+    set_len[1] = get_len[1];
+    set[2] = (char *) blob;
+    set_len[2] = NGX_HTTP_SOCIAL_BLOB_SIZE;
+
+    if (ngx_http_social_redis_command(ctx, ngx_http_social_debug_blob_set, 3,
+                                      set, set_len)
+        != NGX_OK
+        || ngx_http_social_redis_command(ctx, ngx_http_social_debug_blob_get,
+                                         2, get, get_len)
+           != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "Redis");
+    }
+
+    ctx->pending = 2;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_debug_blob_set(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    ctx->pending--;
+}
+
+
+static void
+ngx_http_social_debug_blob_get(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    ngx_int_t  rc;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        rc = ngx_http_social_unavailable(ctx, "Redis");
+
+    } else {
+        rc = ngx_http_social_debug_number(ctx, "bytes", reply->len);
+    }
+
+    ngx_http_social_done(ctx, rc);
+}
+
+
+/* GET ?ms=N: a query that takes N milliseconds */
+
+ngx_int_t
+ngx_http_social_debug_pg_sleep(ngx_http_social_ctx_t *ctx)
+{
+    u_char      *p;
+    ngx_int_t    ms;
+    ngx_str_t    arg;
+    const char **values;
+
+    if (ngx_http_arg(ctx->request, (u_char *) "ms", 2, &arg) != NGX_OK) {
+        ngx_str_set(&arg, "100");
+    }
+
+    ms = ngx_atoi(arg.data, arg.len);
+    if (ms == NGX_ERROR || ms > 60000) {
+        return ngx_http_social_error(ctx, 422, "validation_failed",
+                                     "ms must be 0..60000.", "ms");
+    }
+
+    values = ngx_palloc(ctx->request->pool, sizeof(char *));
+    p = ngx_pnalloc(ctx->request->pool, NGX_INT_T_LEN + 1);
+    if (values == NULL || p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ngx_sprintf(p, "%i", ms) = '\0';
+    values[0] = (char *) p;
+
+    if (ngx_http_social_pg_query(ctx, "SELECT pg_sleep($1::int / 1000.0)", 1,
+                                 values, ngx_http_social_debug_slept)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_debug_slept(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_int_t  rc;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ngx_http_social_unavailable(ctx, "PostgreSQL");
+
+    } else {
+        rc = ngx_http_social_debug_number(ctx, "slept", 1);
+    }
+
+    ngx_http_social_done(ctx, rc);
+}
+
+
+static ngx_int_t
+ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx, const char *key,
+    long long n)
+{
+    yajl_gen  g;
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, key);
+    yajl_gen_integer(g, n);
+    yajl_gen_map_close(g);
+
+    return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
+}

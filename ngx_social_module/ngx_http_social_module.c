@@ -1,0 +1,402 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+#include "ngx_http_social_module.h"
+
+
+static void *ngx_http_social_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_social_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_social_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_social_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_social_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_social_init_process(ngx_cycle_t *cycle);
+static void ngx_http_social_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_http_social_pool_bounds = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
+static ngx_conf_num_bounds_t  ngx_http_social_queue_bounds = {
+    ngx_conf_check_num_bounds, 0, 65536
+};
+
+
+static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
+
+    { ngx_string("health"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_health, 0, 0 },
+
+    { ngx_string("error"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_error_endpoint, 0, 0 },
+
+    { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
+      ngx_http_social_debug_redis_blob, 0, 1 },
+
+    { ngx_string("debug_pg_sleep"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_sleep, 0, 1 },
+
+    { ngx_null_string, 0, NULL, 0, 0 }
+};
+
+
+static ngx_command_t  ngx_http_social_commands[] = {
+
+    { ngx_string("social_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_social_postgres,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("social_postgres_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, pg_pool_size),
+      &ngx_http_social_pool_bounds },
+
+    { ngx_string("social_postgres_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, pg_queue_size),
+      &ngx_http_social_queue_bounds },
+
+    { ngx_string("social_postgres_queue_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, pg_queue_timeout),
+      NULL },
+
+    { ngx_string("social_postgres_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, pg_connect_timeout),
+      NULL },
+
+    { ngx_string("social_postgres_query_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, pg_query_timeout),
+      NULL },
+
+    { ngx_string("social_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_social_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("social_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("social_debug_endpoints"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, debug_endpoints),
+      NULL },
+
+    { ngx_string("social_endpoint"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_social_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_social_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_social_create_main_conf,      /* create main configuration */
+    ngx_http_social_init_main_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_social_create_loc_conf,       /* create location configuration */
+    ngx_http_social_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_social_module = {
+    NGX_MODULE_V1,
+    &ngx_http_social_module_ctx,           /* module context */
+    ngx_http_social_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_social_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_social_exit_process,          /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_social_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_social_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_social_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     smcf->pg_conninfo = { 0, NULL };
+     *     smcf->redis_addr = { 0, NULL };
+     *     smcf->redis_host = { 0, NULL };
+     *     smcf->redis_port = 0;
+     *     smcf->redis_unix = 0;
+     */
+
+    smcf->pg_pool_size = NGX_CONF_UNSET_UINT;
+    smcf->pg_queue_size = NGX_CONF_UNSET_UINT;
+    smcf->pg_connect_timeout = NGX_CONF_UNSET_MSEC;
+    smcf->pg_query_timeout = NGX_CONF_UNSET_MSEC;
+    smcf->pg_queue_timeout = NGX_CONF_UNSET_MSEC;
+    smcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    smcf->debug_endpoints = NGX_CONF_UNSET;
+
+    return smcf;
+}
+
+
+static char *
+ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_social_main_conf_t  *smcf = conf;
+
+    ngx_conf_init_uint_value(smcf->pg_pool_size, 4);
+    ngx_conf_init_uint_value(smcf->pg_queue_size, 256);
+    ngx_conf_init_msec_value(smcf->pg_connect_timeout, 3000);
+    ngx_conf_init_msec_value(smcf->pg_query_timeout, 10000);
+    ngx_conf_init_msec_value(smcf->pg_queue_timeout, 3000);
+    ngx_conf_init_msec_value(smcf->redis_timeout, 3000);
+    ngx_conf_init_value(smcf->debug_endpoints, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_social_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_social_loc_conf_t  *slcf;
+
+    slcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_social_loc_conf_t));
+    if (slcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     slcf->endpoint = NULL;
+     */
+
+    return slcf;
+}
+
+
+static char *
+ngx_http_social_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    /* an endpoint is never inherited: it names exactly one location */
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_social_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_social_main_conf_t  *smcf = conf;
+
+    ngx_str_t  *value;
+
+    if (smcf->pg_conninfo.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_social_pg_check_conninfo(cf, &value[1]) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->pg_conninfo = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_social_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_social_main_conf_t  *smcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (smcf->redis_addr.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = value[1];
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid address \"%V\" in \"social_redis\": %s",
+                           &value[1], u.err ? u.err : "bad address");
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.family == AF_UNIX) {
+        /* "unix:/path": hiredis wants the path, NUL-terminated */
+        smcf->redis_unix = 1;
+        smcf->redis_host.len = value[1].len - 5;
+
+    } else {
+        if (u.no_port || u.naddrs != 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"social_redis\" needs a numeric address "
+                               "and a port, like 127.0.0.1:6379, "
+                               "or unix:/path, not \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        smcf->redis_port = u.port;
+        smcf->redis_host.len = u.host.len;
+    }
+
+    p = ngx_pnalloc(cf->pool, smcf->redis_host.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->redis_host.data = p;
+
+    if (smcf->redis_unix) {
+        p = ngx_cpymem(p, value[1].data + 5, smcf->redis_host.len);
+
+    } else {
+        p = ngx_cpymem(p, u.host.data, u.host.len);
+    }
+
+    *p = '\0';
+
+    smcf->redis_addr = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_social_loc_conf_t  *slcf = conf;
+
+    ngx_str_t                    *value;
+    ngx_http_social_endpoint_t   *ep;
+    ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_social_main_conf_t  *smcf;
+
+    if (slcf->endpoint) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (ep = ngx_http_social_endpoints; ep->name.len; ep++) {
+        if (ep->name.len == value[1].len
+            && ngx_strncmp(ep->name.data, value[1].data, value[1].len) == 0)
+        {
+            break;
+        }
+    }
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
+
+    if (ep->name.len == 0 || (ep->debug && smcf->debug_endpoints != 1)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown endpoint \"%V\" in \"social_endpoint\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    slcf->endpoint = ep;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_social_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_social_main_conf_t  *smcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_social_module);
+    if (smcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_social_pg_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_social_redis_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_social_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_social_pg_exit_process();
+    ngx_http_social_redis_exit_process();
+}

@@ -1,0 +1,159 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+#ifndef _NGX_HTTP_SOCIAL_MODULE_H_INCLUDED_
+#define _NGX_HTTP_SOCIAL_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libpq-fe.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <yajl/yajl_gen.h>
+
+
+typedef struct ngx_http_social_ctx_s        ngx_http_social_ctx_t;
+typedef struct ngx_http_social_pg_op_s      ngx_http_social_pg_op_t;
+typedef struct ngx_http_social_pg_conn_s    ngx_http_social_pg_conn_t;
+typedef struct ngx_http_social_pg_pool_s    ngx_http_social_pg_pool_t;
+typedef struct ngx_http_social_redis_op_s   ngx_http_social_redis_op_t;
+typedef struct ngx_http_social_redis_s      ngx_http_social_redis_t;
+typedef struct ngx_http_social_json_s       ngx_http_social_json_t;
+
+
+typedef ngx_int_t (*ngx_http_social_handler_pt)(ngx_http_social_ctx_t *ctx);
+
+/* res is NULL when the query could not run: ctx->backend_error says why */
+typedef void (*ngx_http_social_pg_handler_pt)(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+
+/* reply is NULL when the command could not run */
+typedef void (*ngx_http_social_redis_handler_pt)(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      methods;
+    ngx_http_social_handler_pt      handler;
+    unsigned                        auth:1;
+    unsigned                        debug:1;
+} ngx_http_social_endpoint_t;
+
+
+typedef struct {
+    ngx_str_t                       pg_conninfo;
+    ngx_uint_t                      pg_pool_size;
+    ngx_uint_t                      pg_queue_size;
+    ngx_msec_t                      pg_connect_timeout;
+    ngx_msec_t                      pg_query_timeout;
+    ngx_msec_t                      pg_queue_timeout;
+
+    ngx_str_t                       redis_addr;
+    ngx_str_t                       redis_host;     /* host or unix path */
+    in_port_t                       redis_port;
+    ngx_uint_t                      redis_unix;     /* unsigned:1 */
+    ngx_msec_t                      redis_timeout;
+    ngx_flag_t                      debug_endpoints;
+} ngx_http_social_main_conf_t;
+
+
+typedef struct {
+    ngx_http_social_endpoint_t     *endpoint;
+} ngx_http_social_loc_conf_t;
+
+
+/* why a backend operation failed */
+#define NGX_HTTP_SOCIAL_BACKEND_OK        0
+#define NGX_HTTP_SOCIAL_BACKEND_DOWN      1
+#define NGX_HTTP_SOCIAL_BACKEND_TIMEOUT   2
+#define NGX_HTTP_SOCIAL_BACKEND_BUSY      3
+
+
+struct ngx_http_social_ctx_s {
+    ngx_http_request_t             *request;
+    ngx_http_social_endpoint_t     *endpoint;
+    ngx_http_social_main_conf_t    *smcf;
+
+    ngx_queue_t                     ops;        /* backend ops in flight */
+    ngx_http_social_pg_conn_t      *pg_pinned;  /* open transaction */
+
+    ngx_http_social_json_t         *body;       /* parsed request body */
+
+    ngx_uint_t                      backend_error;
+    ngx_uint_t                      pending;    /* endpoint's own counter */
+    void                           *data;       /* endpoint's own state */
+
+    unsigned                        done:1;
+};
+
+
+/* an in-flight backend operation, owned by its connection, not the request */
+typedef struct ngx_http_social_op_s  ngx_http_social_op_t;
+
+struct ngx_http_social_op_s {
+    ngx_queue_t                     link;       /* in ctx->ops */
+    ngx_http_social_ctx_t          *ctx;        /* NULL once detached */
+    void                          (*detach)(ngx_http_social_op_t *op);
+};
+
+
+extern ngx_module_t  ngx_http_social_module;
+
+
+/* ngx_http_social_request.c */
+ngx_int_t ngx_http_social_handler(ngx_http_request_t *r);
+void ngx_http_social_op_attach(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_op_t *op);
+void ngx_http_social_op_unlink(ngx_http_social_op_t *op);
+void ngx_http_social_done(ngx_http_social_ctx_t *ctx, ngx_int_t rc);
+ngx_int_t ngx_http_social_send(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
+    yajl_gen g);
+ngx_int_t ngx_http_social_error(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
+    const char *code, const char *message, const char *field);
+ngx_int_t ngx_http_social_unavailable(ngx_http_social_ctx_t *ctx,
+    const char *what);
+
+/* ngx_http_social_json.c */
+yajl_gen ngx_http_social_json_gen(ngx_pool_t *pool);
+void ngx_http_social_json_str(yajl_gen g, const char *s);
+void ngx_http_social_json_kv(yajl_gen g, const char *key, const char *value);
+ngx_int_t ngx_http_social_json_body(ngx_http_social_ctx_t *ctx, yajl_gen g,
+    ngx_chain_t **out, size_t *len);
+
+/* ngx_http_social_pg.c */
+ngx_int_t ngx_http_social_pg_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_pg_exit_process(void);
+char *ngx_http_social_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
+ngx_int_t ngx_http_social_pg_query(ngx_http_social_ctx_t *ctx,
+    const char *sql, int nparams, const char *const *values,
+    ngx_http_social_pg_handler_pt handler);
+ngx_int_t ngx_http_social_pg_begin(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_pg_handler_pt handler);
+ngx_int_t ngx_http_social_pg_end(ngx_http_social_ctx_t *ctx,
+    ngx_uint_t commit, ngx_http_social_pg_handler_pt handler);
+void ngx_http_social_pg_release(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_redis.c */
+ngx_int_t ngx_http_social_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_redis_exit_process(void);
+ngx_int_t ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler, int argc, const char **argv,
+    const size_t *argvlen);
+
+/* endpoints */
+ngx_int_t ngx_http_social_health(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_debug_redis_blob(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_debug_pg_sleep(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_error_endpoint(ngx_http_social_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_SOCIAL_MODULE_H_INCLUDED_ */

@@ -1,0 +1,544 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+#include "ngx_http_social_module.h"
+
+
+#define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN   100
+#define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX   2000
+
+
+/*
+ * One hiredis async context per worker, commands pipelined on it.  hiredis
+ * 0.14 has no timer hook and cannot cancel a single command, so a command
+ * that times out fails every command on its connection, and the connection
+ * is replaced on the next use.
+ */
+
+typedef struct {
+    redisAsyncContext              *ac;
+    ngx_connection_t               *c;
+    ngx_queue_t                     ops;        /* in flight, in order */
+    ngx_event_t                     timer;      /* the oldest op's deadline */
+    ngx_uint_t                      reason;     /* why the ops fail */
+    ngx_uint_t                      connected;  /* unsigned:1 */
+} ngx_http_social_redis_conn_t;
+
+
+struct ngx_http_social_redis_op_s {
+    ngx_http_social_op_t            op;
+    ngx_queue_t                     queue;      /* in conn->ops */
+    ngx_http_social_redis_handler_pt  handler;
+    ngx_http_social_redis_conn_t   *conn;
+    ngx_msec_t                      deadline;
+};
+
+
+struct ngx_http_social_redis_s {
+    ngx_http_social_main_conf_t    *smcf;
+    ngx_log_t                      *log;
+    ngx_http_social_redis_conn_t   *conn;
+    ngx_msec_t                      backoff;
+    ngx_msec_t                      retry_at;
+};
+
+
+static ngx_http_social_redis_conn_t *ngx_http_social_redis_connect(void);
+static void ngx_http_social_redis_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_social_redis_event(ngx_event_t *ev);
+static void ngx_http_social_redis_watch(ngx_http_social_redis_conn_t *rc,
+    ngx_event_t *ev, ngx_uint_t event, ngx_uint_t on);
+static void ngx_http_social_redis_add_read(void *data);
+static void ngx_http_social_redis_del_read(void *data);
+static void ngx_http_social_redis_add_write(void *data);
+static void ngx_http_social_redis_del_write(void *data);
+static void ngx_http_social_redis_cleanup(void *data);
+static void ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply,
+    void *data);
+static void ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc);
+static void ngx_http_social_redis_timeout(ngx_event_t *ev);
+static void ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
+    ngx_uint_t reason);
+static void ngx_http_social_redis_detach(ngx_http_social_op_t *op);
+
+
+static ngx_http_social_redis_t  *ngx_http_social_redis;
+
+
+ngx_int_t
+ngx_http_social_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf)
+{
+    ngx_http_social_redis_t  *redis;
+
+    if (smcf->redis_addr.len == 0) {
+        return NGX_OK;
+    }
+
+    redis = ngx_pcalloc(cycle->pool, sizeof(ngx_http_social_redis_t));
+    if (redis == NULL) {
+        return NGX_ERROR;
+    }
+
+    redis->smcf = smcf;
+    redis->log = cycle->log;
+
+    ngx_http_social_redis = redis;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_social_redis_exit_process(void)
+{
+    ngx_http_social_redis_t  *redis;
+
+    ngx_queue_t                   *q;
+    ngx_http_social_redis_op_t    *op;
+    ngx_http_social_redis_conn_t  *rc;
+
+    redis = ngx_http_social_redis;
+
+    if (redis && redis->conn) {
+        rc = redis->conn;
+
+        /* the process is leaving: no handler runs */
+
+        for (q = ngx_queue_head(&rc->ops);
+             q != ngx_queue_sentinel(&rc->ops);
+             q = ngx_queue_next(q))
+        {
+            op = ngx_queue_data(q, ngx_http_social_redis_op_t, queue);
+
+            if (op->op.ctx) {
+                ngx_http_social_op_unlink(&op->op);
+            }
+        }
+
+        ngx_http_social_redis_drop(rc, NGX_HTTP_SOCIAL_BACKEND_DOWN);
+    }
+
+    ngx_http_social_redis = NULL;
+}
+
+
+ngx_int_t
+ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    ngx_http_social_redis_t       *redis;
+    ngx_http_social_redis_op_t    *op;
+    ngx_http_social_redis_conn_t  *rc;
+
+    redis = ngx_http_social_redis;
+    ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+
+    if (redis == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = redis->conn;
+
+    if (rc == NULL) {
+        if (ngx_current_msec < redis->retry_at) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_social_redis_connect();
+        if (rc == NULL) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "social redis: reusing connection %p", rc);
+    }
+
+    op = ngx_calloc(sizeof(ngx_http_social_redis_op_t), redis->log);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (redisAsyncCommandArgv(rc->ac, ngx_http_social_redis_reply, op, argc,
+                              argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "social: redis command failed: %s",
+                      rc->ac->errstr[0] ? rc->ac->errstr : "disconnecting");
+        ngx_free(op);
+        return NGX_ERROR;
+    }
+
+    op->handler = handler;
+    op->conn = rc;
+    op->deadline = ngx_current_msec + redis->smcf->redis_timeout;
+    op->op.detach = ngx_http_social_redis_detach;
+
+    ngx_http_social_op_attach(ctx, &op->op);
+    ngx_queue_insert_tail(&rc->ops, &op->queue);
+
+    ngx_http_social_redis_arm(rc);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_social_redis_conn_t *
+ngx_http_social_redis_connect(void)
+{
+    redisAsyncContext             *ac;
+    ngx_connection_t              *c;
+    ngx_http_social_redis_t       *redis;
+    ngx_http_social_redis_conn_t  *rc;
+
+    redis = ngx_http_social_redis;
+
+    /* numeric addresses only (checked at configuration): nothing resolves */
+
+    if (redis->smcf->redis_unix) {
+        ac = redisAsyncConnectUnix((char *) redis->smcf->redis_host.data);
+
+    } else {
+        ac = redisAsyncConnect((char *) redis->smcf->redis_host.data,
+                               redis->smcf->redis_port);
+    }
+
+    if (ac == NULL || ac->err) {
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "social: redis connect to \"%V\" failed: %s",
+                      &redis->smcf->redis_addr,
+                      ac ? ac->errstr : "out of memory");
+        goto failed;
+    }
+
+    rc = ngx_calloc(sizeof(ngx_http_social_redis_conn_t), redis->log);
+    if (rc == NULL) {
+        goto failed;
+    }
+
+    c = ngx_get_connection(ac->c.fd, redis->log);
+    if (c == NULL) {
+        ngx_free(rc);
+        goto failed;
+    }
+
+    c->data = rc;
+    c->log = redis->log;
+    c->read->log = redis->log;
+    c->write->log = redis->log;
+    c->read->handler = ngx_http_social_redis_event;
+    c->write->handler = ngx_http_social_redis_event;
+
+    rc->ac = ac;
+    rc->c = c;
+    rc->reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+    ngx_queue_init(&rc->ops);
+
+    rc->timer.handler = ngx_http_social_redis_timeout;
+    rc->timer.data = rc;
+    rc->timer.log = redis->log;
+
+    ac->data = rc;
+    ac->ev.data = rc;
+    ac->ev.addRead = ngx_http_social_redis_add_read;
+    ac->ev.delRead = ngx_http_social_redis_del_read;
+    ac->ev.addWrite = ngx_http_social_redis_add_write;
+    ac->ev.delWrite = ngx_http_social_redis_del_write;
+    ac->ev.cleanup = ngx_http_social_redis_cleanup;
+
+    (void) redisAsyncSetConnectCallback(ac, ngx_http_social_redis_connected);
+
+    redis->conn = rc;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                   "social redis: connecting %p", rc);
+
+    return rc;
+
+failed:
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+
+    redis->backoff = redis->backoff
+                     ? ngx_min(redis->backoff * 2,
+                               NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX)
+                     : NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN;
+    redis->retry_at = ngx_current_msec + redis->backoff;
+
+    return NULL;
+}
+
+
+static void
+ngx_http_social_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_social_redis_t       *redis;
+    ngx_http_social_redis_conn_t  *rc;
+
+    redis = ngx_http_social_redis;
+    rc = ac->data;
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "social: redis connect to \"%V\" failed: %s",
+                      &redis->smcf->redis_addr, ac->errstr);
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                   "social redis: connected %p", rc);
+
+    rc->connected = 1;
+    redis->backoff = 0;
+    redis->retry_at = 0;
+}
+
+
+static void
+ngx_http_social_redis_event(ngx_event_t *ev)
+{
+    ngx_connection_t              *c;
+    ngx_http_social_redis_conn_t  *rc;
+
+    c = ev->data;
+    rc = c->data;
+
+    /* either call may free the context (and rc) on an error */
+
+    if (ev->write) {
+        redisAsyncHandleWrite(rc->ac);
+
+    } else {
+        redisAsyncHandleRead(rc->ac);
+    }
+}
+
+
+/* level-triggered: hiredis reads at most 16k a call */
+
+static void
+ngx_http_social_redis_watch(ngx_http_social_redis_conn_t *rc, ngx_event_t *ev,
+    ngx_uint_t event, ngx_uint_t on)
+{
+    if (rc->c == NULL) {
+        return;
+    }
+
+    if (on && !ev->active) {
+        if (ngx_add_event(ev, event, NGX_LEVEL_EVENT) != NGX_OK) {
+            rc->reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+        }
+
+    } else if (!on && ev->active) {
+        (void) ngx_del_event(ev, event, 0);
+    }
+}
+
+
+static void
+ngx_http_social_redis_add_read(void *data)
+{
+    ngx_http_social_redis_conn_t  *rc = data;
+
+    ngx_http_social_redis_watch(rc, rc->c->read, NGX_READ_EVENT, 1);
+}
+
+
+static void
+ngx_http_social_redis_del_read(void *data)
+{
+    ngx_http_social_redis_conn_t  *rc = data;
+
+    ngx_http_social_redis_watch(rc, rc->c->read, NGX_READ_EVENT, 0);
+}
+
+
+static void
+ngx_http_social_redis_add_write(void *data)
+{
+    ngx_http_social_redis_conn_t  *rc = data;
+
+    ngx_http_social_redis_watch(rc, rc->c->write, NGX_WRITE_EVENT, 1);
+}
+
+
+static void
+ngx_http_social_redis_del_write(void *data)
+{
+    ngx_http_social_redis_conn_t  *rc = data;
+
+    ngx_http_social_redis_watch(rc, rc->c->write, NGX_WRITE_EVENT, 0);
+}
+
+
+/*
+ * hiredis is about to free the context and close its socket; every pending
+ * callback has already run with a NULL reply
+ */
+
+static void
+ngx_http_social_redis_cleanup(void *data)
+{
+    ngx_http_social_redis_conn_t  *rc = data;
+
+    ngx_connection_t         *c;
+    ngx_http_social_redis_t  *redis;
+
+    redis = ngx_http_social_redis;
+    c = rc->c;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "social redis: closing %p", rc);
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+    rc->c = NULL;
+
+    if (rc->timer.timer_set) {
+        ngx_del_timer(&rc->timer);
+    }
+
+    if (redis) {
+        if (redis->conn == rc) {
+            redis->conn = NULL;
+        }
+
+        if (!rc->connected || rc->reason != NGX_HTTP_SOCIAL_BACKEND_OK) {
+            redis->backoff = redis->backoff
+                             ? ngx_min(redis->backoff * 2,
+                                       NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX)
+                             : NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN;
+            redis->retry_at = ngx_current_msec + redis->backoff;
+        }
+    }
+
+    ngx_free(rc);
+}
+
+
+static void
+ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
+{
+    ngx_http_social_redis_op_t  *op = data;
+
+    ngx_connection_t              *c;
+    ngx_http_social_ctx_t         *ctx;
+    ngx_http_social_redis_conn_t  *rc;
+
+    rc = op->conn;
+    ngx_queue_remove(&op->queue);
+
+    ctx = op->op.ctx;
+
+    if (ctx) {
+        ngx_http_social_op_unlink(&op->op);
+        ctx->backend_error = reply ? NGX_HTTP_SOCIAL_BACKEND_OK : rc->reason;
+
+        if (reply == NULL) {
+            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                          "social: redis command failed: %s",
+                          rc->reason == NGX_HTTP_SOCIAL_BACKEND_TIMEOUT
+                          ? "timed out" : "connection lost");
+        }
+
+        c = ctx->request->connection;
+        op->handler(ctx, reply);
+        ngx_http_run_posted_requests(c);
+    }
+
+    ngx_free(op);
+
+    if (reply) {
+        ngx_http_social_redis_arm(rc);
+    }
+}
+
+
+/* the timer follows the oldest command still waiting for its reply */
+
+static void
+ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc)
+{
+    ngx_msec_int_t               left;
+    ngx_http_social_redis_op_t  *op;
+
+    if (ngx_queue_empty(&rc->ops)) {
+        if (rc->timer.timer_set) {
+            ngx_del_timer(&rc->timer);
+        }
+
+        return;
+    }
+
+    op = ngx_queue_data(ngx_queue_head(&rc->ops), ngx_http_social_redis_op_t,
+                        queue);
+
+    left = (ngx_msec_int_t) (op->deadline - ngx_current_msec);
+
+    ngx_add_timer(&rc->timer, left > 0 ? (ngx_msec_t) left : 1);
+}
+
+
+static void
+ngx_http_social_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_social_redis_conn_t  *rc;
+
+    rc = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, ev->log, NGX_ETIMEDOUT,
+                  "social: redis timed out, dropping the connection");
+
+    ngx_http_social_redis_drop(rc, NGX_HTTP_SOCIAL_BACKEND_TIMEOUT);
+}
+
+
+static void
+ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
+    ngx_uint_t reason)
+{
+    redisAsyncContext  *ac;
+
+    ac = rc->ac;
+    rc->reason = reason;
+
+    if (ngx_http_social_redis && ngx_http_social_redis->conn == rc) {
+        ngx_http_social_redis->conn = NULL;
+    }
+
+    /* runs every pending callback with NULL, then the cleanup frees rc */
+
+    redisAsyncFree(ac);
+}
+
+
+static void
+ngx_http_social_redis_detach(ngx_http_social_op_t *op)
+{
+    /* the reply still comes, in order, and is thrown away */
+}

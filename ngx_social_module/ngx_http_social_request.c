@@ -1,0 +1,473 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+#include "ngx_http_social_module.h"
+
+
+static void ngx_http_social_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_social_run(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_check_broken(ngx_http_request_t *r);
+static void ngx_http_social_cleanup(void *data);
+static ngx_int_t ngx_http_social_add_header(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_social_allow(ngx_http_social_ctx_t *ctx);
+
+
+typedef struct {
+    ngx_uint_t                      status;
+    const char                     *code;
+    const char                     *message;
+} ngx_http_social_status_t;
+
+
+static ngx_http_social_status_t  ngx_http_social_statuses[] = {
+    { NGX_HTTP_BAD_REQUEST, "bad_request", "The request is malformed." },
+    { NGX_HTTP_UNAUTHORIZED, "unauthorized", "A valid token is required." },
+    { NGX_HTTP_FORBIDDEN, "forbidden", "This is not allowed." },
+    { NGX_HTTP_NOT_FOUND, "not_found", "Nothing is here." },
+    { NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+      "This method is not allowed here." },
+    { NGX_HTTP_REQUEST_TIME_OUT, "request_timeout",
+      "The request took too long to arrive." },
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload_too_large",
+      "The request body is too large." },
+    { NGX_HTTP_REQUEST_URI_TOO_LARGE, "uri_too_long",
+      "The request URI is too long." },
+    { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+      "The request body must be application/json." },
+    { NGX_HTTP_BAD_GATEWAY, "service_unavailable",
+      "The service is unavailable." },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+      "The service is unavailable." },
+    { NGX_HTTP_GATEWAY_TIME_OUT, "service_unavailable",
+      "The service is unavailable." },
+    { 0, "internal", "Something went wrong on our side." }
+};
+
+
+static ngx_str_t  ngx_http_social_json_type = ngx_string("application/json");
+
+
+ngx_int_t
+ngx_http_social_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_http_cleanup_t          *cln;
+    ngx_http_social_ctx_t       *ctx;
+    ngx_http_social_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_social_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_social_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->endpoint = slcf->endpoint;
+    ctx->smcf = ngx_http_get_module_main_conf(r, ngx_http_social_module);
+    ngx_queue_init(&ctx->ops);
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_social_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_social_module);
+
+    /*
+     * the body is read first: a body over client_max_body_size is 413
+     * before anything else is looked at
+     */
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_social_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_social_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
+
+    rc = ngx_http_social_run(ctx);
+
+    if (rc == NGX_DONE) {
+        /* a backend callback finishes the request */
+        r->read_event_handler = ngx_http_social_check_broken;
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* the checks in the error order of the API: 405, 401, 415, 400, 422 */
+
+static ngx_int_t
+ngx_http_social_run(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_request_t          *r;
+    ngx_http_social_endpoint_t  *ep;
+
+    r = ctx->request;
+    ep = ctx->endpoint;
+
+    if (!(r->method & ep->methods)) {
+        return ngx_http_social_error(ctx, NGX_HTTP_NOT_ALLOWED,
+                                     "method_not_allowed",
+                                     "This method is not allowed here.",
+                                     NULL);
+    }
+
+    return ep->handler(ctx);
+}
+
+
+void
+ngx_http_social_done(ngx_http_social_ctx_t *ctx, ngx_int_t rc)
+{
+    ctx->done = 1;
+    ngx_http_finalize_request(ctx->request, rc);
+}
+
+
+/* the client went away while the backends work: nothing will be sent */
+
+static void
+ngx_http_social_check_broken(ngx_http_request_t *r)
+{
+    int                n;
+    char               buf[1];
+    ngx_err_t          err;
+    ngx_event_t       *ev;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+    ev = c->read;
+
+    if (c->error) {
+        return;
+    }
+
+#if (NGX_HAVE_EPOLLRDHUP)
+
+    if ((ngx_event_flags & NGX_USE_EPOLL_EVENT) && ngx_use_epoll_rdhup) {
+        if (!ev->pending_eof) {
+            return;
+        }
+
+        ev->eof = 1;
+        c->error = 1;
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "social: client closed the connection");
+
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        return;
+    }
+
+#endif
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+    err = ngx_socket_errno;
+
+    if (n > 0) {
+        /* a pipelined request waits its turn */
+        if ((ngx_event_flags & NGX_USE_LEVEL_EVENT) && ev->active) {
+            (void) ngx_del_event(ev, NGX_READ_EVENT, 0);
+        }
+
+        return;
+    }
+
+    if (n == -1 && err == NGX_EAGAIN) {
+        return;
+    }
+
+    ev->eof = 1;
+    c->error = 1;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, n == 0 ? 0 : err,
+                  "social: client closed the connection");
+
+    ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+}
+
+
+/* the request is freed: its backend ops must not call back into it */
+
+static void
+ngx_http_social_cleanup(void *data)
+{
+    ngx_http_social_ctx_t  *ctx = data;
+
+    ngx_queue_t           *q;
+    ngx_http_social_op_t  *op;
+
+    while (!ngx_queue_empty(&ctx->ops)) {
+        q = ngx_queue_head(&ctx->ops);
+        op = ngx_queue_data(q, ngx_http_social_op_t, link);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "social: detaching op %p", op);
+
+        ngx_http_social_op_unlink(op);
+        op->detach(op);
+    }
+
+    ngx_http_social_pg_release(ctx);
+}
+
+
+void
+ngx_http_social_op_attach(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_op_t *op)
+{
+    op->ctx = ctx;
+    ngx_queue_insert_tail(&ctx->ops, &op->link);
+}
+
+
+void
+ngx_http_social_op_unlink(ngx_http_social_op_t *op)
+{
+    if (op->ctx) {
+        ngx_queue_remove(&op->link);
+        op->ctx = NULL;
+    }
+}
+
+
+ngx_int_t
+ngx_http_social_send(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
+    yajl_gen g)
+{
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_chain_t         *out;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    out = NULL;
+    len = 0;
+
+    if (g && ngx_http_social_json_body(ctx, g, &out, &len) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+
+    if (len) {
+        r->headers_out.content_type = ngx_http_social_json_type;
+        r->headers_out.content_type_len = ngx_http_social_json_type.len;
+        r->headers_out.content_type_lowcase = NULL;
+    }
+
+    if (len == 0 && r->method != NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, out);
+}
+
+
+ngx_int_t
+ngx_http_social_error(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
+    const char *code, const char *message, const char *field)
+{
+    yajl_gen             g;
+    ngx_str_t            value;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    /* whatever was set for a success is not for the error */
+
+    ngx_http_clean_header(r);
+
+    if (status == NGX_HTTP_UNAUTHORIZED) {
+        ngx_str_set(&value, "Bearer");
+
+        if (ngx_http_social_add_header(r, "WWW-Authenticate", &value)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (status == NGX_HTTP_NOT_ALLOWED) {
+        if (ngx_http_social_allow(ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_str_set(&value, "1");
+
+        if (ngx_http_social_add_header(r, "Retry-After", &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    g = ngx_http_social_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "error");
+    yajl_gen_map_open(g);
+    ngx_http_social_json_kv(g, "code", code);
+    ngx_http_social_json_kv(g, "message", message);
+
+    if (field) {
+        ngx_http_social_json_kv(g, "field", field);
+    }
+
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+
+    return ngx_http_social_send(ctx, status, g);
+}
+
+
+/* the 503 of a backend that could not answer, with the reason logged */
+
+ngx_int_t
+ngx_http_social_unavailable(ngx_http_social_ctx_t *ctx, const char *what)
+{
+    u_char      *p;
+    const char  *why;
+    u_char       msg[128];
+
+    switch (ctx->backend_error) {
+    case NGX_HTTP_SOCIAL_BACKEND_TIMEOUT:
+        why = "timed out";
+        break;
+    case NGX_HTTP_SOCIAL_BACKEND_BUSY:
+        why = "is busy";
+        break;
+    default:
+        why = "is down";
+    }
+
+    p = ngx_snprintf(msg, sizeof(msg) - 1, "%s %s; try again shortly.",
+                     what, why);
+    *p = '\0';
+
+    return ngx_http_social_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 "service_unavailable", (char *) msg, NULL);
+}
+
+
+/* the target of error_page: nginx's own errors as JSON too */
+
+ngx_int_t
+ngx_http_social_error_endpoint(ngx_http_social_ctx_t *ctx)
+{
+    ngx_uint_t                 status;
+    ngx_http_request_t        *r;
+    ngx_http_social_status_t  *s;
+
+    r = ctx->request;
+
+    status = r->err_status ? r->err_status : NGX_HTTP_NOT_FOUND;
+
+    for (s = ngx_http_social_statuses; s->status; s++) {
+        if (s->status == status) {
+            break;
+        }
+    }
+
+    if (s->status == 0 && status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        s = &ngx_http_social_statuses[0];
+    }
+
+    return ngx_http_social_error(ctx, status, s->code, s->message, NULL);
+}
+
+
+static ngx_int_t
+ngx_http_social_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_allow(ngx_http_social_ctx_t *ctx)
+{
+    u_char      *p;
+    ngx_str_t    value;
+    ngx_uint_t   i, methods;
+
+    static struct {
+        ngx_uint_t   method;
+        const char  *name;
+    } names[] = {
+        { NGX_HTTP_GET, "GET" },
+        { NGX_HTTP_HEAD, "HEAD" },
+        { NGX_HTTP_POST, "POST" },
+        { NGX_HTTP_PUT, "PUT" },
+        { NGX_HTTP_DELETE, "DELETE" },
+        { 0, NULL }
+    };
+
+    methods = ctx->endpoint->methods;
+
+    p = ngx_pnalloc(ctx->request->pool, sizeof("GET, HEAD, POST, PUT, DELETE"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.data = p;
+
+    for (i = 0; names[i].name; i++) {
+        if (methods & names[i].method) {
+            if (p != value.data) {
+                *p++ = ',';
+                *p++ = ' ';
+            }
+
+            p = ngx_cpymem(p, names[i].name, ngx_strlen(names[i].name));
+        }
+    }
+
+    value.len = p - value.data;
+
+    return ngx_http_social_add_header(ctx->request, "Allow", &value);
+}

@@ -1,0 +1,68 @@
+# Shared by the util/ scripts: where things live and small helpers.
+# Sourced, never run.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${SOCIAL_STATE:-$ROOT/.state}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+NGINX=${NGINX:-/usr/sbin/nginx}
+MODULE_SO=$STATE/modules/ngx_http_social_module.so
+
+say() { printf 'social: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+# The instance ("run" for make run, "test" for make test) decides the ports and
+# the directory of its PostgreSQL and Redis.  The data lives outside the
+# checkout when we are root, because the checkout may sit in a directory that
+# the postgres user cannot enter (/root is 0700).
+social_instance() {
+    INSTANCE=$1
+    # private ports below the ephemeral range (32768-60999), where an
+    # outgoing connection could hold them
+    case $INSTANCE in
+    run)
+        PG_PORT=${PG_PORT:-15432}
+        REDIS_PORT=${REDIS_PORT:-16379}
+        ;;
+    test)
+        PG_PORT=${TEST_PG_PORT:-25432}
+        REDIS_PORT=${TEST_REDIS_PORT:-26379}
+        ;;
+    *)
+        die "unknown instance '$INSTANCE'"
+        ;;
+    esac
+
+    if [ "$(id -u)" = 0 ]; then
+        local tag
+        tag=$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
+        RUNDIR=/tmp/ngx_social-$tag-$INSTANCE
+        if id postgres >/dev/null 2>&1; then
+            PG_USER=postgres
+        else
+            PG_USER=nobody
+        fi
+    else
+        RUNDIR=$STATE/$INSTANCE
+        PG_USER=$(id -un)
+    fi
+
+    PGDATA=$RUNDIR/pg/data
+    PG_SOCKDIR=$RUNDIR/pg
+    REDIS_DIR=$RUNDIR/redis
+    PG_DB=social
+    PG_ROLE=social
+    PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=$PG_DB user=$PG_ROLE"
+}
+
+as_pg_user() {
+    if [ "$(id -u)" = 0 ] && [ "$PG_USER" != root ]; then
+        runuser -u "$PG_USER" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+psql_social() {
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
+        -U "$PG_ROLE" -d "$PG_DB" "$@"
+}
