@@ -18,16 +18,18 @@ static char *ngx_http_social_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_social_check_bounds(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_social_init_process(ngx_cycle_t *cycle);
 static void ngx_http_social_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_http_social_pool_bounds = {
-    ngx_conf_check_num_bounds, 1, 1024
+    ngx_http_social_check_bounds, 1, 1024
 };
 
 static ngx_conf_num_bounds_t  ngx_http_social_queue_bounds = {
-    ngx_conf_check_num_bounds, 0, 65536
+    ngx_http_social_check_bounds, 0, 65536
 };
 
 
@@ -363,6 +365,30 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_social_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/* as ngx_conf_check_num_bounds(), with the directive named */
+
+static char *
+ngx_http_social_check_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
+
+    ngx_str_t  *value;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" must be between %i and %i, not \"%V\"",
+                       &value[0], bounds->low, bounds->high, &value[1]);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -785,6 +785,11 @@ ngx_http_social_pg_complete(ngx_http_social_pg_conn_t *conn)
         c = ctx->request->connection;
         op->handler(ctx, res);
         ngx_http_run_posted_requests(c);
+
+    } else if (op->handler) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, conn->c->log, 0,
+                       "social pg: result of a request that went away "
+                       "discarded on %p", conn);
     }
 
     if (res) {

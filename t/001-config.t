@@ -1,0 +1,208 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+repeat_each(1);
+no_shuffle();
+
+plan tests => repeat_each() * (2 * blocks());
+
+add_block_preprocessor(\&social_defaults);
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: an unknown endpoint name fails the configuration
+--- config
+    location = /x {
+        social_endpoint no_such_thing;
+    }
+--- request
+GET /x
+--- must_die
+--- suppress_stderr
+--- error_log
+unknown endpoint "no_such_thing" in "social_endpoint"
+
+
+
+=== TEST 2: a debug endpoint needs social_debug_endpoints on
+--- config
+    location = /x {
+        social_endpoint debug_pg_sleep;
+    }
+--- request
+GET /x
+--- must_die
+--- suppress_stderr
+--- error_log
+unknown endpoint "debug_pg_sleep" in "social_endpoint"
+
+
+
+=== TEST 3: social_endpoint takes exactly one name
+--- config
+    location = /x {
+        social_endpoint health group;
+    }
+--- request
+GET /x
+--- must_die
+--- suppress_stderr
+--- error_log
+invalid number of arguments in "social_endpoint" directive
+
+
+
+=== TEST 4: a PostgreSQL host name is refused (it would block to resolve)
+--- http_config
+    social_postgres "host=db.example.com dbname=social";
+    social_redis 127.0.0.1:6379;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_postgres" needs a numeric host address or a unix socket directory
+
+
+
+=== TEST 5: a malformed connection string is refused
+--- http_config
+    social_postgres "host=127.0.0.1 port";
+    social_redis 127.0.0.1:6379;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+invalid connection string in "social_postgres"
+
+
+
+=== TEST 6: a Redis host name is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis redis.example.com:6379;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_redis" needs a numeric address and a port
+
+
+
+=== TEST 7: a Redis address without a port is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_redis" needs a numeric address and a port
+
+
+
+=== TEST 8: social_postgres belongs to the http block
+--- config
+    location = /health {
+        social_postgres "host=127.0.0.1 dbname=social";
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_postgres" directive is not allowed here
+
+
+
+=== TEST 9: a pool of zero connections is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1:6379;
+    social_postgres_pool 0;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_postgres_pool" must be between 1 and 1024, not "0"
+
+
+
+=== TEST 10: a bad timeout is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1:6379;
+    social_postgres_query_timeout soon;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_postgres_query_timeout" directive invalid value
+
+
+
+=== TEST 11: social_postgres given twice is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_postgres "host=127.0.0.1 dbname=other";
+    social_redis 127.0.0.1:6379;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_postgres" directive is duplicate
+
+
+
+=== TEST 12: a unix socket directory and a unix Redis socket are accepted
+--- http_config
+    social_postgres "host=/var/run/postgresql dbname=social";
+    social_redis unix:/tmp/no-such-redis.sock;
+--- config
+    location = /plain {
+        return 200 "fine\n";
+    }
+--- request
+GET /plain
+--- response_body
+fine

@@ -1,0 +1,212 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+repeat_each(1);
+worker_connections(1024);
+no_shuffle();
+
+plan tests => 40;
+
+add_block_preprocessor(\&social_defaults);
+
+our $Config = <<'_EOC_';
+    location = /health {
+        social_endpoint health;
+    }
+_EOC_
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: both backends up
+--- config eval: $::Config
+--- request
+GET /health
+--- response_body chomp
+{"status":"ok","postgres":"ok","redis":"ok"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: PostgreSQL stopped: 503 naming it, with Retry-After
+--- init
+Social::social_service("stop-pg");
+--- request
+GET /health
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+Content-Type: application/json
+--- response_body chomp
+{"status":"unavailable","postgres":"down","redis":"ok","error":{"code":"service_unavailable","message":"PostgreSQL unavailable."}}
+
+
+
+=== TEST 3: PostgreSQL started again: 200 from the same nginx, no reload
+--- init
+Social::social_service("start-pg");
+sleep 2.2;
+--- request
+GET /health
+--- response_body chomp
+{"status":"ok","postgres":"ok","redis":"ok"}
+--- error_log
+social pg: connected
+
+
+
+=== TEST 4: Redis stopped: 503 naming it
+--- init
+Social::social_service("stop-redis");
+--- request
+GET /health
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body chomp
+{"status":"unavailable","postgres":"ok","redis":"down","error":{"code":"service_unavailable","message":"Redis unavailable."}}
+
+
+
+=== TEST 5: Redis started again: 200 from the same nginx
+--- init
+Social::social_service("start-redis");
+sleep 2.2;
+--- request
+GET /health
+--- response_body chomp
+{"status":"ok","postgres":"ok","redis":"ok"}
+--- error_log
+social redis: connected
+
+
+
+=== TEST 6: a 1 MB Redis reply is read whole (level-triggered events)
+--- http_config
+    social_debug_endpoints on;
+--- config
+    location = /blob {
+        social_endpoint debug_redis_blob;
+    }
+--- request
+GET /blob
+--- timeout: 10
+--- response_body chomp
+{"bytes":1048576}
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: a client that goes away mid-query leaves no callback behind
+--- http_config
+    social_debug_endpoints on;
+--- config
+    location = /sleep {
+        social_endpoint debug_pg_sleep;
+    }
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /sleep?ms=700
+--- timeout: 0.2
+--- abort
+--- ignore_response
+--- wait: 1
+--- error_log
+social: client closed the connection
+social: detaching op
+social pg: result of a request that went away
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: and its connection went back to the pool
+--- request
+GET /health
+--- response_body chomp
+{"status":"ok","postgres":"ok","redis":"ok"}
+--- error_log
+social pg: reusing connection
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: 200 concurrent requests are all answered
+--- config eval: $::Config
+--- init
+Social::social_concurrent(200, "/health", "concurrent");
+--- request
+GET /concurrent.txt
+--- response_body
+200:200
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a full wait queue answers 503 at once
+--- http_config
+    social_debug_endpoints on;
+    social_postgres_pool 1;
+    social_postgres_queue 1;
+--- config
+    location = /sleep {
+        social_endpoint debug_pg_sleep;
+    }
+--- init
+Social::social_concurrent(5, "/sleep?ms=300", "queue");
+--- request
+GET /queue.txt
+--- response_body
+200:1 503:4
+--- error_log
+social: postgres wait queue is full
+
+
+
+=== TEST 11: a wait past social_postgres_queue_timeout answers 503
+--- http_config
+    social_debug_endpoints on;
+    social_postgres_pool 1;
+    social_postgres_queue_timeout 100ms;
+--- config
+    location = /sleep {
+        social_endpoint debug_pg_sleep;
+    }
+--- init
+Social::social_concurrent(2, "/sleep?ms=500", "waited");
+--- request
+GET /waited.txt
+--- response_body
+200:1 503:1
+--- error_log
+social: no postgres connection within the queue timeout
+
+
+
+=== TEST 12: a query past social_postgres_query_timeout answers 503
+--- http_config
+    social_debug_endpoints on;
+    social_postgres_query_timeout 200ms;
+--- config
+    location = /sleep {
+        social_endpoint debug_pg_sleep;
+    }
+--- request
+GET /sleep?ms=1000
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body_like chomp
+"service_unavailable"
+--- error_log
+social: postgres query timed out

@@ -1,0 +1,108 @@
+package Social;
+
+# What every ngx_social test file shares: the module, the backends of the
+# private PostgreSQL and Redis that make test started, and a helper to stop
+# and start them.  Works under the real Test::Nginx and under t/lib.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+
+our @EXPORT = qw(social_defaults social_service social_concurrent);
+
+our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
+
+our $Backends = <<"_EOC_";
+    social_postgres "host=127.0.0.1 port=$ENV{TEST_NGINX_PG_PORT} dbname=social user=social";
+    social_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+_EOC_
+
+
+# add_block_preprocessor(\&social_defaults): the module is loaded and the
+# backends are configured unless the block says otherwise
+sub social_defaults {
+    my $block = shift;
+
+    if (!defined $block->main_config) {
+        $block->set_value("main_config", $MainConfig);
+    }
+
+    my $http = $block->http_config // '';
+
+    if ($http !~ /\b(?:social_postgres|social_redis)\s/) {
+        $block->set_value("http_config", $Backends . $http);
+    }
+}
+
+
+# social_service("stop-pg") and the like: util/services on the test instance
+sub social_service {
+    my $what = shift;
+
+    system("$ENV{TEST_NGINX_UTIL}/services $what test >/dev/null") == 0
+        or die "util/services $what test failed\n";
+}
+
+
+# social_concurrent($n, $uri): $n requests on $n connections at once; the
+# count of each status ("200:198 503:2"), also written to html/$name.txt so
+# that the block's own request can fetch and check it
+sub social_concurrent {
+    my ($n, $uri, $name) = @_;
+
+    require IO::Socket::INET;
+    require IO::Select;
+
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+    my (%buf, %sock);
+    my $sel = IO::Select->new;
+
+    for my $i (1 .. $n) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Proto => 'tcp')
+            or die "connect: $!\n";
+        $sock{$i} = $s;
+        $buf{$s} = '';
+    }
+
+    # every request is sent before any answer is read
+    for my $s (values %sock) {
+        print $s "GET $uri HTTP/1.1\r\nHost: localhost\r\n"
+                 . "Connection: close\r\n\r\n";
+        $sel->add($s);
+    }
+
+    my $deadline = time + 20;
+
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read(1)) {
+            my $got = sysread($s, my $chunk, 65536);
+            if (!$got) {
+                $sel->remove($s);
+                close $s;
+                next;
+            }
+            $buf{$s} .= $chunk;
+        }
+    }
+
+    my %count;
+    for my $s (values %sock) {
+        my $status = $buf{$s} =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none';
+        $count{$status}++;
+    }
+
+    my $summary = join ' ', map { "$_:$count{$_}" } sort keys %count;
+
+    if ($name) {
+        my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+        open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
+        print $out "$summary\n";
+        close $out;
+    }
+
+    return $summary;
+}
+
+1;
