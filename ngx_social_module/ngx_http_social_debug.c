@@ -165,3 +165,95 @@ ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx, const char *key,
 
     return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
 }
+
+
+/*
+ * POST {"id": N, "name": "...", "tags": ["...", ...]} ?limit=N: the typed
+ * view of the body and the query, echoed back, or the 422 at fault
+ */
+
+ngx_int_t
+ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx)
+{
+    int64_t                  id;
+    yajl_gen                 g;
+    ngx_int_t                rc;
+    ngx_str_t                name, tag;
+    ngx_uint_t               i, limit;
+    const char              *path;
+    ngx_http_social_json_t  *tags, *t;
+
+    rc = ngx_http_social_json_id(ctx, ctx->body, "id", &id);
+    if (rc == NGX_ERROR) {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    if (rc == NGX_DECLINED) {
+        id = 0;
+    }
+
+    rc = ngx_http_social_json_string(ctx, ctx->body, "name", 1, 10, &name);
+    if (rc == NGX_ERROR) {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_null(&name);
+    }
+
+    tags = ngx_http_social_json_get(ctx->body, "tags");
+
+    if (tags && tags->type != NGX_HTTP_SOCIAL_JSON_ARRAY) {
+        ngx_http_social_json_invalid(ctx, "tags", "must be an array");
+        return ngx_http_social_invalid(ctx);
+    }
+
+    if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &limit) != NGX_OK) {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+
+    ngx_http_social_json_str(g, "id");
+    if (id) {
+        yajl_gen_integer(g, id);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_social_json_str(g, "name");
+    if (name.data) {
+        yajl_gen_string(g, name.data, name.len);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
+    ngx_http_social_json_str(g, "tags");
+    yajl_gen_array_open(g);
+
+    for (t = tags ? tags->first : NULL, i = 0; t; t = t->next, i++) {
+        path = ngx_http_social_json_path(ctx, "tags", i, NULL);
+
+        if (ngx_http_social_json_text(ctx, t, path, 1, 5, &tag) != NGX_OK) {
+            return ngx_http_social_invalid(ctx);
+        }
+
+        yajl_gen_string(g, tag.data, tag.len);
+    }
+
+    yajl_gen_array_close(g);
+
+    ngx_http_social_json_str(g, "limit");
+    yajl_gen_integer(g, limit);
+
+    yajl_gen_map_close(g);
+
+    return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
+}

@@ -47,6 +47,9 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
     { ngx_string("debug_pg_sleep"), NGX_HTTP_GET,
       ngx_http_social_debug_pg_sleep, 0, 1 },
 
+    { ngx_string("debug_echo"), NGX_HTTP_POST,
+      ngx_http_social_debug_echo, 0, 1 },
+
     { ngx_null_string, 0, NULL, 0, 0 }
 };
 

@@ -16,6 +16,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 
 
 typedef struct ngx_http_social_ctx_s        ngx_http_social_ctx_t;
@@ -45,6 +46,33 @@ typedef struct {
     unsigned                        auth:1;
     unsigned                        debug:1;
 } ngx_http_social_endpoint_t;
+
+
+#define NGX_HTTP_SOCIAL_JSON_NULL      0
+#define NGX_HTTP_SOCIAL_JSON_BOOLEAN   1
+#define NGX_HTTP_SOCIAL_JSON_INTEGER   2
+#define NGX_HTTP_SOCIAL_JSON_NUMBER    3
+#define NGX_HTTP_SOCIAL_JSON_STRING    4
+#define NGX_HTTP_SOCIAL_JSON_ARRAY     5
+#define NGX_HTTP_SOCIAL_JSON_OBJECT    6
+
+#define NGX_HTTP_UNPROCESSABLE_ENTITY  422
+
+
+/* a parsed JSON value: children are linked in document order */
+
+struct ngx_http_social_json_s {
+    ngx_uint_t                      type;
+    ngx_str_t                       key;        /* as an object member */
+    ngx_str_t                       str;        /* a string, a number */
+    int64_t                         integer;    /* an integer, a boolean */
+    ngx_uint_t                      nelts;
+    ngx_http_social_json_t         *first;
+    ngx_http_social_json_t         *last;
+    ngx_http_social_json_t         *next;
+    ngx_http_social_json_t         *parent;
+    unsigned                        big:1;      /* beyond 64 bits */
+};
 
 
 typedef struct {
@@ -85,6 +113,8 @@ struct ngx_http_social_ctx_s {
     ngx_http_social_pg_conn_t      *pg_pinned;  /* open transaction */
 
     ngx_http_social_json_t         *body;       /* parsed request body */
+    const char                     *field;      /* of a 422 */
+    const char                     *message;
 
     ngx_uint_t                      backend_error;
     ngx_uint_t                      pending;    /* endpoint's own counter */
@@ -119,6 +149,9 @@ ngx_int_t ngx_http_social_error(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
     const char *code, const char *message, const char *field);
 ngx_int_t ngx_http_social_unavailable(ngx_http_social_ctx_t *ctx,
     const char *what);
+ngx_int_t ngx_http_social_invalid(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx,
+    ngx_uint_t min, ngx_uint_t max, ngx_uint_t def, ngx_uint_t *limit);
 
 /* ngx_http_social_json.c */
 yajl_gen ngx_http_social_json_gen(ngx_pool_t *pool);
@@ -126,6 +159,22 @@ void ngx_http_social_json_str(yajl_gen g, const char *s);
 void ngx_http_social_json_kv(yajl_gen g, const char *key, const char *value);
 ngx_int_t ngx_http_social_json_body(ngx_http_social_ctx_t *ctx, yajl_gen g,
     ngx_chain_t **out, size_t *len);
+ngx_int_t ngx_http_social_json_parse_body(ngx_http_social_ctx_t *ctx);
+ngx_uint_t ngx_http_social_json_content_type(ngx_http_request_t *r);
+ngx_http_social_json_t *ngx_http_social_json_get(ngx_http_social_json_t *obj,
+    const char *key);
+ngx_int_t ngx_http_social_json_id(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *obj, const char *key, int64_t *id);
+ngx_int_t ngx_http_social_json_string(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *obj, const char *key, size_t min, size_t max,
+    ngx_str_t *value);
+ngx_int_t ngx_http_social_json_text(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *v, const char *field, size_t min, size_t max,
+    ngx_str_t *value);
+const char *ngx_http_social_json_path(ngx_http_social_ctx_t *ctx,
+    const char *base, ngx_uint_t index, const char *member);
+ngx_int_t ngx_http_social_json_invalid(ngx_http_social_ctx_t *ctx,
+    const char *field, const char *what);
 
 /* ngx_http_social_pg.c */
 ngx_int_t ngx_http_social_pg_init_process(ngx_cycle_t *cycle,
@@ -153,6 +202,7 @@ ngx_int_t ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_health(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_redis_blob(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_pg_sleep(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_error_endpoint(ngx_http_social_ctx_t *ctx);
 
 

@@ -121,6 +121,7 @@ ngx_http_social_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_social_run(ngx_http_social_ctx_t *ctx)
 {
+    ngx_int_t                    rc;
     ngx_http_request_t          *r;
     ngx_http_social_endpoint_t  *ep;
 
@@ -132,6 +133,36 @@ ngx_http_social_run(ngx_http_social_ctx_t *ctx)
                                      "method_not_allowed",
                                      "This method is not allowed here.",
                                      NULL);
+    }
+
+    /* 401 comes here, with the identity work */
+
+    if (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH)) {
+        rc = ngx_http_social_json_parse_body(ctx);
+
+        switch (rc) {
+
+        case NGX_OK:
+            break;
+
+        case NGX_HTTP_UNSUPPORTED_MEDIA_TYPE:
+            return ngx_http_social_error(ctx, rc, "unsupported_media_type",
+                               "The request body must be application/json.",
+                               NULL);
+
+        case NGX_HTTP_BAD_REQUEST:
+            return ngx_http_social_error(ctx, rc, "invalid_json",
+                               "The request body is not valid UTF-8 JSON.",
+                               NULL);
+
+        case NGX_HTTP_UNPROCESSABLE_ENTITY:
+            return ngx_http_social_error(ctx, rc, "validation_failed",
+                               "The request body must be a JSON object.",
+                               NULL);
+
+        default:
+            return rc;
+        }
     }
 
     return ep->handler(ctx);
@@ -378,6 +409,49 @@ ngx_http_social_unavailable(ngx_http_social_ctx_t *ctx, const char *what)
 
     return ngx_http_social_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                  "service_unavailable", (char *) msg, NULL);
+}
+
+
+/* ?limit=: a plain integer in min..max, or the default when absent */
+
+ngx_int_t
+ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx, ngx_uint_t min,
+    ngx_uint_t max, ngx_uint_t def, ngx_uint_t *limit)
+{
+    ngx_int_t  n;
+    ngx_str_t  arg;
+
+    if (ngx_http_arg(ctx->request, (u_char *) "limit", 5, &arg) != NGX_OK) {
+        *limit = def;
+        return NGX_OK;
+    }
+
+    n = (arg.len > 0 && arg.len <= 4) ? ngx_atoi(arg.data, arg.len)
+                                      : NGX_ERROR;
+
+    if (n == NGX_ERROR || (ngx_uint_t) n < min || (ngx_uint_t) n > max) {
+        ctx->field = "limit";
+        ctx->message = (max == 100) ? "limit must be an integer from 1 to 100."
+                                    : "limit must be an integer in range.";
+        return NGX_ERROR;
+    }
+
+    *limit = n;
+
+    return NGX_OK;
+}
+
+
+/* 422 for the field that validation found at fault */
+
+ngx_int_t
+ngx_http_social_invalid(ngx_http_social_ctx_t *ctx)
+{
+    return ngx_http_social_error(ctx, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                 "validation_failed",
+                                 ctx->message ? ctx->message
+                                              : "The request is not valid.",
+                                 ctx->field);
 }
 
 
