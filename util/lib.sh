@@ -27,6 +27,10 @@ social_instance() {
         PG_PORT=${TEST_PG_PORT:-25432}
         REDIS_PORT=${TEST_REDIS_PORT:-26379}
         ;;
+    bench)
+        PG_PORT=${BENCH_PG_PORT:-27432}
+        REDIS_PORT=${BENCH_REDIS_PORT:-27379}
+        ;;
     *)
         die "unknown instance '$INSTANCE'"
         ;;
