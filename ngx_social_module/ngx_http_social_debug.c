@@ -257,3 +257,178 @@ ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx)
 
     return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
 }
+
+
+/*
+ * GET ?key=K&commit=0|1&ms=N[&check=K2]: BEGIN; upsert the setting
+ * "debug:K"; sleep N ms; COMMIT or ROLLBACK; then count "debug:K2" (K by
+ * default) outside the transaction.  Proves the pinned connection, and the
+ * rollback when the client goes away in the middle.
+ */
+
+typedef struct {
+    const char                     *values[1];
+    const char                     *check[1];
+    const char                     *ms[1];
+    ngx_uint_t                      commit;
+} ngx_http_social_debug_txn_t;
+
+
+static void ngx_http_social_debug_txn_begun(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_debug_txn_upserted(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_debug_txn_slept(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_debug_txn_ended(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_debug_txn_counted(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static const char *ngx_http_social_debug_arg(ngx_http_social_ctx_t *ctx,
+    const char *name, const char *def);
+
+
+ngx_int_t
+ngx_http_social_debug_pg_txn(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_debug_txn_t  *t;
+
+    t = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_debug_txn_t));
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->values[0] = ngx_http_social_debug_arg(ctx, "key", "k");
+    t->check[0] = ngx_http_social_debug_arg(ctx, "check", t->values[0]);
+    t->ms[0] = ngx_http_social_debug_arg(ctx, "ms", "0");
+    t->commit = ngx_strcmp(ngx_http_social_debug_arg(ctx, "commit", "1"),
+                           "1") == 0;
+
+    if (t->values[0] == NULL || t->check[0] == NULL || t->ms[0] == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = t;
+
+    if (ngx_http_social_pg_begin(ctx, ngx_http_social_debug_txn_begun)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_debug_txn_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_debug_txn_t  *t = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK
+        || ngx_http_social_pg_query(ctx,
+               "INSERT INTO social_settings (name, value) "
+               "VALUES ('debug:' || $1, 'txn') "
+               "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+               1, t->values, ngx_http_social_debug_txn_upserted)
+           != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+static void
+ngx_http_social_debug_txn_upserted(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_debug_txn_t  *t = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK
+        || ngx_http_social_pg_query(ctx, "SELECT pg_sleep($1::int / 1000.0)",
+                                    1, t->ms, ngx_http_social_debug_txn_slept)
+           != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+static void
+ngx_http_social_debug_txn_slept(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_debug_txn_t  *t = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
+        || ngx_http_social_pg_end(ctx, t->commit,
+                                  ngx_http_social_debug_txn_ended)
+           != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+static void
+ngx_http_social_debug_txn_ended(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_debug_txn_t  *t = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK
+        || ngx_http_social_pg_query(ctx,
+               "SELECT count(*) FROM social_settings "
+               "WHERE name = 'debug:' || $1",
+               1, t->check, ngx_http_social_debug_txn_counted)
+           != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+static void
+ngx_http_social_debug_txn_counted(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_int_t  rc;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ngx_http_social_unavailable(ctx, "PostgreSQL");
+
+    } else {
+        rc = ngx_http_social_debug_number(ctx, "visible",
+                                          ngx_atoi((u_char *)
+                                                   PQgetvalue(res, 0, 0),
+                                                   PQgetlength(res, 0, 0)));
+    }
+
+    ngx_http_social_done(ctx, rc);
+}
+
+
+/* a query argument as a NUL-terminated string in the request pool */
+
+static const char *
+ngx_http_social_debug_arg(ngx_http_social_ctx_t *ctx, const char *name,
+    const char *def)
+{
+    u_char     *p;
+    ngx_str_t   arg;
+
+    if (ngx_http_arg(ctx->request, (u_char *) name, ngx_strlen(name), &arg)
+        != NGX_OK)
+    {
+        return def;
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, arg.len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(p, arg.data, arg.len) = '\0';
+
+    return (char *) p;
+}

@@ -14,6 +14,8 @@ static char *ngx_http_social_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_social_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_social_check_conninfo(ngx_conf_t *cf,
+    ngx_str_t *conninfo);
 static char *ngx_http_social_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -49,6 +51,9 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
 
     { ngx_string("debug_echo"), NGX_HTTP_POST,
       ngx_http_social_debug_echo, 0, 1 },
+
+    { ngx_string("debug_pg_txn"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_txn, 0, 1 },
 
     { ngx_null_string, 0, NULL, 0, 0 }
 };
@@ -252,11 +257,90 @@ ngx_http_social_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_social_pg_check_conninfo(cf, &value[1]) != NGX_CONF_OK) {
+    if (ngx_http_social_check_conninfo(cf, &value[1]) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
     smcf->pg_conninfo = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_social_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
+{
+    char                     *err, *s;
+    ngx_str_t                 host;
+    ngx_uint_t                numeric;
+    PQconninfoOption         *opts, *o;
+    struct sockaddr_storage   sa;
+
+    s = ngx_pnalloc(cf->pool, conninfo->len + 1);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn((u_char *) s, conninfo->data, conninfo->len + 1);
+
+    err = NULL;
+    opts = PQconninfoParse(s, &err);
+
+    if (opts == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid connection string in \"social_postgres\""
+                           ": %s", err ? err : "out of memory");
+        if (err) {
+            PQfreemem(err);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * libpq resolves a host name with a blocking getaddrinfo() inside
+     * PQconnectPoll(): only numeric addresses and unix sockets are accepted
+     */
+
+    numeric = 1;
+
+    for (o = opts; o->keyword; o++) {
+
+        if (ngx_strcmp(o->keyword, "hostaddr") == 0 && o->val && o->val[0]) {
+            numeric = 2;
+            break;
+        }
+
+        if (ngx_strcmp(o->keyword, "host") != 0 || o->val == NULL) {
+            continue;
+        }
+
+        host.data = (u_char *) o->val;
+        host.len = ngx_strlen(o->val);
+
+        if (host.len == 0 || host.data[0] == '/') {
+            continue;
+        }
+
+        if (ngx_strlchr(host.data, host.data + host.len, ',') != NULL
+            || (inet_pton(AF_INET, o->val, &sa) != 1
+                && inet_pton(AF_INET6, o->val, &sa) != 1))
+        {
+            numeric = 0;
+        }
+    }
+
+    PQconninfoFree(opts);
+
+    if (numeric == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"social_postgres\" needs a numeric host "
+                           "address or a unix socket directory (a host "
+                           "name would block the worker while it resolves)");
+        return NGX_CONF_ERROR;
+    }
+
+    conninfo->data = (u_char *) s;
 
     return NGX_CONF_OK;
 }

@@ -180,7 +180,6 @@ ngx_int_t ngx_http_social_json_invalid(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_social_main_conf_t *smcf);
 void ngx_http_social_pg_exit_process(void);
-char *ngx_http_social_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
 ngx_int_t ngx_http_social_pg_query(ngx_http_social_ctx_t *ctx,
     const char *sql, int nparams, const char *const *values,
     ngx_http_social_pg_handler_pt handler);
@@ -203,6 +202,7 @@ ngx_int_t ngx_http_social_health(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_redis_blob(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_pg_sleep(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_debug_pg_txn(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_error_endpoint(ngx_http_social_ctx_t *ctx);
 
 

@@ -96,9 +96,8 @@ ngx_http_social_redis_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_social_redis_exit_process(void)
 {
-    ngx_http_social_redis_t  *redis;
-
     ngx_queue_t                   *q;
+    ngx_http_social_redis_t       *redis;
     ngx_http_social_redis_op_t    *op;
     ngx_http_social_redis_conn_t  *rc;
 

@@ -8,7 +8,7 @@ repeat_each(1);
 worker_connections(1024);
 no_shuffle();
 
-plan tests => 40;
+plan tests => 46;
 
 add_block_preprocessor(\&social_defaults);
 
@@ -210,3 +210,31 @@ Retry-After: 1
 "service_unavailable"
 --- error_log
 social: postgres query timed out
+
+
+
+=== TEST 13: a Redis command past social_redis_timeout: 503, connection replaced
+--- http_config
+    social_redis_timeout 300ms;
+--- config eval: $::Config
+--- init
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} CLIENT PAUSE 1200 ALL >/dev/null");
+--- request
+GET /health
+--- error_code: 503
+--- response_body chomp
+{"status":"unavailable","postgres":"ok","redis":"timeout","error":{"code":"service_unavailable","message":"Redis unavailable."}}
+--- error_log
+social: redis timed out, dropping the connection
+
+
+
+=== TEST 14: and the next request after the pause gets a new connection
+--- init
+sleep 2.5;
+--- request
+GET /health
+--- response_body chomp
+{"status":"ok","postgres":"ok","redis":"ok"}
+--- error_log
+social redis: closing
