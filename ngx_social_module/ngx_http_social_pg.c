@@ -369,6 +369,9 @@ ngx_http_social_pg_ready(ngx_http_social_pg_conn_t *conn)
     }
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "social pg: closing %p after its reply, the worker "
+                       "is exiting", conn);
         ngx_http_social_pg_close(conn, NGX_HTTP_SOCIAL_BACKEND_OK);
         return;
     }

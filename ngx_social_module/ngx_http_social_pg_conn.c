@@ -301,8 +301,10 @@ ngx_http_social_pg_read_handler(ngx_event_t *rev)
     conn = c->data;
 
     if (c->close) {
-        /* an idle connection while the worker shuts down */
-        ngx_http_social_pg_close(conn, NGX_HTTP_SOCIAL_BACKEND_DOWN);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "social pg: closing idle %p, the worker is exiting",
+                       conn);
+        ngx_http_social_pg_close(conn, NGX_HTTP_SOCIAL_BACKEND_OK);
         return;
     }
 

@@ -311,6 +311,14 @@ ngx_http_social_redis_event(ngx_event_t *ev)
     c = ev->data;
     rc = c->data;
 
+    if (c->close) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "social redis: closing idle %p, the worker is exiting",
+                       rc);
+        ngx_http_social_redis_drop(rc, NGX_HTTP_SOCIAL_BACKEND_OK);
+        return;
+    }
+
     /* either call may free the context (and rc) on an error */
 
     if (ev->write) {
@@ -491,8 +499,19 @@ ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc)
             ngx_del_timer(&rc->timer);
         }
 
+        if (ngx_exiting || ngx_quit || ngx_terminate) {
+            /* the last reply of an exiting worker: nothing more comes */
+            ngx_http_social_redis_drop(rc, NGX_HTTP_SOCIAL_BACKEND_OK);
+            return;
+        }
+
+        /* ngx_close_idle_connections() closes it on shutdown */
+        rc->c->idle = 1;
+
         return;
     }
+
+    rc->c->idle = 0;
 
     op = ngx_queue_data(ngx_queue_head(&rc->ops), ngx_http_social_redis_op_t,
                         queue);

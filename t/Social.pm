@@ -9,7 +9,8 @@ use warnings;
 
 use Exporter 'import';
 
-our @EXPORT = qw(social_defaults social_service social_concurrent);
+our @EXPORT = qw(social_defaults social_service social_concurrent
+                 social_background social_signal);
 
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
 
@@ -103,6 +104,39 @@ sub social_concurrent {
     }
 
     return $summary;
+}
+
+
+# social_background($uri, $name): one request from a child process, whose
+# status and body land in html/$name.txt when it is answered
+sub social_background {
+    my ($uri, $name) = @_;
+
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+    return $pid if $pid;
+
+    my $summary = social_concurrent(1, $uri);
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $out, '>', "$root/html/$name.txt" or POSIX::_exit(1);
+    print $out "$summary\n";
+    close $out;
+    require POSIX;
+    POSIX::_exit(0);
+}
+
+
+# social_signal("HUP"): a signal to the nginx master of the test
+sub social_signal {
+    my $sig = shift;
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+
+    open my $in, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!\n";
+    my $pid = <$in>;
+    close $in;
+    chomp $pid;
+
+    kill $sig, $pid or die "kill $sig $pid: $!\n";
 }
 
 1;

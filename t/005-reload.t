@@ -1,0 +1,55 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+repeat_each(1);
+no_shuffle();
+master_on();
+workers(1);
+
+plan tests => 9;
+
+add_block_preprocessor(\&social_defaults);
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the PostgreSQL pool holds two connections, Redis one
+--- http_config
+    social_debug_endpoints on;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+    location = /sleep {
+        social_endpoint debug_pg_sleep;
+    }
+--- init
+Social::social_concurrent(2, "/sleep?ms=200");
+--- request
+GET /health
+--- response_body chomp
+{"status":"ok","postgres":"ok","redis":"ok"}
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: on reload, idle connections close at once, a busy one after its reply
+--- init
+Social::social_background("/sleep?ms=800", "busy");
+select undef, undef, undef, 0.3;
+Social::social_signal("HUP");
+sleep 2;
+--- request
+GET /busy.txt
+--- response_body
+200:1
+--- error_log
+social pg: closing idle
+social redis: closing idle
+social pg: closing
+after its reply, the worker is exiting
