@@ -19,3 +19,6 @@ psql:
 
 bench:
 	@util/bench
+
+admin:
+	@util/admin $(ID)

@@ -433,16 +433,12 @@ ngx_http_social_json_on_start_array(void *ctx)
 ngx_int_t
 ngx_http_social_json_parse_body(ngx_http_social_ctx_t *ctx)
 {
-    off_t                           size;
-    u_char                         *text, *p;
-    ssize_t                         n;
-    ngx_buf_t                      *b;
-    yajl_handle                     h;
-    ngx_chain_t                    *cl;
-    yajl_status                     st;
-    yajl_alloc_funcs                af;
-    ngx_http_request_t             *r;
-    ngx_http_social_json_parser_t   parser;
+    off_t                size;
+    u_char              *text, *p;
+    ssize_t              n;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_request_t  *r;
 
     r = ctx->request;
 
@@ -495,20 +491,45 @@ ngx_http_social_json_parse_body(ngx_http_social_ctx_t *ctx)
         }
     }
 
+    ctx->body = ngx_http_social_json_parse(r->pool, text, p - text);
+
+    if (ctx->body == NULL) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (ctx->body->type != NGX_HTTP_SOCIAL_JSON_OBJECT) {
+        ctx->body = NULL;
+        return NGX_HTTP_UNPROCESSABLE_ENTITY;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a JSON text as a tree in the pool, or NULL when it is not valid JSON */
+
+ngx_http_social_json_t *
+ngx_http_social_json_parse(ngx_pool_t *pool, u_char *text, size_t len)
+{
+    yajl_handle                     h;
+    yajl_status                     st;
+    yajl_alloc_funcs                af;
+    ngx_http_social_json_parser_t   parser;
+
     af.malloc = ngx_http_social_json_malloc;
     af.realloc = ngx_http_social_json_realloc;
     af.free = ngx_http_social_json_free;
-    af.ctx = r->pool;
+    af.ctx = pool;
 
     ngx_memzero(&parser, sizeof(ngx_http_social_json_parser_t));
-    parser.pool = r->pool;
+    parser.pool = pool;
 
     h = yajl_alloc(&ngx_http_social_json_callbacks, &af, &parser);
     if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
-    st = yajl_parse(h, text, p - text);
+    st = yajl_parse(h, text, len);
 
     if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
@@ -516,17 +537,11 @@ ngx_http_social_json_parse_body(ngx_http_social_ctx_t *ctx)
 
     yajl_free(h);
 
-    if (st != yajl_status_ok || parser.root == NULL) {
-        return NGX_HTTP_BAD_REQUEST;
+    if (st != yajl_status_ok) {
+        return NULL;
     }
 
-    if (parser.root->type != NGX_HTTP_SOCIAL_JSON_OBJECT) {
-        return NGX_HTTP_UNPROCESSABLE_ENTITY;
-    }
-
-    ctx->body = parser.root;
-
-    return NGX_OK;
+    return parser.root;
 }
 
 
@@ -731,4 +746,42 @@ ngx_http_social_json_invalid(ngx_http_social_ctx_t *ctx, const char *field,
     ctx->message = msg ? (char *) msg : what;
 
     return NGX_ERROR;
+}
+
+
+/*
+ * JSON that PostgreSQL built (to_json, json_agg) goes out as it is: yajl
+ * writes a number's text verbatim, which is what this needs
+ */
+
+void
+ngx_http_social_json_raw(yajl_gen g, const char *json, size_t len)
+{
+    (void) yajl_gen_number(g, json, len);
+}
+
+
+/* a column of a result as a JSON value: NULL as null */
+
+void
+ngx_http_social_json_pg(yajl_gen g, PGresult *res, int row, int col,
+    ngx_uint_t type)
+{
+    if (PQgetisnull(res, row, col)) {
+        (void) yajl_gen_null(g);
+        return;
+    }
+
+    switch (type) {
+
+    case NGX_HTTP_SOCIAL_JSON_STRING:
+        (void) yajl_gen_string(g, (u_char *) PQgetvalue(res, row, col),
+                               PQgetlength(res, row, col));
+        break;
+
+    default:
+        /* integers and JSON text */
+        ngx_http_social_json_raw(g, PQgetvalue(res, row, col),
+                                 PQgetlength(res, row, col));
+    }
 }

@@ -20,6 +20,10 @@ static char *ngx_http_social_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_social_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_social_threshold(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_social_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_social_init_process(ngx_cycle_t *cycle);
@@ -34,6 +38,14 @@ static ngx_conf_num_bounds_t  ngx_http_social_queue_bounds = {
     ngx_http_social_check_bounds, 0, 65536
 };
 
+static ngx_conf_num_bounds_t  ngx_http_social_cost_bounds = {
+    ngx_http_social_check_bounds, 4, 22
+};
+
+static ngx_conf_num_bounds_t  ngx_http_social_group_bounds = {
+    ngx_http_social_check_bounds, 1, 1000000
+};
+
 
 static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
 
@@ -42,6 +54,25 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
 
     { ngx_string("error"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_social_error_endpoint, 0, 0 },
+
+    { ngx_string("signup"), NGX_HTTP_POST,
+      ngx_http_social_signup, 0, 0 },
+
+    { ngx_string("signin"), NGX_HTTP_POST,
+      ngx_http_social_signin, 0, 0 },
+
+    { ngx_string("signout"), NGX_HTTP_POST,
+      ngx_http_social_signout, 1, 0 },
+
+    { ngx_string("group"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_group, 1, 0 },
+
+    { ngx_string("user"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT
+                          |NGX_HTTP_DELETE,
+      ngx_http_social_user, 1, 0 },
+
+    { ngx_string("user_role"), NGX_HTTP_PUT,
+      ngx_http_social_user_role, 1, 0 },
 
     { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
       ngx_http_social_debug_redis_blob, 0, 1 },
@@ -116,6 +147,48 @@ static ngx_command_t  ngx_http_social_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_social_main_conf_t, redis_timeout),
       NULL },
+
+    { ngx_string("social_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_social_jwt_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("social_token_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, token_lifetime),
+      NULL },
+
+    { ngx_string("social_password_cost"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, password_cost),
+      &ngx_http_social_cost_bounds },
+
+    { ngx_string("social_password_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("social_group_threshold"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_social_threshold,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("social_group_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, group_max_size),
+      &ngx_http_social_group_bounds },
 
     { ngx_string("social_debug_endpoints"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
@@ -192,6 +265,9 @@ ngx_http_social_create_main_conf(ngx_conf_t *cf)
     smcf->pg_query_timeout = NGX_CONF_UNSET_MSEC;
     smcf->pg_queue_timeout = NGX_CONF_UNSET_MSEC;
     smcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    smcf->token_lifetime = NGX_CONF_UNSET;
+    smcf->password_cost = NGX_CONF_UNSET_UINT;
+    smcf->group_max_size = NGX_CONF_UNSET_UINT;
     smcf->debug_endpoints = NGX_CONF_UNSET;
 
     return smcf;
@@ -209,7 +285,37 @@ ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(smcf->pg_query_timeout, 10000);
     ngx_conf_init_msec_value(smcf->pg_queue_timeout, 3000);
     ngx_conf_init_msec_value(smcf->redis_timeout, 3000);
+    ngx_conf_init_value(smcf->token_lifetime, 3600);
     ngx_conf_init_value(smcf->debug_endpoints, 0);
+
+    /* OWASP: scrypt with N = 2^17, r = 8, p = 1 */
+    ngx_conf_init_uint_value(smcf->password_cost, 17);
+
+    ngx_conf_init_uint_value(smcf->group_max_size, 100);
+
+    if (smcf->group_threshold.len == 0) {
+        ngx_str_set(&smcf->group_threshold, "0.5");
+    }
+
+    if (smcf->thread_pool_name.len == 0) {
+        ngx_str_set(&smcf->thread_pool_name, "default");
+    }
+
+    if (smcf->uses_tokens) {
+        if (smcf->jwt_key.len == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "the social endpoints that issue or check tokens "
+                          "need \"social_jwt_key_file\"");
+            return NGX_CONF_ERROR;
+        }
+
+        /* passwords are hashed there, off the event loop */
+
+        smcf->thread_pool = ngx_thread_pool_add(cf, &smcf->thread_pool_name);
+        if (smcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
 }
@@ -346,6 +452,104 @@ ngx_http_social_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
 }
 
 
+/* the HS256 key: at least 32 bytes, read once, at configuration */
+
+static char *
+ngx_http_social_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_social_main_conf_t  *smcf = conf;
+
+    u_char           *buf;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, name;
+    ngx_file_info_t   fi;
+
+    if (smcf->jwt_key.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"social_jwt_key_file\" cannot open \"%V\"",
+                           &name);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = NULL;
+    n = -1;
+
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
+        && ngx_file_size(&fi) >= 32 && ngx_file_size(&fi) <= 4096)
+    {
+        buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi));
+        if (buf) {
+            n = ngx_read_fd(fd, buf, ngx_file_size(&fi));
+        }
+    }
+
+    ngx_close_file(fd);
+
+    if (buf == NULL || n < 32) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"social_jwt_key_file\" \"%V\" must hold a key "
+                           "of 32 to 4096 bytes", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->jwt_key.data = buf;
+    smcf->jwt_key.len = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a number in (0, 1], kept as text: it is a parameter of the queries */
+
+static char *
+ngx_http_social_threshold(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_social_main_conf_t  *smcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (smcf->group_threshold.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atofp(value[1].data, value[1].len, 6);
+
+    if (n <= 0 || n > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"social_group_threshold\" must be a number "
+                           "above 0 and at most 1, not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    smcf->group_threshold.data = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (smcf->group_threshold.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ngx_cpymem(smcf->group_threshold.data, value[1].data, value[1].len)
+        = '\0';
+    smcf->group_threshold.len = value[1].len;
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_social_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -447,6 +651,12 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     slcf->endpoint = ep;
+
+    if (ep->auth || ep->handler == ngx_http_social_signup
+        || ep->handler == ngx_http_social_signin)
+    {
+        smcf->uses_tokens = 1;
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_social_handler;

@@ -38,6 +38,13 @@ typedef void (*ngx_http_social_pg_handler_pt)(ngx_http_social_ctx_t *ctx,
 typedef void (*ngx_http_social_redis_handler_pt)(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 
+/* ctx->auth_status says how the token check ended */
+typedef void (*ngx_http_social_auth_handler_pt)(ngx_http_social_ctx_t *ctx);
+
+/* hash is NULL when hashing failed or the password did not match */
+typedef void (*ngx_http_social_password_pt)(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *hash);
+
 
 typedef struct {
     ngx_str_t                       name;
@@ -88,7 +95,18 @@ typedef struct {
     in_port_t                       redis_port;
     ngx_uint_t                      redis_unix;     /* unsigned:1 */
     ngx_msec_t                      redis_timeout;
+
+    ngx_str_t                       jwt_key;
+    time_t                          token_lifetime;
+    ngx_uint_t                      password_cost;  /* log2 of scrypt's N */
+    ngx_str_t                       thread_pool_name;
+    ngx_thread_pool_t              *thread_pool;
+
+    ngx_str_t                       group_threshold;  /* "0.5" */
+    ngx_uint_t                      group_max_size;
+
     ngx_flag_t                      debug_endpoints;
+    ngx_uint_t                      uses_tokens;    /* unsigned:1 */
 } ngx_http_social_main_conf_t;
 
 
@@ -116,10 +134,16 @@ struct ngx_http_social_ctx_s {
     const char                     *field;      /* of a 422 */
     const char                     *message;
 
+    int64_t                         user_id;    /* the reader */
+    int64_t                         token_gen;
+    ngx_int_t                       auth_status;
+    ngx_http_social_auth_handler_pt  auth_handler;
+
     ngx_uint_t                      backend_error;
     ngx_uint_t                      pending;    /* endpoint's own counter */
     void                           *data;       /* endpoint's own state */
 
+    unsigned                        admin:1;
     unsigned                        done:1;
 };
 
@@ -152,6 +176,50 @@ ngx_int_t ngx_http_social_unavailable(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_invalid(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx,
     ngx_uint_t min, ngx_uint_t max, ngx_uint_t def, ngx_uint_t *limit);
+ngx_int_t ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id);
+const char *ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n);
+ngx_int_t ngx_http_social_forbidden(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_not_found(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_pg_failed(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+
+/* ngx_http_social_auth.c */
+ngx_int_t ngx_http_social_auth_check(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_auth_handler_pt handler);
+ngx_int_t ngx_http_social_auth_publish(ngx_http_social_ctx_t *ctx,
+    int64_t user_id, int64_t gen, ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_token(ngx_http_social_ctx_t *ctx, int64_t user_id,
+    ngx_uint_t admin, int64_t gen, ngx_str_t *token);
+
+/* ngx_http_social_password.c */
+ngx_int_t ngx_http_social_password_hash(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *password, ngx_http_social_password_pt handler);
+ngx_int_t ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *password, ngx_str_t *stored,
+    ngx_http_social_password_pt handler);
+ngx_int_t ngx_http_social_password_hmac(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *password, ngx_str_t *out);
+
+/* ngx_http_social_groups.c */
+ngx_int_t ngx_http_social_attributes(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *v, ngx_str_t *pg_array, ngx_array_t **list);
+void ngx_http_social_attributes_json(yajl_gen g, ngx_array_t *list);
+ngx_int_t ngx_http_social_group(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_signup.c */
+ngx_int_t ngx_http_social_signup(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_signin(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_signout(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_check_username(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *v);
+ngx_int_t ngx_http_social_check_email(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *v);
+ngx_int_t ngx_http_social_conflict(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+
+/* ngx_http_social_users.c */
+ngx_int_t ngx_http_social_user(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_user_role(ngx_http_social_ctx_t *ctx);
 
 /* ngx_http_social_json.c */
 yajl_gen ngx_http_social_json_gen(ngx_pool_t *pool);
@@ -160,6 +228,8 @@ void ngx_http_social_json_kv(yajl_gen g, const char *key, const char *value);
 ngx_int_t ngx_http_social_json_body(ngx_http_social_ctx_t *ctx, yajl_gen g,
     ngx_chain_t **out, size_t *len);
 ngx_int_t ngx_http_social_json_parse_body(ngx_http_social_ctx_t *ctx);
+ngx_http_social_json_t *ngx_http_social_json_parse(ngx_pool_t *pool,
+    u_char *text, size_t len);
 ngx_uint_t ngx_http_social_json_content_type(ngx_http_request_t *r);
 ngx_http_social_json_t *ngx_http_social_json_get(ngx_http_social_json_t *obj,
     const char *key);
@@ -175,6 +245,9 @@ const char *ngx_http_social_json_path(ngx_http_social_ctx_t *ctx,
     const char *base, ngx_uint_t index, const char *member);
 ngx_int_t ngx_http_social_json_invalid(ngx_http_social_ctx_t *ctx,
     const char *field, const char *what);
+void ngx_http_social_json_raw(yajl_gen g, const char *json, size_t len);
+void ngx_http_social_json_pg(yajl_gen g, PGresult *res, int row, int col,
+    ngx_uint_t type);
 
 /* ngx_http_social_pg.c */
 ngx_int_t ngx_http_social_pg_init_process(ngx_cycle_t *cycle,

@@ -462,7 +462,11 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
 
     ctx = op->op.ctx;
 
-    if (ctx) {
+    if (ctx && op->handler == NULL) {
+        /* fire and forget: nobody waits for this one */
+        ngx_http_social_op_unlink(&op->op);
+
+    } else if (ctx) {
         ngx_http_social_op_unlink(&op->op);
         ctx->backend_error = reply ? NGX_HTTP_SOCIAL_BACKEND_OK : rc->reason;
 

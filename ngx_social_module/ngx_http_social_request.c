@@ -9,6 +9,10 @@
 
 static void ngx_http_social_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_social_run(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_authed(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_run_endpoint(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_auth_error(ngx_http_social_ctx_t *ctx,
+    ngx_int_t status);
 static void ngx_http_social_check_broken(ngx_http_request_t *r);
 static void ngx_http_social_cleanup(void *data);
 static ngx_int_t ngx_http_social_add_header(ngx_http_request_t *r,
@@ -135,7 +139,69 @@ ngx_http_social_run(ngx_http_social_ctx_t *ctx)
                                      NULL);
     }
 
-    /* 401 comes here, with the identity work */
+    if (ep->auth) {
+        rc = ngx_http_social_auth_check(ctx, ngx_http_social_authed);
+
+        if (rc == NGX_DONE) {
+            return NGX_DONE;
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_social_auth_error(ctx, rc);
+        }
+    }
+
+    return ngx_http_social_run_endpoint(ctx);
+}
+
+
+/* the token check needed a backend: the request goes on from here */
+
+static void
+ngx_http_social_authed(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (ctx->auth_status != NGX_OK) {
+        ngx_http_social_done(ctx,
+                       ngx_http_social_auth_error(ctx, ctx->auth_status));
+        return;
+    }
+
+    rc = ngx_http_social_run_endpoint(ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_social_done(ctx, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_social_auth_error(ngx_http_social_ctx_t *ctx, ngx_int_t status)
+{
+    if (status == NGX_HTTP_UNAUTHORIZED) {
+        return ngx_http_social_error(ctx, NGX_HTTP_UNAUTHORIZED,
+                                     "unauthorized",
+                                     "A valid token is required.", NULL);
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        return ngx_http_social_unavailable(ctx, "The token check");
+    }
+
+    return status;
+}
+
+
+/* after the token: 415, 400 and 422 of the body, then the endpoint */
+
+static ngx_int_t
+ngx_http_social_run_endpoint(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
 
     if (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH)) {
         rc = ngx_http_social_json_parse_body(ctx);
@@ -165,7 +231,7 @@ ngx_http_social_run(ngx_http_social_ctx_t *ctx)
         }
     }
 
-    return ep->handler(ctx);
+    return ctx->endpoint->handler(ctx);
 }
 
 
@@ -439,6 +505,94 @@ ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx, ngx_uint_t min,
     *limit = n;
 
     return NGX_OK;
+}
+
+
+/* the id of the path: the location's first regex capture */
+
+ngx_int_t
+ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id)
+{
+    u_char              *p, *last;
+    int64_t              n;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (r->ncaptures < 4 || r->captures == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = r->captures_data + r->captures[2];
+    last = r->captures_data + r->captures[3];
+
+    if (p == last || last - p > 19 || *p == '0') {
+        return NGX_DECLINED;
+    }
+
+    for (n = 0; p < last; p++) {
+        if (*p < '0' || *p > '9' || n > (INT64_MAX - (*p - '0')) / 10) {
+            return NGX_DECLINED;
+        }
+
+        n = n * 10 + (*p - '0');
+    }
+
+    *id = n;
+
+    return NGX_OK;
+}
+
+
+/* an integer as a query parameter, in the request pool */
+
+const char *
+ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(ctx->request->pool, NGX_INT64_LEN + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_sprintf(p, "%L", n) = '\0';
+
+    return (char *) p;
+}
+
+
+ngx_int_t
+ngx_http_social_forbidden(ngx_http_social_ctx_t *ctx)
+{
+    return ngx_http_social_error(ctx, NGX_HTTP_FORBIDDEN, "forbidden",
+                                 "This is not allowed for this user.", NULL);
+}
+
+
+ngx_int_t
+ngx_http_social_not_found(ngx_http_social_ctx_t *ctx)
+{
+    return ngx_http_social_error(ctx, NGX_HTTP_NOT_FOUND, "not_found",
+                                 "No such thing.", NULL);
+}
+
+
+/* a statement that did not run (503) or failed unexpectedly (500) */
+
+ngx_int_t
+ngx_http_social_pg_failed(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    if (res == NULL) {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                  "social: query failed: %s", PQresultErrorMessage(res));
+
+    return ngx_http_social_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "internal",
+                                 "Something went wrong on our side.", NULL);
 }
 
 

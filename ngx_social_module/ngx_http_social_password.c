@@ -1,0 +1,416 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * Passwords: scrypt (OpenSSL's EVP_PBE_scrypt) with a random salt, run on
+ * an nginx thread pool, never on the event loop.  A password the server
+ * generated (128 random bits) cannot be guessed, so it is stored under a
+ * fast keyed hash (HMAC-SHA-256 with a key derived from the server key)
+ * and checked on the loop.
+ *
+ *     scrypt$<log2 N>$<r>$<p>$<salt, base64>$<hash, base64>
+ *     hmac$<hash, base64>
+ */
+
+
+#include "ngx_http_social_module.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+
+#define NGX_HTTP_SOCIAL_SALT_LEN    16
+#define NGX_HTTP_SOCIAL_HASH_LEN    32
+#define NGX_HTTP_SOCIAL_SCRYPT_R    8
+#define NGX_HTTP_SOCIAL_SCRYPT_P    1
+
+
+typedef struct {
+    ngx_http_social_op_t            op;
+    ngx_http_social_password_pt     handler;
+    u_char                         *password;   /* malloc'ed, wiped */
+    size_t                          len;
+    uint64_t                        n;
+    ngx_uint_t                      ln;
+    ngx_uint_t                      verify;     /* unsigned:1 */
+    ngx_int_t                       ok;
+    u_char                          salt[NGX_HTTP_SOCIAL_SALT_LEN];
+    u_char                          expect[NGX_HTTP_SOCIAL_HASH_LEN];
+    u_char                          hash[NGX_HTTP_SOCIAL_HASH_LEN];
+} ngx_http_social_scrypt_t;
+
+
+static ngx_int_t ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
+    ngx_thread_task_t *task);
+static void ngx_http_social_scrypt_thread(void *data, ngx_log_t *log);
+static void ngx_http_social_scrypt_done(ngx_event_t *ev);
+static void ngx_http_social_scrypt_detach(ngx_http_social_op_t *op);
+static ngx_int_t ngx_http_social_password_format(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_scrypt_t *s, ngx_str_t *out);
+static ngx_int_t ngx_http_social_hmac(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *password, u_char *out);
+
+
+/* scrypt of a new password, on the thread pool: handler(ctx, hash) */
+
+ngx_int_t
+ngx_http_social_password_hash(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *password, ngx_http_social_password_pt handler)
+{
+    ngx_thread_task_t         *task;
+    ngx_http_social_scrypt_t  *s;
+
+    task = ngx_calloc(sizeof(ngx_thread_task_t)
+                      + sizeof(ngx_http_social_scrypt_t) + password->len,
+                      ctx->request->connection->log);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = (ngx_http_social_scrypt_t *) (task + 1);
+    task->ctx = s;
+
+    s->password = (u_char *) (s + 1);
+    s->len = password->len;
+    ngx_memcpy(s->password, password->data, password->len);
+
+    s->ln = ctx->smcf->password_cost;
+    s->n = (uint64_t) 1 << s->ln;
+    s->handler = handler;
+
+    if (RAND_bytes(s->salt, NGX_HTTP_SOCIAL_SALT_LEN) != 1) {
+        ngx_free(task);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_social_scrypt_post(ctx, task);
+}
+
+
+/*
+ * does the password match the stored hash: handler(ctx, hash) with a
+ * non-NULL hash when it does; an hmac hash is checked at once (NGX_OK or
+ * NGX_DECLINED, no handler)
+ */
+
+ngx_int_t
+ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *password, ngx_str_t *stored, ngx_http_social_password_pt handler)
+{
+    u_char                    *p, *last, *f[6];
+    ngx_int_t                  ln, r, par;
+    ngx_str_t                  src, dst;
+    ngx_uint_t                 i;
+    ngx_thread_task_t         *task;
+    ngx_http_social_scrypt_t  *s;
+    u_char                     mac[NGX_HTTP_SOCIAL_HASH_LEN];
+    u_char                     want[NGX_HTTP_SOCIAL_HASH_LEN + 4];
+
+    p = stored->data;
+    last = p + stored->len;
+
+    if (stored->len > 5 && ngx_strncmp(p, "hmac$", 5) == 0) {
+        src.data = p + 5;
+        src.len = stored->len - 5;
+        dst.data = want;
+
+        if (src.len != ngx_base64_encoded_length(NGX_HTTP_SOCIAL_HASH_LEN)
+            || ngx_decode_base64(&dst, &src) != NGX_OK
+            || dst.len != NGX_HTTP_SOCIAL_HASH_LEN
+            || ngx_http_social_hmac(ctx, password, mac) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        return CRYPTO_memcmp(mac, want, NGX_HTTP_SOCIAL_HASH_LEN) == 0
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    /* scrypt$ln$r$p$salt$hash */
+
+    for (i = 0; i < 6; i++) {
+        f[i] = p;
+        p = ngx_strlchr(p, last, '$');
+
+        if (p == NULL) {
+            p = last;
+        }
+
+        p++;
+    }
+
+    if (ngx_strncmp(stored->data, "scrypt$", 7) != 0 || f[5] >= last) {
+        return NGX_DECLINED;
+    }
+
+    ln = ngx_atoi(f[1], f[2] - f[1] - 1);
+    r = ngx_atoi(f[2], f[3] - f[2] - 1);
+    par = ngx_atoi(f[3], f[4] - f[3] - 1);
+
+    if (ln < 1 || ln > 22 || r != NGX_HTTP_SOCIAL_SCRYPT_R
+        || par != NGX_HTTP_SOCIAL_SCRYPT_P)
+    {
+        return NGX_DECLINED;
+    }
+
+    task = ngx_calloc(sizeof(ngx_thread_task_t)
+                      + sizeof(ngx_http_social_scrypt_t) + password->len,
+                      ctx->request->connection->log);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = (ngx_http_social_scrypt_t *) (task + 1);
+    task->ctx = s;
+
+    src.data = f[4];
+    src.len = f[5] - f[4] - 1;
+    dst.data = want;
+
+    if (src.len != ngx_base64_encoded_length(NGX_HTTP_SOCIAL_SALT_LEN)
+        || ngx_decode_base64(&dst, &src) != NGX_OK
+        || dst.len != NGX_HTTP_SOCIAL_SALT_LEN)
+    {
+        ngx_free(task);
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(s->salt, want, NGX_HTTP_SOCIAL_SALT_LEN);
+
+    src.data = f[5];
+    src.len = last - f[5];
+    dst.data = want;
+
+    if (src.len != ngx_base64_encoded_length(NGX_HTTP_SOCIAL_HASH_LEN)
+        || ngx_decode_base64(&dst, &src) != NGX_OK
+        || dst.len != NGX_HTTP_SOCIAL_HASH_LEN)
+    {
+        ngx_free(task);
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(s->expect, want, NGX_HTTP_SOCIAL_HASH_LEN);
+
+    s->password = (u_char *) (s + 1);
+    s->len = password->len;
+    ngx_memcpy(s->password, password->data, password->len);
+
+    s->ln = ln;
+    s->n = (uint64_t) 1 << ln;
+    s->verify = 1;
+    s->handler = handler;
+
+    if (ngx_http_social_scrypt_post(ctx, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/* a fast keyed hash of a password the server generated */
+
+ngx_int_t
+ngx_http_social_password_hmac(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *password, ngx_str_t *out)
+{
+    ngx_str_t  src;
+    u_char     mac[NGX_HTTP_SOCIAL_HASH_LEN];
+
+    if (ngx_http_social_hmac(ctx, password, mac) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(ctx->request->pool, sizeof("hmac$")
+                   + ngx_base64_encoded_length(NGX_HTTP_SOCIAL_HASH_LEN));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, "hmac$", 5);
+
+    src.data = mac;
+    src.len = NGX_HTTP_SOCIAL_HASH_LEN;
+    out->data += 5;
+    ngx_encode_base64(out, &src);
+    out->data -= 5;
+    out->len += 5;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_hmac(ngx_http_social_ctx_t *ctx, ngx_str_t *password,
+    u_char *out)
+{
+    unsigned int  len;
+    u_char        pepper[EVP_MAX_MD_SIZE];
+
+    static const char  label[] = "ngx_social password pepper";
+
+    /* the pepper: a key of its own, derived from the server key */
+
+    if (HMAC(EVP_sha256(), ctx->smcf->jwt_key.data, ctx->smcf->jwt_key.len,
+             (u_char *) label, sizeof(label) - 1, pepper, &len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    if (HMAC(EVP_sha256(), pepper, len, password->data, password->len,
+             out, &len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
+    ngx_thread_task_t *task)
+{
+    ngx_http_social_scrypt_t  *s = task->ctx;
+
+    task->handler = ngx_http_social_scrypt_thread;
+    task->event.handler = ngx_http_social_scrypt_done;
+    task->event.data = task;
+    task->event.log = ctx->request->connection->log;
+
+    s->op.detach = ngx_http_social_scrypt_detach;
+    ngx_http_social_op_attach(ctx, &s->op);
+
+    if (ngx_thread_task_post(ctx->smcf->thread_pool, task) != NGX_OK) {
+        ngx_http_social_op_unlink(&s->op);
+        ngx_explicit_memzero(s->password, s->len);
+        ngx_free(task);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* in a thread of the pool: the slow part */
+
+static void
+ngx_http_social_scrypt_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_social_scrypt_t  *s = data;
+
+    uint64_t  maxmem;
+
+    /* N * r * 128 bytes, and some room */
+
+    maxmem = s->n * NGX_HTTP_SOCIAL_SCRYPT_R * 128 + 1024 * 1024;
+
+    if (EVP_PBE_scrypt((char *) s->password, s->len, s->salt,
+                       NGX_HTTP_SOCIAL_SALT_LEN, s->n, NGX_HTTP_SOCIAL_SCRYPT_R,
+                       NGX_HTTP_SOCIAL_SCRYPT_P, maxmem, s->hash,
+                       NGX_HTTP_SOCIAL_HASH_LEN)
+        != 1)
+    {
+        s->ok = 0;
+        return;
+    }
+
+    s->ok = s->verify ? CRYPTO_memcmp(s->hash, s->expect,
+                                      NGX_HTTP_SOCIAL_HASH_LEN) == 0
+                      : 1;
+}
+
+
+/* back on the event loop */
+
+static void
+ngx_http_social_scrypt_done(ngx_event_t *ev)
+{
+    ngx_thread_task_t         *task = ev->data;
+    ngx_http_social_scrypt_t  *s = task->ctx;
+
+    ngx_str_t               out, *hash;
+    ngx_connection_t       *c;
+    ngx_http_social_ctx_t  *ctx;
+
+    ctx = s->op.ctx;
+
+    ngx_explicit_memzero(s->password, s->len);
+
+    if (ctx == NULL) {
+        /* the request went away meanwhile */
+        ngx_free(task);
+        return;
+    }
+
+    ngx_http_social_op_unlink(&s->op);
+
+    hash = NULL;
+
+    if (s->ok) {
+        if (s->verify) {
+            ngx_str_set(&out, "ok");
+            hash = &out;
+
+        } else if (ngx_http_social_password_format(ctx, s, &out) == NGX_OK) {
+            hash = &out;
+        }
+    }
+
+    c = ctx->request->connection;
+    s->handler(ctx, hash);
+    ngx_http_run_posted_requests(c);
+
+    ngx_free(task);
+}
+
+
+static void
+ngx_http_social_scrypt_detach(ngx_http_social_op_t *op)
+{
+    /* a thread task cannot be cancelled: it finishes and is freed */
+}
+
+
+static ngx_int_t
+ngx_http_social_password_format(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_scrypt_t *s, ngx_str_t *out)
+{
+    u_char     *p;
+    ngx_str_t   src, dst;
+
+    p = ngx_pnalloc(ctx->request->pool, 64
+                    + ngx_base64_encoded_length(NGX_HTTP_SOCIAL_SALT_LEN)
+                    + ngx_base64_encoded_length(NGX_HTTP_SOCIAL_HASH_LEN));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    p = ngx_sprintf(p, "scrypt$%ui$%d$%d$", s->ln, NGX_HTTP_SOCIAL_SCRYPT_R,
+                    NGX_HTTP_SOCIAL_SCRYPT_P);
+
+    src.data = s->salt;
+    src.len = NGX_HTTP_SOCIAL_SALT_LEN;
+    dst.data = p;
+    ngx_encode_base64(&dst, &src);
+    p += dst.len;
+    *p++ = '$';
+
+    src.data = s->hash;
+    src.len = NGX_HTTP_SOCIAL_HASH_LEN;
+    dst.data = p;
+    ngx_encode_base64(&dst, &src);
+    p += dst.len;
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}

@@ -1,0 +1,665 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/* POST /signup, POST /signin, POST /signout */
+
+
+#include "ngx_http_social_module.h"
+
+#include <openssl/rand.h>
+
+
+typedef struct {
+    const char                     *values[6];
+    ngx_array_t                    *attrs;
+    ngx_str_t                       username;
+    ngx_str_t                       email;
+    ngx_str_t                       password;   /* generated, shown once */
+} ngx_http_social_signup_t;
+
+
+typedef struct {
+    const char                     *values[1];
+    ngx_str_t                       password;
+    int64_t                         user_id;
+    int64_t                         gen;
+    ngx_uint_t                      admin;
+} ngx_http_social_signin_t;
+
+
+static ngx_int_t ngx_http_social_signup_insert(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_signup_hashed(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *hash);
+static void ngx_http_social_signup_done(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static ngx_int_t ngx_http_social_password_field(ngx_http_social_ctx_t *ctx,
+    const char *key, ngx_str_t *pw);
+static void ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_signin_checked(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *hash);
+static ngx_int_t ngx_http_social_signin_reply(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_invalid_credentials(
+    ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_signout_moved(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_signout_published(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+
+
+static const char  ngx_http_social_sql_signup[] =
+    "SELECT user_id, group_id, created_at, token_gen "
+    "  FROM social_signup($1, $2, $3::text[], $4, $5::numeric, $6::int)";
+
+static const char  ngx_http_social_sql_signin_id[] =
+    "SELECT user_id, password_hash, role, token_gen FROM users "
+    " WHERE user_id = $1";
+
+static const char  ngx_http_social_sql_signin_username[] =
+    "SELECT user_id, password_hash, role, token_gen FROM users "
+    " WHERE lower(username) = lower($1)";
+
+static const char  ngx_http_social_sql_signin_email[] =
+    "SELECT user_id, password_hash, role, token_gen FROM users "
+    " WHERE lower(email) = lower($1)";
+
+static const char  ngx_http_social_sql_signout[] =
+    "UPDATE users SET token_gen = token_gen + 1 WHERE user_id = $1 "
+    "RETURNING token_gen";
+
+/* checked when the user is unknown, so that both answers take as long */
+static const char  ngx_http_social_no_hash[] =
+    "scrypt$%ui$8$1$AAAAAAAAAAAAAAAAAAAAAA=="
+    "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+
+ngx_int_t
+ngx_http_social_signup(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  attrs, random, hash;
+    ngx_http_social_json_t    *v;
+    ngx_http_social_signup_t  *s;
+    u_char                     bytes[16];
+
+    s = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_signup_t));
+    if (s == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = s;
+
+    v = ngx_http_social_json_get(ctx->body, "attributes");
+
+    if (v && v->type != NGX_HTTP_SOCIAL_JSON_NULL) {
+        if (ngx_http_social_attributes(ctx, v, &attrs, &s->attrs) != NGX_OK) {
+            return ngx_http_social_invalid(ctx);
+        }
+
+    } else {
+        ngx_str_set(&attrs, "{}");
+        s->attrs = ngx_array_create(ctx->request->pool, 1, sizeof(ngx_str_t));
+        if (s->attrs == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rc = ngx_http_social_json_string(ctx, ctx->body, "username", 3, 32,
+                                     &s->username);
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK
+            && ngx_http_social_check_username(ctx, &s->username) != NGX_OK))
+    {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    rc = ngx_http_social_json_string(ctx, ctx->body, "email", 3, 254,
+                                     &s->email);
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK
+            && ngx_http_social_check_email(ctx, &s->email) != NGX_OK))
+    {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    rc = ngx_http_social_password_field(ctx, "password", &s->password);
+    if (rc == NGX_ERROR) {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    s->values[0] = (char *) s->username.data;
+    s->values[1] = (char *) s->email.data;
+    s->values[2] = (char *) attrs.data;
+    s->values[4] = (char *) ctx->smcf->group_threshold.data;
+    s->values[5] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
+
+    if (rc == NGX_OK) {
+        /* the client's password: scrypt, on the thread pool */
+
+        if (ngx_http_social_password_hash(ctx, &s->password,
+                                          ngx_http_social_signup_hashed)
+            != NGX_OK)
+        {
+            return ngx_http_social_unavailable(ctx, "Password hashing");
+        }
+
+        ngx_str_null(&s->password);
+
+        return NGX_DONE;
+    }
+
+    /* 128 random bits: a keyed hash is enough, on the loop */
+
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    random.data = bytes;
+    random.len = sizeof(bytes);
+
+    s->password.data = ngx_pnalloc(ctx->request->pool,
+                                   ngx_base64_encoded_length(sizeof(bytes)));
+    if (s->password.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_encode_base64url(&s->password, &random);
+
+    if (ngx_http_social_password_hmac(ctx, &s->password, &hash) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s->values[3] = (char *) hash.data;
+    hash.data[hash.len] = '\0';
+
+    return ngx_http_social_signup_insert(ctx);
+}
+
+
+static void
+ngx_http_social_signup_hashed(ngx_http_social_ctx_t *ctx, ngx_str_t *hash)
+{
+    u_char                    *p;
+    ngx_int_t                  rc;
+    ngx_http_social_signup_t  *s = ctx->data;
+
+    if (hash == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, hash->len + 1);
+    if (p == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    *ngx_cpymem(p, hash->data, hash->len) = '\0';
+    s->values[3] = (char *) p;
+
+    rc = ngx_http_social_signup_insert(ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_social_done(ctx, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_social_signup_insert(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_signup_t  *s = ctx->data;
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_signup, 6,
+                                 s->values, ngx_http_social_signup_done)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_signup_done(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    u_char                    *p;
+    int64_t                    id, gen;
+    yajl_gen                   g;
+    ngx_str_t                  token;
+    ngx_table_elt_t           *h;
+    ngx_http_social_signup_t  *s = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_conflict(ctx, res));
+        return;
+    }
+
+    id = ngx_atoof((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+    gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 3), PQgetlength(res, 0, 3));
+
+    if (ngx_http_social_token(ctx, id, 0, gen, &token) != NGX_OK) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    h = ngx_list_push(&ctx->request->headers_out.headers);
+    p = ngx_pnalloc(ctx->request->pool, sizeof("/user/") + NGX_INT64_LEN);
+    if (h == NULL || p == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Location");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "/user/%L", id) - p;
+    ctx->request->headers_out.location = h;
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "user_id");
+    ngx_http_social_json_pg(g, res, 0, 0, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_str(g, "group_id");
+    ngx_http_social_json_pg(g, res, 0, 1, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_kv(g, "username", (char *) s->username.data);
+    ngx_http_social_json_kv(g, "email", (char *) s->email.data);
+    ngx_http_social_json_str(g, "attributes");
+    ngx_http_social_attributes_json(g, s->attrs);
+    ngx_http_social_json_kv(g, "role", "user");
+    ngx_http_social_json_str(g, "created_at");
+    ngx_http_social_json_pg(g, res, 0, 2, NGX_HTTP_SOCIAL_JSON_STRING);
+
+    if (s->password.data) {
+        ngx_http_social_json_str(g, "password");
+        yajl_gen_string(g, s->password.data, s->password.len);
+    }
+
+    ngx_http_social_json_str(g, "token");
+    yajl_gen_string(g, token.data, token.len);
+    ngx_http_social_json_kv(g, "token_type", "Bearer");
+    ngx_http_social_json_str(g, "expires_in");
+    yajl_gen_integer(g, ctx->smcf->token_lifetime);
+    yajl_gen_map_close(g);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_CREATED, g));
+}
+
+
+/* 3..32 of [A-Za-z0-9_.-] */
+
+ngx_int_t
+ngx_http_social_check_username(ngx_http_social_ctx_t *ctx, ngx_str_t *v)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    for (i = 0; i < v->len; i++) {
+        c = v->data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+        {
+            return ngx_http_social_json_invalid(ctx, "username",
+                       "must be 3 to 32 of letters, digits, '_', '.', '-'");
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* one "@", something on both sides, no space or control, <= 254 bytes */
+
+ngx_int_t
+ngx_http_social_check_email(ngx_http_social_ctx_t *ctx, ngx_str_t *v)
+{
+    u_char      *at;
+    ngx_uint_t   i;
+
+    at = ngx_strlchr(v->data, v->data + v->len, '@');
+
+    if (v->len > 254 || at == NULL || at == v->data
+        || at == v->data + v->len - 1
+        || ngx_strlchr(at + 1, v->data + v->len, '@') != NULL)
+    {
+        return ngx_http_social_json_invalid(ctx, "email",
+                                  "must be an address with one '@'");
+    }
+
+    for (i = 0; i < v->len; i++) {
+        if (v->data[i] <= ' ' || v->data[i] == 0x7f) {
+            return ngx_http_social_json_invalid(ctx, "email",
+                                  "must not contain white space");
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* 8..128 bytes, no NUL: NGX_OK, NGX_DECLINED when absent, NGX_ERROR */
+
+static ngx_int_t
+ngx_http_social_password_field(ngx_http_social_ctx_t *ctx, const char *key,
+    ngx_str_t *pw)
+{
+    ngx_http_social_json_t  *v;
+
+    v = ngx_http_social_json_get(ctx->body, key);
+
+    if (v == NULL || v->type == NGX_HTTP_SOCIAL_JSON_NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
+        return ngx_http_social_json_invalid(ctx, key, "must be a string");
+    }
+
+    if (v->str.len < 8 || v->str.len > 128
+        || ngx_strlchr(v->str.data, v->str.data + v->str.len, '\0'))
+    {
+        return ngx_http_social_json_invalid(ctx, key,
+                                            "must be 8 to 128 bytes long");
+    }
+
+    *pw = v->str;
+
+    return NGX_OK;
+}
+
+
+/* a unique index said no: 409 naming the field; anything else 500/503 */
+
+ngx_int_t
+ngx_http_social_conflict(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    char  *state, *constraint;
+
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (state == NULL || ngx_strcmp(state, "23505") != 0) {
+        return ngx_http_social_pg_failed(ctx, res);
+    }
+
+    constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+    if (constraint && ngx_strcmp(constraint, "users_email_key") == 0) {
+        return ngx_http_social_error(ctx, NGX_HTTP_CONFLICT, "conflict",
+                                     "This email is taken.", "email");
+    }
+
+    return ngx_http_social_error(ctx, NGX_HTTP_CONFLICT, "conflict",
+                                 "This username is taken.", "username");
+}
+
+
+/* POST /signin {"user_id" | "username" | "email", "password"} */
+
+ngx_int_t
+ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
+{
+    int64_t                    id;
+    ngx_int_t                  rc;
+    ngx_str_t                  name;
+    const char                *sql;
+    ngx_http_social_signin_t  *s;
+
+    s = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_signin_t));
+    if (s == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = s;
+
+    rc = ngx_http_social_json_id(ctx, ctx->body, "user_id", &id);
+    if (rc == NGX_ERROR) {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    if (rc == NGX_OK) {
+        sql = ngx_http_social_sql_signin_id;
+        s->values[0] = ngx_http_social_int64(ctx, id);
+
+    } else {
+        rc = ngx_http_social_json_string(ctx, ctx->body, "username", 1, 254,
+                                         &name);
+        sql = ngx_http_social_sql_signin_username;
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_social_json_string(ctx, ctx->body, "email", 1, 254,
+                                             &name);
+            sql = ngx_http_social_sql_signin_email;
+        }
+
+        if (rc == NGX_ERROR) {
+            return ngx_http_social_invalid(ctx);
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_http_social_json_invalid(ctx, "user_id",
+                             "(or username, or email) is required");
+            return ngx_http_social_invalid(ctx);
+        }
+
+        s->values[0] = (char *) name.data;
+    }
+
+    rc = ngx_http_social_password_field(ctx, "password", &s->password);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_social_json_invalid(ctx, "password", "is required");
+        return ngx_http_social_invalid(ctx);
+    }
+
+    if (rc == NGX_ERROR) {
+        /* no stored password is shorter or longer: it cannot match */
+        return ngx_http_social_invalid_credentials(ctx);
+    }
+
+    if (ngx_http_social_pg_query(ctx, sql, 1, s->values,
+                                 ngx_http_social_signin_found)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  stored, ok;
+    ngx_http_social_signin_t  *s = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    if (PQntuples(res) == 1) {
+        s->user_id = ngx_atoof((u_char *) PQgetvalue(res, 0, 0),
+                               PQgetlength(res, 0, 0));
+        s->admin = (ngx_strcmp(PQgetvalue(res, 0, 2), "admin") == 0);
+        s->gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 3),
+                           PQgetlength(res, 0, 3));
+
+        stored.len = PQgetlength(res, 0, 1);
+        stored.data = ngx_pnalloc(ctx->request->pool, stored.len);
+        if (stored.data == NULL) {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_memcpy(stored.data, PQgetvalue(res, 0, 1), stored.len);
+
+    } else {
+        stored.data = ngx_pnalloc(ctx->request->pool,
+                                  sizeof(ngx_http_social_no_hash) + 4);
+        if (stored.data == NULL) {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        stored.len = ngx_sprintf(stored.data, ngx_http_social_no_hash,
+                                 ctx->smcf->password_cost)
+                     - stored.data;
+    }
+
+    rc = ngx_http_social_password_verify(ctx, &s->password, &stored,
+                                         ngx_http_social_signin_checked);
+
+    switch (rc) {
+
+    case NGX_AGAIN:
+        return;
+
+    case NGX_OK:
+        ngx_str_set(&ok, "ok");
+        ngx_http_social_signin_checked(ctx, &ok);
+        return;
+
+    case NGX_DECLINED:
+        ngx_http_social_signin_checked(ctx, NULL);
+        return;
+
+    default:
+        ngx_http_social_done(ctx,
+                       ngx_http_social_unavailable(ctx, "Password hashing"));
+    }
+}
+
+
+static void
+ngx_http_social_signin_checked(ngx_http_social_ctx_t *ctx, ngx_str_t *hash)
+{
+    ngx_http_social_signin_t  *s = ctx->data;
+
+    if (hash == NULL || s->user_id == 0) {
+        ngx_http_social_done(ctx, ngx_http_social_invalid_credentials(ctx));
+        return;
+    }
+
+    ngx_http_social_done(ctx, ngx_http_social_signin_reply(ctx));
+}
+
+
+static ngx_int_t
+ngx_http_social_signin_reply(ngx_http_social_ctx_t *ctx)
+{
+    yajl_gen                   g;
+    ngx_str_t                  token;
+    ngx_http_social_signin_t  *s = ctx->data;
+
+    if (ngx_http_social_token(ctx, s->user_id, s->admin, s->gen, &token)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "user_id");
+    yajl_gen_integer(g, s->user_id);
+    ngx_http_social_json_str(g, "token");
+    yajl_gen_string(g, token.data, token.len);
+    ngx_http_social_json_kv(g, "token_type", "Bearer");
+    ngx_http_social_json_str(g, "expires_in");
+    yajl_gen_integer(g, ctx->smcf->token_lifetime);
+    yajl_gen_map_close(g);
+
+    return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
+}
+
+
+/* the same answer for an unknown user and a wrong password */
+
+static ngx_int_t
+ngx_http_social_invalid_credentials(ngx_http_social_ctx_t *ctx)
+{
+    return ngx_http_social_error(ctx, NGX_HTTP_UNAUTHORIZED,
+                                 "invalid_credentials",
+                                 "The user or the password is wrong.", NULL);
+}
+
+
+/* POST /signout: every token of the user issued so far stops working */
+
+ngx_int_t
+ngx_http_social_signout(ngx_http_social_ctx_t *ctx)
+{
+    const char  **values;
+
+    values = ngx_palloc(ctx->request->pool, sizeof(char *));
+    if (values == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = ngx_http_social_int64(ctx, ctx->user_id);
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_signout, 1, values,
+                                 ngx_http_social_signout_moved)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_signout_moved(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    int64_t  gen;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        ngx_http_social_done(ctx, ngx_http_social_send(ctx,
+                                                  NGX_HTTP_NO_CONTENT, NULL));
+        return;
+    }
+
+    gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+
+    if (ngx_http_social_auth_publish(ctx, ctx->user_id, gen,
+                                     ngx_http_social_signout_published)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+    }
+}
+
+
+static void
+ngx_http_social_signout_published(ngx_http_social_ctx_t *ctx,
+    redisReply *reply)
+{
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+        return;
+    }
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
+                                                   NULL));
+}

@@ -1,0 +1,726 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/* GET, PUT, DELETE /user/{id} and PUT /user/{id}/role */
+
+
+#include "ngx_http_social_module.h"
+
+
+typedef struct {
+    int64_t                         id;
+    const char                     *values[7];
+    ngx_str_t                       password;
+    ngx_str_t                       current;
+    ngx_str_t                       token;
+    int64_t                         gen;
+    ngx_uint_t                      self;       /* unsigned:1 */
+    ngx_uint_t                      attrs;      /* unsigned:1 */
+    ngx_uint_t                      role_admin; /* unsigned:1 */
+} ngx_http_social_user_t;
+
+
+static ngx_int_t ngx_http_social_user_read(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_user_update(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_user_delete(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_user_begin(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_user_found(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_user_hashed(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *hash);
+static void ngx_http_social_user_checked(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *hash);
+static void ngx_http_social_user_begun(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_user_regrouped(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_user_updated(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_user_committed(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_user_role_set(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_user_published(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_user_reread(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_user_show(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static ngx_int_t ngx_http_social_user_reply(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static ngx_http_social_user_t *ngx_http_social_user_state(
+    ngx_http_social_ctx_t *ctx);
+
+
+#define NGX_HTTP_SOCIAL_USER_COLUMNS                                         \
+    "user_id, username, email, to_json(attributes)::text, group_id, role, "  \
+    "social_time(created_at), token_gen"
+
+static const char  ngx_http_social_sql_user[] =
+    "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS " FROM users WHERE user_id = $1";
+
+static const char  ngx_http_social_sql_user_hash[] =
+    "SELECT password_hash FROM users WHERE user_id = $1";
+
+static const char  ngx_http_social_sql_user_regroup[] =
+    "SELECT social_regroup($1, $5::text[], $6::numeric, $7::int)";
+
+static const char  ngx_http_social_sql_user_update[] =
+    "UPDATE users SET username = coalesce($2, username), "
+    "                 email = coalesce($3, email), "
+    "                 password_hash = coalesce($4, password_hash), "
+    "                 token_gen = token_gen "
+    "                             + CASE WHEN $4 IS NULL THEN 0 ELSE 1 END "
+    " WHERE user_id = $1 "
+    "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS;
+
+static const char  ngx_http_social_sql_user_delete[] =
+    "SELECT social_user_delete($1, $2::int)";
+
+static const char  ngx_http_social_sql_user_role[] =
+    "UPDATE users SET token_gen = token_gen "
+    "                             + CASE WHEN role = $2 THEN 0 ELSE 1 END, "
+    "                 role = $2 "
+    " WHERE user_id = $1 "
+    "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS;
+
+
+ngx_int_t
+ngx_http_social_user(ngx_http_social_ctx_t *ctx)
+{
+    switch (ctx->request->method) {
+
+    case NGX_HTTP_PUT:
+        return ngx_http_social_user_update(ctx);
+
+    case NGX_HTTP_DELETE:
+        return ngx_http_social_user_delete(ctx);
+
+    default:
+        return ngx_http_social_user_read(ctx);
+    }
+}
+
+
+static ngx_http_social_user_t *
+ngx_http_social_user_state(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_user_t  *u;
+
+    u = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_user_t));
+    if (u == NULL) {
+        return NULL;
+    }
+
+    ctx->data = u;
+
+    if (ngx_http_social_path_id(ctx, &u->id) != NGX_OK) {
+        u->id = 0;
+        return u;
+    }
+
+    u->self = (u->id == ctx->user_id);
+    u->values[0] = ngx_http_social_int64(ctx, u->id);
+
+    return u->values[0] ? u : NULL;
+}
+
+
+/* GET /user/{id} */
+
+static ngx_int_t
+ngx_http_social_user_read(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_user_t  *u;
+
+    u = ngx_http_social_user_state(ctx);
+    if (u == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (u->id == 0) {
+        return ngx_http_social_not_found(ctx);
+    }
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user, 1, u->values,
+                                 ngx_http_social_user_show)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_user_show(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    ngx_http_social_done(ctx, ngx_http_social_user_reply(ctx, res));
+}
+
+
+/*
+ * the user object: "email" for the user and an admin only, a fresh
+ * "token" when the password changed
+ */
+
+static ngx_int_t
+ngx_http_social_user_reply(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    yajl_gen                 g;
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (PQntuples(res) == 0) {
+        return ngx_http_social_not_found(ctx);
+    }
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "user_id");
+    ngx_http_social_json_pg(g, res, 0, 0, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_str(g, "username");
+    ngx_http_social_json_pg(g, res, 0, 1, NGX_HTTP_SOCIAL_JSON_STRING);
+
+    if (u->self || ctx->admin) {
+        ngx_http_social_json_str(g, "email");
+        ngx_http_social_json_pg(g, res, 0, 2, NGX_HTTP_SOCIAL_JSON_STRING);
+    }
+
+    ngx_http_social_json_str(g, "attributes");
+    ngx_http_social_json_pg(g, res, 0, 3, NGX_HTTP_SOCIAL_JSON_ARRAY);
+    ngx_http_social_json_str(g, "group_id");
+    ngx_http_social_json_pg(g, res, 0, 4, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_str(g, "role");
+    ngx_http_social_json_pg(g, res, 0, 5, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_str(g, "created_at");
+    ngx_http_social_json_pg(g, res, 0, 6, NGX_HTTP_SOCIAL_JSON_STRING);
+
+    if (u->token.len) {
+        ngx_http_social_json_str(g, "token");
+        yajl_gen_string(g, u->token.data, u->token.len);
+        ngx_http_social_json_kv(g, "token_type", "Bearer");
+        ngx_http_social_json_str(g, "expires_in");
+        yajl_gen_integer(g, ctx->smcf->token_lifetime);
+    }
+
+    yajl_gen_map_close(g);
+
+    return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
+}
+
+
+/*
+ * PUT /user/{id}: 422 for the body, 403 unless the user or an admin,
+ * current_password checked unless an admin, 404, then one transaction:
+ * the regrouping first (it takes the grouping lock before the row, as
+ * signup and delete do), then the other fields
+ */
+
+static ngx_int_t
+ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    ngx_str_t                attrs, name, email;
+    ngx_array_t             *list;
+    ngx_http_social_json_t  *v;
+    ngx_http_social_user_t  *u;
+
+    u = ngx_http_social_user_state(ctx);
+    if (u == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v = ngx_http_social_json_get(ctx->body, "attributes");
+
+    if (v && v->type != NGX_HTTP_SOCIAL_JSON_NULL) {
+        if (ngx_http_social_attributes(ctx, v, &attrs, &list) != NGX_OK) {
+            return ngx_http_social_invalid(ctx);
+        }
+
+        u->attrs = 1;
+        u->values[4] = (char *) attrs.data;
+    }
+
+    rc = ngx_http_social_json_string(ctx, ctx->body, "username", 3, 32, &name);
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK
+            && ngx_http_social_check_username(ctx, &name) != NGX_OK))
+    {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    u->values[1] = (rc == NGX_OK) ? (char *) name.data : NULL;
+
+    rc = ngx_http_social_json_string(ctx, ctx->body, "email", 3, 254, &email);
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK
+            && ngx_http_social_check_email(ctx, &email) != NGX_OK))
+    {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    u->values[2] = (rc == NGX_OK) ? (char *) email.data : NULL;
+
+    v = ngx_http_social_json_get(ctx->body, "password");
+
+    if (v && v->type != NGX_HTTP_SOCIAL_JSON_NULL) {
+        if (v->type != NGX_HTTP_SOCIAL_JSON_STRING
+            || v->str.len < 8 || v->str.len > 128
+            || ngx_strlchr(v->str.data, v->str.data + v->str.len, '\0'))
+        {
+            ngx_http_social_json_invalid(ctx, "password",
+                                         "must be 8 to 128 bytes long");
+            return ngx_http_social_invalid(ctx);
+        }
+
+        u->password = v->str;
+
+        if (!ctx->admin) {
+            v = ngx_http_social_json_get(ctx->body, "current_password");
+
+            if (v == NULL || v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
+                ngx_http_social_json_invalid(ctx, "current_password",
+                               "is required to change the password");
+                return ngx_http_social_invalid(ctx);
+            }
+
+            u->current = v->str;
+        }
+    }
+
+    if (u->id == 0) {
+        return ngx_http_social_not_found(ctx);
+    }
+
+    if (!u->self && !ctx->admin) {
+        return ngx_http_social_forbidden(ctx);
+    }
+
+    u->values[5] = (char *) ctx->smcf->group_threshold.data;
+    u->values[6] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_hash, 1,
+                                 u->values, ngx_http_social_user_found)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_user_found(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_int_t                rc;
+    ngx_str_t                stored, ok;
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
+        return;
+    }
+
+    if (u->current.data == NULL) {
+        ngx_str_set(&ok, "ok");
+        ngx_http_social_user_checked(ctx, &ok);
+        return;
+    }
+
+    stored.len = PQgetlength(res, 0, 0);
+    stored.data = ngx_pnalloc(ctx->request->pool, stored.len);
+    if (stored.data == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(stored.data, PQgetvalue(res, 0, 0), stored.len);
+
+    rc = ngx_http_social_password_verify(ctx, &u->current, &stored,
+                                         ngx_http_social_user_checked);
+
+    if (rc == NGX_AGAIN) {
+        return;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_social_done(ctx,
+                       ngx_http_social_unavailable(ctx, "Password hashing"));
+        return;
+    }
+
+    ngx_str_set(&ok, "ok");
+    ngx_http_social_user_checked(ctx, rc == NGX_OK ? &ok : NULL);
+}
+
+
+static void
+ngx_http_social_user_checked(ngx_http_social_ctx_t *ctx, ngx_str_t *hash)
+{
+    ngx_int_t                rc;
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (hash == NULL) {
+        ngx_http_social_done(ctx, ngx_http_social_error(ctx,
+                                 NGX_HTTP_FORBIDDEN, "forbidden",
+                                 "current_password does not match.",
+                                 "current_password"));
+        return;
+    }
+
+    if (u->password.data) {
+        if (ngx_http_social_password_hash(ctx, &u->password,
+                                          ngx_http_social_user_hashed)
+            != NGX_OK)
+        {
+            ngx_http_social_done(ctx,
+                       ngx_http_social_unavailable(ctx, "Password hashing"));
+        }
+
+        return;
+    }
+
+    rc = ngx_http_social_user_begin(ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_social_done(ctx, rc);
+    }
+}
+
+
+static void
+ngx_http_social_user_hashed(ngx_http_social_ctx_t *ctx, ngx_str_t *hash)
+{
+    u_char                  *p;
+    ngx_int_t                rc;
+    ngx_http_social_user_t  *u = ctx->data;
+
+    p = hash ? ngx_pnalloc(ctx->request->pool, hash->len + 1) : NULL;
+    if (p == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    *ngx_cpymem(p, hash->data, hash->len) = '\0';
+    u->values[3] = (char *) p;
+
+    rc = ngx_http_social_user_begin(ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_social_done(ctx, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_social_user_begin(ngx_http_social_ctx_t *ctx)
+{
+    if (ngx_http_social_pg_begin(ctx, ngx_http_social_user_begun) != NGX_OK) {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_user_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    if (!u->attrs) {
+        ngx_http_social_user_regrouped(ctx, NULL);
+        return;
+    }
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_regroup, 7,
+                                 u->values, ngx_http_social_user_regrouped)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+static void
+ngx_http_social_user_regrouped(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (u->attrs
+        && (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK))
+    {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_update, 4,
+                                 u->values, ngx_http_social_user_updated)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+static void
+ngx_http_social_user_updated(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* the request's end rolls the transaction back */
+        ngx_http_social_done(ctx, ngx_http_social_conflict(ctx, res));
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
+        return;
+    }
+
+    u->gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 7),
+                       PQgetlength(res, 0, 7));
+    u->role_admin = (ngx_strcmp(PQgetvalue(res, 0, 5), "admin") == 0);
+
+    if (ngx_http_social_pg_end(ctx, 1, ngx_http_social_user_committed)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+static void
+ngx_http_social_user_committed(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    if (u->values[3]) {
+        /* a new password: older tokens stop working, a new one is given */
+
+        if (ngx_http_social_token(ctx, u->id, u->role_admin, u->gen,
+                                  &u->token)
+            != NGX_OK
+            || ngx_http_social_auth_publish(ctx, u->id, u->gen,
+                                            ngx_http_social_user_published)
+               != NGX_OK)
+        {
+            ngx_http_social_done(ctx,
+                                 ngx_http_social_unavailable(ctx, "Redis"));
+        }
+
+        return;
+    }
+
+    ngx_http_social_user_reread(ctx);
+}
+
+
+/* the committed row, read again for the answer */
+
+static void
+ngx_http_social_user_reread(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user, 1, u->values,
+                                 ngx_http_social_user_show)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+/* DELETE /user/{id}: the user or an admin */
+
+static ngx_int_t
+ngx_http_social_user_delete(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_user_t  *u;
+
+    u = ngx_http_social_user_state(ctx);
+    if (u == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (u->id == 0) {
+        return ngx_http_social_not_found(ctx);
+    }
+
+    if (!u->self && !ctx->admin) {
+        return ngx_http_social_forbidden(ctx);
+    }
+
+    u->values[1] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_delete, 2,
+                                 u->values, ngx_http_social_user_deleted)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
+        return;
+    }
+
+    /* no generation is that high: every token of the user stops working */
+
+    if (ngx_http_social_auth_publish(ctx, u->id, INT64_MAX,
+                                     ngx_http_social_user_gone)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+    }
+}
+
+
+/* PUT /user/{id}/role {"role": "admin" | "user"}: an admin only */
+
+ngx_int_t
+ngx_http_social_user_role(ngx_http_social_ctx_t *ctx)
+{
+    ngx_str_t                role;
+    ngx_http_social_user_t  *u;
+
+    u = ngx_http_social_user_state(ctx);
+    if (u == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_social_json_string(ctx, ctx->body, "role", 4, 5, &role)
+        != NGX_OK
+        || !((role.len == 5 && ngx_strncmp(role.data, "admin", 5) == 0)
+             || (role.len == 4 && ngx_strncmp(role.data, "user", 4) == 0)))
+    {
+        ngx_http_social_json_invalid(ctx, "role",
+                                     "must be \"admin\" or \"user\"");
+        return ngx_http_social_invalid(ctx);
+    }
+
+    if (!ctx->admin) {
+        return ngx_http_social_forbidden(ctx);
+    }
+
+    if (u->id == 0) {
+        return ngx_http_social_not_found(ctx);
+    }
+
+    u->values[1] = (char *) role.data;
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_role, 2,
+                                 u->values, ngx_http_social_user_role_set)
+        != NGX_OK)
+    {
+        return ngx_http_social_unavailable(ctx, "PostgreSQL");
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_social_user_role_set(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_user_t  *u = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
+        return;
+    }
+
+    u->gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 7),
+                       PQgetlength(res, 0, 7));
+
+    /* the answer once every node knows the older tokens are gone */
+
+    if (ngx_http_social_auth_publish(ctx, u->id, u->gen,
+                                     ngx_http_social_user_published)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+    }
+}
+
+
+static void
+ngx_http_social_user_published(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+        return;
+    }
+
+    ngx_http_social_user_reread(ctx);
+}
+
+
+static void
+ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+        return;
+    }
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
+                                                   NULL));
+}
