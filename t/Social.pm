@@ -10,13 +10,16 @@ use warnings;
 use Exporter 'import';
 
 our @EXPORT = qw(social_defaults social_service social_concurrent
-                 social_background social_signal);
+                 social_background social_signal social_sql social_token
+                 social_reset);
 
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
 
 our $Backends = <<"_EOC_";
     social_postgres "host=127.0.0.1 port=$ENV{TEST_NGINX_PG_PORT} dbname=social user=social";
     social_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    social_jwt_key_file $ENV{TEST_NGINX_JWT_KEY_FILE};
+    social_password_cost 10;
 _EOC_
 
 
@@ -137,6 +140,67 @@ sub social_signal {
     chomp $pid;
 
     kill $sig, $pid or die "kill $sig $pid: $!\n";
+}
+
+
+# social_sql("..."): a statement on the test database, its output rows
+sub social_sql {
+    my $sql = shift;
+
+    open my $psql, '-|', 'psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1',
+        '-h', '127.0.0.1', '-p', $ENV{TEST_NGINX_PG_PORT}, '-U', 'social',
+        '-d', 'social', '-c', $sql
+        or die "psql: $!\n";
+    my @rows = <$psql>;
+    close $psql or die "psql failed on: $sql\n";
+    chomp @rows;
+
+    return wantarray ? @rows : $rows[0];
+}
+
+
+# social_reset(): no users, no groups, ids from 1, nothing cached in Redis
+sub social_reset {
+    social_sql("TRUNCATE users, groups RESTART IDENTITY CASCADE");
+    system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} FLUSHALL >/dev/null") == 0
+        or die "redis-cli FLUSHALL failed\n";
+}
+
+
+sub b64url {
+    require MIME::Base64;
+    my $s = MIME::Base64::encode_base64(shift, '');
+    $s =~ tr{+/}{-_};
+    $s =~ s/=+$//;
+    return $s;
+}
+
+
+# social_token(user_id, role => 'user', gen => 0, exp => +3600, alg => ...):
+# a token signed with the test key, as the module signs them, or broken on
+# purpose with the options
+sub social_token {
+    my ($id, %o) = @_;
+
+    require Digest::SHA;
+
+    open my $in, '<:raw', $ENV{TEST_NGINX_JWT_KEY_FILE} or die "key: $!\n";
+    local $/;
+    my $key = <$in>;
+    close $in;
+
+    my $now = time;
+    my $header = $o{header}
+                 // '{"alg":"' . ($o{alg} // 'HS256') . '","typ":"JWT"}';
+    my $payload = $o{payload}
+                  // sprintf('{"sub":"%s","role":"%s","iat":%d,"exp":%d,'
+                             . '"gen":%d}', $id, $o{role} // 'user', $now,
+                             $now + ($o{exp} // 3600), $o{gen} // 0);
+
+    my $signed = b64url($header) . '.' . b64url($payload);
+    my $sig = b64url(Digest::SHA::hmac_sha256($signed, $o{key} // $key));
+
+    return "$signed.$sig";
 }
 
 1;
