@@ -258,7 +258,8 @@ ngx_http_social_signup_done(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_str_set(&h->key, "Location");
     h->value.data = p;
     h->value.len = ngx_sprintf(p, "/user/%L", id) - p;
-    ctx->request->headers_out.location = h;
+
+    /* not headers_out.location: nginx would make it absolute */
 
     g = ngx_http_social_json_gen(ctx->request->pool);
     if (g == NULL) {

@@ -11,7 +11,7 @@ use Exporter 'import';
 
 our @EXPORT = qw(social_defaults social_service social_concurrent
                  social_background social_signal social_sql social_token
-                 social_reset);
+                 social_reset social_sql_file);
 
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
 
@@ -156,6 +156,21 @@ sub social_sql {
     chomp @rows;
 
     return wantarray ? @rows : $rows[0];
+}
+
+
+# social_sql_file("name", "SELECT ..."): the rows, one a line, into
+# html/name.txt, for the block's request to fetch and compare (an --- init
+# runs after nginx started, before the request; an eval section does not)
+sub social_sql_file {
+    my ($name, $sql) = @_;
+
+    my @rows = social_sql($sql);
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+
+    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
+    print $out map { "$_\n" } @rows;
+    close $out;
 }
 
 
