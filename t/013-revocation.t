@@ -1,0 +1,268 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+repeat_each(1);
+no_shuffle();
+
+plan tests => repeat_each() * (4 * blocks());
+
+our $Config = <<'_EOC_';
+    location = /signup {
+        social_endpoint signup;
+    }
+    location = /users/ {
+        social_endpoint signup;
+    }
+    location = /signin {
+        social_endpoint signin;
+    }
+    location = /signout {
+        social_endpoint signout;
+    }
+    location ~ ^/group/(\d+)$ {
+        social_endpoint group;
+    }
+    location ~ ^/user/(\d+)$ {
+        social_endpoint user;
+    }
+    location ~ ^/user/(\d+)/role$ {
+        social_endpoint user_role;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("config", $Config) unless defined $block->config;
+    $block->set_value("no_error_log", "[error]")
+        unless defined $block->no_error_log;
+    $block->set_value("response_headers", "Content-Type: application/json")
+        unless defined $block->response_headers;
+
+    social_defaults($block);
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a user, and an admin
+--- init
+Social::social_reset();
+Social::social_sql("INSERT INTO users (username, role, password_hash) VALUES ('boss', 'admin', 'x')");
+--- request
+POST /signup
+{"username": "anant", "password": "correct horse battery"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 201
+--- response_body_like chomp
+^\{"user_id":2,
+
+
+
+=== TEST 2: the token works
+--- request
+GET /user/2
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2)
+--- response_body_like chomp
+^\{"user_id":2,
+
+
+
+=== TEST 3: sign out
+--- request
+POST /signout
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2)
+--- error_code: 204
+--- response_headers
+!Content-Type
+--- response_body
+
+
+
+=== TEST 4: the token signed out no longer works
+--- request
+GET /user/2
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2)
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
+
+
+
+=== TEST 5: and the new generation is what Redis tells every node
+--- init
+Social::social_sql_file("gen", "SELECT token_gen FROM users WHERE user_id = 2");
+--- request
+GET /gen.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+1
+
+
+
+=== TEST 6: a token of the current generation works
+--- request
+GET /user/2
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2, gen => 1)
+--- response_body_like chomp
+^\{"user_id":2,
+
+
+
+=== TEST 7: another node with its own memory learns it from Redis
+--- config eval: $::Config . "\n    location = /x { return 204; }\n"
+--- request
+GET /user/2
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2)
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
+
+
+
+=== TEST 8: even when Redis lost it, PostgreSQL knows
+--- init
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} FLUSHALL >/dev/null");
+--- config eval: $::Config . "\n    location = /y { return 204; }\n"
+--- request
+GET /user/2
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2)
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
+
+
+
+=== TEST 9: changing the password needs the current one
+--- request
+PUT /user/2
+{"password": "a new password"}
+--- more_headers eval
+"Content-Type: application/json\r\nAuthorization: Bearer " . Social::social_token(2, gen => 1)
+--- error_code: 422
+--- response_body chomp
+{"error":{"code":"validation_failed","message":"current_password is required to change the password.","field":"current_password"}}
+
+
+
+=== TEST 10: a wrong current password is 403
+--- request
+PUT /user/2
+{"password": "a new password", "current_password": "wrong horse battery"}
+--- more_headers eval
+"Content-Type: application/json\r\nAuthorization: Bearer " . Social::social_token(2, gen => 1)
+--- error_code: 403
+--- response_body chomp
+{"error":{"code":"forbidden","message":"current_password does not match.","field":"current_password"}}
+
+
+
+=== TEST 11: a password change answers with a fresh token
+--- request
+PUT /user/2
+{"password": "a new password", "current_password": "correct horse battery"}
+--- more_headers eval
+"Content-Type: application/json\r\nAuthorization: Bearer " . Social::social_token(2, gen => 1)
+--- response_body_like chomp
+^\{"user_id":2,"username":"anant","email":null,.*"token":"[^"]+","token_type":"Bearer","expires_in":3600\}$
+
+
+
+=== TEST 12: and the older tokens stop working
+--- request
+GET /user/2
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2, gen => 1)
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
+
+
+
+=== TEST 13: the new password signs in, the old one not
+--- request
+POST /signin
+{"user_id": 2, "password": "a new password"}
+--- more_headers
+Content-Type: application/json
+--- response_body_like chomp
+^\{"user_id":2,"token":
+
+
+
+=== TEST 14: an admin changes a role
+--- request
+PUT /user/2/role
+{"role": "admin"}
+--- more_headers eval
+"Content-Type: application/json\r\nAuthorization: Bearer " . Social::social_token(1, role => 'admin')
+--- response_body_like chomp
+^\{"user_id":2,"username":"anant","email":null,"attributes":\[\],"group_id":null,"role":"admin","created_at":"[^"]+"\}$
+
+
+
+=== TEST 15: which revokes the user's older tokens
+--- request
+GET /user/2
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2, gen => 2)
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
+
+
+
+=== TEST 16: the user signs in again and is an admin
+--- request
+GET /user/1
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2, gen => 3, role => 'admin')
+--- response_body_like chomp
+^\{"user_id":1,"username":"boss","email":null,
+
+
+
+=== TEST 17: deleting the user
+--- request
+DELETE /user/2
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2, gen => 3, role => 'admin')
+--- error_code: 204
+--- response_headers
+!Content-Type
+--- response_body
+
+
+
+=== TEST 18: revokes their tokens
+--- request
+GET /user/1
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2, gen => 3, role => 'admin')
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
+
+
+
+=== TEST 19: also on a node that did not see the delete
+--- config eval: $::Config . "\n    location = /z { return 204; }\n"
+--- request
+GET /user/1
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(2, gen => 3, role => 'admin')
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
