@@ -206,3 +206,74 @@ GET /health
 GET /plain
 --- response_body
 fine
+
+
+
+=== TEST 13: a JWT key under 32 bytes is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1:6379;
+    social_jwt_key_file /dev/null;
+--- config
+    location = /signup {
+        social_endpoint signup;
+    }
+--- request
+GET /signup
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_jwt_key_file" "/dev/null" must hold a key of 32 to 4096 bytes
+
+
+
+=== TEST 14: endpoints that issue tokens need the key
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1:6379;
+--- config
+    location = /signin {
+        social_endpoint signin;
+    }
+--- request
+GET /signin
+--- must_die
+--- suppress_stderr
+--- error_log
+need "social_jwt_key_file"
+
+
+
+=== TEST 15: a threshold above 1 is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1:6379;
+    social_group_threshold 1.5;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_group_threshold" must be a number above 0 and at most 1, not "1.5"
+
+
+
+=== TEST 16: a password cost beyond scrypt's sane range is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1:6379;
+    social_password_cost 30;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log
+"social_password_cost" must be between 4 and 22, not "30"
