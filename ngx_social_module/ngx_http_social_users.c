@@ -13,6 +13,7 @@
 typedef struct {
     int64_t                         id;
     const char                     *values[7];
+    const char                     *regroup[4];
     ngx_str_t                       password;
     ngx_str_t                       current;
     ngx_str_t                       token;
@@ -69,7 +70,7 @@ static const char  ngx_http_social_sql_user_hash[] =
     "SELECT password_hash FROM users WHERE user_id = $1";
 
 static const char  ngx_http_social_sql_user_regroup[] =
-    "SELECT social_regroup($1, $5::text[], $6::numeric, $7::int)";
+    "SELECT social_regroup($1, $2::text[], $3::numeric, $4::int)";
 
 static const char  ngx_http_social_sql_user_update[] =
     "UPDATE users SET username = coalesce($2, username), "
@@ -460,8 +461,15 @@ ngx_http_social_user_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_regroup, 7,
-                                 u->values, ngx_http_social_user_regrouped)
+    /* user id, attributes, threshold, max size */
+
+    u->regroup[0] = u->values[0];
+    u->regroup[1] = u->values[4];
+    u->regroup[2] = u->values[5];
+    u->regroup[3] = u->values[6];
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_regroup, 4,
+                                 u->regroup, ngx_http_social_user_regrouped)
         != NGX_OK)
     {
         ngx_http_social_done(ctx,

@@ -11,7 +11,8 @@ use Exporter 'import';
 
 our @EXPORT = qw(social_defaults social_service social_concurrent
                  social_background social_signal social_sql social_token
-                 social_reset social_sql_file);
+                 social_reset social_sql_file social_concurrent_post
+                 social_http);
 
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
 
@@ -216,6 +217,103 @@ sub social_token {
     my $sig = b64url(Digest::SHA::hmac_sha256($signed, $o{key} // $key));
 
     return "$signed.$sig";
+}
+
+
+# social_concurrent_post($n, $uri, $json, $name, @headers): as
+# social_concurrent, with $n POST requests of the JSON body $json, all sent
+# before any answer is read
+sub social_concurrent_post {
+    my ($n, $uri, $json, $name, @headers) = @_;
+
+    require IO::Socket::INET;
+    require IO::Select;
+
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+    my (%buf, %sock);
+    my $sel = IO::Select->new;
+    my $extra = join '', map { "$_\r\n" } @headers;
+
+    for my $i (1 .. $n) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Proto => 'tcp')
+            or die "connect: $!\n";
+        $sock{$i} = $s;
+        $buf{$s} = '';
+    }
+
+    for my $s (values %sock) {
+        print $s "POST $uri HTTP/1.1\r\nHost: localhost\r\n"
+                 . "Connection: close\r\n"
+                 . "Content-Type: application/json\r\n$extra"
+                 . "Content-Length: " . length($json) . "\r\n\r\n$json";
+        $sel->add($s);
+    }
+
+    my $deadline = time + 20;
+
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read(1)) {
+            my $got = sysread($s, my $chunk, 65536);
+            if (!$got) {
+                $sel->remove($s);
+                close $s;
+                next;
+            }
+            $buf{$s} .= $chunk;
+        }
+    }
+
+    my %count;
+    for my $s (values %sock) {
+        my $status = $buf{$s} =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none';
+        $count{$status}++;
+    }
+
+    my $summary = join ' ', map { "$_:$count{$_}" } sort keys %count;
+
+    if ($name) {
+        my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+        open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
+        print $out "$summary\n";
+        close $out;
+    }
+
+    return $summary;
+}
+
+
+# social_http($method, $uri, $body, @headers): one request on its own
+# connection, for an --- init that needs what an answer says (a token);
+# the status and the body
+sub social_http {
+    my ($method, $uri, $body, @headers) = @_;
+
+    require IO::Socket::INET;
+
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect: $!\n";
+
+    $body //= '';
+
+    print $s "$method $uri HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n"
+             . join('', map { "$_\r\n" } @headers)
+             . (length $body ? "Content-Type: application/json\r\n"
+                               . "Content-Length: " . length($body) . "\r\n"
+                             : '')
+             . "\r\n$body";
+
+    local $/;
+    my $res = <$s> // '';
+    close $s;
+
+    my $status = $res =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none';
+    my (undef, $got) = split /\r\n\r\n/, $res, 2;
+
+    return ($status, $got // '');
 }
 
 1;
