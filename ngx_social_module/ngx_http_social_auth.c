@@ -227,7 +227,8 @@ ngx_http_social_auth_publish(ngx_http_social_ctx_t *ctx, int64_t user_id,
 
     args = ngx_palloc(ctx->request->pool, 6 * sizeof(char *));
     lens = ngx_palloc(ctx->request->pool, 6 * sizeof(size_t));
-    key = ngx_pnalloc(ctx->request->pool, sizeof("social:gen:") + NGX_INT64_LEN);
+    key = ngx_pnalloc(ctx->request->pool,
+                      sizeof("social:gen:") + NGX_INT64_LEN);
     val = ngx_pnalloc(ctx->request->pool, NGX_INT64_LEN);
 
     if (args == NULL || lens == NULL || key == NULL || val == NULL) {
@@ -497,7 +498,8 @@ ngx_http_social_token(ngx_http_social_ctx_t *ctx, int64_t user_id,
            - payload;
 
     buf = ngx_pnalloc(ctx->request->pool,
-                      ngx_base64_encoded_length(sizeof(ngx_http_social_jwt_header))
+                      ngx_base64_encoded_length(
+                          sizeof(ngx_http_social_jwt_header))
                       + ngx_base64_encoded_length(plen)
                       + ngx_base64_encoded_length(32) + 2);
     if (buf == NULL) {

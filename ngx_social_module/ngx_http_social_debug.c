@@ -120,14 +120,8 @@ ngx_http_social_debug_pg_sleep(ngx_http_social_ctx_t *ctx)
     *ngx_sprintf(p, "%i", ms) = '\0';
     values[0] = (char *) p;
 
-    if (ngx_http_social_pg_query(ctx, "SELECT pg_sleep($1::int / 1000.0)", 1,
-                                 values, ngx_http_social_debug_slept)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, "SELECT pg_sleep($1::int / 1000.0)", 1,
+                                   values, ngx_http_social_debug_slept);
 }
 
 

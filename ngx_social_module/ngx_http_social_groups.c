@@ -270,14 +270,8 @@ ngx_http_social_group(ngx_http_social_ctx_t *ctx)
 
     ctx->data = values;
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_group, 2, values,
-                                 ngx_http_social_group_read)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_group, 2, values,
+                                   ngx_http_social_group_read);
 }
 
 
@@ -290,8 +284,7 @@ ngx_http_social_group_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_uint_t    self, same;
     const char  **values = ctx->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

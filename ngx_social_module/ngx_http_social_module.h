@@ -256,6 +256,14 @@ void ngx_http_social_pg_exit_process(void);
 ngx_int_t ngx_http_social_pg_query(ngx_http_social_ctx_t *ctx,
     const char *sql, int nparams, const char *const *values,
     ngx_http_social_pg_handler_pt handler);
+ngx_int_t ngx_http_social_pg_step(ngx_http_social_ctx_t *ctx,
+    const char *sql, int nparams, const char *const *values,
+    ngx_http_social_pg_handler_pt handler);
+void ngx_http_social_pg_next(ngx_http_social_ctx_t *ctx, const char *sql,
+    int nparams, const char *const *values,
+    ngx_http_social_pg_handler_pt handler);
+ngx_int_t ngx_http_social_pg_ok(ngx_http_social_ctx_t *ctx, PGresult *res,
+    ExecStatusType status);
 ngx_int_t ngx_http_social_pg_begin(ngx_http_social_ctx_t *ctx,
     ngx_http_social_pg_handler_pt handler);
 ngx_int_t ngx_http_social_pg_end(ngx_http_social_ctx_t *ctx,

@@ -213,14 +213,8 @@ ngx_http_social_signup_insert(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_signup_t  *s = ctx->data;
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_signup, 6,
-                                 s->values, ngx_http_social_signup_done)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_signup, 6,
+                                   s->values, ngx_http_social_signup_done);
 }
 
 
@@ -467,14 +461,8 @@ ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_invalid_credentials(ctx);
     }
 
-    if (ngx_http_social_pg_query(ctx, sql, 1, s->values,
-                                 ngx_http_social_signin_found)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, sql, 1, s->values,
+                                   ngx_http_social_signin_found);
 }
 
 
@@ -485,8 +473,7 @@ ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_str_t                  stored, ok;
     ngx_http_social_signin_t  *s = ctx->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -614,14 +601,8 @@ ngx_http_social_signout(ngx_http_social_ctx_t *ctx)
 
     values[0] = ngx_http_social_int64(ctx, ctx->user_id);
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_signout, 1, values,
-                                 ngx_http_social_signout_moved)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_signout, 1, values,
+                                   ngx_http_social_signout_moved);
 }
 
 
@@ -630,8 +611,7 @@ ngx_http_social_signout_moved(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     int64_t  gen;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

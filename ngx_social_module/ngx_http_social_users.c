@@ -149,22 +149,15 @@ ngx_http_social_user_read(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_not_found(ctx);
     }
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user, 1, u->values,
-                                 ngx_http_social_user_show)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user, 1, u->values,
+                                   ngx_http_social_user_show);
 }
 
 
 static void
 ngx_http_social_user_show(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -316,14 +309,8 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
     u->values[5] = (char *) ctx->smcf->group_threshold.data;
     u->values[6] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_hash, 1,
-                                 u->values, ngx_http_social_user_found)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user_hash, 1,
+                                   u->values, ngx_http_social_user_found);
 }
 
 
@@ -334,8 +321,7 @@ ngx_http_social_user_found(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_str_t                stored, ok;
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -451,8 +437,7 @@ ngx_http_social_user_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_COMMAND_OK)) {
         return;
     }
 
@@ -468,13 +453,8 @@ ngx_http_social_user_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
     u->regroup[2] = u->values[5];
     u->regroup[3] = u->values[6];
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_regroup, 4,
-                                 u->regroup, ngx_http_social_user_regrouped)
-        != NGX_OK)
-    {
-        ngx_http_social_done(ctx,
-                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
-    }
+    ngx_http_social_pg_next(ctx, ngx_http_social_sql_user_regroup, 4,
+                            u->regroup, ngx_http_social_user_regrouped);
 }
 
 
@@ -490,13 +470,8 @@ ngx_http_social_user_regrouped(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_update, 4,
-                                 u->values, ngx_http_social_user_updated)
-        != NGX_OK)
-    {
-        ngx_http_social_done(ctx,
-                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
-    }
+    ngx_http_social_pg_next(ctx, ngx_http_social_sql_user_update, 4, u->values,
+                            ngx_http_social_user_updated);
 }
 
 
@@ -534,8 +509,7 @@ ngx_http_social_user_committed(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_COMMAND_OK)) {
         return;
     }
 
@@ -567,13 +541,8 @@ ngx_http_social_user_reread(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user, 1, u->values,
-                                 ngx_http_social_user_show)
-        != NGX_OK)
-    {
-        ngx_http_social_done(ctx,
-                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
-    }
+    ngx_http_social_pg_next(ctx, ngx_http_social_sql_user, 1, u->values,
+                            ngx_http_social_user_show);
 }
 
 
@@ -599,14 +568,8 @@ ngx_http_social_user_delete(ngx_http_social_ctx_t *ctx)
 
     u->values[1] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_delete, 2,
-                                 u->values, ngx_http_social_user_deleted)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user_delete, 2,
+                                   u->values, ngx_http_social_user_deleted);
 }
 
 
@@ -615,8 +578,7 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -669,14 +631,8 @@ ngx_http_social_user_role(ngx_http_social_ctx_t *ctx)
 
     u->values[1] = (char *) role.data;
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_user_role, 2,
-                                 u->values, ngx_http_social_user_role_set)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user_role, 2,
+                                   u->values, ngx_http_social_user_role_set);
 }
 
 
@@ -685,8 +641,7 @@ ngx_http_social_user_role_set(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
