@@ -4,11 +4,10 @@
 
 SET client_min_messages = warning;
 
--- settings the module reads at run time, keyed by name
+-- what the database remembers of the configuration, keyed by name (the
+-- grouping rule keeps the social_group_max_size it last used here)
 CREATE TABLE social_settings (
     name        text PRIMARY KEY,
     value       text NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
-
-INSERT INTO social_settings (name, value) VALUES ('schema', 'ngx_social');

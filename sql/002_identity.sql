@@ -48,6 +48,12 @@ CREATE INDEX users_group ON users (group_id, user_id);
 -- attributes, then to the lowest group id; none: a new group with profile A.
 -- The caller holds the grouping lock, so that the outcome is as if signups
 -- ran one at a time.
+--
+-- social_group_max_size can change between restarts, and a group's "open"
+-- flag was computed with the limit of its last change: the limit last used
+-- is kept in social_settings, and the first join under another limit
+-- recomputes every flag, so that "fewer than max_size members" always
+-- holds.  Every node behind one database needs the same limit.
 CREATE FUNCTION social_group_join(p_attrs text[], p_threshold numeric,
                                   p_max integer)
 RETURNS bigint
@@ -58,6 +64,17 @@ DECLARE
 BEGIN
     IF n = 0 THEN
         RETURN NULL;
+    END IF;
+
+    IF (SELECT value FROM social_settings WHERE name = 'group_max_size')
+       IS DISTINCT FROM p_max::text
+    THEN
+        UPDATE groups SET open = size < p_max
+         WHERE open IS DISTINCT FROM (size < p_max);
+        INSERT INTO social_settings (name, value)
+        VALUES ('group_max_size', p_max::text)
+        ON CONFLICT (name) DO UPDATE SET value = excluded.value,
+                                         updated_at = now();
     END IF;
 
     SELECT c.group_id INTO g
