@@ -74,6 +74,24 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
     { ngx_string("user_role"), NGX_HTTP_PUT,
       ngx_http_social_user_role, 1, 0 },
 
+    { ngx_string("posts"), NGX_HTTP_POST,
+      ngx_http_social_posts, 1, 0 },
+
+    { ngx_string("post"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE,
+      ngx_http_social_post, 1, 0 },
+
+    { ngx_string("like"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_http_social_like, 1, 0 },
+
+    { ngx_string("follow"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_http_social_follow, 1, 0 },
+
+    { ngx_string("block"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_http_social_block, 1, 0 },
+
+    { ngx_string("feed"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_feed, 1, 0 },
+
     { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
       ngx_http_social_debug_redis_blob, 0, 1 },
 

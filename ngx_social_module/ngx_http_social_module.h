@@ -221,6 +221,16 @@ ngx_int_t ngx_http_social_conflict(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_user(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_user_role(ngx_http_social_ctx_t *ctx);
 
+/* ngx_http_social_posts.c, _follows.c, _feed.c */
+ngx_int_t ngx_http_social_posts(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_post(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_like(ngx_http_social_ctx_t *ctx);
+void ngx_http_social_post_json(yajl_gen g, PGresult *res, int row, int col,
+    ngx_uint_t mine);
+ngx_int_t ngx_http_social_follow(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_block(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_feed(ngx_http_social_ctx_t *ctx);
+
 /* ngx_http_social_json.c */
 yajl_gen ngx_http_social_json_gen(ngx_pool_t *pool);
 void ngx_http_social_json_str(yajl_gen g, const char *s);

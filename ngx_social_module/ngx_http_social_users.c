@@ -66,6 +66,11 @@ static ngx_http_social_user_t *ngx_http_social_user_state(
 static const char  ngx_http_social_sql_user[] =
     "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS " FROM users WHERE user_id = $1";
 
+/* GET: nobody in a block with the reader, either way */
+static const char  ngx_http_social_sql_user_visible[] =
+    "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS " FROM users "
+    " WHERE user_id = $1 AND NOT social_blocked(user_id, $2)";
+
 static const char  ngx_http_social_sql_user_hash[] =
     "SELECT password_hash FROM users WHERE user_id = $1";
 
@@ -149,8 +154,10 @@ ngx_http_social_user_read(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_not_found(ctx);
     }
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user, 1, u->values,
-                                   ngx_http_social_user_show);
+    u->values[1] = ngx_http_social_int64(ctx, ctx->user_id);
+
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user_visible, 2,
+                                   u->values, ngx_http_social_user_show);
 }
 
 

@@ -1,0 +1,232 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * GET /feed?limit=&before=: the events of the reader and of whom the reader
+ * follows now, newest first, without any event whose actor, post author or
+ * target is in a block with the reader.  The filter is in the query, so a
+ * page is full whenever more matching events exist; the cursor is the last
+ * event id of the page, so new events never shift a page (no duplicates,
+ * no gaps).
+ */
+
+
+#include "ngx_http_social_module.h"
+
+
+static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static ngx_int_t ngx_http_social_feed_cursor(ngx_http_social_ctx_t *ctx,
+    int64_t *before);
+
+
+static const char  ngx_http_social_sql_feed[] =
+    "SELECT e.event_id, e.type, social_time(e.created_at), "
+    "       a.user_id, a.username, "
+    "       p.post_id, p.author_id, p.content, social_time(p.created_at), "
+    "       (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id), "
+    "       t.user_id, t.username "
+    "  FROM events e "
+    "  JOIN users a ON a.user_id = e.actor_id "
+    "  LEFT JOIN posts p ON p.post_id = e.post_id "
+    "  LEFT JOIN users t ON t.user_id = e.target_id "
+    " WHERE e.actor_id = ANY (ARRAY(SELECT f.followed_id FROM follows f "
+    "                                WHERE f.follower_id = $1) "
+    "                         || $1::bigint) "
+    "   AND e.event_id < $2 "
+    "   AND NOT social_blocked(e.actor_id, $1) "
+    "   AND (p.author_id IS NULL OR NOT social_blocked(p.author_id, $1)) "
+    "   AND (e.target_id IS NULL OR NOT social_blocked(e.target_id, $1)) "
+    " ORDER BY e.event_id DESC "
+    " LIMIT $3";
+
+
+typedef struct {
+    const char                     *values[3];
+    ngx_uint_t                      limit;
+} ngx_http_social_feed_t;
+
+
+ngx_int_t
+ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
+{
+    int64_t                  before;
+    ngx_http_social_feed_t  *f;
+
+    f = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_feed_t));
+    if (f == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = f;
+
+    if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &f->limit) != NGX_OK
+        || ngx_http_social_feed_cursor(ctx, &before) != NGX_OK)
+    {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    f->values[0] = ngx_http_social_int64(ctx, ctx->user_id);
+    f->values[1] = ngx_http_social_int64(ctx, before);
+
+    /* one more than the page: whether there is a next one */
+    f->values[2] = ngx_http_social_int64(ctx, f->limit + 1);
+
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_feed, 3,
+                                   f->values, ngx_http_social_feed_read);
+}
+
+
+/* "before": a cursor this server issued, base64url of "e:<event id>" */
+
+static ngx_int_t
+ngx_http_social_feed_cursor(ngx_http_social_ctx_t *ctx, int64_t *before)
+{
+    u_char      *p;
+    ngx_str_t    arg, text;
+    ngx_uint_t   i;
+
+    *before = INT64_MAX;
+
+    if (ngx_http_arg(ctx->request, (u_char *) "before", 6, &arg) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    text.data = ngx_pnalloc(ctx->request->pool,
+                            ngx_base64_decoded_length(arg.len) + 1);
+    if (text.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (arg.len == 0 || arg.len > 32
+        || ngx_decode_base64url(&text, &arg) != NGX_OK
+        || text.len < 3 || text.len > 21
+        || text.data[0] != 'e' || text.data[1] != ':'
+        || text.data[2] == '0')
+    {
+        goto invalid;
+    }
+
+    p = text.data + 2;
+
+    for (i = 2; i < text.len; i++) {
+        if (text.data[i] < '0' || text.data[i] > '9') {
+            goto invalid;
+        }
+    }
+
+    *before = ngx_atoof(p, text.len - 2);
+
+    if (*before <= 0) {
+        goto invalid;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    return ngx_http_social_json_invalid(ctx, "before",
+                                        "is not a cursor of this feed");
+}
+
+
+static void
+ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    int                      i, n;
+    u_char                  *p;
+    yajl_gen                 g;
+    ngx_str_t                src, dst;
+    ngx_http_social_feed_t  *f = ctx->data;
+    u_char                   cursor[32];
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    n = ngx_min(PQntuples(res), (int) f->limit);
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "events");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < n; i++) {
+        yajl_gen_map_open(g);
+        ngx_http_social_json_str(g, "event_id");
+        ngx_http_social_json_pg(g, res, i, 0, NGX_HTTP_SOCIAL_JSON_INTEGER);
+        ngx_http_social_json_str(g, "type");
+        ngx_http_social_json_pg(g, res, i, 1, NGX_HTTP_SOCIAL_JSON_STRING);
+        ngx_http_social_json_str(g, "created_at");
+        ngx_http_social_json_pg(g, res, i, 2, NGX_HTTP_SOCIAL_JSON_STRING);
+
+        ngx_http_social_json_str(g, "actor");
+        yajl_gen_map_open(g);
+        ngx_http_social_json_str(g, "user_id");
+        ngx_http_social_json_pg(g, res, i, 3, NGX_HTTP_SOCIAL_JSON_INTEGER);
+        ngx_http_social_json_str(g, "username");
+        ngx_http_social_json_pg(g, res, i, 4, NGX_HTTP_SOCIAL_JSON_STRING);
+        yajl_gen_map_close(g);
+
+        ngx_http_social_json_str(g, "post");
+        if (PQgetisnull(res, i, 5)) {
+            yajl_gen_null(g);
+
+        } else {
+            ngx_http_social_post_json(g, res, i, 5, 0);
+        }
+
+        ngx_http_social_json_str(g, "target");
+        if (PQgetisnull(res, i, 10)) {
+            yajl_gen_null(g);
+
+        } else {
+            yajl_gen_map_open(g);
+            ngx_http_social_json_str(g, "user_id");
+            ngx_http_social_json_pg(g, res, i, 10,
+                                    NGX_HTTP_SOCIAL_JSON_INTEGER);
+            ngx_http_social_json_str(g, "username");
+            ngx_http_social_json_pg(g, res, i, 11,
+                                    NGX_HTTP_SOCIAL_JSON_STRING);
+            yajl_gen_map_close(g);
+        }
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    ngx_http_social_json_str(g, "next");
+
+    if (PQntuples(res) > (int) f->limit) {
+        p = ngx_snprintf(cursor, sizeof(cursor), "e:%s",
+                         PQgetvalue(res, n - 1, 0));
+
+        src.data = cursor;
+        src.len = p - cursor;
+        dst.data = ngx_pnalloc(ctx->request->pool,
+                               ngx_base64_encoded_length(src.len));
+        if (dst.data == NULL) {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_encode_base64url(&dst, &src);
+        yajl_gen_string(g, dst.data, dst.len);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
+    yajl_gen_map_close(g);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+}

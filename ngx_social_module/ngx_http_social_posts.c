@@ -1,0 +1,307 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * POST /posts, GET and DELETE /posts/{id}, PUT and DELETE /posts/{id}/like.
+ * Each is one statement: a post and its event are written together.
+ */
+
+
+#include "ngx_http_social_module.h"
+
+
+static void ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_post_read(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_like_done(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static const char **ngx_http_social_post_params(ngx_http_social_ctx_t *ctx);
+
+
+static const char  ngx_http_social_sql_post_create[] =
+    "WITH p AS (INSERT INTO posts (author_id, content) VALUES ($1, $2) "
+    "           RETURNING post_id, author_id, content, created_at), "
+    "     e AS (INSERT INTO events (actor_id, type, post_id, created_at) "
+    "           SELECT author_id, 'post', post_id, created_at FROM p) "
+    "SELECT post_id, author_id, content, social_time(created_at), 0 FROM p";
+
+/* unknown, deleted, or behind a block either way: no row */
+static const char  ngx_http_social_sql_post_read[] =
+    "SELECT p.post_id, p.author_id, p.content, social_time(p.created_at), "
+    "       (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id), "
+    "       EXISTS (SELECT 1 FROM likes l "
+    "                WHERE l.post_id = p.post_id AND l.user_id = $2) "
+    "  FROM posts p "
+    " WHERE p.post_id = $1 AND NOT social_blocked(p.author_id, $2)";
+
+/* the author, and whether it was deleted: the author or an admin only */
+static const char  ngx_http_social_sql_post_delete[] =
+    "WITH p AS (SELECT author_id FROM posts "
+    "            WHERE post_id = $1 AND NOT social_blocked(author_id, $2)), "
+    "     d AS (DELETE FROM posts WHERE post_id = $1 "
+    "              AND EXISTS (SELECT 1 FROM p) "
+    "              AND (author_id = $2 OR $3::bool) RETURNING 1) "
+    "SELECT EXISTS (SELECT 1 FROM p), EXISTS (SELECT 1 FROM d)";
+
+/* a like once, with its event; whether the post can be seen */
+static const char  ngx_http_social_sql_like[] =
+    "WITH p AS (SELECT post_id FROM posts "
+    "            WHERE post_id = $1 AND NOT social_blocked(author_id, $2)), "
+    "     l AS (INSERT INTO likes (user_id, post_id) SELECT $2, post_id "
+    "             FROM p ON CONFLICT DO NOTHING RETURNING post_id), "
+    "     e AS (INSERT INTO events (actor_id, type, post_id) "
+    "           SELECT $2, 'like', post_id FROM l) "
+    "SELECT EXISTS (SELECT 1 FROM p)";
+
+static const char  ngx_http_social_sql_unlike[] =
+    "WITH p AS (SELECT post_id FROM posts "
+    "            WHERE post_id = $1 AND NOT social_blocked(author_id, $2)), "
+    "     l AS (DELETE FROM likes WHERE user_id = $2 "
+    "              AND post_id IN (SELECT post_id FROM p)), "
+    "     e AS (DELETE FROM events WHERE type = 'like' AND actor_id = $2 "
+    "              AND post_id IN (SELECT post_id FROM p)) "
+    "SELECT EXISTS (SELECT 1 FROM p)";
+
+
+/* POST /posts {"content": "..."} */
+
+ngx_int_t
+ngx_http_social_posts(ngx_http_social_ctx_t *ctx)
+{
+    u_char       *p, *last;
+    ngx_int_t     rc;
+    ngx_str_t     content;
+    const char  **values;
+
+    rc = ngx_http_social_json_string(ctx, ctx->body, "content", 1, 2000,
+                                     &content);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_social_json_invalid(ctx, "content", "is required");
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    /* kept exactly as sent, but not when it is only white space */
+
+    last = content.data + content.len;
+
+    for (p = content.data; p < last; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n'
+            && *p != '\f' && *p != '\v')
+        {
+            break;
+        }
+    }
+
+    if (p == last) {
+        ngx_http_social_json_invalid(ctx, "content",
+                                     "must not be only white space");
+        return ngx_http_social_invalid(ctx);
+    }
+
+    values = ngx_palloc(ctx->request->pool, 2 * sizeof(char *));
+    if (values == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = ngx_http_social_int64(ctx, ctx->user_id);
+    values[1] = (char *) content.data;
+
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_post_create, 2,
+                                   values, ngx_http_social_posts_created);
+}
+
+
+static void
+ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    yajl_gen  g;
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_social_post_json(g, res, 0, 0, 0);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_CREATED, g));
+}
+
+
+/*
+ * a post from five columns from "col": post_id, author_id, content,
+ * created_at, like_count; and liked_by_me from the sixth when "mine"
+ */
+
+void
+ngx_http_social_post_json(yajl_gen g, PGresult *res, int row, int col,
+    ngx_uint_t mine)
+{
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "post_id");
+    ngx_http_social_json_pg(g, res, row, col, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_str(g, "author_id");
+    ngx_http_social_json_pg(g, res, row, col + 1,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_str(g, "content");
+    ngx_http_social_json_pg(g, res, row, col + 2, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_str(g, "created_at");
+    ngx_http_social_json_pg(g, res, row, col + 3, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_str(g, "like_count");
+    ngx_http_social_json_pg(g, res, row, col + 4,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
+
+    if (mine) {
+        ngx_http_social_json_str(g, "liked_by_me");
+        yajl_gen_bool(g, PQgetvalue(res, row, col + 5)[0] == 't');
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+/* the post id of the path and the reader, as parameters; NULL: 404 */
+
+static const char **
+ngx_http_social_post_params(ngx_http_social_ctx_t *ctx)
+{
+    int64_t       id;
+    const char  **values;
+
+    if (ngx_http_social_path_id(ctx, &id) != NGX_OK) {
+        return NULL;
+    }
+
+    values = ngx_palloc(ctx->request->pool, 3 * sizeof(char *));
+    if (values == NULL) {
+        return NULL;
+    }
+
+    values[0] = ngx_http_social_int64(ctx, id);
+    values[1] = ngx_http_social_int64(ctx, ctx->user_id);
+    values[2] = ctx->admin ? "true" : "false";
+
+    return values;
+}
+
+
+/* GET /posts/{id}, DELETE /posts/{id} */
+
+ngx_int_t
+ngx_http_social_post(ngx_http_social_ctx_t *ctx)
+{
+    const char  **values;
+
+    values = ngx_http_social_post_params(ctx);
+    if (values == NULL) {
+        return ngx_http_social_not_found(ctx);
+    }
+
+    if (ctx->request->method == NGX_HTTP_DELETE) {
+        return ngx_http_social_pg_step(ctx, ngx_http_social_sql_post_delete,
+                                       3, values,
+                                       ngx_http_social_post_deleted);
+    }
+
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_post_read, 2,
+                                   values, ngx_http_social_post_read);
+}
+
+
+static void
+ngx_http_social_post_read(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    yajl_gen  g;
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
+        return;
+    }
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_social_post_json(g, res, 0, 0, 1);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+}
+
+
+static void
+ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
+        return;
+    }
+
+    if (PQgetvalue(res, 0, 1)[0] != 't') {
+        ngx_http_social_done(ctx, ngx_http_social_forbidden(ctx));
+        return;
+    }
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
+                                                   NULL));
+}
+
+
+/* PUT, DELETE /posts/{id}/like: idempotent */
+
+ngx_int_t
+ngx_http_social_like(ngx_http_social_ctx_t *ctx)
+{
+    const char  **values;
+
+    values = ngx_http_social_post_params(ctx);
+    if (values == NULL) {
+        return ngx_http_social_not_found(ctx);
+    }
+
+    return ngx_http_social_pg_step(ctx,
+                                   ctx->request->method == NGX_HTTP_PUT
+                                   ? ngx_http_social_sql_like
+                                   : ngx_http_social_sql_unlike,
+                                   2, values, ngx_http_social_like_done);
+}
+
+
+static void
+ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
+        return;
+    }
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
+                                                   NULL));
+}
