@@ -61,7 +61,10 @@ static ngx_http_social_user_t *ngx_http_social_user_state(
 
 #define NGX_HTTP_SOCIAL_USER_COLUMNS                                         \
     "user_id, username, email, to_json(attributes)::text, group_id, role, "  \
-    "social_time(created_at), token_gen"
+    "social_time(created_at), token_gen, "                                   \
+    "(SELECT count(*) FROM follows f WHERE f.followed_id = users.user_id), "  \
+    "(SELECT count(*) FROM follows f WHERE f.follower_id = users.user_id), "  \
+    "(SELECT count(*) FROM posts p WHERE p.author_id = users.user_id)"
 
 static const char  ngx_http_social_sql_user[] =
     "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS " FROM users WHERE user_id = $1";
@@ -211,6 +214,12 @@ ngx_http_social_user_reply(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_json_pg(g, res, 0, 5, NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "created_at");
     ngx_http_social_json_pg(g, res, 0, 6, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_str(g, "followers");
+    ngx_http_social_json_pg(g, res, 0, 8, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_str(g, "following");
+    ngx_http_social_json_pg(g, res, 0, 9, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_str(g, "posts");
+    ngx_http_social_json_pg(g, res, 0, 10, NGX_HTTP_SOCIAL_JSON_INTEGER);
 
     if (u->token.len) {
         ngx_http_social_json_str(g, "token");

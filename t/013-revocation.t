@@ -209,7 +209,7 @@ PUT /user/2/role
 --- more_headers eval
 "Content-Type: application/json\r\nAuthorization: Bearer " . Social::social_token(1, role => 'admin')
 --- response_body_like chomp
-^\{"user_id":2,"username":"anant","email":null,"attributes":\[\],"group_id":null,"role":"admin","created_at":"[^"]+"\}$
+^\{"user_id":2,"username":"anant","email":null,"attributes":\[\],"group_id":null,"role":"admin","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 

@@ -429,7 +429,7 @@ PUT /user/3
 {"attributes": ["f1"]}
 --- more_headers eval: ::auth(3)
 --- response_body_like chomp
-^\{"user_id":3,"username":"u03","email":null,"attributes":\["f1"\],"group_id":4,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":3,"username":"u03","email":null,"attributes":\["f1"\],"group_id":4,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -681,7 +681,7 @@ PUT /user/3
 {"attributes": [" H4", "h3", "H2 ", "h1", "h1"]}
 --- more_headers eval: ::auth(3)
 --- response_body_like chomp
-^\{"user_id":3,"username":"u03","email":null,"attributes":\["h1","h2","h3","h4"\],"group_id":1,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":3,"username":"u03","email":null,"attributes":\["h1","h2","h3","h4"\],"group_id":1,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -703,7 +703,7 @@ PUT /user/3
 {"attributes": ["k1", "k2"]}
 --- more_headers eval: ::auth(3)
 --- response_body_like chomp
-^\{"user_id":3,"username":"u03","email":null,"attributes":\["k1","k2"\],"group_id":2,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":3,"username":"u03","email":null,"attributes":\["k1","k2"\],"group_id":2,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -726,7 +726,7 @@ PUT /user/2
 {"attributes": ["k1", "k2", "k3"]}
 --- more_headers eval: ::auth(2)
 --- response_body_like chomp
-^\{"user_id":2,"username":"u02","email":null,"attributes":\["k1","k2","k3"\],"group_id":2,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":2,"username":"u02","email":null,"attributes":\["k1","k2","k3"\],"group_id":2,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -757,7 +757,7 @@ PUT /user/3
 {"attributes": []}
 --- more_headers eval: ::auth(3)
 --- response_body_like chomp
-^\{"user_id":3,"username":"u03","email":null,"attributes":\[\],"group_id":null,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":3,"username":"u03","email":null,"attributes":\[\],"group_id":null,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -800,7 +800,7 @@ PUT /user/5
 {"attributes": ["n1", "n2", "n3"]}
 --- more_headers eval: ::auth(5)
 --- response_body_like chomp
-^\{"user_id":5,"username":"u05","email":null,"attributes":\["n1","n2","n3"\],"group_id":4,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":5,"username":"u05","email":null,"attributes":\["n1","n2","n3"\],"group_id":4,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -810,7 +810,7 @@ PUT /user/4
 {"attributes": ["k1", "k2", "k9"]}
 --- more_headers eval: ::auth(4)
 --- response_body_like chomp
-^\{"user_id":4,"username":"u04","email":null,"attributes":\["k1","k2","k9"\],"group_id":2,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":4,"username":"u04","email":null,"attributes":\["k1","k2","k9"\],"group_id":2,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 

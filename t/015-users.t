@@ -119,7 +119,7 @@ Content-Type: application/json
 GET /user/2
 --- more_headers eval: ::auth(2)
 --- response_body_like chomp
-^\{"user_id":2,"username":"alice","email":"alice@example.com","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\}$
+^\{"user_id":2,"username":"alice","email":"alice@example.com","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","followers":0,"following":0,"posts":0\}$
 
 
 
@@ -128,7 +128,7 @@ GET /user/2
 GET /user/2
 --- more_headers eval: ::auth(4)
 --- response_body_like chomp
-^\{"user_id":2,"username":"alice","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\}$
+^\{"user_id":2,"username":"alice","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","followers":0,"following":0,"posts":0\}$
 
 
 
@@ -137,7 +137,7 @@ GET /user/2
 GET /user/2
 --- more_headers eval: ::auth(3)
 --- response_body_like chomp
-^\{"user_id":2,"username":"alice","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":2,"username":"alice","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -146,7 +146,7 @@ GET /user/2
 GET /user/2
 --- more_headers eval: ::auth(1, role => 'admin')
 --- response_body_like chomp
-^\{"user_id":2,"username":"alice","email":"alice@example.com","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":2,"username":"alice","email":"alice@example.com","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -155,7 +155,7 @@ GET /user/2
 GET /user/5
 --- more_headers eval: ::auth(5)
 --- response_body_like chomp
-^\{"user_id":5,"username":null,"email":null,"attributes":\[\],"group_id":null,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":5,"username":null,"email":null,"attributes":\[\],"group_id":null,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -164,7 +164,7 @@ GET /user/5
 GET /user/1
 --- more_headers eval: ::auth(2)
 --- response_body_like chomp
-^\{"user_id":1,"username":"root","attributes":\[\],"group_id":null,"role":"admin","created_at":"[^"]+"\}$
+^\{"user_id":1,"username":"root","attributes":\[\],"group_id":null,"role":"admin","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -225,7 +225,7 @@ PUT /user/2
 {"username": "alice2"}
 --- more_headers eval: ::auth(2)
 --- response_body_like chomp
-^\{"user_id":2,"username":"alice2","email":"alice@example.com","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":2,"username":"alice2","email":"alice@example.com","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -258,7 +258,7 @@ PUT /user/2
 {"username": "alice", "email": "alice@example.org"}
 --- more_headers eval: ::auth(1, role => 'admin')
 --- response_body_like chomp
-^\{"user_id":2,"username":"alice","email":"alice@example.org","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":2,"username":"alice","email":"alice@example.org","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -346,7 +346,7 @@ PUT /user/2
 {"username": "ALICE", "email": "ALICE@example.org"}
 --- more_headers eval: ::auth(2)
 --- response_body_like chomp
-^\{"user_id":2,"username":"ALICE","email":"ALICE@example.org","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":2,"username":"ALICE","email":"ALICE@example.org","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -501,7 +501,7 @@ PUT /user/3
 {"password": "bob-pass-2", "current_password": "bob-pass-1", "username": "bobby"}
 --- more_headers eval: ::auth(3)
 --- response_body_like chomp
-^\{"user_id":3,"username":"bobby","email":"bob@example.com","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+","token":"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+","token_type":"Bearer","expires_in":3600\}$
+^\{"user_id":3,"username":"bobby","email":"bob@example.com","attributes":\["chess","reading"\],"group_id":1,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+,"token":"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+","token_type":"Bearer","expires_in":3600\}$
 
 
 
@@ -779,7 +779,7 @@ PUT /user/5/role
 {"role": "admin"}
 --- more_headers eval: ::auth(1, role => 'admin')
 --- response_body_like chomp
-^\{"user_id":5,"username":null,"email":null,"attributes":\[\],"group_id":null,"role":"admin","created_at":"[^"]+"\}$
+^\{"user_id":5,"username":null,"email":null,"attributes":\[\],"group_id":null,"role":"admin","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
@@ -810,7 +810,7 @@ PUT /user/5/role
 {"role": "user"}
 --- more_headers eval: ::auth(1, role => 'admin')
 --- response_body_like chomp
-^\{"user_id":5,"username":null,"email":null,"attributes":\[\],"group_id":null,"role":"user","created_at":"[^"]+"\}$
+^\{"user_id":5,"username":null,"email":null,"attributes":\[\],"group_id":null,"role":"user","created_at":"[^"]+","followers":\d+,"following":\d+,"posts":\d+\}$
 
 
 
