@@ -19,8 +19,6 @@
 
 static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static ngx_int_t ngx_http_social_feed_cursor(ngx_http_social_ctx_t *ctx,
-    int64_t *before);
 
 
 static const char  ngx_http_social_sql_feed[] =
@@ -53,7 +51,7 @@ typedef struct {
 ngx_int_t
 ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 {
-    int64_t                  before;
+    int64_t                  before, unused;
     ngx_http_social_feed_t  *f;
 
     f = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_feed_t));
@@ -64,7 +62,7 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
     ctx->data = f;
 
     if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &f->limit) != NGX_OK
-        || ngx_http_social_feed_cursor(ctx, &before) != NGX_OK)
+        || ngx_http_social_cursor_parse(ctx, &before, &unused) != NGX_OK)
     {
         return ngx_http_social_invalid(ctx);
     }
@@ -80,68 +78,12 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 }
 
 
-/* "before": a cursor this server issued, base64url of "e:<event id>" */
-
-static ngx_int_t
-ngx_http_social_feed_cursor(ngx_http_social_ctx_t *ctx, int64_t *before)
-{
-    u_char      *p;
-    ngx_str_t    arg, text;
-    ngx_uint_t   i;
-
-    *before = INT64_MAX;
-
-    if (ngx_http_arg(ctx->request, (u_char *) "before", 6, &arg) != NGX_OK) {
-        return NGX_OK;
-    }
-
-    text.data = ngx_pnalloc(ctx->request->pool,
-                            ngx_base64_decoded_length(arg.len) + 1);
-    if (text.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (arg.len == 0 || arg.len > 32
-        || ngx_decode_base64url(&text, &arg) != NGX_OK
-        || text.len < 3 || text.len > 21
-        || text.data[0] != 'e' || text.data[1] != ':'
-        || text.data[2] == '0')
-    {
-        goto invalid;
-    }
-
-    p = text.data + 2;
-
-    for (i = 2; i < text.len; i++) {
-        if (text.data[i] < '0' || text.data[i] > '9') {
-            goto invalid;
-        }
-    }
-
-    *before = ngx_atoof(p, text.len - 2);
-
-    if (*before <= 0) {
-        goto invalid;
-    }
-
-    return NGX_OK;
-
-invalid:
-
-    return ngx_http_social_json_invalid(ctx, "before",
-                                        "is not a cursor of this feed");
-}
-
-
 static void
 ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     int                      i, n;
-    u_char                  *p;
     yajl_gen                 g;
-    ngx_str_t                src, dst;
     ngx_http_social_feed_t  *f = ctx->data;
-    u_char                   cursor[32];
 
     if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
@@ -207,20 +149,12 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_json_str(g, "next");
 
     if (PQntuples(res) > (int) f->limit) {
-        p = ngx_snprintf(cursor, sizeof(cursor), "e:%s",
-                         PQgetvalue(res, n - 1, 0));
-
-        src.data = cursor;
-        src.len = p - cursor;
-        dst.data = ngx_pnalloc(ctx->request->pool,
-                               ngx_base64_encoded_length(src.len));
-        if (dst.data == NULL) {
+        if (ngx_http_social_cursor_json(ctx, g, PQgetvalue(res, n - 1, 0), "0")
+            != NGX_OK)
+        {
             ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
-
-        ngx_encode_base64url(&dst, &src);
-        yajl_gen_string(g, dst.data, dst.len);
 
     } else {
         yajl_gen_null(g);

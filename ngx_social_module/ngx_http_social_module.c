@@ -92,6 +92,15 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
     { ngx_string("feed"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_social_feed, 1, 0 },
 
+    { ngx_string("user_posts"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_user_posts, 1, 0 },
+
+    { ngx_string("user_followers"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_user_followers, 1, 0 },
+
+    { ngx_string("user_following"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_user_following, 1, 0 },
+
     { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
       ngx_http_social_debug_redis_blob, 0, 1 },
 

@@ -177,6 +177,10 @@ ngx_int_t ngx_http_social_invalid(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx,
     ngx_uint_t min, ngx_uint_t max, ngx_uint_t def, ngx_uint_t *limit);
 ngx_int_t ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id);
+ngx_int_t ngx_http_social_cursor_parse(ngx_http_social_ctx_t *ctx,
+    int64_t *a, int64_t *b);
+ngx_int_t ngx_http_social_cursor_json(ngx_http_social_ctx_t *ctx,
+    yajl_gen g, const char *a, const char *b);
 const char *ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n);
 ngx_int_t ngx_http_social_forbidden(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_not_found(ngx_http_social_ctx_t *ctx);
@@ -230,6 +234,9 @@ void ngx_http_social_post_json(yajl_gen g, PGresult *res, int row, int col,
 ngx_int_t ngx_http_social_follow(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_block(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_feed(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_user_posts(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_user_followers(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_user_following(ngx_http_social_ctx_t *ctx);
 
 /* ngx_http_social_json.c */
 yajl_gen ngx_http_social_json_gen(ngx_pool_t *pool);

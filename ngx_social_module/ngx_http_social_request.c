@@ -508,6 +508,92 @@ ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx, ngx_uint_t min,
 }
 
 
+/*
+ * ?before=: a cursor this server issued, base64url of "c:<a>:<b>", two
+ * non-negative integers (a position in a list); absent: INT64_MAX for both
+ */
+
+ngx_int_t
+ngx_http_social_cursor_parse(ngx_http_social_ctx_t *ctx, int64_t *a,
+    int64_t *b)
+{
+    u_char     *p, *last, *colon;
+    ngx_str_t   arg, text;
+
+    *a = INT64_MAX;
+    *b = INT64_MAX;
+
+    if (ngx_http_arg(ctx->request, (u_char *) "before", 6, &arg) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    text.data = ngx_pnalloc(ctx->request->pool,
+                            ngx_base64_decoded_length(arg.len) + 1);
+    if (text.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (arg.len == 0 || arg.len > 64
+        || ngx_decode_base64url(&text, &arg) != NGX_OK
+        || text.len < 5 || text.data[0] != 'c' || text.data[1] != ':')
+    {
+        goto invalid;
+    }
+
+    p = text.data + 2;
+    last = text.data + text.len;
+    colon = ngx_strlchr(p, last, ':');
+
+    if (colon == NULL || colon == p || colon + 1 == last
+        || colon - p > 19 || last - colon - 1 > 19)
+    {
+        goto invalid;
+    }
+
+    *a = ngx_atoof(p, colon - p);
+    *b = ngx_atoof(colon + 1, last - colon - 1);
+
+    if (*a < 0 || *b < 0) {
+        goto invalid;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    return ngx_http_social_json_invalid(ctx, "before",
+                                        "is not a cursor of this list");
+}
+
+
+/* the cursor of the position (a, b), into the JSON being generated */
+
+ngx_int_t
+ngx_http_social_cursor_json(ngx_http_social_ctx_t *ctx, yajl_gen g,
+    const char *a, const char *b)
+{
+    u_char     *p;
+    ngx_str_t   src, dst;
+    u_char      text[48];
+
+    p = ngx_snprintf(text, sizeof(text), "c:%s:%s", a, b);
+
+    src.data = text;
+    src.len = p - text;
+
+    dst.data = ngx_pnalloc(ctx->request->pool,
+                           ngx_base64_encoded_length(src.len));
+    if (dst.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(&dst, &src);
+    yajl_gen_string(g, dst.data, dst.len);
+
+    return NGX_OK;
+}
+
+
 /* the id of the path: the location's first regex capture */
 
 ngx_int_t

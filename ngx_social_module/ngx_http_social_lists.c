@@ -1,0 +1,215 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * GET /user/{id}/posts, /followers, /following: newest first, paginated,
+ * 404 as GET /user is (unknown, or in a block with the reader); the users
+ * listed leave out those in a block with the reader.
+ */
+
+
+#include "ngx_http_social_module.h"
+
+
+typedef struct {
+    const char                     *sql;
+    const char                     *key;
+    ngx_uint_t                      posts;      /* unsigned:1 */
+} ngx_http_social_list_kind_t;
+
+
+typedef struct {
+    ngx_http_social_list_kind_t    *kind;
+    const char                     *values[5];
+    ngx_uint_t                      limit;
+} ngx_http_social_list_t;
+
+
+static ngx_int_t ngx_http_social_list(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_list_kind_t *kind);
+static void ngx_http_social_list_visible(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_list_read(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+
+
+static const char  ngx_http_social_sql_list_visible[] =
+    "SELECT 1 FROM users WHERE user_id = $1 AND NOT social_blocked($1, $2)";
+
+/*
+ * $1 user, $2 reader, $3 and $4 the cursor, $5 the page and one more;
+ * every statement names every parameter (PostgreSQL types them from use)
+ */
+
+static ngx_http_social_list_kind_t  ngx_http_social_list_posts = {
+    "SELECT p.post_id, p.author_id, p.content, social_time(p.created_at), "
+    "       (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id), "
+    "       p.post_id, 0 "
+    "  FROM posts p "
+    " WHERE p.author_id = $1 AND $2::bigint IS NOT NULL "
+    "   AND (p.post_id, 0::bigint) < ($3, $4) "
+    " ORDER BY p.post_id DESC LIMIT $5",
+    "posts", 1
+};
+
+static ngx_http_social_list_kind_t  ngx_http_social_list_followers = {
+    "SELECT u.user_id, u.username, "
+    "       (extract(epoch FROM f.created_at) * 1000000)::bigint, u.user_id "
+    "  FROM follows f JOIN users u ON u.user_id = f.follower_id "
+    " WHERE f.followed_id = $1 AND NOT social_blocked(u.user_id, $2) "
+    "   AND ((extract(epoch FROM f.created_at) * 1000000)::bigint, "
+    "        u.user_id) < ($3, $4) "
+    " ORDER BY f.created_at DESC, u.user_id DESC LIMIT $5",
+    "followers", 0
+};
+
+static ngx_http_social_list_kind_t  ngx_http_social_list_following = {
+    "SELECT u.user_id, u.username, "
+    "       (extract(epoch FROM f.created_at) * 1000000)::bigint, u.user_id "
+    "  FROM follows f JOIN users u ON u.user_id = f.followed_id "
+    " WHERE f.follower_id = $1 AND NOT social_blocked(u.user_id, $2) "
+    "   AND ((extract(epoch FROM f.created_at) * 1000000)::bigint, "
+    "        u.user_id) < ($3, $4) "
+    " ORDER BY f.created_at DESC, u.user_id DESC LIMIT $5",
+    "following", 0
+};
+
+
+ngx_int_t
+ngx_http_social_user_posts(ngx_http_social_ctx_t *ctx)
+{
+    return ngx_http_social_list(ctx, &ngx_http_social_list_posts);
+}
+
+
+ngx_int_t
+ngx_http_social_user_followers(ngx_http_social_ctx_t *ctx)
+{
+    return ngx_http_social_list(ctx, &ngx_http_social_list_followers);
+}
+
+
+ngx_int_t
+ngx_http_social_user_following(ngx_http_social_ctx_t *ctx)
+{
+    return ngx_http_social_list(ctx, &ngx_http_social_list_following);
+}
+
+
+static ngx_int_t
+ngx_http_social_list(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_list_kind_t *kind)
+{
+    int64_t                  id, a, b;
+    ngx_http_social_list_t  *l;
+
+    l = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_list_t));
+    if (l == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = l;
+    l->kind = kind;
+
+    if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &l->limit) != NGX_OK
+        || ngx_http_social_cursor_parse(ctx, &a, &b) != NGX_OK)
+    {
+        return ngx_http_social_invalid(ctx);
+    }
+
+    if (ngx_http_social_path_id(ctx, &id) != NGX_OK) {
+        return ngx_http_social_not_found(ctx);
+    }
+
+    l->values[0] = ngx_http_social_int64(ctx, id);
+    l->values[1] = ngx_http_social_int64(ctx, ctx->user_id);
+    l->values[2] = ngx_http_social_int64(ctx, a);
+    l->values[3] = ngx_http_social_int64(ctx, b);
+    l->values[4] = ngx_http_social_int64(ctx, l->limit + 1);
+
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_list_visible, 2,
+                                   l->values, ngx_http_social_list_visible);
+}
+
+
+static void
+ngx_http_social_list_visible(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_list_t  *l = ctx->data;
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
+        return;
+    }
+
+    ngx_http_social_pg_next(ctx, l->kind->sql, 5, l->values,
+                            ngx_http_social_list_read);
+}
+
+
+static void
+ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    int                      i, n, key;
+    yajl_gen                 g;
+    ngx_http_social_list_t  *l = ctx->data;
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    n = ngx_min(PQntuples(res), (int) l->limit);
+    key = l->kind->posts ? 5 : 2;
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, l->kind->key);
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < n; i++) {
+        if (l->kind->posts) {
+            ngx_http_social_post_json(g, res, i, 0, 0);
+            continue;
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_social_json_str(g, "user_id");
+        ngx_http_social_json_pg(g, res, i, 0, NGX_HTTP_SOCIAL_JSON_INTEGER);
+        ngx_http_social_json_str(g, "username");
+        ngx_http_social_json_pg(g, res, i, 1, NGX_HTTP_SOCIAL_JSON_STRING);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    ngx_http_social_json_str(g, "next");
+
+    if (PQntuples(res) > (int) l->limit) {
+        if (ngx_http_social_cursor_json(ctx, g, PQgetvalue(res, n - 1, key),
+                                        PQgetvalue(res, n - 1, key + 1))
+            != NGX_OK)
+        {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+    } else {
+        yajl_gen_null(g);
+    }
+
+    yajl_gen_map_close(g);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+}
