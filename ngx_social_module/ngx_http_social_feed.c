@@ -21,7 +21,11 @@ static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 
 
+/* the users in a block with the reader are read once, as a hashed set */
+
 static const char  ngx_http_social_sql_feed[] =
+    "WITH b AS (SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1 "
+    "           UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1) "
     "SELECT e.event_id, e.type, social_time(e.created_at), "
     "       a.user_id, a.username, "
     "       p.post_id, p.author_id, p.content, social_time(p.created_at), "
@@ -35,9 +39,9 @@ static const char  ngx_http_social_sql_feed[] =
     "                                WHERE f.follower_id = $1) "
     "                         || $1::bigint) "
     "   AND e.event_id < $2 "
-    "   AND NOT social_blocked(e.actor_id, $1) "
-    "   AND (p.author_id IS NULL OR NOT social_blocked(p.author_id, $1)) "
-    "   AND (e.target_id IS NULL OR NOT social_blocked(e.target_id, $1)) "
+    "   AND e.actor_id NOT IN (SELECT id FROM b) "
+    "   AND (p.author_id IS NULL OR p.author_id NOT IN (SELECT id FROM b)) "
+    "   AND (e.target_id IS NULL OR e.target_id NOT IN (SELECT id FROM b)) "
     " ORDER BY e.event_id DESC "
     " LIMIT $3";
 

@@ -127,10 +127,10 @@ LANGUAGE sql AS $$
 $$;
 
 
--- the user as the API shows it
+-- a time as the API shows it (STABLE as to_char is: so it is inlined)
 CREATE FUNCTION social_time(t timestamptz)
 RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 $$;
 
