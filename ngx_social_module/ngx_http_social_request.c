@@ -6,6 +6,13 @@
 
 #include "ngx_http_social_module.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+
+#define NGX_HTTP_SOCIAL_CURSOR_MAC  8
+
 
 static void ngx_http_social_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_social_run(ngx_http_social_ctx_t *ctx);
@@ -509,16 +516,20 @@ ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx, ngx_uint_t min,
 
 
 /*
- * ?before=: a cursor this server issued, base64url of "c:<a>:<b>", two
- * non-negative integers (a position in a list); absent: INT64_MAX for both
+ * ?before=: a cursor this server issued: base64url of "c:<a>:<b>", two
+ * non-negative integers (a position in a list), and 8 bytes of its HMAC
+ * with the server key, so that a cursor the server did not issue is 422;
+ * absent: INT64_MAX for both
  */
 
 ngx_int_t
 ngx_http_social_cursor_parse(ngx_http_social_ctx_t *ctx, int64_t *a,
     int64_t *b)
 {
-    u_char     *p, *last, *colon;
-    ngx_str_t   arg, text;
+    u_char        *p, *last, *colon;
+    ngx_str_t      arg, text;
+    unsigned int   maclen;
+    u_char         mac[EVP_MAX_MD_SIZE];
 
     *a = INT64_MAX;
     *b = INT64_MAX;
@@ -533,9 +544,21 @@ ngx_http_social_cursor_parse(ngx_http_social_ctx_t *ctx, int64_t *a,
         return NGX_ERROR;
     }
 
-    if (arg.len == 0 || arg.len > 64
+    if (arg.len == 0 || arg.len > 96
         || ngx_decode_base64url(&text, &arg) != NGX_OK
-        || text.len < 5 || text.data[0] != 'c' || text.data[1] != ':')
+        || text.len < 5 + NGX_HTTP_SOCIAL_CURSOR_MAC)
+    {
+        goto invalid;
+    }
+
+    text.len -= NGX_HTTP_SOCIAL_CURSOR_MAC;
+
+    if (HMAC(EVP_sha256(), ctx->smcf->jwt_key.data, ctx->smcf->jwt_key.len,
+             text.data, text.len, mac, &maclen)
+        == NULL
+        || CRYPTO_memcmp(mac, text.data + text.len,
+                         NGX_HTTP_SOCIAL_CURSOR_MAC) != 0
+        || text.data[0] != 'c' || text.data[1] != ':')
     {
         goto invalid;
     }
@@ -572,14 +595,22 @@ ngx_int_t
 ngx_http_social_cursor_json(ngx_http_social_ctx_t *ctx, yajl_gen g,
     const char *a, const char *b)
 {
-    u_char     *p;
-    ngx_str_t   src, dst;
-    u_char      text[48];
+    u_char        *p;
+    ngx_str_t      src, dst;
+    unsigned int   maclen;
+    u_char         text[48 + EVP_MAX_MD_SIZE];
 
-    p = ngx_snprintf(text, sizeof(text), "c:%s:%s", a, b);
+    p = ngx_snprintf(text, 48, "c:%s:%s", a, b);
+
+    if (HMAC(EVP_sha256(), ctx->smcf->jwt_key.data, ctx->smcf->jwt_key.len,
+             text, p - text, p, &maclen)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
 
     src.data = text;
-    src.len = p - text;
+    src.len = p - text + NGX_HTTP_SOCIAL_CURSOR_MAC;
 
     dst.data = ngx_pnalloc(ctx->request->pool,
                            ngx_base64_encoded_length(src.len));

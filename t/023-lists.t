@@ -78,7 +78,7 @@ main::auth(2)
 
 === TEST 3: the next page from the cursor
 --- request eval
-"GET /user/1/posts?limit=2&before=" . Social::b64url("c:2:0")
+"GET /user/1/posts?limit=2&before=" . Social::social_cursor(2, 0)
 --- more_headers eval
 main::auth(2)
 --- response_body_like chomp
@@ -151,8 +151,8 @@ main::auth(2)
 
 
 === TEST 10: a cursor the server did not issue is 422
---- request
-GET /user/1/posts?before=bm9wZQ
+--- request eval
+"GET /user/1/posts?before=" . Social::b64url("c:2:0" . "\0" x 8)
 --- more_headers eval
 main::auth(2)
 --- error_code: 422

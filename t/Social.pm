@@ -192,6 +192,23 @@ sub b64url {
 }
 
 
+# social_cursor(a, b): a cursor as the module issues them (a position in a
+# list and 8 bytes of its HMAC with the server key)
+sub social_cursor {
+    my ($a, $b) = @_;
+
+    require Digest::SHA;
+
+    open my $in, '<:raw', $ENV{TEST_NGINX_JWT_KEY_FILE} or die "key: $!\n";
+    local $/;
+    my $key = <$in>;
+    close $in;
+
+    my $text = "c:$a:$b";
+    return b64url($text . substr(Digest::SHA::hmac_sha256($text, $key), 0, 8));
+}
+
+
 # social_token(user_id, role => 'user', gen => 0, exp => +3600, alg => ...):
 # a token signed with the test key, as the module signs them, or broken on
 # purpose with the options
