@@ -60,6 +60,12 @@ BEGIN
 END $$;
 
 
+-- the groups there are already
+INSERT INTO group_keys (key, profile_len, group_id)
+SELECT social_subsets(profile, 1, profile_len), profile_len, group_id
+  FROM groups WHERE open AND profile_len <= 8;
+
+
 CREATE OR REPLACE FUNCTION social_group_join(p_attrs text[],
                                              p_threshold numeric,
                                              p_max integer)
@@ -85,8 +91,7 @@ BEGIN
     IF (SELECT value FROM social_settings WHERE name = 'group_max_size')
        IS DISTINCT FROM p_max::text
     THEN
-        PERFORM social_group_keys(group_id)
-           FROM groups WHERE open IS DISTINCT FROM (size < p_max);
+        -- rare (a new limit): every group's keys follow its new state
         UPDATE groups SET open = size < p_max
          WHERE open IS DISTINCT FROM (size < p_max);
         PERFORM social_group_keys(group_id) FROM groups;
