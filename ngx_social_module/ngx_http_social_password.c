@@ -39,6 +39,7 @@ typedef struct {
     ngx_uint_t                      ln;
     ngx_uint_t                      verify;     /* unsigned:1 */
     ngx_int_t                       ok;
+    ngx_event_t                     hold;       /* the worker waits for it */
     u_char                          salt[NGX_HTTP_SOCIAL_SALT_LEN];
     u_char                          expect[NGX_HTTP_SOCIAL_HASH_LEN];
     u_char                          hash[NGX_HTTP_SOCIAL_HASH_LEN];
@@ -50,6 +51,7 @@ static ngx_int_t ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_scrypt_thread(void *data, ngx_log_t *log);
 static void ngx_http_social_scrypt_done(ngx_event_t *ev);
 static void ngx_http_social_scrypt_detach(ngx_http_social_op_t *op);
+static void ngx_http_social_scrypt_hold(ngx_event_t *ev);
 static ngx_int_t ngx_http_social_password_format(ngx_http_social_ctx_t *ctx,
     ngx_http_social_scrypt_t *s, ngx_str_t *out);
 static ngx_int_t ngx_http_social_hmac(ngx_http_social_ctx_t *ctx,
@@ -144,7 +146,9 @@ ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,
         p++;
     }
 
-    if (ngx_strncmp(stored->data, "scrypt$", 7) != 0 || f[5] >= last) {
+    if (stored->len < 7 || ngx_strncmp(stored->data, "scrypt$", 7) != 0
+        || f[5] >= last)
+    {
         return NGX_DECLINED;
     }
 
@@ -295,6 +299,16 @@ ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /*
+     * a worker that shuts down gracefully waits for its timers only: this
+     * one, not cancelable, keeps it until the hash is done
+     */
+
+    s->hold.handler = ngx_http_social_scrypt_hold;
+    s->hold.data = task;
+    s->hold.log = task->event.log;
+    ngx_add_timer(&s->hold, 600000);
+
     return NGX_OK;
 }
 
@@ -342,6 +356,10 @@ ngx_http_social_scrypt_done(ngx_event_t *ev)
 
     ctx = s->op.ctx;
 
+    if (s->hold.timer_set) {
+        ngx_del_timer(&s->hold);
+    }
+
     ngx_explicit_memzero(s->password, s->len);
 
     if (ctx == NULL) {
@@ -376,6 +394,14 @@ static void
 ngx_http_social_scrypt_detach(ngx_http_social_op_t *op)
 {
     /* a thread task cannot be cancelled: it finishes and is freed */
+}
+
+
+static void
+ngx_http_social_scrypt_hold(ngx_event_t *ev)
+{
+    ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                  "social: a password hash is still running after 10 min");
 }
 
 

@@ -271,14 +271,6 @@ ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
         ngx_http_social_pg_close(conn, NGX_HTTP_SOCIAL_BACKEND_DOWN);
     }
 
-    if (pool->nwaiting >= pool->smcf->pg_queue_size) {
-        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                      "social: postgres wait queue is full (%ui)",
-                      pool->nwaiting);
-        ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_BUSY;
-        goto failed;
-    }
-
     closed = NULL;
     alive = 0;
 
@@ -299,6 +291,16 @@ ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
 
     if (alive == 0) {
         /* nothing alive and no new connection yet: PostgreSQL is down */
+        goto failed;
+    }
+
+    /* a connection is on its way for the ops to come, even with no room */
+
+    if (pool->nwaiting >= pool->smcf->pg_queue_size) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "social: postgres wait queue is full (%ui)",
+                      pool->nwaiting);
+        ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_BUSY;
         goto failed;
     }
 

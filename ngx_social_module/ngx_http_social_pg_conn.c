@@ -106,14 +106,22 @@ ngx_http_social_pg_connect_handler(ngx_event_t *ev)
         return;
     }
 
-    st = PQconnectPoll(conn->pg);
+    /*
+     * libpq may close its socket and open another one inside
+     * PQconnectPoll() (a retry without SSL, the next address): the events
+     * leave the socket while it is still open, and come back on whichever
+     * socket libpq has afterwards
+     */
 
-    if (st != PGRES_POLLING_FAILED && PQsocket(conn->pg) != c->fd) {
-        /* libpq moved to another socket (a retry): the old one is closed */
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "social: postgres connect changed sockets");
+    if (ngx_http_social_pg_watch(conn, 0, 0) != NGX_OK) {
         ngx_http_social_pg_close(conn, NGX_HTTP_SOCIAL_BACKEND_DOWN);
         return;
+    }
+
+    st = PQconnectPoll(conn->pg);
+
+    if (st != PGRES_POLLING_FAILED) {
+        c->fd = PQsocket(conn->pg);
     }
 
     switch (st) {

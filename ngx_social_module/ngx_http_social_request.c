@@ -264,6 +264,19 @@ ngx_http_social_check_broken(ngx_http_request_t *r)
     c = r->connection;
     ev = c->read;
 
+#if (NGX_HTTP_V2)
+
+    if (r->stream) {
+        /* the stream was reset: its fake connection says so */
+        if (c->error) {
+            ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        }
+
+        return;
+    }
+
+#endif
+
     if (c->error) {
         return;
     }

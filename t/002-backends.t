@@ -8,7 +8,7 @@ repeat_each(1);
 worker_connections(1024);
 no_shuffle();
 
-plan tests => 46;
+plan tests => 49;
 
 add_block_preprocessor(\&social_defaults);
 
@@ -238,3 +238,20 @@ GET /health
 {"status":"ok","postgres":"ok","redis":"ok"}
 --- error_log
 social redis: closing
+
+
+
+=== TEST 15: social_postgres_queue 0: nothing waits, but connections are made
+--- http_config
+    social_postgres_pool 1;
+    social_postgres_queue 0;
+--- config eval: $::Config
+--- init
+Social::social_http("GET", "/health");
+select undef, undef, undef, 0.5;
+--- request
+GET /health
+--- response_body chomp
+{"status":"ok","postgres":"ok","redis":"ok"}
+--- no_error_log
+[error]
