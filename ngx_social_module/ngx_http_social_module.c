@@ -750,3 +750,42 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();
 }
+
+
+/*
+ * an nginx connection around a socket that a library (libpq, hiredis)
+ * owns: the events leave it without a system call (the library closes the
+ * socket right after, and the kernel forgets it then), nothing posted or
+ * timed stays behind, and the socket itself is not closed here
+ */
+
+void
+ngx_http_social_connection_release(ngx_connection_t *c)
+{
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+}

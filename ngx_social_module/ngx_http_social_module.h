@@ -161,6 +161,9 @@ struct ngx_http_social_op_s {
 extern ngx_module_t  ngx_http_social_module;
 
 
+/* ngx_http_social_module.c */
+void ngx_http_social_connection_release(ngx_connection_t *c);
+
 /* ngx_http_social_request.c */
 ngx_int_t ngx_http_social_handler(ngx_http_request_t *r);
 void ngx_http_social_op_attach(ngx_http_social_ctx_t *ctx,

@@ -393,30 +393,8 @@ ngx_http_social_pg_close(ngx_http_social_pg_conn_t *conn, ngx_uint_t reason)
     }
 
     if (c) {
-        if (c->read->timer_set) {
-            ngx_del_timer(c->read);
-        }
-
-        if (c->read->posted) {
-            ngx_delete_posted_event(c->read);
-        }
-
-        if (c->write->posted) {
-            ngx_delete_posted_event(c->write);
-        }
-
         /* libpq owns the socket and closes it in PQfinish() */
-
-        if (c->read->active) {
-            (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->write->active) {
-            (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        c->fd = (ngx_socket_t) -1;
-        ngx_free_connection(c);
+        ngx_http_social_connection_release(c);
         conn->c = NULL;
     }
 

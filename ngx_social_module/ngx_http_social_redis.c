@@ -406,24 +406,8 @@ ngx_http_social_redis_cleanup(void *data)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "social redis: closing %p", rc);
 
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    c->fd = (ngx_socket_t) -1;
-    ngx_free_connection(c);
+    /* hiredis owns the socket and closes it after this */
+    ngx_http_social_connection_release(c);
     rc->c = NULL;
 
     if (rc->timer.timer_set) {
