@@ -69,3 +69,23 @@ LANGUAGE sql STABLE AS $$
                     WHERE (blocker_id = a AND blocked_id = b)
                        OR (blocker_id = b AND blocked_id = a))
 $$;
+
+
+-- Feed pages are positions in event ids, so ids must become visible in
+-- their order: otherwise an event whose id was taken before another's but
+-- committed after it could fall behind a reader's cursor, a gap.  Event
+-- writes take one lock until they commit, and the id is taken under it.
+CREATE FUNCTION social_event_order()
+RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(727002);
+    NEW.event_id := nextval('events_event_id_seq');
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER events_in_order BEFORE INSERT ON events
+    FOR EACH ROW EXECUTE FUNCTION social_event_order();
+
+-- the trigger takes the id: no default takes one before it
+ALTER TABLE events ALTER COLUMN event_id DROP DEFAULT;
