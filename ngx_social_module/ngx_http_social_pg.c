@@ -15,6 +15,9 @@ static ngx_int_t ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
     ngx_http_social_pg_op_t *op);
 static void ngx_http_social_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_http_social_pg_detach(ngx_http_social_op_t *op);
+static void ngx_http_social_pg_prepared(ngx_http_social_pg_conn_t *conn,
+    ngx_http_social_pg_op_t *op, PGresult *res);
+static void ngx_http_social_pg_free(ngx_http_social_pg_conn_t *conn);
 
 
 ngx_http_social_pg_pool_t  *ngx_http_social_pg_pool;
@@ -343,6 +346,11 @@ ngx_http_social_pg_complete(ngx_http_social_pg_conn_t *conn)
         ngx_del_timer(conn->c->read);
     }
 
+    if (op->preparing) {
+        ngx_http_social_pg_prepared(conn, op, res);
+        return;
+    }
+
     if (op->unpin && conn->pinned) {
         conn->pinned->pg_pinned = NULL;
         conn->pinned = NULL;
@@ -354,18 +362,7 @@ ngx_http_social_pg_complete(ngx_http_social_pg_conn_t *conn)
      */
 
     if (conn->pinned == NULL) {
-        if (PQstatus(conn->pg) != CONNECTION_OK) {
-            ngx_http_social_pg_close(conn, NGX_HTTP_SOCIAL_BACKEND_DOWN);
-
-        } else if (conn->rollback
-                   || PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
-        {
-            /* a transaction left open by a request that went away */
-            ngx_http_social_pg_rollback(conn);
-
-        } else {
-            ngx_http_social_pg_ready(conn);
-        }
+        ngx_http_social_pg_free(conn);
     }
 
     ctx = op->op.ctx;
@@ -389,6 +386,71 @@ ngx_http_social_pg_complete(ngx_http_social_pg_conn_t *conn)
     }
 
     ngx_free(op);
+}
+
+
+/*
+ * the statement is prepared: now it runs, unless its request went away
+ * meanwhile (its parameters went with it); a statement that cannot be
+ * prepared runs unprepared
+ */
+
+static void
+ngx_http_social_pg_prepared(ngx_http_social_pg_conn_t *conn,
+    ngx_http_social_pg_op_t *op, PGresult *res)
+{
+    ngx_uint_t  ok;
+
+    ok = (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK);
+
+    if (res) {
+        PQclear(res);
+    }
+
+    op->preparing = 0;
+
+    if (ok) {
+        conn->prepared[conn->nprepared++] = op->sql;
+    }
+
+    if (op->op.ctx == NULL) {
+        ngx_free(op);
+
+        if (conn->pinned == NULL) {
+            ngx_http_social_pg_free(conn);
+        }
+
+        return;
+    }
+
+    /* one that could not be prepared runs unnamed: its error is its own */
+
+    op->unprepared = !ok;
+
+    if (ngx_http_social_pg_send(conn, op) != NGX_OK) {
+        ngx_http_social_pg_close(conn, NGX_HTTP_SOCIAL_BACKEND_DOWN);
+        ngx_http_social_pg_fail(op, NGX_HTTP_SOCIAL_BACKEND_DOWN);
+    }
+}
+
+
+/* a connection no transaction holds: closed, rolled back or ready */
+
+static void
+ngx_http_social_pg_free(ngx_http_social_pg_conn_t *conn)
+{
+    if (PQstatus(conn->pg) != CONNECTION_OK) {
+        ngx_http_social_pg_close(conn, NGX_HTTP_SOCIAL_BACKEND_DOWN);
+
+    } else if (conn->rollback
+               || PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
+    {
+        /* a transaction left open by a request that went away */
+        ngx_http_social_pg_rollback(conn);
+
+    } else {
+        ngx_http_social_pg_ready(conn);
+    }
 }
 
 

@@ -14,6 +14,9 @@
 #include "ngx_http_social_module.h"
 
 
+#define NGX_HTTP_SOCIAL_PG_PREPARED  64
+
+
 #define NGX_HTTP_SOCIAL_PG_CLOSED      0
 #define NGX_HTTP_SOCIAL_PG_CONNECTING  1
 #define NGX_HTTP_SOCIAL_PG_IDLE        2
@@ -37,6 +40,8 @@ struct ngx_http_social_pg_op_s {
     ngx_http_social_pg_conn_t      *conn;
 
     unsigned                        waiting:1;
+    unsigned                        preparing:1;
+    unsigned                        unprepared:1;
     unsigned                        pin:1;      /* BEGIN */
     unsigned                        unpin:1;    /* COMMIT or ROLLBACK */
 };
@@ -50,6 +55,10 @@ struct ngx_http_social_pg_conn_s {
     PGresult                       *res;
     ngx_uint_t                      state;
     ngx_http_social_ctx_t          *pinned;
+
+    /* the statements prepared on this connection, by their text's address */
+    const char                     *prepared[NGX_HTTP_SOCIAL_PG_PREPARED];
+    ngx_uint_t                      nprepared;
 
     unsigned                        flushing:1;
     unsigned                        rollback:1;

@@ -218,16 +218,48 @@ ngx_int_t
 ngx_http_social_pg_send(ngx_http_social_pg_conn_t *conn,
     ngx_http_social_pg_op_t *op)
 {
-    int                         rc;
+    int                         rc, sent;
+    ngx_uint_t                  i;
     ngx_connection_t           *c;
+    char                        name[NGX_INT_T_LEN + 2];
     ngx_http_social_pg_pool_t  *pool;
 
     c = conn->c;
     pool = ngx_http_social_pg_pool;
 
-    if (!PQsendQueryParams(conn->pg, op->sql, op->nparams, NULL, op->values,
-                           NULL, NULL, 0))
+    /*
+     * a statement with parameters is prepared once a connection (the SQL
+     * texts are constants: their address names them) and then only
+     * executed, so that it is not planned again every time
+     */
+
+    for (i = 0; i < conn->nprepared; i++) {
+        if (conn->prepared[i] == op->sql) {
+            break;
+        }
+    }
+
+    ngx_sprintf((u_char *) name, "s%ui%Z", i);
+
+    if (op->nparams == 0 || op->unprepared
+        || i == NGX_HTTP_SOCIAL_PG_PREPARED)
     {
+        sent = PQsendQueryParams(conn->pg, op->sql, op->nparams, NULL,
+                                 op->values, NULL, NULL, 0);
+
+    } else if (i < conn->nprepared) {
+        sent = PQsendQueryPrepared(conn->pg, name, op->nparams, op->values,
+                                   NULL, NULL, 0);
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "social pg: preparing %s on %p", name, conn);
+
+        sent = PQsendPrepare(conn->pg, name, op->sql, op->nparams, NULL);
+        op->preparing = 1;
+    }
+
+    if (!sent) {
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "social: postgres send failed: %s",
                       PQerrorMessage(conn->pg));
@@ -248,7 +280,10 @@ ngx_http_social_pg_send(ngx_http_social_pg_conn_t *conn,
 
     /* the parameters are copied: the request's memory is no longer used */
 
-    op->values = NULL;
+    if (!op->preparing) {
+        op->values = NULL;
+    }
+
     op->conn = conn;
     conn->op = op;
     conn->state = NGX_HTTP_SOCIAL_PG_BUSY;
@@ -411,6 +446,7 @@ ngx_http_social_pg_close(ngx_http_social_pg_conn_t *conn, ngx_uint_t reason)
     op = conn->op;
     conn->op = NULL;
     conn->state = NGX_HTTP_SOCIAL_PG_CLOSED;
+    conn->nprepared = 0;
     conn->flushing = 0;
     conn->rollback = 0;
 
