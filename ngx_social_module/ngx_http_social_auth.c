@@ -118,7 +118,6 @@ ngx_http_social_auth_redis(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
     int64_t       gen;
     const char  **values;
-    u_char       *p;
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -135,15 +134,13 @@ ngx_http_social_auth_redis(ngx_http_social_ctx_t *ctx, redisReply *reply)
     /* not in Redis (expired, flushed): PostgreSQL knows */
 
     values = ngx_palloc(ctx->request->pool, sizeof(char *));
-    p = ngx_pnalloc(ctx->request->pool, NGX_INT64_LEN + 1);
-    if (values == NULL || p == NULL) {
+    if (values == NULL
+        || (values[0] = ngx_http_social_int64(ctx, ctx->user_id)) == NULL)
+    {
         ctx->auth_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
         ctx->auth_handler(ctx);
         return;
     }
-
-    *ngx_sprintf(p, "%L", ctx->user_id) = '\0';
-    values[0] = (char *) p;
 
     if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_token_gen, 1,
                                  values, ngx_http_social_auth_pg)

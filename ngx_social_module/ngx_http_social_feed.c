@@ -115,12 +115,7 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         ngx_http_social_json_pg(g, res, i, 2, NGX_HTTP_SOCIAL_JSON_STRING);
 
         ngx_http_social_json_str(g, "actor");
-        yajl_gen_map_open(g);
-        ngx_http_social_json_str(g, "user_id");
-        ngx_http_social_json_pg(g, res, i, 3, NGX_HTTP_SOCIAL_JSON_INTEGER);
-        ngx_http_social_json_str(g, "username");
-        ngx_http_social_json_pg(g, res, i, 4, NGX_HTTP_SOCIAL_JSON_STRING);
-        yajl_gen_map_close(g);
+        ngx_http_social_user_ref_json(g, res, i, 3);
 
         ngx_http_social_json_str(g, "post");
         if (PQgetisnull(res, i, 5)) {
@@ -135,14 +130,7 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
             yajl_gen_null(g);
 
         } else {
-            yajl_gen_map_open(g);
-            ngx_http_social_json_str(g, "user_id");
-            ngx_http_social_json_pg(g, res, i, 10,
-                                    NGX_HTTP_SOCIAL_JSON_INTEGER);
-            ngx_http_social_json_str(g, "username");
-            ngx_http_social_json_pg(g, res, i, 11,
-                                    NGX_HTTP_SOCIAL_JSON_STRING);
-            yajl_gen_map_close(g);
+            ngx_http_social_user_ref_json(g, res, i, 10);
         }
 
         yajl_gen_map_close(g);

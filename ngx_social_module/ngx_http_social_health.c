@@ -117,7 +117,6 @@ ngx_http_social_health_send(ngx_http_social_ctx_t *ctx)
     ngx_str_t    one;
     ngx_uint_t   ok;
     u_char       msg[64];
-    ngx_table_elt_t  *ra;
 
     ok = (h->postgres == NGX_HTTP_SOCIAL_BACKEND_OK
           && h->redis == NGX_HTTP_SOCIAL_BACKEND_OK);
@@ -154,15 +153,13 @@ ngx_http_social_health_send(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
     }
 
-    ra = ngx_list_push(&ctx->request->headers_out.headers);
-    if (ra == NULL) {
+    ngx_str_set(&one, "1");
+
+    if (ngx_http_social_add_header(ctx->request, "Retry-After", &one)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_str_set(&one, "1");
-    ra->hash = 1;
-    ngx_str_set(&ra->key, "Retry-After");
-    ra->value = one;
 
     return ngx_http_social_send(ctx, NGX_HTTP_SERVICE_UNAVAILABLE, g);
 }

@@ -184,12 +184,7 @@ ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
             continue;
         }
 
-        yajl_gen_map_open(g);
-        ngx_http_social_json_str(g, "user_id");
-        ngx_http_social_json_pg(g, res, i, 0, NGX_HTTP_SOCIAL_JSON_INTEGER);
-        ngx_http_social_json_str(g, "username");
-        ngx_http_social_json_pg(g, res, i, 1, NGX_HTTP_SOCIAL_JSON_STRING);
-        yajl_gen_map_close(g);
+        ngx_http_social_user_ref_json(g, res, i, 0);
     }
 
     yajl_gen_array_close(g);
@@ -212,4 +207,19 @@ ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     yajl_gen_map_close(g);
 
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+}
+
+
+/* a user as lists and feeds show one: {"user_id", "username"} */
+
+void
+ngx_http_social_user_ref_json(yajl_gen g, PGresult *res, int row, int col)
+{
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "user_id");
+    ngx_http_social_json_pg(g, res, row, col, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_str(g, "username");
+    ngx_http_social_json_pg(g, res, row, col + 1,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
+    yajl_gen_map_close(g);
 }

@@ -177,6 +177,8 @@ ngx_int_t ngx_http_social_error(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
 ngx_int_t ngx_http_social_unavailable(ngx_http_social_ctx_t *ctx,
     const char *what);
 ngx_int_t ngx_http_social_invalid(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
 ngx_int_t ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx,
     ngx_uint_t min, ngx_uint_t max, ngx_uint_t def, ngx_uint_t *limit);
 ngx_int_t ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id);
@@ -240,6 +242,8 @@ ngx_int_t ngx_http_social_feed(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_user_posts(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_user_followers(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_user_following(ngx_http_social_ctx_t *ctx);
+void ngx_http_social_user_ref_json(yajl_gen g, PGresult *res, int row,
+    int col);
 
 /* ngx_http_social_json.c */
 yajl_gen ngx_http_social_json_gen(ngx_pool_t *pool);

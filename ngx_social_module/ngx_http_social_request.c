@@ -22,8 +22,6 @@ static ngx_int_t ngx_http_social_auth_error(ngx_http_social_ctx_t *ctx,
     ngx_int_t status);
 static void ngx_http_social_check_broken(ngx_http_request_t *r);
 static void ngx_http_social_cleanup(void *data);
-static ngx_int_t ngx_http_social_add_header(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_social_allow(ngx_http_social_ctx_t *ctx);
 
 
@@ -766,7 +764,7 @@ ngx_http_social_error_endpoint(ngx_http_social_ctx_t *ctx)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_social_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)
 {
