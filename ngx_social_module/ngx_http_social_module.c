@@ -101,6 +101,21 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
     { ngx_string("user_following"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_social_user_following, 1, 0 },
 
+    { ngx_string("conversations"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST,
+      ngx_http_social_conversations, 1, 0 },
+
+    { ngx_string("conversation_utterances"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_conversation_utterances, 1, 0 },
+
+    { ngx_string("utterances"), NGX_HTTP_POST,
+      ngx_http_social_utterances, 1, 0 },
+
+    { ngx_string("errors"), NGX_HTTP_POST,
+      ngx_http_social_errors, 1, 0 },
+
+    { ngx_string("exercises"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_exercises, 1, 0 },
+
     { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
       ngx_http_social_debug_redis_blob, 0, 1 },
 
@@ -217,6 +232,13 @@ static ngx_command_t  ngx_http_social_commands[] = {
       offsetof(ngx_http_social_main_conf_t, group_max_size),
       &ngx_http_social_group_bounds },
 
+    { ngx_string("social_flush_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, flush_interval),
+      NULL },
+
     { ngx_string("social_debug_endpoints"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -295,6 +317,7 @@ ngx_http_social_create_main_conf(ngx_conf_t *cf)
     smcf->token_lifetime = NGX_CONF_UNSET;
     smcf->password_cost = NGX_CONF_UNSET_UINT;
     smcf->group_max_size = NGX_CONF_UNSET_UINT;
+    smcf->flush_interval = NGX_CONF_UNSET_MSEC;
     smcf->debug_endpoints = NGX_CONF_UNSET;
 
     return smcf;
@@ -319,6 +342,7 @@ ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(smcf->password_cost, 17);
 
     ngx_conf_init_uint_value(smcf->group_max_size, 100);
+    ngx_conf_init_msec_value(smcf->flush_interval, 600000);
 
     if (smcf->group_threshold.len == 0) {
         ngx_str_set(&smcf->group_threshold, "0.5");

@@ -105,6 +105,8 @@ typedef struct {
     ngx_str_t                       group_threshold;  /* "0.5" */
     ngx_uint_t                      group_max_size;
 
+    ngx_msec_t                      flush_interval;
+
     ngx_flag_t                      debug_endpoints;
     ngx_uint_t                      uses_tokens;    /* unsigned:1 */
 } ngx_http_social_main_conf_t;
@@ -244,6 +246,28 @@ ngx_int_t ngx_http_social_user_followers(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_user_following(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_user_ref_json(yajl_gen g, PGresult *res, int row,
     int col);
+
+/* ngx_http_social_learning.c */
+ngx_int_t ngx_http_social_conversations(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_conversation_utterances(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_utterances(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_errors.c */
+ngx_int_t ngx_http_social_errors(ngx_http_social_ctx_t *ctx);
+void ngx_http_social_errors_forget(ngx_http_social_ctx_t *ctx,
+    int64_t user_id);
+ngx_int_t ngx_http_social_errors_view(ngx_http_social_ctx_t *ctx,
+    int64_t user_id, ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_errors_cut(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_errors_rows(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *batch, ngx_uint_t from, ngx_uint_t to,
+    ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_errors_ack(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *batch, ngx_http_social_redis_handler_pt handler);
+
+/* ngx_http_social_exercises.c */
+ngx_int_t ngx_http_social_exercises(ngx_http_social_ctx_t *ctx);
 
 /* ngx_http_social_json.c */
 yajl_gen ngx_http_social_json_gen(ngx_pool_t *pool);

@@ -603,6 +603,10 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
+    /* what still waits in Redis for the user goes too (best effort) */
+
+    ngx_http_social_errors_forget(ctx, u->id);
+
     /* no generation is that high: every token of the user stops working */
 
     if (ngx_http_social_auth_publish(ctx, u->id, INT64_MAX,
