@@ -26,6 +26,7 @@ typedef struct ngx_http_social_pg_pool_s    ngx_http_social_pg_pool_t;
 typedef struct ngx_http_social_redis_op_s   ngx_http_social_redis_op_t;
 typedef struct ngx_http_social_redis_s      ngx_http_social_redis_t;
 typedef struct ngx_http_social_json_s       ngx_http_social_json_t;
+typedef struct ngx_http_social_job_s        ngx_http_social_job_t;
 
 
 typedef ngx_int_t (*ngx_http_social_handler_pt)(ngx_http_social_ctx_t *ctx);
@@ -40,6 +41,9 @@ typedef void (*ngx_http_social_redis_handler_pt)(ngx_http_social_ctx_t *ctx,
 
 /* ctx->auth_status says how the token check ended */
 typedef void (*ngx_http_social_auth_handler_pt)(ngx_http_social_ctx_t *ctx);
+
+/* a periodic job's run: it ends with ngx_http_social_job_done() */
+typedef void (*ngx_http_social_job_pt)(ngx_http_social_job_t *job);
 
 /* hash is NULL when hashing failed or the password did not match */
 typedef void (*ngx_http_social_password_pt)(ngx_http_social_ctx_t *ctx,
@@ -125,7 +129,9 @@ typedef struct {
 
 
 struct ngx_http_social_ctx_s {
-    ngx_http_request_t             *request;
+    ngx_http_request_t             *request;    /* NULL in a job */
+    ngx_pool_t                     *pool;
+    ngx_log_t                      *log;
     ngx_http_social_endpoint_t     *endpoint;
     ngx_http_social_main_conf_t    *smcf;
 
@@ -160,14 +166,41 @@ struct ngx_http_social_op_s {
 };
 
 
+/*
+ * A periodic job, run in one worker across all nodes at a time (a Redis
+ * lock).  During a run, job->ctx serves the backend calls: its request is
+ * NULL, its pool lives until ngx_http_social_job_done(), and its data
+ * points back at the job; the run keeps its own state in job->data.
+ */
+
+struct ngx_http_social_job_s {
+    const char                     *name;       /* social:lock:<name> */
+    ngx_msec_t                      interval;   /* 0: off */
+    ngx_http_social_job_pt          run;
+
+    ngx_http_social_ctx_t          *ctx;        /* of the run, or NULL */
+    void                           *data;
+    ngx_http_social_main_conf_t    *smcf;
+    ngx_str_t                       token;      /* the lock's value */
+    ngx_event_t                     timer;
+};
+
+
 extern ngx_module_t  ngx_http_social_module;
 
 
 /* ngx_http_social_module.c */
 void ngx_http_social_connection_release(ngx_connection_t *c);
 
+/* ngx_http_social_job.c */
+ngx_int_t ngx_http_social_job_start(ngx_cycle_t *cycle,
+    ngx_http_social_job_t *job);
+void ngx_http_social_job_done(ngx_http_social_job_t *job);
+void ngx_http_social_job_stop(ngx_http_social_job_t *job);
+
 /* ngx_http_social_request.c */
 ngx_int_t ngx_http_social_handler(ngx_http_request_t *r);
+void ngx_http_social_ctx_release(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_op_attach(ngx_http_social_ctx_t *ctx,
     ngx_http_social_op_t *op);
 void ngx_http_social_op_unlink(ngx_http_social_op_t *op);

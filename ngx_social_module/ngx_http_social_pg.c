@@ -184,7 +184,7 @@ ngx_http_social_pg_op(ngx_http_social_ctx_t *ctx, const char *sql,
 {
     ngx_http_social_pg_op_t  *op;
 
-    op = ngx_calloc(sizeof(ngx_http_social_pg_op_t), ctx->request->pool->log);
+    op = ngx_calloc(sizeof(ngx_http_social_pg_op_t), ctx->log);
     if (op == NULL) {
         return NGX_ERROR;
     }
@@ -264,7 +264,7 @@ ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
         ngx_queue_remove(&conn->queue);
         conn->c->idle = 0;
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "social pg: reusing connection %p", conn);
 
         if (ngx_http_social_pg_send(conn, op) == NGX_OK) {
@@ -300,7 +300,7 @@ ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
     /* a connection is on its way for the ops to come, even with no room */
 
     if (pool->nwaiting >= pool->smcf->pg_queue_size) {
-        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "social: postgres wait queue is full (%ui)",
                       pool->nwaiting);
         ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_BUSY;
@@ -371,9 +371,12 @@ ngx_http_social_pg_complete(ngx_http_social_pg_conn_t *conn)
         ngx_http_social_op_unlink(&op->op);
         ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_OK;
 
-        c = ctx->request->connection;
+        c = ctx->request ? ctx->request->connection : NULL;
         op->handler(ctx, res);
-        ngx_http_run_posted_requests(c);
+
+        if (c) {
+            ngx_http_run_posted_requests(c);
+        }
 
     } else if (op->handler) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_http_social_pg_pool->log, 0,
@@ -545,9 +548,12 @@ ngx_http_social_pg_fail(ngx_http_social_pg_op_t *op, ngx_uint_t reason)
         ngx_http_social_op_unlink(&op->op);
         ctx->backend_error = reason;
 
-        c = ctx->request->connection;
+        c = ctx->request ? ctx->request->connection : NULL;
         op->handler(ctx, NULL);
-        ngx_http_run_posted_requests(c);
+
+        if (c) {
+            ngx_http_run_posted_requests(c);
+        }
     }
 
     ngx_free(op);

@@ -155,7 +155,7 @@ ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
         }
 
     } else {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "social redis: reusing connection %p", rc);
     }
 
@@ -455,15 +455,18 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
         ctx->backend_error = reply ? NGX_HTTP_SOCIAL_BACKEND_OK : rc->reason;
 
         if (reply == NULL) {
-            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+            ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                           "social: redis command failed: %s",
                           rc->reason == NGX_HTTP_SOCIAL_BACKEND_TIMEOUT
                           ? "timed out" : "connection lost");
         }
 
-        c = ctx->request->connection;
+        c = ctx->request ? ctx->request->connection : NULL;
         op->handler(ctx, reply);
-        ngx_http_run_posted_requests(c);
+
+        if (c) {
+            ngx_http_run_posted_requests(c);
+        }
     }
 
     ngx_free(op);

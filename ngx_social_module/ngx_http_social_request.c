@@ -76,6 +76,8 @@ ngx_http_social_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
+    ctx->pool = r->pool;
+    ctx->log = r->connection->log;
     ctx->endpoint = slcf->endpoint;
     ctx->smcf = ngx_http_get_module_main_conf(r, ngx_http_social_module);
     ngx_queue_init(&ctx->ops);
@@ -329,8 +331,15 @@ ngx_http_social_check_broken(ngx_http_request_t *r)
 static void
 ngx_http_social_cleanup(void *data)
 {
-    ngx_http_social_ctx_t  *ctx = data;
+    ngx_http_social_ctx_release(data);
+}
 
+
+/* the backend ops of a request or a job that ends are detached */
+
+void
+ngx_http_social_ctx_release(ngx_http_social_ctx_t *ctx)
+{
     ngx_queue_t           *q;
     ngx_http_social_op_t  *op;
 
@@ -338,7 +347,7 @@ ngx_http_social_cleanup(void *data)
         q = ngx_queue_head(&ctx->ops);
         op = ngx_queue_data(q, ngx_http_social_op_t, link);
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "social: detaching op %p", op);
 
         ngx_http_social_op_unlink(op);
@@ -672,14 +681,14 @@ ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id)
 }
 
 
-/* an integer as a query parameter, in the request pool */
+/* an integer as a query parameter, in the request's (or job's) pool */
 
 const char *
 ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n)
 {
     u_char  *p;
 
-    p = ngx_pnalloc(ctx->request->pool, NGX_INT64_LEN + 1);
+    p = ngx_pnalloc(ctx->pool, NGX_INT64_LEN + 1);
     if (p == NULL) {
         return NULL;
     }

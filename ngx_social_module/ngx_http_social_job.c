@@ -1,0 +1,209 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * Periodic jobs (trimming the recent events, flushing the error counts):
+ * every worker arms a timer for each job, and on each tick tries to take
+ * the job's Redis lock, "SET social:lock:<name> <token> NX PX <interval>".
+ * The worker that takes it runs the job; the others skip this round.  The
+ * lock is not released when the run ends but expires with the interval,
+ * so the job runs about once an interval across all workers of all nodes.
+ * A run that outlives its lock may meet another one: jobs are written so
+ * that two runs at once do no harm.
+ *
+ * A run has a ctx of its own, without a request: its pool lives as long as
+ * the run, and its backend operations are detached when the run ends.
+ */
+
+
+#include "ngx_http_social_module.h"
+
+
+static void ngx_http_social_job_tick(ngx_event_t *ev);
+static void ngx_http_social_job_locked(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_job_arm(ngx_http_social_job_t *job);
+
+
+static ngx_uint_t  ngx_http_social_job_runs;
+
+
+ngx_int_t
+ngx_http_social_job_start(ngx_cycle_t *cycle, ngx_http_social_job_t *job)
+{
+    job->smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                    ngx_http_social_module);
+
+    if (job->interval == 0 || job->smcf == NULL
+        || job->smcf->redis_addr.len == 0)
+    {
+        return NGX_OK;
+    }
+
+    job->timer.handler = ngx_http_social_job_tick;
+    job->timer.data = job;
+    job->timer.log = cycle->log;
+    job->timer.cancelable = 1;
+
+    ngx_http_social_job_arm(job);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_social_job_arm(ngx_http_social_job_t *job)
+{
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(&job->timer, job->interval);
+}
+
+
+static void
+ngx_http_social_job_tick(ngx_event_t *ev)
+{
+    ngx_http_social_job_t  *job = ev->data;
+
+    size_t                  lens[6];
+    u_char                 *p;
+    ngx_pool_t             *pool;
+    const char             *argv[6];
+    ngx_http_social_ctx_t  *ctx;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (job->ctx) {
+        /* the last run goes on */
+        ngx_http_social_job_arm(job);
+        return;
+    }
+
+    pool = ngx_create_pool(4096, ev->log);
+    if (pool == NULL) {
+        ngx_http_social_job_arm(job);
+        return;
+    }
+
+    ctx = ngx_pcalloc(pool, sizeof(ngx_http_social_ctx_t));
+    if (ctx == NULL) {
+        goto failed;
+    }
+
+    ctx->pool = pool;
+    ctx->log = ev->log;
+    ctx->smcf = job->smcf;
+    ctx->data = job;
+    ngx_queue_init(&ctx->ops);
+
+    job->ctx = ctx;
+
+    /* a token no other worker or node has: host, pid, run */
+
+    p = ngx_pnalloc(pool, ngx_cycle->hostname.len + 2 * NGX_INT64_LEN + 3);
+    if (p == NULL) {
+        goto failed;
+    }
+
+    job->token.data = p;
+    p = ngx_sprintf(p, "%V:%P:%ui", &ngx_cycle->hostname, ngx_pid,
+                    ++ngx_http_social_job_runs);
+    job->token.len = p - job->token.data;
+
+    p = ngx_pnalloc(pool, sizeof("social:lock:") - 1 + ngx_strlen(job->name));
+    if (p == NULL) {
+        goto failed;
+    }
+
+    argv[0] = "SET";
+    argv[1] = (char *) p;
+    lens[1] = ngx_sprintf(p, "social:lock:%s", job->name) - p;
+    argv[2] = (char *) job->token.data;
+    lens[2] = job->token.len;
+    argv[3] = "NX";
+    argv[4] = "PX";
+    argv[5] = ngx_http_social_int64(ctx, job->interval);
+
+    if (argv[5] == NULL) {
+        goto failed;
+    }
+
+    lens[0] = 3;
+    lens[3] = 2;
+    lens[4] = 2;
+    lens[5] = ngx_strlen(argv[5]);
+
+    if (ngx_http_social_redis_command(ctx, ngx_http_social_job_locked, 6,
+                                      argv, lens)
+        == NGX_OK)
+    {
+        return;
+    }
+
+failed:
+
+    job->ctx = NULL;
+    ngx_destroy_pool(pool);
+    ngx_http_social_job_arm(job);
+}
+
+
+static void
+ngx_http_social_job_locked(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    ngx_http_social_job_t  *job = ctx->data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
+        /* Redis is down, or another worker has the lock */
+        ngx_http_social_job_done(job);
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "social job: %s runs", job->name);
+
+    job->run(job);
+}
+
+
+/* the end of every run: its ops are detached, its pool freed */
+
+void
+ngx_http_social_job_done(ngx_http_social_job_t *job)
+{
+    ngx_http_social_ctx_t  *ctx;
+
+    ctx = job->ctx;
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    job->ctx = NULL;
+    job->data = NULL;
+
+    ngx_http_social_ctx_release(ctx);
+    ngx_destroy_pool(ctx->pool);
+
+    ngx_http_social_job_arm(job);
+}
+
+
+/* a worker that exits ends its runs: a transaction still open rolls back */
+
+void
+ngx_http_social_job_stop(ngx_http_social_job_t *job)
+{
+    ngx_http_social_job_done(job);
+
+    if (job->timer.timer_set) {
+        ngx_del_timer(&job->timer);
+    }
+}
