@@ -112,11 +112,13 @@ static const char  ngx_http_social_errors_record_lua[] =
 
 /*
  * ARGV[1]: an epoch to use if Redis has none.  The open batch, or a new
- * one cut from what is pending, as {epoch, seq, rows}; nil: nothing to do
+ * one cut from what is pending, as {epoch, seq, rows, 1 if new}; nil:
+ * nothing to do
  */
 
 static const char  ngx_http_social_errors_cut_lua[] =
     "local open = redis.call('GET', 'social:err:open')\n"
+    "local fresh = 0\n"
     "if not open then\n"
     "  if redis.call('EXISTS', 'social:err:rows') == 0 then\n"
     "    return false\n"
@@ -134,9 +136,11 @@ static const char  ngx_http_social_errors_cut_lua[] =
     "  end\n"
     "  redis.call('DEL', 'social:err:dirty')\n"
     "  redis.call('SET', 'social:err:open', open)\n"
+    "  fresh = 1\n"
     "end\n"
     "local e, s = string.match(open, '^(.*):(%d+)$')\n"
-    "return {e, s, redis.call('LLEN', 'social:err:b:' .. open .. ':rows')}\n";
+    "return {e, s, redis.call('LLEN', 'social:err:b:' .. open .. ':rows'),\n"
+    "        fresh}\n";
 
 
 /* ARGV[1]: the batch "<epoch>:<seq>", applied: it goes */

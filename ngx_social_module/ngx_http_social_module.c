@@ -764,6 +764,10 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_social_flush_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -771,6 +775,7 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_social_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_social_flush_exit_process();
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();
 }

@@ -299,6 +299,11 @@ ngx_int_t ngx_http_social_errors_rows(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_errors_ack(ngx_http_social_ctx_t *ctx,
     ngx_str_t *batch, ngx_http_social_redis_handler_pt handler);
 
+/* ngx_http_social_flush.c */
+ngx_int_t ngx_http_social_flush_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_flush_exit_process(void);
+
 /* ngx_http_social_exercises.c */
 ngx_int_t ngx_http_social_exercises(ngx_http_social_ctx_t *ctx);
 
