@@ -84,7 +84,8 @@ static void ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_errors_recorded(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static ngx_int_t ngx_http_social_errors_eval(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_redis_handler_pt handler, const char *script,
+    ngx_http_social_redis_handler_pt handler,
+    ngx_http_social_script_t *script,
     ngx_uint_t nkeys, ngx_uint_t nargs, const char **args, size_t *lens);
 
 
@@ -97,7 +98,7 @@ static const char  ngx_http_social_sql_errors_owner[] =
  * utterance, then key, spelling and row of each error point
  */
 
-static const char  ngx_http_social_errors_record_lua[] =
+static ngx_http_social_script_t  ngx_http_social_errors_record_script = {
     "local n = 0\n"
     "for i = 3, #ARGV, 3 do\n"
     "  redis.call('HINCRBY', KEYS[2], 'n' .. ARGV[i], 1)\n"
@@ -107,7 +108,9 @@ static const char  ngx_http_social_errors_record_lua[] =
     "  n = n + 1\n"
     "end\n"
     "redis.call('SADD', KEYS[3], ARGV[1])\n"
-    "return n\n";
+    "return n\n",
+    ""
+};
 
 
 /*
@@ -116,7 +119,7 @@ static const char  ngx_http_social_errors_record_lua[] =
  * nothing to do
  */
 
-static const char  ngx_http_social_errors_cut_lua[] =
+static ngx_http_social_script_t  ngx_http_social_errors_cut_script = {
     "local open = redis.call('GET', 'social:err:open')\n"
     "local fresh = 0\n"
     "if not open then\n"
@@ -140,12 +143,14 @@ static const char  ngx_http_social_errors_cut_lua[] =
     "end\n"
     "local e, s = string.match(open, '^(.*):(%d+)$')\n"
     "return {e, s, redis.call('LLEN', 'social:err:b:' .. open .. ':rows'),\n"
-    "        fresh}\n";
+    "        fresh}\n",
+    ""
+};
 
 
 /* ARGV[1]: the batch "<epoch>:<seq>", applied: it goes */
 
-static const char  ngx_http_social_errors_ack_lua[] =
+static ngx_http_social_script_t  ngx_http_social_errors_ack_script = {
     "local b = 'social:err:b:' .. ARGV[1]\n"
     "for _, u in ipairs(redis.call('SMEMBERS', b .. ':users')) do\n"
     "  redis.call('UNLINK', b .. ':u:' .. u)\n"
@@ -154,7 +159,9 @@ static const char  ngx_http_social_errors_ack_lua[] =
     "if redis.call('GET', 'social:err:open') == ARGV[1] then\n"
     "  redis.call('DEL', 'social:err:open')\n"
     "end\n"
-    "return 1\n";
+    "return 1\n",
+    ""
+};
 
 
 /*
@@ -162,7 +169,7 @@ static const char  ngx_http_social_errors_ack_lua[] =
  * the last two flat lists of spelling, count, latest utterance
  */
 
-static const char  ngx_http_social_errors_view_lua[] =
+static ngx_http_social_script_t  ngx_http_social_errors_view_script = {
     "local function counts(key)\n"
     "  local h, m, out = redis.call('HGETALL', key), {}, {}\n"
     "  for i = 1, #h, 2 do m[h[i]] = h[i + 1] end\n"
@@ -181,7 +188,9 @@ static const char  ngx_http_social_errors_view_lua[] =
     "        redis.call('GET', 'social:err:seq') or '0', open or '',\n"
     "        counts('social:err:u:' .. ARGV[1]),\n"
     "        open and counts('social:err:b:' .. open .. ':u:' .. ARGV[1])\n"
-    "        or {}}\n";
+    "        or {}}\n",
+    ""
+};
 
 
 /*
@@ -607,7 +616,7 @@ ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     if (ngx_http_social_errors_eval(ctx, ngx_http_social_errors_recorded,
-                                    ngx_http_social_errors_record_lua, 3,
+                                    &ngx_http_social_errors_record_script, 3,
                                     n, args, lens)
         != NGX_OK)
     {
@@ -705,7 +714,7 @@ ngx_http_social_errors_view(ngx_http_social_ctx_t *ctx, int64_t user_id,
     lens[0] = p - user;
 
     return ngx_http_social_errors_eval(ctx, handler,
-                                       ngx_http_social_errors_view_lua,
+                                       &ngx_http_social_errors_view_script,
                                        0, 1, args, lens);
 }
 
@@ -731,7 +740,7 @@ ngx_http_social_errors_cut(ngx_http_social_ctx_t *ctx,
     lens[0] = p - epoch;
 
     return ngx_http_social_errors_eval(ctx, handler,
-                                       ngx_http_social_errors_cut_lua,
+                                       &ngx_http_social_errors_cut_script,
                                        0, 1, args, lens);
 }
 
@@ -784,44 +793,41 @@ ngx_http_social_errors_ack(ngx_http_social_ctx_t *ctx, ngx_str_t *batch,
     lens[0] = batch->len;
 
     return ngx_http_social_errors_eval(ctx, handler,
-                                       ngx_http_social_errors_ack_lua,
+                                       &ngx_http_social_errors_ack_script,
                                        0, 1, args, lens);
 }
 
 
 /*
- * EVAL of a script: the keys are named in the scripts or passed first
- * (the record script's 3), then the arguments
+ * a script (by its SHA1, see ngx_http_social_redis_script()): the keys
+ * are named in the scripts or passed first, then the arguments
  */
 
 static ngx_int_t
 ngx_http_social_errors_eval(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_redis_handler_pt handler, const char *script,
-    ngx_uint_t nkeys, ngx_uint_t nargs, const char **args, size_t *lens)
+    ngx_http_social_redis_handler_pt handler,
+    ngx_http_social_script_t *script, ngx_uint_t nkeys, ngx_uint_t nargs,
+    const char **args, size_t *lens)
 {
     u_char       *p;
     ngx_uint_t    i;
     u_char        n[NGX_INT_T_LEN];
-    const char   *argv[3 + NGX_HTTP_SOCIAL_ERRORS_ARGS];
-    size_t        argvlen[3 + NGX_HTTP_SOCIAL_ERRORS_ARGS];
+    const char   *argv[1 + NGX_HTTP_SOCIAL_ERRORS_ARGS];
+    size_t        argvlen[1 + NGX_HTTP_SOCIAL_ERRORS_ARGS];
 
     if (nargs > NGX_HTTP_SOCIAL_ERRORS_ARGS) {
         return NGX_ERROR;
     }
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = script;
-    argvlen[1] = ngx_strlen(script);
     p = ngx_sprintf(n, "%ui", nkeys);
-    argv[2] = (char *) n;
-    argvlen[2] = p - n;
+    argv[0] = (char *) n;
+    argvlen[0] = p - n;
 
     for (i = 0; i < nargs; i++) {
-        argv[3 + i] = args[i];
-        argvlen[3 + i] = lens[i];
+        argv[1 + i] = args[i];
+        argvlen[1 + i] = lens[i];
     }
 
-    return ngx_http_social_redis_command(ctx, handler, 3 + nargs, argv,
-                                         argvlen);
+    return ngx_http_social_redis_script(ctx, handler, script, 1 + nargs,
+                                        argv, argvlen);
 }

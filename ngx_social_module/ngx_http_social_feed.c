@@ -11,6 +11,14 @@
  * page is full whenever more matching events exist; the cursor is the last
  * event id of the page, so new events never shift a page (no duplicates,
  * no gaps).
+ *
+ * Pages within the recent events come from Redis (ngx_http_social_feed_
+ * cache.c): the reader's follows and blocks and the last event id are read
+ * from PostgreSQL, one script walks the recent set down from the cursor,
+ * filters it and answers the page with the cached post and user objects.
+ * When Redis is behind PostgreSQL, or the page reaches past what the set
+ * holds, the whole page comes from PostgreSQL; objects not cached are read
+ * by event id and cached.  The cursor is the same either way.
  */
 
 
@@ -19,6 +27,31 @@
 
 static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
+static void ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static ngx_uint_t ngx_http_social_feed_ids(const char *array,
+    const char **argv, size_t *lens);
+static void ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static ngx_int_t ngx_http_social_feed_split(redisReply *member,
+    ngx_str_t *fields);
+static void ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx,
+    redisReply *reply, ngx_uint_t n);
+static void ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static ngx_int_t ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx,
+    yajl_gen g, const char *kind, const char *id, const char **key,
+    size_t *len);
+
+
+/* how many recent events a read may look at before it asks PostgreSQL */
+#define NGX_HTTP_SOCIAL_FEED_SCAN_TEXT  "5000"
+
+/* event, type, actor, post, author, target, created_at */
+#define NGX_HTTP_SOCIAL_FEED_FIELDS  7
 
 
 /* the users in a block with the reader are read once, as a hashed set */
@@ -46,9 +79,36 @@ static const char  ngx_http_social_sql_feed[] =
     " LIMIT $3";
 
 
+/* the reader's follows and blocks, and the last event id */
+static const char  ngx_http_social_sql_feed_context[] =
+    "SELECT ARRAY(SELECT followed_id FROM follows "
+    "              WHERE follower_id = $1)::text, "
+    "       ARRAY(SELECT blocked_id FROM blocks WHERE blocker_id = $1 "
+    "             UNION SELECT blocker_id FROM blocks "
+    "                    WHERE blocked_id = $1)::text, "
+    "       coalesce((SELECT max(event_id) FROM events), 0)";
+
+/* the events the set chose, when objects of theirs are not cached */
+static const char  ngx_http_social_sql_feed_ids[] =
+    "SELECT e.event_id, e.type, social_time(e.created_at), "
+    "       a.user_id, a.username, "
+    "       p.post_id, p.author_id, p.content, social_time(p.created_at), "
+    "       (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id), "
+    "       t.user_id, t.username "
+    "  FROM events e "
+    "  JOIN users a ON a.user_id = e.actor_id "
+    "  LEFT JOIN posts p ON p.post_id = e.post_id "
+    "  LEFT JOIN users t ON t.user_id = e.target_id "
+    " WHERE e.event_id = ANY ($1::bigint[]) "
+    " ORDER BY e.event_id DESC";
+
+
 typedef struct {
     const char                     *values[3];
     ngx_uint_t                      limit;
+    ngx_uint_t                      count;      /* events the set chose */
+    ngx_str_t                       gen;        /* of the cached objects */
+    const char                     *ids[1];     /* "{1,2,3}" */
 } ngx_http_social_feed_t;
 
 
@@ -77,8 +137,488 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
     /* one more than the page: whether there is a next one */
     f->values[2] = ngx_http_social_int64(ctx, f->limit + 1);
 
+    if (ngx_http_social_feed_cache_usable(ctx)) {
+        return ngx_http_social_pg_step(ctx, ngx_http_social_sql_feed_context,
+                                       1, f->values,
+                                       ngx_http_social_feed_context);
+    }
+
     return ngx_http_social_pg_step(ctx, ngx_http_social_sql_feed, 3,
                                    f->values, ngx_http_social_feed_read);
+}
+
+
+/* the whole page from PostgreSQL */
+
+static void
+ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    ngx_http_social_pg_next(ctx, ngx_http_social_sql_feed, 3, f->values,
+                            ngx_http_social_feed_read);
+}
+
+
+static void
+ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    size_t                  *lens;
+    ngx_uint_t               i, n, nfollow;
+    const char             **argv;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    /* an id takes at least two characters of the array text */
+
+    n = 10 + (PQgetlength(res, 0, 0) + PQgetlength(res, 0, 1)) / 2;
+
+    argv = ngx_palloc(ctx->pool, n * sizeof(char *));
+    lens = ngx_palloc(ctx->pool, n * sizeof(size_t));
+
+    if (argv == NULL || lens == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    argv[0] = "3";
+    argv[1] = "social:feed:recent";
+    argv[2] = "social:feed:top";
+    argv[3] = "social:feed:bottom";
+    argv[4] = f->values[1];
+    argv[5] = f->values[2];
+    argv[6] = PQgetvalue(res, 0, 2);
+    argv[7] = NGX_HTTP_SOCIAL_FEED_SCAN_TEXT;
+
+    /* whom the reader follows, and the reader; then the blocks */
+
+    argv[9] = f->values[0];
+    nfollow = 1 + ngx_http_social_feed_ids(PQgetvalue(res, 0, 0),
+                                           &argv[10], &lens[10]);
+    argv[8] = ngx_http_social_int64(ctx, nfollow);
+
+    n = 9 + nfollow;
+    n += ngx_http_social_feed_ids(PQgetvalue(res, 0, 1), &argv[n], &lens[n]);
+
+    if (argv[8] == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    for (i = 0; i < 10; i++) {
+        lens[i] = ngx_strlen(argv[i]);
+    }
+
+    if (ngx_http_social_redis_script(ctx, ngx_http_social_feed_cached,
+                                     &ngx_http_social_feed_read_script,
+                                     n, argv, lens)
+        != NGX_OK)
+    {
+        ngx_http_social_feed_pg(ctx);
+    }
+}
+
+
+/* the ids of PostgreSQL's array text "{1,2,3}" as arguments, in place */
+
+static ngx_uint_t
+ngx_http_social_feed_ids(const char *array, const char **argv, size_t *lens)
+{
+    ngx_uint_t   n;
+    const char  *p, *start;
+
+    n = 0;
+
+    for (p = array + 1; *p && *p != '}'; p++) {
+        start = p;
+
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == start) {
+            break;
+        }
+
+        argv[n] = start;
+        lens[n] = p - start;
+        n++;
+
+        if (*p != ',') {
+            break;
+        }
+    }
+
+    return n;
+}
+
+
+static void
+ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    u_char                  *p;
+    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_FIELDS];
+    ngx_uint_t               i, n, missing;
+    redisReply             **el;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < 1
+        || reply->element[0]->type != REDIS_REPLY_STRING)
+    {
+        ngx_http_social_feed_pg(ctx);
+        return;
+    }
+
+    el = reply->element;
+
+    if (reply->elements < 2 || ngx_strcmp(el[0]->str, "ok") != 0
+        || el[1]->type != REDIS_REPLY_STRING
+        || (reply->elements - 2) % 4 != 0)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                       "social feed: redis set %s", el[0]->str);
+
+        if (ngx_strcmp(el[0]->str, "stale") == 0) {
+            ngx_http_social_feed_changed();
+        }
+
+        ngx_http_social_feed_pg(ctx);
+        return;
+    }
+
+    n = (reply->elements - 2) / 4;
+    missing = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_social_feed_split(el[2 + 4 * i], ev) != NGX_OK) {
+            ngx_http_social_feed_pg(ctx);
+            return;
+        }
+
+        if ((el[3 + 4 * i]->len == 0 && ev[3].data[0] != '0')
+            || el[4 + 4 * i]->len == 0
+            || (el[5 + 4 * i]->len == 0 && ev[5].data[0] != '0'))
+        {
+            missing = 1;
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "social feed: %ui events from redis, objects %s",
+                   n, missing ? "missing" : "cached");
+
+    if (!missing) {
+        ngx_http_social_feed_render(ctx, reply, n);
+        return;
+    }
+
+    /* the objects from PostgreSQL, by event id; cached for next time */
+
+    f->count = n;
+
+    f->gen.data = ngx_pnalloc(ctx->pool, el[1]->len);
+    p = ngx_pnalloc(ctx->pool, n * (NGX_INT64_LEN + 1) + 2);
+
+    if (f->gen.data == NULL || p == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    f->gen.len = el[1]->len;
+    ngx_memcpy(f->gen.data, el[1]->str, el[1]->len);
+
+    f->ids[0] = (char *) p;
+    *p++ = '{';
+
+    for (i = 0; i < n; i++) {
+        (void) ngx_http_social_feed_split(el[2 + 4 * i], ev);
+        p = ngx_cpymem(p, ev[0].data, ev[0].len);
+        *p++ = (i + 1 < n) ? ',' : '}';
+    }
+
+    if (n == 0) {
+        *p++ = '}';
+    }
+
+    *p = '\0';
+
+    ngx_http_social_pg_next(ctx, ngx_http_social_sql_feed_ids, 1, f->ids,
+                            ngx_http_social_feed_fetched);
+}
+
+
+/* a member of the set: id|type|actor|post|author|target|created_at */
+
+static ngx_int_t
+ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
+{
+    u_char      *p, *last;
+    ngx_uint_t   i;
+
+    if (member->type != REDIS_REPLY_STRING) {
+        return NGX_ERROR;
+    }
+
+    p = (u_char *) member->str;
+    last = p + member->len;
+
+    for (i = 0; i < NGX_HTTP_SOCIAL_FEED_FIELDS; i++) {
+        fields[i].data = p;
+
+        if (i + 1 < NGX_HTTP_SOCIAL_FEED_FIELDS) {
+            p = ngx_strlchr(p, last, '|');
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+        } else {
+            p = last;
+        }
+
+        fields[i].len = p - fields[i].data;
+
+        if (fields[i].len == 0) {
+            return NGX_ERROR;
+        }
+
+        p++;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the page from the set and the cached objects alone */
+
+static void
+ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
+    ngx_uint_t n)
+{
+    yajl_gen                 g;
+    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_FIELDS];
+    ngx_uint_t               i;
+    redisReply             **el;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    g = ngx_http_social_json_gen(ctx->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    el = reply->element + 2;
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "events");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < ngx_min(n, f->limit); i++, el += 4) {
+        (void) ngx_http_social_feed_split(el[0], ev);
+
+        yajl_gen_map_open(g);
+        ngx_http_social_json_str(g, "event_id");
+        ngx_http_social_json_raw(g, (char *) ev[0].data, ev[0].len);
+        ngx_http_social_json_str(g, "type");
+        yajl_gen_string(g, ev[1].data, ev[1].len);
+        ngx_http_social_json_str(g, "created_at");
+        yajl_gen_string(g, ev[6].data, ev[6].len);
+        ngx_http_social_json_str(g, "actor");
+        ngx_http_social_json_raw(g, el[2]->str, el[2]->len);
+        ngx_http_social_json_str(g, "post");
+
+        if (el[1]->len) {
+            ngx_http_social_json_raw(g, el[1]->str, el[1]->len);
+
+        } else {
+            yajl_gen_null(g);
+        }
+
+        ngx_http_social_json_str(g, "target");
+
+        if (el[3]->len) {
+            ngx_http_social_json_raw(g, el[3]->str, el[3]->len);
+
+        } else {
+            yajl_gen_null(g);
+        }
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    ngx_http_social_json_str(g, "next");
+
+    if (n > f->limit) {
+        el = reply->element + 2 + 4 * (f->limit - 1);
+        (void) ngx_http_social_feed_split(el[0], ev);
+        ev[0].data[ev[0].len] = '\0';
+
+        if (ngx_http_social_cursor_json(ctx, g, (char *) ev[0].data, "0")
+            != NGX_OK)
+        {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+    } else {
+        yajl_gen_null(g);
+    }
+
+    yajl_gen_map_close(g);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+}
+
+
+static void
+ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if ((ngx_uint_t) PQntuples(res) != f->count) {
+        /* an event went meanwhile: the page would be short */
+        ngx_http_social_feed_pg(ctx);
+        return;
+    }
+
+    ngx_http_social_feed_put(ctx, res);
+    ngx_http_social_feed_read(ctx, res);
+}
+
+
+/* the post and user objects of the page into Redis, fire and forget */
+
+static void
+ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    int                      i, n;
+    size_t                  *lens;
+    yajl_gen                 g;
+    ngx_uint_t               argc;
+    const char             **argv;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    n = PQntuples(res);
+
+    argv = ngx_palloc(ctx->pool, (4 + 6 * n) * sizeof(char *));
+    lens = ngx_palloc(ctx->pool, (4 + 6 * n) * sizeof(size_t));
+
+    if (argv == NULL || lens == NULL) {
+        return;
+    }
+
+    argv[0] = "1";
+    argv[1] = "social:feed:gen";
+    argv[2] = (char *) f->gen.data;
+    argv[3] = ngx_http_social_int64(ctx, ctx->smcf->object_ttl);
+
+    if (argv[3] == NULL) {
+        return;
+    }
+
+    lens[0] = 1;
+    lens[1] = sizeof("social:feed:gen") - 1;
+    lens[2] = f->gen.len;
+    lens[3] = ngx_strlen(argv[3]);
+
+    argc = 4;
+
+    for (i = 0; i < n; i++) {
+        g = ngx_http_social_json_gen(ctx->pool);
+        if (g == NULL) {
+            return;
+        }
+
+        ngx_http_social_user_ref_json(g, res, i, 3);
+
+        if (ngx_http_social_feed_object(ctx, g, "user", PQgetvalue(res, i, 3),
+                                        &argv[argc], &lens[argc])
+            != NGX_OK)
+        {
+            return;
+        }
+
+        argc += 2;
+
+        if (!PQgetisnull(res, i, 5)) {
+            g = ngx_http_social_json_gen(ctx->pool);
+            if (g == NULL) {
+                return;
+            }
+
+            ngx_http_social_post_json(g, res, i, 5, 0);
+
+            if (ngx_http_social_feed_object(ctx, g, "post",
+                                            PQgetvalue(res, i, 5),
+                                            &argv[argc], &lens[argc])
+                != NGX_OK)
+            {
+                return;
+            }
+
+            argc += 2;
+        }
+
+        if (!PQgetisnull(res, i, 10)) {
+            g = ngx_http_social_json_gen(ctx->pool);
+            if (g == NULL) {
+                return;
+            }
+
+            ngx_http_social_user_ref_json(g, res, i, 10);
+
+            if (ngx_http_social_feed_object(ctx, g, "user",
+                                            PQgetvalue(res, i, 10),
+                                            &argv[argc], &lens[argc])
+                != NGX_OK)
+            {
+                return;
+            }
+
+            argc += 2;
+        }
+    }
+
+    (void) ngx_http_social_redis_script(ctx, NULL,
+                                        &ngx_http_social_feed_put_script,
+                                        argc, argv, lens);
+}
+
+
+/* "social:<kind>:<id>" and the object's JSON, as two arguments */
+
+static ngx_int_t
+ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx, yajl_gen g,
+    const char *kind, const char *id, const char **key, size_t *len)
+{
+    u_char               *p;
+    size_t                n;
+    const unsigned char  *buf;
+
+    if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(ctx->pool, sizeof("social::") + 4 + ngx_strlen(id));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    key[0] = (char *) p;
+    len[0] = ngx_sprintf(p, "social:%s:%s", kind, id) - p;
+    key[1] = (char *) buf;
+    len[1] = n;
+
+    return NGX_OK;
 }
 
 

@@ -25,7 +25,7 @@ static const char  ngx_http_social_sql_follow[] =
     "           ON CONFLICT DO NOTHING RETURNING followed_id), "
     "     e AS (INSERT INTO events (actor_id, type, target_id) "
     "           SELECT $1, 'follow', followed_id FROM f) "
-    "SELECT EXISTS (SELECT 1 FROM t), (SELECT blocked FROM b)";
+    "SELECT EXISTS (SELECT 1 FROM t), (SELECT blocked FROM b), NULL";
 
 /* unfollowing takes the follow out of the feeds too */
 static const char  ngx_http_social_sql_unfollow[] =
@@ -33,8 +33,10 @@ static const char  ngx_http_social_sql_unfollow[] =
     "     f AS (DELETE FROM follows "
     "            WHERE follower_id = $1 AND followed_id = $2), "
     "     e AS (DELETE FROM events "
-    "            WHERE type = 'follow' AND actor_id = $1 AND target_id = $2) "
-    "SELECT EXISTS (SELECT 1 FROM t), false";
+    "            WHERE type = 'follow' AND actor_id = $1 AND target_id = $2 "
+    "           RETURNING event_id) "
+    "SELECT EXISTS (SELECT 1 FROM t), false, "
+    "       (SELECT array_agg(event_id) FROM e)::text";
 
 /* a block removes the follows both ways */
 static const char  ngx_http_social_sql_block[] =
@@ -46,14 +48,16 @@ static const char  ngx_http_social_sql_block[] =
     "               OR (follower_id = $2 AND followed_id = $1)), "
     "     e AS (DELETE FROM events WHERE type = 'follow' "
     "              AND ((actor_id = $1 AND target_id = $2) "
-    "                   OR (actor_id = $2 AND target_id = $1))) "
-    "SELECT EXISTS (SELECT 1 FROM t), false";
+    "                   OR (actor_id = $2 AND target_id = $1)) "
+    "           RETURNING event_id) "
+    "SELECT EXISTS (SELECT 1 FROM t), false, "
+    "       (SELECT array_agg(event_id) FROM e)::text";
 
 static const char  ngx_http_social_sql_unblock[] =
     "WITH t AS (SELECT user_id FROM users WHERE user_id = $2), "
     "     b AS (DELETE FROM blocks "
     "            WHERE blocker_id = $1 AND blocked_id = $2) "
-    "SELECT EXISTS (SELECT 1 FROM t), false";
+    "SELECT EXISTS (SELECT 1 FROM t), false, NULL";
 
 
 ngx_int_t
@@ -108,6 +112,8 @@ ngx_http_social_relation(ngx_http_social_ctx_t *ctx, const char *put,
 static void
 ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
+    ngx_http_social_forget_t  f;
+
     if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
@@ -125,6 +131,22 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
-                                                   NULL));
+    if (PQgetisnull(res, 0, 2)) {
+        if (ctx->request->method == NGX_HTTP_PUT) {
+            /* a follow's event, perhaps */
+            ngx_http_social_feed_changed();
+        }
+
+        ngx_http_social_done(ctx, ngx_http_social_send(ctx,
+                                                       NGX_HTTP_NO_CONTENT,
+                                                       NULL));
+        return;
+    }
+
+    /* follow events went: out of the feed in Redis before the answer */
+
+    ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
+    f.events = PQgetvalue(res, 0, 2);
+
+    ngx_http_social_feed_forget(ctx, &f, 1);
 }

@@ -14,6 +14,9 @@
  * A run that outlives its lock may meet another one: jobs are written so
  * that two runs at once do no harm.
  *
+ * A job may also be kicked: it runs at once in this worker, without the
+ * lock (a kick during a run runs it once more after).
+ *
  * A run has a ctx of its own, without a request: its pool lives as long as
  * the run, and its backend operations are detached when the run ends.
  */
@@ -26,6 +29,8 @@ static void ngx_http_social_job_tick(ngx_event_t *ev);
 static void ngx_http_social_job_locked(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_job_arm(ngx_http_social_job_t *job);
+static ngx_http_social_ctx_t *ngx_http_social_job_ctx(
+    ngx_http_social_job_t *job);
 
 
 static ngx_uint_t  ngx_http_social_job_runs;
@@ -57,7 +62,7 @@ ngx_http_social_job_start(ngx_cycle_t *cycle, ngx_http_social_job_t *job)
 static void
 ngx_http_social_job_arm(ngx_http_social_job_t *job)
 {
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
+    if (job->interval == 0 || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
@@ -86,24 +91,13 @@ ngx_http_social_job_tick(ngx_event_t *ev)
         return;
     }
 
-    pool = ngx_create_pool(4096, ev->log);
-    if (pool == NULL) {
+    ctx = ngx_http_social_job_ctx(job);
+    if (ctx == NULL) {
         ngx_http_social_job_arm(job);
         return;
     }
 
-    ctx = ngx_pcalloc(pool, sizeof(ngx_http_social_ctx_t));
-    if (ctx == NULL) {
-        goto failed;
-    }
-
-    ctx->pool = pool;
-    ctx->log = ev->log;
-    ctx->smcf = job->smcf;
-    ctx->data = job;
-    ngx_queue_init(&ctx->ops);
-
-    job->ctx = ctx;
+    pool = ctx->pool;
 
     /* a token no other worker or node has: host, pid, run */
 
@@ -149,9 +143,54 @@ ngx_http_social_job_tick(ngx_event_t *ev)
 
 failed:
 
-    job->ctx = NULL;
-    ngx_destroy_pool(pool);
-    ngx_http_social_job_arm(job);
+    ngx_http_social_job_done(job);
+}
+
+
+void
+ngx_http_social_job_kick(ngx_http_social_job_t *job)
+{
+    if (job->smcf == NULL || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (job->ctx) {
+        job->again = 1;
+        return;
+    }
+
+    if (ngx_http_social_job_ctx(job) != NULL) {
+        job->run(job);
+    }
+}
+
+
+static ngx_http_social_ctx_t *
+ngx_http_social_job_ctx(ngx_http_social_job_t *job)
+{
+    ngx_pool_t             *pool;
+    ngx_http_social_ctx_t  *ctx;
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(pool, sizeof(ngx_http_social_ctx_t));
+    if (ctx == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    ctx->pool = pool;
+    ctx->log = ngx_cycle->log;
+    ctx->smcf = job->smcf;
+    ctx->data = job;
+    ngx_queue_init(&ctx->ops);
+
+    job->ctx = ctx;
+
+    return ctx;
 }
 
 
@@ -192,7 +231,15 @@ ngx_http_social_job_done(ngx_http_social_job_t *job)
     ngx_http_social_ctx_release(ctx);
     ngx_destroy_pool(ctx->pool);
 
-    ngx_http_social_job_arm(job);
+    if (job->again) {
+        job->again = 0;
+        ngx_http_social_job_kick(job);
+        return;
+    }
+
+    if (!job->timer.timer_set) {
+        ngx_http_social_job_arm(job);
+    }
 }
 
 
@@ -201,6 +248,7 @@ ngx_http_social_job_done(ngx_http_social_job_t *job)
 void
 ngx_http_social_job_stop(ngx_http_social_job_t *job)
 {
+    job->again = 0;
     ngx_http_social_job_done(job);
 
     if (job->timer.timer_set) {

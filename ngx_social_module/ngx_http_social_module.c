@@ -30,6 +30,10 @@ static ngx_int_t ngx_http_social_init_process(ngx_cycle_t *cycle);
 static void ngx_http_social_exit_process(ngx_cycle_t *cycle);
 
 
+static ngx_conf_num_bounds_t  ngx_http_social_feed_cache_bounds = {
+    ngx_http_social_check_bounds, 1, 1000000
+};
+
 static ngx_conf_num_bounds_t  ngx_http_social_pool_bounds = {
     ngx_http_social_check_bounds, 1, 1024
 };
@@ -88,6 +92,9 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
 
     { ngx_string("block"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
       ngx_http_social_block, 1, 0 },
+
+    { ngx_string("cache_evict"), NGX_HTTP_POST,
+      ngx_http_social_cache_evict_endpoint, 1, 0 },
 
     { ngx_string("feed"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_social_feed, 1, 0 },
@@ -239,6 +246,27 @@ static ngx_command_t  ngx_http_social_commands[] = {
       offsetof(ngx_http_social_main_conf_t, flush_interval),
       NULL },
 
+    { ngx_string("social_feed_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, feed_cache_size),
+      &ngx_http_social_feed_cache_bounds },
+
+    { ngx_string("social_object_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, object_ttl),
+      NULL },
+
+    { ngx_string("social_trim_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, trim_interval),
+      NULL },
+
     { ngx_string("social_debug_endpoints"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -317,6 +345,9 @@ ngx_http_social_create_main_conf(ngx_conf_t *cf)
     smcf->token_lifetime = NGX_CONF_UNSET;
     smcf->password_cost = NGX_CONF_UNSET_UINT;
     smcf->group_max_size = NGX_CONF_UNSET_UINT;
+    smcf->feed_cache_size = NGX_CONF_UNSET_UINT;
+    smcf->object_ttl = NGX_CONF_UNSET_MSEC;
+    smcf->trim_interval = NGX_CONF_UNSET_MSEC;
     smcf->flush_interval = NGX_CONF_UNSET_MSEC;
     smcf->debug_endpoints = NGX_CONF_UNSET;
 
@@ -343,6 +374,10 @@ ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(smcf->group_max_size, 100);
     ngx_conf_init_msec_value(smcf->flush_interval, 600000);
+
+    ngx_conf_init_uint_value(smcf->feed_cache_size, 1000);
+    ngx_conf_init_msec_value(smcf->object_ttl, 3600000);
+    ngx_conf_init_msec_value(smcf->trim_interval, 10000);
 
     if (smcf->group_threshold.len == 0) {
         ngx_str_set(&smcf->group_threshold, "0.5");
@@ -764,6 +799,10 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_social_feed_cache_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_social_flush_init_process(cycle, smcf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -775,6 +814,7 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_social_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_social_feed_cache_exit_process();
     ngx_http_social_flush_exit_process();
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();

@@ -109,6 +109,9 @@ typedef struct {
     ngx_str_t                       group_threshold;  /* "0.5" */
     ngx_uint_t                      group_max_size;
 
+    ngx_uint_t                      feed_cache_size;
+    ngx_msec_t                      object_ttl;
+    ngx_msec_t                      trim_interval;
     ngx_msec_t                      flush_interval;
 
     ngx_flag_t                      debug_endpoints;
@@ -166,6 +169,14 @@ struct ngx_http_social_op_s {
 };
 
 
+/* a Redis Lua script, called by its SHA1 */
+
+typedef struct {
+    const char                     *text;
+    char                            sha1[41];
+} ngx_http_social_script_t;
+
+
 /*
  * A periodic job, run in one worker across all nodes at a time (a Redis
  * lock).  During a run, job->ctx serves the backend calls: its request is
@@ -183,6 +194,7 @@ struct ngx_http_social_job_s {
     ngx_http_social_main_conf_t    *smcf;
     ngx_str_t                       token;      /* the lock's value */
     ngx_event_t                     timer;
+    unsigned                        again:1;    /* kicked during a run */
 };
 
 
@@ -195,6 +207,7 @@ void ngx_http_social_connection_release(ngx_connection_t *c);
 /* ngx_http_social_job.c */
 ngx_int_t ngx_http_social_job_start(ngx_cycle_t *cycle,
     ngx_http_social_job_t *job);
+void ngx_http_social_job_kick(ngx_http_social_job_t *job);
 void ngx_http_social_job_done(ngx_http_social_job_t *job);
 void ngx_http_social_job_stop(ngx_http_social_job_t *job);
 
@@ -280,6 +293,31 @@ ngx_int_t ngx_http_social_user_following(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_user_ref_json(yajl_gen g, PGresult *res, int row,
     int col);
 
+/* ngx_http_social_feed_cache.c */
+typedef struct {
+    const char                     *post;         /* its events go */
+    const char                     *user;         /* events of, about it */
+    const char                     *post_object;  /* cached objects */
+    const char                     *user_object;
+    const char                     *events;       /* "{1,2}": these go */
+} ngx_http_social_forget_t;
+
+extern ngx_http_social_script_t  ngx_http_social_feed_read_script;
+extern ngx_http_social_script_t  ngx_http_social_feed_put_script;
+
+ngx_int_t ngx_http_social_feed_cache_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_feed_cache_exit_process(void);
+void ngx_http_social_feed_changed(void);
+void ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_forget_t *f, ngx_uint_t respond);
+ngx_uint_t ngx_http_social_feed_cache_usable(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_cache.c */
+ngx_int_t ngx_http_social_cache_evict_endpoint(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_cache_evict(ngx_http_social_ctx_t *ctx,
+    const char *scope, ngx_http_social_redis_handler_pt handler);
+
 /* ngx_http_social_learning.c */
 ngx_int_t ngx_http_social_conversations(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_conversation_utterances(ngx_http_social_ctx_t *ctx);
@@ -362,6 +400,10 @@ ngx_int_t ngx_http_social_redis_init_process(ngx_cycle_t *cycle,
 void ngx_http_social_redis_exit_process(void);
 ngx_int_t ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
     ngx_http_social_redis_handler_pt handler, int argc, const char **argv,
+    const size_t *argvlen);
+ngx_int_t ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler,
+    ngx_http_social_script_t *script, int argc, const char **argv,
     const size_t *argvlen);
 
 /* endpoints */

@@ -47,7 +47,7 @@ static const char  ngx_http_social_sql_post_delete[] =
     "     d AS (DELETE FROM posts WHERE post_id = $1 "
     "              AND EXISTS (SELECT 1 FROM p) "
     "              AND (author_id = $2 OR $3::bool) RETURNING 1) "
-    "SELECT EXISTS (SELECT 1 FROM p), EXISTS (SELECT 1 FROM d)";
+    "SELECT EXISTS (SELECT 1 FROM p), EXISTS (SELECT 1 FROM d), $1::text";
 
 /* a like once, with its event; whether the post can be seen */
 static const char  ngx_http_social_sql_like[] =
@@ -57,7 +57,7 @@ static const char  ngx_http_social_sql_like[] =
     "             FROM p ON CONFLICT DO NOTHING RETURNING post_id), "
     "     e AS (INSERT INTO events (actor_id, type, post_id) "
     "           SELECT $2, 'like', post_id FROM l) "
-    "SELECT EXISTS (SELECT 1 FROM p)";
+    "SELECT EXISTS (SELECT 1 FROM p), NULL";
 
 static const char  ngx_http_social_sql_unlike[] =
     "WITH p AS (SELECT post_id FROM posts "
@@ -65,8 +65,10 @@ static const char  ngx_http_social_sql_unlike[] =
     "     l AS (DELETE FROM likes WHERE user_id = $2 "
     "              AND post_id IN (SELECT post_id FROM p)), "
     "     e AS (DELETE FROM events WHERE type = 'like' AND actor_id = $2 "
-    "              AND post_id IN (SELECT post_id FROM p)) "
-    "SELECT EXISTS (SELECT 1 FROM p)";
+    "              AND post_id IN (SELECT post_id FROM p) "
+    "           RETURNING event_id) "
+    "SELECT EXISTS (SELECT 1 FROM p), "
+    "       (SELECT array_agg(event_id) FROM e)::text";
 
 
 /* POST /posts {"content": "..."} */
@@ -129,6 +131,8 @@ ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx, PGresult *res)
     if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
+
+    ngx_http_social_feed_changed();
 
     g = ngx_http_social_json_gen(ctx->request->pool);
     if (g == NULL) {
@@ -251,6 +255,8 @@ ngx_http_social_post_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 static void
 ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
+    ngx_http_social_forget_t  f;
+
     if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
@@ -265,8 +271,13 @@ ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
-                                                   NULL));
+    /* gone from the feed in Redis too before the answer */
+
+    ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
+    f.post = PQgetvalue(res, 0, 2);
+    f.post_object = f.post;
+
+    ngx_http_social_feed_forget(ctx, &f, 1);
 }
 
 
@@ -293,6 +304,9 @@ ngx_http_social_like(ngx_http_social_ctx_t *ctx)
 static void
 ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
+    int64_t                   id;
+    ngx_http_social_forget_t  f;
+
     if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
@@ -302,6 +316,17 @@ ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
-                                                   NULL));
+    if (ctx->request->method == NGX_HTTP_PUT) {
+        ngx_http_social_feed_changed();
+    }
+
+    /* like_count changed: the cached post goes, and an unlike's event */
+
+    (void) ngx_http_social_path_id(ctx, &id);
+
+    ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
+    f.post_object = ngx_http_social_int64(ctx, id);
+    f.events = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+
+    ngx_http_social_feed_forget(ctx, &f, 1);
 }

@@ -6,6 +6,8 @@
 
 #include "ngx_http_social_module.h"
 
+#include <openssl/sha.h>
+
 
 #define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN   100
 #define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX   2000
@@ -34,6 +36,12 @@ struct ngx_http_social_redis_op_s {
     ngx_http_social_redis_handler_pt  handler;
     ngx_http_social_redis_conn_t   *conn;
     ngx_msec_t                      deadline;
+
+    /* a script sent by its SHA1: sent again whole when Redis lacks it */
+    ngx_http_social_script_t       *script;
+    int                             argc;
+    const char                    **argv;
+    size_t                         *argvlen;
 };
 
 
@@ -64,6 +72,8 @@ static void ngx_http_social_redis_timeout(ngx_event_t *ev);
 static void ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
     ngx_uint_t reason);
 static void ngx_http_social_redis_detach(ngx_http_social_op_t *op);
+static ngx_int_t ngx_http_social_redis_noscript(
+    ngx_http_social_redis_op_t *op, redisReply *reply);
 
 
 static ngx_http_social_redis_t  *ngx_http_social_redis;
@@ -131,9 +141,31 @@ ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
     ngx_http_social_redis_handler_pt handler, int argc, const char **argv,
     const size_t *argvlen)
 {
+    return ngx_http_social_redis_script(ctx, handler, NULL, argc, argv,
+                                        argvlen);
+}
+
+
+/*
+ * A Lua script: argv holds what follows the script in EVAL (numkeys, the
+ * keys, the arguments).  It is sent as EVALSHA, and as EVAL when Redis
+ * answers NOSCRIPT (after a restart or SCRIPT FLUSH), which loads it.
+ */
+
+ngx_int_t
+ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler,
+    ngx_http_social_script_t *script, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    int                            i, n;
+    u_char                        *p;
+    size_t                         size;
+    SHA_CTX                        sha;
     ngx_http_social_redis_t       *redis;
     ngx_http_social_redis_op_t    *op;
     ngx_http_social_redis_conn_t  *rc;
+    u_char                         md[SHA_DIGEST_LENGTH];
 
     redis = ngx_http_social_redis;
     ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_DOWN;
@@ -159,9 +191,49 @@ ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
                        "social redis: reusing connection %p", rc);
     }
 
-    op = ngx_calloc(sizeof(ngx_http_social_redis_op_t), redis->log);
+    n = script ? argc + 2 : 0;
+    size = sizeof(ngx_http_social_redis_op_t)
+           + n * (sizeof(char *) + sizeof(size_t));
+
+    for (i = 0; script && i < argc; i++) {
+        size += argvlen[i];
+    }
+
+    op = ngx_calloc(size, redis->log);
     if (op == NULL) {
         return NGX_ERROR;
+    }
+
+    if (script) {
+        if (script->sha1[0] == '\0') {
+            SHA1_Init(&sha);
+            SHA1_Update(&sha, script->text, ngx_strlen(script->text));
+            SHA1_Final(md, &sha);
+            ngx_hex_dump((u_char *) script->sha1, md, SHA_DIGEST_LENGTH);
+        }
+
+        /* the arguments are kept with the op: it may have to resend them */
+
+        op->script = script;
+        op->argc = n;
+        op->argv = (const char **) (op + 1);
+        op->argvlen = (size_t *) (op->argv + n);
+        p = (u_char *) (op->argvlen + n);
+
+        op->argv[0] = "EVALSHA";
+        op->argvlen[0] = sizeof("EVALSHA") - 1;
+        op->argv[1] = script->sha1;
+        op->argvlen[1] = 2 * SHA_DIGEST_LENGTH;
+
+        for (i = 0; i < argc; i++) {
+            op->argv[i + 2] = (char *) p;
+            op->argvlen[i + 2] = argvlen[i];
+            p = ngx_cpymem(p, argv[i], argvlen[i]);
+        }
+
+        argc = n;
+        argv = op->argv;
+        argvlen = op->argvlen;
     }
 
     if (redisAsyncCommandArgv(rc->ac, ngx_http_social_redis_reply, op, argc,
@@ -444,6 +516,10 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
     rc = op->conn;
     ngx_queue_remove(&op->queue);
 
+    if (op->script && ngx_http_social_redis_noscript(op, reply) == NGX_OK) {
+        return;
+    }
+
     ctx = op->op.ctx;
 
     if (ctx && op->handler == NULL) {
@@ -543,6 +619,41 @@ ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
     /* runs every pending callback with NULL, then the cleanup frees rc */
 
     redisAsyncFree(ac);
+}
+
+
+/* Redis lacks the script: the same op is sent again with its text */
+
+static ngx_int_t
+ngx_http_social_redis_noscript(ngx_http_social_redis_op_t *op,
+    redisReply *reply)
+{
+    ngx_http_social_redis_conn_t  *rc;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR
+        || ngx_strncmp(reply->str, "NOSCRIPT", 8) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = op->conn;
+
+    op->argv[0] = "EVAL";
+    op->argvlen[0] = sizeof("EVAL") - 1;
+    op->argv[1] = op->script->text;
+    op->argvlen[1] = ngx_strlen(op->script->text);
+    op->script = NULL;
+
+    if (redisAsyncCommandArgv(rc->ac, ngx_http_social_redis_reply, op,
+                              op->argc, op->argv, op->argvlen)
+        != REDIS_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_insert_tail(&rc->ops, &op->queue);
+
+    return NGX_OK;
 }
 
 

@@ -557,6 +557,15 @@ ngx_http_social_user_reread(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
+    ngx_http_social_forget_t  f;
+
+    /* the cached {user_id, username} of the feed goes */
+
+    ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
+    f.user_object = u->values[0];
+
+    ngx_http_social_feed_forget(ctx, &f, 0);
+
     ngx_http_social_pg_next(ctx, ngx_http_social_sql_user, 1, u->values,
                             ngx_http_social_user_show);
 }
@@ -699,11 +708,20 @@ ngx_http_social_user_published(ngx_http_social_ctx_t *ctx, redisReply *reply)
 static void
 ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
+    ngx_http_social_user_t  *u = ctx->data;
+
+    ngx_http_social_forget_t  f;
+
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
         return;
     }
 
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
-                                                   NULL));
+    /* every event of or about the user out of the feed, and its objects */
+
+    ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
+    f.user = u->values[0];
+    f.user_object = u->values[0];
+
+    ngx_http_social_feed_forget(ctx, &f, 1);
 }

@@ -421,6 +421,8 @@ GET /feed
 --- init
 ::act("t26", [2, 'PUT', '/posts/3/like']);
 Social::social_sql("DELETE FROM events WHERE event_id = 5");
+# as an operator who deletes with SQL would: the feed set in Redis is dropped
+Social::social_redis('DEL', 'social:feed:top');
 --- request
 GET /t26.txt
 --- response_headers

@@ -9,7 +9,7 @@ use warnings;
 
 use Exporter 'import';
 
-our @EXPORT = qw(social_defaults social_service social_concurrent
+our @EXPORT = qw(social_defaults social_service social_concurrent social_redis
                  social_background social_signal social_sql social_token
                  social_reset social_sql_file social_concurrent_post
                  social_http);
@@ -331,6 +331,18 @@ sub social_http {
     my (undef, $got) = split /\r\n\r\n/, $res, 2;
 
     return ($status, $got // '');
+}
+
+# social_redis(@args): one command on the test Redis with redis-cli; its
+# output, without the last newline
+sub social_redis {
+    open my $in, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!\n";
+    local $/;
+    my $out = <$in> // '';
+    close $in;
+    $out =~ s/\n+\z//;
+    return $out;
 }
 
 1;

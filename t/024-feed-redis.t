@@ -1,0 +1,384 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# The Redis side of GET /feed (ngx_http_social_feed_cache.c): the recent
+# events set that every event write fills, its trim to
+# social_feed_cache_size by the trim job, pages that start in Redis and go
+# on in PostgreSQL with no seam, a flushed Redis that still gives the right
+# feed and is filled again, deletes that take events and cached objects out
+# of Redis at once, changed like counts and usernames, and
+# POST /admin/cache/evict.
+#
+# Users (made with SQL by TEST 1): 1 ann (an admin, the reader), 2 bob,
+# 3 cat; ann follows bob and cat.  Bob's posts p1..p12 are events 1..12.
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+repeat_each(1);
+no_shuffle();
+
+plan tests => repeat_each() * (3 * blocks() + 5);
+
+our $HttpConfig = <<'_EOC_';
+    social_feed_cache_size 5;
+    social_trim_interval 200ms;
+_EOC_
+
+our $Config = <<'_EOC_';
+    location = /posts {
+        social_endpoint posts;
+    }
+    location ~ ^/posts/(\d+)$ {
+        social_endpoint post;
+    }
+    location ~ ^/posts/(\d+)/like$ {
+        social_endpoint like;
+    }
+    location ~ ^/user/(\d+)$ {
+        social_endpoint user;
+    }
+    location = /feed {
+        social_endpoint feed;
+    }
+    location = /admin/cache/evict {
+        social_endpoint cache_evict;
+    }
+_EOC_
+
+sub auth {
+    my $id = shift;
+    return "Authorization: Bearer "
+           . Social::social_token($id, $id == 1 ? (role => 'admin') : ());
+}
+
+sub out {
+    my ($name, $text) = @_;
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $fh, '>', "$root/html/$name.txt" or die "$name: $!\n";
+    print $fh "$text\n";
+    close $fh;
+}
+
+# polls Redis until $cond returns true, for at most 10 s
+sub wait_for {
+    my $cond = shift;
+    for (1 .. 100) {
+        return 1 if $cond->();
+        select undef, undef, undef, 0.1;
+    }
+    return 0;
+}
+
+# the ids of the members of the recent set, lowest first
+sub members {
+    my @m = split /\n/, Social::social_redis('ZRANGE', 'social:feed:recent',
+                                              0, -1);
+    return join ' ', map { /^(\d+)\|/ ? $1 : '?' } @m;
+}
+
+# the event ids of the whole feed of ann, paged by $limit: "a b | c d | e"
+sub pages {
+    my $limit = shift;
+    my ($uri, @pages) = ("/feed?limit=$limit");
+
+    require JSON::PP;
+
+    for (1 .. 50) {
+        my ($status, $body) = Social::social_http('GET', $uri, undef,
+                                                  auth(1));
+        return "status $status" if $status ne '200';
+        my $feed = JSON::PP::decode_json($body);
+        push @pages, join ' ', map { $_->{event_id} } @{ $feed->{events} };
+        return join ' | ', @pages unless defined $feed->{next};
+        $uri = "/feed?limit=$limit&before=$feed->{next}";
+    }
+
+    return "too many pages";
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", $HttpConfig)
+        unless defined $block->http_config;
+    $block->set_value("config", $Config) unless defined $block->config;
+    $block->set_value("no_error_log", "[error]")
+        unless defined $block->no_error_log;
+
+    social_defaults($block);
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: bob's twelve posts fill the set, which the trim job cuts to five
+--- init
+Social::social_reset();
+Social::social_sql("INSERT INTO users (username, password_hash, role) VALUES ('ann', 'x', 'admin'), ('bob', 'x', 'user'), ('cat', 'x', 'user')");
+Social::social_sql("INSERT INTO follows (follower_id, followed_id) VALUES (1, 2), (1, 3)");
+for my $i (1 .. 12) {
+    Social::social_http('POST', '/posts', qq~{"content":"p$i"}~, ::auth(2));
+}
+my $ok = ::wait_for(sub {
+    Social::social_redis('GET', 'social:feed:top') eq '12'
+        && ::members() eq '8 9 10 11 12'
+});
+::out("t1", ($ok ? "trimmed" : "not trimmed") . ": " . ::members()
+            . " top " . Social::social_redis('GET', 'social:feed:top')
+            . " bottom " . Social::social_redis('GET', 'social:feed:bottom'));
+--- request
+GET /t1.txt
+--- response_body
+trimmed: 8 9 10 11 12 top 12 bottom 8
+--- error_log
+social: feed trimmed by
+
+
+
+=== TEST 2: a page within the set comes from Redis
+--- request
+GET /feed?limit=3
+--- more_headers eval: ::auth(1)
+--- response_body_like: ^\{"events":\[\{"event_id":12,"type":"post",.*"content":"p12",.*\},\{"event_id":11,.*\},\{"event_id":10,.*\}\],"next":"[A-Za-z0-9_-]+"\}$
+--- error_log
+social feed: 4 events from redis
+
+
+
+=== TEST 3: the objects read for it were cached: the same page again is Redis alone
+--- request
+GET /feed?limit=3
+--- more_headers eval: ::auth(1)
+--- response_body_like: ^\{"events":\[\{"event_id":12,"type":"post","created_at":"[^"]+","actor":\{"user_id":2,"username":"bob"\},"post":\{"post_id":12,"author_id":2,"content":"p12","created_at":"[^"]+","like_count":0\},"target":null\},\{"event_id":11,.*\},\{"event_id":10,.*\}\],"next":"[A-Za-z0-9_-]+"\}$
+--- error_log
+social feed: 4 events from redis, objects cached
+
+
+
+=== TEST 4: a page longer than the set comes from PostgreSQL
+--- request
+GET /feed?limit=7
+--- more_headers eval: ::auth(1)
+--- response_body_like: ^\{"events":\[\{"event_id":12,.*\{"event_id":6,[^\]]*\],"next":"[A-Za-z0-9_-]+"\}$
+--- error_log
+social feed: redis set short
+
+
+
+=== TEST 5: paging through the whole feed crosses from Redis to PostgreSQL with no seam, in any page size
+--- init
+::out("t5", join "\n", map { ::pages($_) } 1, 2, 5, 100);
+--- request
+GET /t5.txt
+--- response_body
+12 | 11 | 10 | 9 | 8 | 7 | 6 | 5 | 4 | 3 | 2 | 1
+12 11 | 10 9 | 8 7 | 6 5 | 4 3 | 2 1
+12 11 10 9 8 | 7 6 5 4 3 | 2 1
+12 11 10 9 8 7 6 5 4 3 2 1
+
+
+
+=== TEST 6: Redis flushed: the feed is still right, from PostgreSQL
+--- init
+Social::social_redis('FLUSHALL');
+--- request
+GET /feed?limit=2
+--- more_headers eval: ::auth(1)
+--- response_body_like: ^\{"events":\[\{"event_id":12,.*\},\{"event_id":11,.*\}\],"next":"[A-Za-z0-9_-]+"\}$
+--- error_log
+social feed: redis set stale
+
+
+
+=== TEST 7: and the set is filled again without a write
+--- init
+my $ok = ::wait_for(sub { ::members() eq '8 9 10 11 12' });
+::out("t7", ($ok ? "filled" : "not filled") . ": " . ::members() . " | "
+            . ::pages(4));
+--- request
+GET /t7.txt
+--- response_body
+filled: 8 9 10 11 12 | 12 11 10 9 | 8 7 6 5 | 4 3 2 1
+
+
+
+=== TEST 8: cat likes p11 (event 13): ann sees the like and the new like_count at once
+--- init
+::pages(3);
+Social::social_http('PUT', '/posts/11/like', undef, ::auth(3));
+--- request
+GET /feed?limit=2
+--- more_headers eval: ::auth(1)
+--- response_body_like: ^\{"events":\[\{"event_id":13,"type":"like","created_at":"[^"]+","actor":\{"user_id":3,"username":"cat"\},"post":\{"post_id":11,"author_id":2,"content":"p11","created_at":"[^"]+","like_count":1\},"target":null\},\{"event_id":12,.*"like_count":0\},"target":null\}\],"next":"[A-Za-z0-9_-]+"\}$
+
+
+
+=== TEST 9: cat takes the like back: the event leaves Redis, like_count is 0 again
+--- init
+::pages(3);
+Social::social_http('DELETE', '/posts/11/like', undef, ::auth(3));
+::out("t9", ::members() . " | " . ::pages(3));
+--- request
+GET /t9.txt
+--- response_body_like
+^(\d+ )*12 \| 12 11 10 \| 9 8 7 \| 6 5 4 \| 3 2 1$
+
+
+
+=== TEST 10: ... and p11 shows like_count 0
+--- request
+GET /feed?limit=2
+--- more_headers eval: ::auth(1)
+--- response_body_like: ^\{"events":\[\{"event_id":12,.*\},\{"event_id":11,.*"like_count":0\},"target":null\}\],"next":"[A-Za-z0-9_-]+"\}$
+
+
+
+=== TEST 11: bob deletes p12: out of the set and its cached object, at once
+--- init
+::pages(3);
+my ($st) = Social::social_http('DELETE', '/posts/12', undef, ::auth(2));
+::out("t11", "$st | " . (::members() =~ /\b12\b/ ? "in set" : "not in set")
+             . " | post object " . Social::social_redis('EXISTS',
+                                                        'social:post:12')
+             . " | " . ::pages(5));
+--- request
+GET /t11.txt
+--- response_body
+204 | not in set | post object 0 | 11 10 9 8 7 | 6 5 4 3 2 | 1
+
+
+
+=== TEST 12: bob is renamed: ann's feed says so at once
+--- init
+::pages(3);
+Social::social_http('PUT', '/user/2', '{"username":"bobby"}', ::auth(2));
+--- request
+GET /feed?limit=1
+--- more_headers eval: ::auth(1)
+--- response_body_like: ^\{"events":\[\{"event_id":11,"type":"post","created_at":"[^"]+","actor":\{"user_id":2,"username":"bobby"\},.*\}\],"next":"[A-Za-z0-9_-]+"\}$
+
+
+
+=== TEST 13: cat posts p13 (event 14) and likes p11 (event 15); cat is deleted by the admin: her events and those on her posts leave Redis
+--- init
+Social::social_http('POST', '/posts', '{"content":"p13"}', ::auth(3));
+Social::social_http('PUT', '/posts/11/like', undef, ::auth(3));
+::wait_for(sub { ::members() =~ /\b15$/ });
+my $before = ::members();
+::pages(3);
+my ($st) = Social::social_http('DELETE', '/user/3', undef, ::auth(1));
+::out("t13", "$before | $st | " . ::members() . " | "
+             . Social::social_redis('EXISTS', 'social:user:3') . " | "
+             . ::pages(3));
+--- request
+GET /t13.txt
+--- response_body_like
+^(\d+ )*11 14 15 \| 204 \| (\d+ )*11 \| 0 \| 11 10 9 \| 8 7 6 \| 5 4 3 \| 2 1$
+
+
+
+=== TEST 14: paging with Redis while new posts arrive: no duplicates, no gaps
+--- init
+require JSON::PP;
+my ($st, $body) = Social::social_http('GET', '/feed?limit=4', undef, ::auth(1));
+my $feed = JSON::PP::decode_json($body);
+my @seen = map { $_->{event_id} } @{ $feed->{events} };
+Social::social_http('POST', '/posts', qq~{"content":"n$_"}~, ::auth(2)) for 1 .. 3;
+while (defined $feed->{next}) {
+    ($st, $body) = Social::social_http('GET', "/feed?limit=4&before=$feed->{next}", undef, ::auth(1));
+    $feed = JSON::PP::decode_json($body);
+    push @seen, map { $_->{event_id} } @{ $feed->{events} };
+}
+::out("t14", "@seen | " . ::pages(100));
+--- request
+GET /t14.txt
+--- response_body
+11 10 9 8 7 6 5 4 3 2 1 | 18 17 16 11 10 9 8 7 6 5 4 3 2 1
+
+
+
+=== TEST 15: evicting takes a scope, which must be one of the five
+--- request
+POST /admin/cache/evict
+{"scope":"everything"}
+--- more_headers eval: ::auth(1) . "\r\nContent-Type: application/json"
+--- error_code: 422
+--- response_body chomp
+{"error":{"code":"validation_failed","message":"scope must be one of all, feed, posts, users, groups.","field":"scope"}}
+
+
+
+=== TEST 16: no scope is 422
+--- request
+POST /admin/cache/evict
+{}
+--- more_headers eval: ::auth(1) . "\r\nContent-Type: application/json"
+--- error_code: 422
+--- response_body_like: "field":"scope"
+
+
+
+=== TEST 17: evicting is for admins
+--- request
+POST /admin/cache/evict
+{"scope":"all"}
+--- more_headers eval: ::auth(2) . "\r\nContent-Type: application/json"
+--- error_code: 403
+--- response_body_like: "code":"forbidden"
+
+
+
+=== TEST 18: without a token, 401
+--- request
+POST /admin/cache/evict
+{"scope":"all"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 401
+--- response_body_like: "code":"unauthorized"
+
+
+
+=== TEST 19: evicting the feed removes its events from Redis and counts them; the feed is still right
+--- init
+::wait_for(sub { Social::social_redis('ZCARD', 'social:feed:recent') eq '5' });
+my $n = Social::social_redis('ZCARD', 'social:feed:recent');
+my ($st, $body) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"feed"}', ::auth(1));
+::out("t19", "$st $body | " . ($body eq qq~{"evicted":$n}~ ? "counted" : "expected $n") . " | " . ::pages(100));
+--- request
+GET /t19.txt
+--- response_body
+200 {"evicted":5} | counted | 18 17 16 11 10 9 8 7 6 5 4 3 2 1
+
+
+
+=== TEST 20: evicting users and posts removes the cached objects and counts them
+--- init
+::wait_for(sub { Social::social_redis('ZCARD', 'social:feed:recent') eq '5' });
+::pages(5);
+my $users = my @u = split /\n/, Social::social_redis('KEYS', 'social:user:*');
+my $posts = my @p = split /\n/, Social::social_redis('KEYS', 'social:post:*');
+my (undef, $u) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"users"}', ::auth(1));
+my (undef, $p) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"posts"}', ::auth(1));
+my (undef, $g) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"groups"}', ::auth(1));
+::out("t20", ($u eq qq~{"evicted":$users}~ && $users > 0 ? "users counted" : "users $u, expected $users")
+             . " | " . ($p eq qq~{"evicted":$posts}~ && $posts > 0 ? "posts counted" : "posts $p, expected $posts")
+             . " | $g | " . Social::social_redis('KEYS', 'social:post:*') . "|");
+--- request
+GET /t20.txt
+--- response_body
+users counted | posts counted | {"evicted":0} | |
+
+
+
+=== TEST 21: evicting all, then the feed is right and the set fills again
+--- init
+my (undef, $all) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"all"}', ::auth(1));
+my $ok = ::wait_for(sub { ::members() eq '10 11 16 17 18' });
+::out("t21", ($all =~ /^\{"evicted":\d+\}$/ ? "evicted" : $all) . " | " . ($ok ? "filled" : "not filled: " . ::members()) . " | " . ::pages(7));
+--- request
+GET /t21.txt
+--- response_body
+evicted | filled | 18 17 16 11 10 9 8 | 7 6 5 4 3 2 1
