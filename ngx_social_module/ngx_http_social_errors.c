@@ -17,7 +17,8 @@
  *                            key ["category","subcategory"] (normalised,
  *                            ASCII lower case), "n<key>" the count,
  *                            "s<key>" the first spelling ["Cat","Sub"],
- *                            "u<key>" the latest utterance id
+ *                            "u<key>" the latest utterances with it, up
+ *                            to 20, newest first: "12,9,4"
  *   social:err:dirty         set, the users with a pending hash
  *   social:err:epoch         random, set once: batch ids are <epoch>:<seq>,
  *   social:err:seq           so a Redis that lost its data never reuses one
@@ -99,16 +100,21 @@ static const char  ngx_http_social_sql_errors_owner[] =
  */
 
 static ngx_http_social_script_t  ngx_http_social_errors_record_script = {
-    "local n = 0\n"
+    "local c = 0\n"
     "for i = 3, #ARGV, 3 do\n"
     "  redis.call('HINCRBY', KEYS[2], 'n' .. ARGV[i], 1)\n"
     "  redis.call('HSETNX', KEYS[2], 's' .. ARGV[i], ARGV[i + 1])\n"
-    "  redis.call('HSET', KEYS[2], 'u' .. ARGV[i], ARGV[2])\n"
+    "  local u, n = ARGV[2], 1\n"
+    "  for id in string.gmatch(redis.call('HGET', KEYS[2], 'u' .. ARGV[i])\n"
+    "                          or '', '%d+') do\n"
+    "    if id ~= ARGV[2] and n < 20 then u = u .. ',' .. id; n = n + 1 end\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[2], 'u' .. ARGV[i], u)\n"
     "  redis.call('RPUSH', KEYS[1], ARGV[i + 2])\n"
-    "  n = n + 1\n"
+    "  c = c + 1\n"
     "end\n"
     "redis.call('SADD', KEYS[3], ARGV[1])\n"
-    "return n\n",
+    "return c\n",
     ""
 };
 
@@ -166,7 +172,7 @@ static ngx_http_social_script_t  ngx_http_social_errors_ack_script = {
 
 /*
  * ARGV[1]: a user.  {epoch, seq, open batch, pending, the open batch's},
- * the last two flat lists of spelling, count, latest utterance
+ * the last two flat lists of spelling, count, latest utterances
  */
 
 static ngx_http_social_script_t  ngx_http_social_errors_view_script = {
@@ -178,7 +184,7 @@ static ngx_http_social_script_t  ngx_http_social_errors_view_script = {
     "    if string.sub(f, 1, 1) == 'n' and m['s' .. k] then\n"
     "      out[#out + 1] = m['s' .. k]\n"
     "      out[#out + 1] = v\n"
-    "      out[#out + 1] = m['u' .. k] or '0'\n"
+    "      out[#out + 1] = m['u' .. k] or ''\n"
     "    end\n"
     "  end\n"
     "  return out\n"

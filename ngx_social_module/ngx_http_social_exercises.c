@@ -55,6 +55,7 @@ static ngx_uint_t ngx_http_social_exercises_share(
 static void ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
     int row);
 static ngx_uint_t ngx_http_social_exercises_digits(redisReply *r);
+static ngx_uint_t ngx_http_social_exercises_ids(redisReply *r);
 
 
 static const char  ngx_http_social_sql_exercises_user[] =
@@ -62,7 +63,7 @@ static const char  ngx_http_social_sql_exercises_user[] =
 
 /*
  * $1 the user, $2 what waits in Redis ([{"s": ["Cat", "Sub"], "n": count,
- * "u": latest utterance, "b": 1 for the open batch}]), $3 and $4 the epoch
+ * "u": "the latest utterances,...", "b": 1 for the open batch}]), $3 and $4 the epoch
  * and the last batch seq when it was read, $5 and $6 the open batch,
  * $7 the limit.  One row per slot candidate, by focus rank (frequency
  * down) and by preference within it (the user's own utterances newest
@@ -73,10 +74,11 @@ static const char  ngx_http_social_sql_exercises_user[] =
 static const char  ngx_http_social_sql_exercises[] =
     "WITH p AS (SELECT e->'s'->>0 AS cat, e->'s'->>1 AS sub, "
     "                  (e->>'n')::bigint AS n, "
-    "                  nullif((e->>'u')::bigint, 0) AS u, "
+    "                  string_to_array(e->>'u', ',')::bigint[] AS us, "
     "                  (e->>'b')::int AS src "
     "             FROM json_array_elements($2::json) e), "
-    "     live AS (SELECT * FROM p "
+    "     live AS (SELECT social_key(cat) AS ck, social_key(sub) AS sk, "
+    "                     p.* FROM p "
     "               WHERE CASE WHEN src = 1 "
     "                     THEN NOT EXISTS (SELECT 1 FROM error_batches "
     "                                       WHERE epoch = $5 "
@@ -86,20 +88,18 @@ static const char  ngx_http_social_sql_exercises[] =
     "                                         AND seq > $4::bigint) END), "
     "     every AS (SELECT category_key AS ck, subcategory_key AS sk, "
     "                      category AS cat, subcategory AS sub, "
-    "                      frequency AS n, NULL::bigint AS u, 0 AS src "
+    "                      frequency AS n, 0 AS src "
     "                 FROM error_frequencies WHERE user_id = $1 "
     "               UNION ALL "
-    "               SELECT social_key(cat), social_key(sub), cat, sub, n, "
-    "                      u, src FROM live), "
+    "               SELECT ck, sk, cat, sub, n, src FROM live), "
     "     focus AS (SELECT ck, sk, sum(n)::bigint AS freq, "
     "                      (array_agg(cat ORDER BY src))[1] AS cat, "
-    "                      (array_agg(sub ORDER BY src))[1] AS sub, "
-    "                      array_agg(u) FILTER (WHERE u IS NOT NULL) AS us "
+    "                      (array_agg(sub ORDER BY src))[1] AS sub "
     "                 FROM every GROUP BY ck, sk "
     "                ORDER BY freq DESC, ck, sk LIMIT $7::int), "
     "     named AS (SELECT row_number() OVER (ORDER BY f.freq DESC, f.ck, "
     "                                         f.sk) AS rank, "
-    "                      f.ck, f.sk, f.freq, f.us, "
+    "                      f.ck, f.sk, f.freq, "
     "                      coalesce((SELECT x.category FROM exercises x "
     "                                 WHERE x.category_key = f.ck "
     "                                 ORDER BY x.exercise_id LIMIT 1), "
@@ -116,8 +116,11 @@ static const char  ngx_http_social_sql_exercises[] =
     "                    AS i "
     "               FROM named n, "
     "                    LATERAL (SELECT DISTINCT y.utterance_id "
-    "                               FROM (SELECT unnest(n.us) "
+    "                               FROM (SELECT unnest(l.us) "
     "                                              AS utterance_id "
+    "                                       FROM live l "
+    "                                      WHERE l.ck = n.ck "
+    "                                        AND l.sk = n.sk "
     "                                     UNION ALL "
     "                                     (SELECT e.utterance_id "
     "                                        FROM utterance_errors e "
@@ -371,7 +374,7 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
 }
 
 
-/* spelling, count, utterance triples as {"s", "n", "u", "b"} objects */
+/* spelling, count, utterances triples as {"s", "n", "u", "b"} objects */
 
 static ngx_int_t
 ngx_http_social_exercises_counts(yajl_gen g, redisReply *list,
@@ -390,7 +393,7 @@ ngx_http_social_exercises_counts(yajl_gen g, redisReply *list,
         if (e[i]->type != REDIS_REPLY_STRING || e[i]->len < 2
             || e[i]->str[0] != '['
             || !ngx_http_social_exercises_digits(e[i + 1])
-            || !ngx_http_social_exercises_digits(e[i + 2]))
+            || !ngx_http_social_exercises_ids(e[i + 2]))
         {
             return NGX_ERROR;
         }
@@ -403,7 +406,7 @@ ngx_http_social_exercises_counts(yajl_gen g, redisReply *list,
         ngx_http_social_json_str(g, "n");
         ngx_http_social_json_raw(g, e[i + 1]->str, e[i + 1]->len);
         ngx_http_social_json_str(g, "u");
-        ngx_http_social_json_raw(g, e[i + 2]->str, e[i + 2]->len);
+        yajl_gen_string(g, (u_char *) e[i + 2]->str, e[i + 2]->len);
         ngx_http_social_json_str(g, "b");
         yajl_gen_integer(g, batch);
         yajl_gen_map_close(g);
@@ -424,6 +427,27 @@ ngx_http_social_exercises_digits(redisReply *r)
 
     for (i = 0; i < r->len; i++) {
         if (r->str[i] < '0' || r->str[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* "12,9,4" (or empty) */
+
+static ngx_uint_t
+ngx_http_social_exercises_ids(redisReply *r)
+{
+    size_t  i;
+
+    if (r->type != REDIS_REPLY_STRING) {
+        return 0;
+    }
+
+    for (i = 0; i < r->len; i++) {
+        if ((r->str[i] < '0' || r->str[i] > '9') && r->str[i] != ',') {
             return 0;
         }
     }

@@ -204,7 +204,7 @@ POST /errors
 
 
 
-=== TEST 9: the latest utterance with the error is remembered
+=== TEST 9: the latest utterances with the error are remembered, newest first
 --- init
 ::redis_file("c9", [qw(HGET social:err:u:1), 'u["grammar","pronouns"]'], [qw(HGET social:err:u:1), 'n["grammar","pronouns"]']);
 --- request
@@ -212,7 +212,7 @@ GET /c9.txt
 --- response_headers
 Content-Type: text/plain
 --- response_body
-3
+3,1
 4
 
 
