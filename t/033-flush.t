@@ -1,0 +1,430 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# The flush of error points from Redis to PostgreSQL (social_flush_interval,
+# a job run by one worker across all nodes), against the real module with
+# two workers and a flush every 300ms: nothing accepted is lost or counted
+# twice when every worker is killed with SIGKILL in the middle of a flush's
+# transaction, when workers are killed at random while errors are recorded,
+# on a reload (HUP) during a flush, when PostgreSQL stops during a flush and
+# starts again later, and when an applied batch is replayed; a deleted
+# user's pending counts never land.
+#
+# The faults are placed, not timed: a session holding a table lock stops the
+# flush inside its transaction (it waits on the lock), the block waits until
+# PostgreSQL shows it waiting, then the fault happens.  Every wait polls for
+# a condition with a deadline.  After each block, PostgreSQL's totals must
+# equal exactly what was accepted (202) so far, and every frequency must
+# equal the count of its rows.
+#
+# Made with SQL by TEST 1: users 1 to 6, each with conversation N and
+# utterance N.
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+repeat_each(1);
+no_shuffle();
+master_on();
+workers(2);
+worker_connections(1024);
+
+plan tests => repeat_each() * (4 * blocks()) + 5;
+
+our $HttpConfig = <<'_EOC_';
+    social_flush_interval 300ms;
+_EOC_
+
+our $Config = <<'_EOC_';
+    location = /errors {
+        social_endpoint errors;
+    }
+    location = /exercises {
+        social_endpoint exercises;
+    }
+    location ~ ^/user/(\d+)$ {
+        social_endpoint user;
+    }
+_EOC_
+
+# what was accepted so far: user => key => count
+our %Expect;
+
+# the points of one POST /errors: two of pronouns (in two spellings and
+# cases), one of spelling
+our @Points = (['grammar', 'pronouns'], ['grammar', 'pronouns'],
+               ['spelling', 'misspelling']);
+
+sub body {
+    my $u = shift;
+    return qq~{"utterance_id": $u, "errors": [~
+           . qq~{"category": "Grammar", "subcategory": "Pronouns"}, ~
+           . qq~{"errorCategory": "GRAMMAR", "errorSubCategory": " pronouns"}, ~
+           . qq~{"category": "Spelling", "subcategory": "Misspelling"}]}~;
+}
+
+sub auth {
+    my $id = shift;
+    return "Authorization: Bearer " . Social::social_token($id, @_);
+}
+
+sub html_file {
+    my ($name, $text) = @_;
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
+    print $out $text;
+    close $out;
+}
+
+sub redis {
+    open my $cli, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
+        or die "redis-cli: $!\n";
+    local $/;
+    my $out = <$cli> // '';
+    close $cli;
+    $out =~ s/\n+\z//;
+    return $out;
+}
+
+sub wait_until {
+    my ($cond, $secs) = @_;
+    my $deadline = time + $secs;
+
+    while (time < $deadline) {
+        my $ok = eval { $cond->() };
+        return 1 if $ok;
+        select undef, undef, undef, 0.05;
+    }
+
+    return 0;
+}
+
+# $n requests of user $u at once; the 202s are what was accepted
+sub post_many {
+    my ($n, $u) = @_;
+
+    my $summary = Social::social_concurrent_post($n, '/errors', body($u),
+                                                 undef, auth($u));
+    my ($ok) = $summary =~ /\b202:(\d+)/;
+    $ok //= 0;
+
+    for my $p (@Points) {
+        $Expect{$u}{"$p->[0]/$p->[1]"} += $ok;
+    }
+
+    return $summary;
+}
+
+# the master's workers, by their parent
+sub workers_pids {
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $in, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!\n";
+    my $master = <$in>;
+    close $in;
+    chomp $master;
+    return split ' ', `pgrep -P $master`;
+}
+
+# a session holding an EXCLUSIVE lock on $table for $secs (reads go on,
+# writes wait), from a child process; returns once the lock is held
+sub hold_lock {
+    my ($table, $secs) = @_;
+
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        { exec 'psql', '-X', '-q', '-h', '127.0.0.1', '-p',
+             $ENV{TEST_NGINX_PG_PORT}, '-U', 'social', '-d', 'social', '-c',
+             "BEGIN; LOCK TABLE $table IN EXCLUSIVE MODE; "
+             . "SELECT pg_sleep($secs); COMMIT;" };
+        require POSIX;
+        POSIX::_exit(1);
+    }
+
+    wait_until(sub {
+        Social::social_sql("SELECT count(*) FROM pg_locks l "
+                           . "JOIN pg_class c ON c.oid = l.relation "
+                           . "WHERE c.relname = '$table' "
+                           . "AND l.mode = 'ExclusiveLock' AND l.granted")
+        > 0
+    }, 10) or die "no lock on $table\n";
+
+    return $pid;
+}
+
+# a flush waits on a lock inside its transaction
+sub flush_blocked {
+    return wait_until(sub {
+        Social::social_sql("SELECT count(*) FROM pg_stat_activity "
+                           . "WHERE datname = 'social' "
+                           . "AND wait_event_type = 'Lock' "
+                           . "AND query ~ 'error_(frequencies|batches)'")
+        > 0
+    }, 10);
+}
+
+# Redis holds nothing more to flush
+sub drained {
+    return wait_until(sub {
+        redis(qw(EXISTS social:err:rows)) eq '0'
+        && redis(qw(EXISTS social:err:open)) eq '0'
+    }, 30);
+}
+
+# "ok", or what differs between PostgreSQL's totals and what was accepted,
+# and whether every frequency is the count of its rows
+sub totals {
+    my %got;
+
+    for my $row (Social::social_sql("SELECT user_id || '|' || category_key "
+                                    . "|| '/' || subcategory_key || '|' "
+                                    . "|| frequency FROM error_frequencies"))
+    {
+        my ($u, $k, $n) = split /\|/, $row;
+        $got{$u}{$k} = $n;
+    }
+
+    my @diff;
+    my %users = map { $_ => 1 } keys %got, keys %Expect;
+
+    for my $u (sort keys %users) {
+        my %keys = map { $_ => 1 } keys %{ $got{$u} || {} },
+                                   keys %{ $Expect{$u} || {} };
+        for my $k (sort keys %keys) {
+            my $g = $got{$u}{$k} // 0;
+            my $e = $Expect{$u}{$k} // 0;
+            push @diff, "user $u $k: $g in PostgreSQL, $e accepted"
+                if $g != $e;
+        }
+    }
+
+    my $bad = Social::social_sql("SELECT count(*) FROM error_frequencies f "
+        . "WHERE frequency <> (SELECT count(*) FROM utterance_errors e "
+        . "WHERE e.user_id = f.user_id AND e.category_key = f.category_key "
+        . "AND e.subcategory_key = f.subcategory_key)");
+    push @diff, "$bad frequencies differ from their rows" if $bad;
+
+    return @diff ? join("\n", @diff) . "\n" : "ok\n";
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", $HttpConfig)
+        unless defined $block->http_config;
+    $block->set_value("config", $Config) unless defined $block->config;
+    $block->set_value("no_error_log", "[error]")
+        unless defined $block->no_error_log;
+    $block->set_value("response_headers", "Content-Type: text/plain")
+        unless defined $block->response_headers;
+
+    social_defaults($block);
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: many requests at once, flushed every 300ms: PostgreSQL's totals are what was accepted
+--- init
+Social::social_reset();
+Social::social_sql("TRUNCATE error_batches");
+Social::social_sql("INSERT INTO users (username, password_hash) SELECT 'u' || i, 'x' FROM generate_series(1, 6) i");
+Social::social_sql("INSERT INTO conversations (user_id) SELECT generate_series(1, 6)");
+Social::social_sql("INSERT INTO utterances (conversation_id, user_id, content) SELECT i, i, 'utterance ' || i FROM generate_series(1, 6) i");
+my @s = map { ::post_many(50, $_) } 1, 2, 3;
+my $drained = ::drained();
+::html_file("t1", "@s\ndrained $drained\n" . ::totals());
+--- request
+GET /t1.txt
+--- response_body
+202:50 202:50 202:50
+drained 1
+ok
+
+
+
+=== TEST 2: GET /exercises agrees with PostgreSQL once drained
+--- init
+my ($st, $body) = Social::social_http('GET', '/exercises?limit=2', undef, ::auth(1));
+::html_file("t2", "$st " . ($body =~ /"focus":(\[[^\]]*\])/ ? $1 : $body) . "\n");
+--- request
+GET /t2.txt
+--- response_body
+200 [{"category":"Grammar","subcategory":"Pronouns","frequency":100},{"category":"Spelling","subcategory":"Misspelling","frequency":50}]
+
+
+
+=== TEST 3: SIGKILL to every worker while a flush is inside its transaction: the next run completes the batch, once
+--- init
+my $lock = ::hold_lock('error_frequencies', 3);
+my @s = map { ::post_many(40, $_) } 1, 2;
+my $blocked = ::flush_blocked();
+my @w = ::workers_pids();
+my $killed = kill 'KILL', @w;
+my $open = ::redis(qw(EXISTS social:err:open));
+my $drained = ::drained();
+waitpid $lock, 0;
+::html_file("t3", "@s\nblocked $blocked, killed $killed of " . scalar(@w) . ", left open $open\ndrained $drained\n" . ::totals());
+--- request
+GET /t3.txt
+--- response_body
+202:40 202:40
+blocked 1, killed 2 of 2, left open 1
+drained 1
+ok
+--- error_log
+left by an earlier run
+
+
+
+=== TEST 4: workers killed at random while errors are recorded and flushed
+--- init
+srand 4;
+my @s;
+for my $i (1 .. 8) {
+    push @s, ::post_many(30, 3 + $i % 2);
+    select undef, undef, undef, rand 0.4;
+    my @w = ::workers_pids();
+    kill 'KILL', $w[int rand @w] if @w;
+    ::wait_until(sub { ::workers_pids() == 2 }, 10);
+}
+my $drained = ::drained();
+::html_file("t4", "@s\ndrained $drained\n" . ::totals());
+--- request
+GET /t4.txt
+--- response_body
+202:30 202:30 202:30 202:30 202:30 202:30 202:30 202:30
+drained 1
+ok
+
+
+
+=== TEST 5: a reload (HUP) while a flush waits inside its transaction
+--- init
+my $lock = ::hold_lock('error_frequencies', 2);
+my @s = map { ::post_many(40, $_) } 4, 5;
+my $blocked = ::flush_blocked();
+Social::social_signal('HUP');
+my @more = map { ::post_many(20, $_) } 1, 4;
+my $drained = ::drained();
+waitpid $lock, 0;
+::html_file("t5", "@s @more\nblocked $blocked\ndrained $drained\n" . ::totals());
+--- request
+GET /t5.txt
+--- response_body
+202:40 202:40 202:20 202:20
+blocked 1
+drained 1
+ok
+--- error_log
+reconfiguring
+
+
+
+=== TEST 6: PostgreSQL stops while a flush is inside its transaction: the batch waits in Redis
+--- init
+my $lock = ::hold_lock('error_frequencies', 30);
+my @s = map { ::post_many(40, $_) } 2, 5;
+my $blocked = ::flush_blocked();
+Social::social_service('stop-pg');
+waitpid $lock, 0;
+my $failed = ::wait_until(sub { `grep -c 'waits in redis' $ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log` >= 3 }, 20);
+my $open = ::redis(qw(EXISTS social:err:open));
+my $rows = ::redis('LLEN', 'social:err:b:' . ::redis(qw(GET social:err:open)) . ':rows') + ::redis(qw(LLEN social:err:rows));
+::html_file("t6", "@s\nblocked $blocked, runs failed $failed, open $open, waiting $rows\n");
+--- request
+GET /t6.txt
+--- response_body
+202:40 202:40
+blocked 1, runs failed 1, open 1, waiting 240
+--- error_log
+postgres unavailable, batch
+waits in redis
+--- no_error_log
+[crit]
+
+
+
+=== TEST 7: PostgreSQL back: the batch lands, once
+--- init
+Social::social_service('start-pg');
+my $drained = ::drained();
+::html_file("t7", "drained $drained\n" . ::totals());
+--- request
+GET /t7.txt
+--- response_body
+drained 1
+ok
+
+
+
+=== TEST 8: replaying an applied batch writes nothing
+--- init
+my $lock = ::hold_lock('error_frequencies', 2);
+my @s = ::post_many(30, 6);
+my $blocked = ::flush_blocked();
+my $batch = ::redis(qw(GET social:err:open));
+my @keys = split /\n/, ::redis('KEYS', "social:err:b:$batch:*");
+::redis('COPY', $_, "social:saved:$_") for @keys;
+my $drained = ::drained();
+waitpid $lock, 0;
+my $first = ::totals();
+::redis('COPY', "social:saved:$_", $_) for @keys;
+::redis('SET', 'social:err:open', $batch);
+my $again = ::drained();
+::redis('DEL', map { "social:saved:$_" } @keys);
+::html_file("t8", "@s\nblocked $blocked, saved " . scalar(@keys) . " keys\ndrained $drained $again\n$first" . ::totals());
+--- request
+GET /t8.txt
+--- response_body
+202:30
+blocked 1, saved 3 keys
+drained 1 1
+ok
+ok
+--- error_log eval
+qr/error batch [0-9a-f]+:\d+ was applied already/
+
+
+
+=== TEST 9: a user deleted while a batch of theirs is open and more of their errors wait: none of it lands
+--- init
+my $lock = ::hold_lock('error_batches', 3);
+my @s = ::post_many(20, 6);
+my $blocked = ::flush_blocked();
+push @s, ::post_many(20, 6), ::post_many(10, 5);
+my ($st) = Social::social_http('DELETE', '/user/6', undef, ::auth(6));
+my $gone = ::redis(qw(EXISTS social:err:u:6));
+delete $::Expect{6};
+my $drained = ::drained();
+waitpid $lock, 0;
+my $drained2 = ::wait_until(sub { ::redis(qw(EXISTS social:err:rows)) eq '0' && ::redis(qw(EXISTS social:err:open)) eq '0' && Social::social_sql("SELECT count(*) FROM error_batches WHERE applied_at > now() - interval '20 seconds'") >= 2 }, 30);
+::html_file("t9", "@s\nblocked $blocked, delete $st, pending hash left $gone\ndrained $drained $drained2\n"
+    . join(',', Social::social_sql("SELECT errors FROM error_batches ORDER BY applied_at DESC, seq DESC LIMIT 2")) . "\n"
+    . Social::social_sql("SELECT count(*) FROM utterance_errors WHERE user_id = 6") . "\n" . ::totals());
+--- request
+GET /t9.txt
+--- response_body
+202:20 202:20 202:10
+blocked 1, delete 204, pending hash left 0
+drained 1 1
+30,0
+0
+ok
+
+
+
+=== TEST 10: nothing is left in Redis; PostgreSQL's totals are what was accepted
+--- init
+::html_file("t10", join(',', map { $_ // '' } ::redis('KEYS', 'social:err:b:*'), ::redis(qw(EXISTS social:err:rows)), ::redis(qw(EXISTS social:err:open)), ::redis(qw(SCARD social:err:dirty)))
+    . "\n" . Social::social_sql("SELECT sum(frequency) = (SELECT count(*) FROM utterance_errors) FROM error_frequencies") . "\n" . ::totals());
+--- request
+GET /t10.txt
+--- response_body
+,0,0,0
+t
+ok
