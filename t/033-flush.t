@@ -11,7 +11,7 @@
 #
 # The faults are placed, not timed: a session holding a table lock stops the
 # flush inside its transaction (it waits on the lock), the block waits until
-# PostgreSQL shows it waiting, then the fault happens.  Every wait polls for
+# PostgreSQL shows it waiting, then the fault happens, then the lock goes.  Every wait polls for
 # a condition with a deadline.  After each block, PostgreSQL's totals must
 # equal exactly what was accepted (202) so far, and every frequency must
 # equal the count of its rows.
@@ -125,24 +125,21 @@ sub workers_pids {
     return split ' ', `pgrep -P $master`;
 }
 
-# a session holding an EXCLUSIVE lock on $table for $secs (reads go on,
-# writes wait), from a child process; returns once the lock is held
+# a session holding an EXCLUSIVE lock on $table (reads go on, writes
+# wait) until release_lock(); returns once the lock is held
 sub hold_lock {
-    my ($table, $secs) = @_;
+    my $table = shift;
 
-    my $pid = fork;
-    die "fork: $!\n" unless defined $pid;
+    open my $psql, '|-', 'psql', '-X', '-q', '-h', '127.0.0.1', '-p',
+         $ENV{TEST_NGINX_PG_PORT}, '-U', 'social', '-d', 'social', '-o',
+         '/dev/null'
+        or die "psql: $!\n";
 
-    if ($pid == 0) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        { exec 'psql', '-X', '-q', '-h', '127.0.0.1', '-p',
-             $ENV{TEST_NGINX_PG_PORT}, '-U', 'social', '-d', 'social', '-c',
-             "BEGIN; LOCK TABLE $table IN EXCLUSIVE MODE; "
-             . "SELECT pg_sleep($secs); COMMIT;" };
-        require POSIX;
-        POSIX::_exit(1);
-    }
+    my $old = select $psql;
+    $| = 1;
+    select $old;
+
+    print $psql "BEGIN; LOCK TABLE $table IN EXCLUSIVE MODE;\n";
 
     wait_until(sub {
         Social::social_sql("SELECT count(*) FROM pg_locks l "
@@ -152,8 +149,17 @@ sub hold_lock {
         > 0
     }, 10) or die "no lock on $table\n";
 
-    return $pid;
+    return $psql;
 }
+
+sub release_lock {
+    my $psql = shift;
+
+    local $SIG{PIPE} = 'IGNORE';
+    print $psql "COMMIT;\n";
+    close $psql;
+}
+
 
 # a flush waits on a lock inside its transaction
 sub flush_blocked {
@@ -260,14 +266,14 @@ GET /t2.txt
 
 === TEST 3: SIGKILL to every worker while a flush is inside its transaction: the next run completes the batch, once
 --- init
-my $lock = ::hold_lock('error_frequencies', 3);
+my $lock = ::hold_lock('error_frequencies');
 my @s = map { ::post_many(40, $_) } 1, 2;
 my $blocked = ::flush_blocked();
 my @w = ::workers_pids();
 my $killed = kill 'KILL', @w;
 my $open = ::redis(qw(EXISTS social:err:open));
+::release_lock($lock);
 my $drained = ::drained();
-waitpid $lock, 0;
 ::html_file("t3", "@s\nblocked $blocked, killed $killed of " . scalar(@w) . ", left open $open\ndrained $drained\n" . ::totals());
 --- request
 GET /t3.txt
@@ -305,13 +311,13 @@ ok
 
 === TEST 5: a reload (HUP) while a flush waits inside its transaction
 --- init
-my $lock = ::hold_lock('error_frequencies', 2);
+my $lock = ::hold_lock('error_frequencies');
 my @s = map { ::post_many(40, $_) } 4, 5;
 my $blocked = ::flush_blocked();
 Social::social_signal('HUP');
 my @more = map { ::post_many(20, $_) } 1, 4;
+::release_lock($lock);
 my $drained = ::drained();
-waitpid $lock, 0;
 ::html_file("t5", "@s @more\nblocked $blocked\ndrained $drained\n" . ::totals());
 --- request
 GET /t5.txt
@@ -327,11 +333,11 @@ reconfiguring
 
 === TEST 6: PostgreSQL stops while a flush is inside its transaction: the batch waits in Redis
 --- init
-my $lock = ::hold_lock('error_frequencies', 30);
+my $lock = ::hold_lock('error_frequencies');
 my @s = map { ::post_many(40, $_) } 2, 5;
 my $blocked = ::flush_blocked();
 Social::social_service('stop-pg');
-waitpid $lock, 0;
+::release_lock($lock);
 my $failed = ::wait_until(sub { `grep -c 'waits in redis' $ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log` >= 3 }, 20);
 my $open = ::redis(qw(EXISTS social:err:open));
 my $rows = ::redis('LLEN', 'social:err:b:' . ::redis(qw(GET social:err:open)) . ':rows') + ::redis(qw(LLEN social:err:rows));
@@ -364,14 +370,14 @@ ok
 
 === TEST 8: replaying an applied batch writes nothing
 --- init
-my $lock = ::hold_lock('error_frequencies', 2);
+my $lock = ::hold_lock('error_frequencies');
 my @s = ::post_many(30, 6);
 my $blocked = ::flush_blocked();
 my $batch = ::redis(qw(GET social:err:open));
 my @keys = split /\n/, ::redis('KEYS', "social:err:b:$batch:*");
 ::redis('COPY', $_, "social:saved:$_") for @keys;
+::release_lock($lock);
 my $drained = ::drained();
-waitpid $lock, 0;
 my $first = ::totals();
 ::redis('COPY', "social:saved:$_", $_) for @keys;
 ::redis('SET', 'social:err:open', $batch);
@@ -393,15 +399,15 @@ qr/error batch [0-9a-f]+:\d+ was applied already/
 
 === TEST 9: a user deleted while a batch of theirs is open and more of their errors wait: none of it lands
 --- init
-my $lock = ::hold_lock('error_batches', 3);
+my $lock = ::hold_lock('error_batches');
 my @s = ::post_many(20, 6);
 my $blocked = ::flush_blocked();
 push @s, ::post_many(20, 6), ::post_many(10, 5);
 my ($st) = Social::social_http('DELETE', '/user/6', undef, ::auth(6));
 my $gone = ::redis(qw(EXISTS social:err:u:6));
 delete $::Expect{6};
+::release_lock($lock);
 my $drained = ::drained();
-waitpid $lock, 0;
 my $drained2 = ::wait_until(sub { ::redis(qw(EXISTS social:err:rows)) eq '0' && ::redis(qw(EXISTS social:err:open)) eq '0' && Social::social_sql("SELECT count(*) FROM error_batches WHERE applied_at > now() - interval '20 seconds'") >= 2 }, 30);
 ::html_file("t9", "@s\nblocked $blocked, delete $st, pending hash left $gone\ndrained $drained $drained2\n"
     . join(',', Social::social_sql("SELECT errors FROM error_batches ORDER BY applied_at DESC, seq DESC LIMIT 2")) . "\n"
