@@ -88,8 +88,27 @@ static const char  ngx_http_social_sql_feed_context[] =
     "                    WHERE blocked_id = $1)::text, "
     "       coalesce((SELECT max(event_id) FROM events), 0)";
 
-/* the events the set chose, when objects of theirs are not cached */
+/*
+ * The events the set chose, by id, when objects of theirs are not cached,
+ * and the reader's events newer than the set holds (above $2, below $3):
+ * their rows as the feed query's.
+ */
 static const char  ngx_http_social_sql_feed_ids[] =
+    "WITH b AS (SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1 "
+    "           UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1), "
+    "     h AS (SELECT e.event_id FROM events e "
+    "             LEFT JOIN posts p ON p.post_id = e.post_id "
+    "            WHERE e.actor_id = ANY (ARRAY(SELECT f.followed_id "
+    "                                           FROM follows f "
+    "                                          WHERE f.follower_id = $1) "
+    "                                    || $1::bigint) "
+    "              AND e.event_id > $2 AND e.event_id < $3 "
+    "              AND e.actor_id NOT IN (SELECT id FROM b) "
+    "              AND (p.author_id IS NULL "
+    "                   OR p.author_id NOT IN (SELECT id FROM b)) "
+    "              AND (e.target_id IS NULL "
+    "                   OR e.target_id NOT IN (SELECT id FROM b)) "
+    "            ORDER BY e.event_id DESC LIMIT $5) "
     "SELECT e.event_id, e.type, social_time(e.created_at), "
     "       a.user_id, a.username, "
     "       p.post_id, p.author_id, p.content, social_time(p.created_at), "
@@ -99,17 +118,26 @@ static const char  ngx_http_social_sql_feed_ids[] =
     "  JOIN users a ON a.user_id = e.actor_id "
     "  LEFT JOIN posts p ON p.post_id = e.post_id "
     "  LEFT JOIN users t ON t.user_id = e.target_id "
-    " WHERE e.event_id = ANY ($1::bigint[]) "
-    " ORDER BY e.event_id DESC";
+    " WHERE e.event_id IN (SELECT event_id FROM h "
+    "                      UNION ALL SELECT unnest($4::bigint[])) "
+    " ORDER BY e.event_id DESC "
+    " LIMIT $5";
 
 
 typedef struct {
     const char                     *values[3];
     ngx_uint_t                      limit;
+    int64_t                         last;       /* in PostgreSQL */
+    int64_t                         top;        /* in the set */
     ngx_uint_t                      count;      /* events the set chose */
+    ngx_uint_t                      short_page; /* unsigned:1 */
     ngx_str_t                       gen;        /* of the cached objects */
-    const char                     *ids[1];     /* "{1,2,3}" */
+    const char                     *ids[5];
 } ngx_http_social_feed_t;
+
+
+/* the script's answer: "ok", the generation, top, then 4 per event */
+#define NGX_HTTP_SOCIAL_FEED_HEAD  3
 
 
 ngx_int_t
@@ -193,6 +221,8 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
     argv[6] = PQgetvalue(res, 0, 2);
     argv[7] = NGX_HTTP_SOCIAL_FEED_SCAN_TEXT;
 
+    f->last = ngx_atoof((u_char *) argv[6], PQgetlength(res, 0, 2));
+
     /* whom the reader follows, and the reader; then the blocks */
 
     argv[9] = f->values[0];
@@ -275,9 +305,12 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     el = reply->element;
 
-    if (reply->elements < 2 || ngx_strcmp(el[0]->str, "ok") != 0
+    if ((ngx_strcmp(el[0]->str, "ok") != 0
+         && ngx_strcmp(el[0]->str, "short") != 0)
+        || reply->elements < NGX_HTTP_SOCIAL_FEED_HEAD
         || el[1]->type != REDIS_REPLY_STRING
-        || (reply->elements - 2) % 4 != 0)
+        || el[2]->type != REDIS_REPLY_STRING
+        || (reply->elements - NGX_HTTP_SOCIAL_FEED_HEAD) % 4 != 0)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "social feed: redis set %s", el[0]->str);
@@ -290,38 +323,63 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    n = (reply->elements - 2) / 4;
+    n = (reply->elements - NGX_HTTP_SOCIAL_FEED_HEAD) / 4;
     missing = 0;
 
-    for (i = 0; i < n; i++) {
-        if (ngx_http_social_feed_split(el[2 + 4 * i], ev) != NGX_OK) {
+    f->top = ngx_atoof((u_char *) el[2]->str, el[2]->len);
+
+    if (f->top == NGX_ERROR) {
+        ngx_http_social_feed_pg(ctx);
+        return;
+    }
+
+    /* short: the set holds fewer matching events than the page needs */
+
+    f->short_page = (el[0]->str[0] == 's');
+
+    if (f->short_page && f->top >= f->last) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                       "social feed: redis set short");
+        ngx_http_social_feed_pg(ctx);
+        return;
+    }
+
+    el += NGX_HTTP_SOCIAL_FEED_HEAD;
+
+    for (i = 0; i < n; i++, el += 4) {
+        if (ngx_http_social_feed_split(el[0], ev) != NGX_OK) {
             ngx_http_social_feed_pg(ctx);
             return;
         }
 
-        if ((el[3 + 4 * i]->len == 0 && ev[3].data[0] != '0')
-            || el[4 + 4 * i]->len == 0
-            || (el[5 + 4 * i]->len == 0 && ev[5].data[0] != '0'))
+        if ((el[1]->len == 0 && ev[3].data[0] != '0')
+            || el[2]->len == 0
+            || (el[3]->len == 0 && ev[5].data[0] != '0'))
         {
             missing = 1;
         }
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
-                   "social feed: %ui events from redis, objects %s",
-                   n, missing ? "missing" : "cached");
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "social feed: %ui events from redis, objects %s, "
+                   "set at %L of %L", n, missing ? "missing" : "cached",
+                   f->top, f->last);
 
-    if (!missing) {
+    if (!missing && f->top >= f->last) {
         ngx_http_social_feed_render(ctx, reply, n);
         return;
     }
 
-    /* the objects from PostgreSQL, by event id; cached for next time */
+    /*
+     * the events newer than the set, and the objects of the set's events,
+     * from PostgreSQL; the objects are cached for next time
+     */
 
+    el = reply->element;
     f->count = n;
 
     f->gen.data = ngx_pnalloc(ctx->pool, el[1]->len);
-    p = ngx_pnalloc(ctx->pool, n * (NGX_INT64_LEN + 1) + 2);
+    p = ngx_pnalloc(ctx->pool, n * (NGX_INT64_LEN + 1) + 3);
 
     if (f->gen.data == NULL || p == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -331,22 +389,33 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     f->gen.len = el[1]->len;
     ngx_memcpy(f->gen.data, el[1]->str, el[1]->len);
 
-    f->ids[0] = (char *) p;
+    f->ids[0] = f->values[0];
+    f->ids[1] = ngx_http_social_int64(ctx, f->top);
+    f->ids[2] = f->values[1];
+    f->ids[3] = (char *) p;
+    f->ids[4] = f->values[2];
+
+    if (f->ids[1] == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     *p++ = '{';
+    el += NGX_HTTP_SOCIAL_FEED_HEAD;
 
-    for (i = 0; i < n; i++) {
-        (void) ngx_http_social_feed_split(el[2 + 4 * i], ev);
+    for (i = 0; i < n; i++, el += 4) {
+        (void) ngx_http_social_feed_split(el[0], ev);
         p = ngx_cpymem(p, ev[0].data, ev[0].len);
-        *p++ = (i + 1 < n) ? ',' : '}';
+
+        if (i + 1 < n) {
+            *p++ = ',';
+        }
     }
 
-    if (n == 0) {
-        *p++ = '}';
-    }
-
+    *p++ = '}';
     *p = '\0';
 
-    ngx_http_social_pg_next(ctx, ngx_http_social_sql_feed_ids, 1, f->ids,
+    ngx_http_social_pg_next(ctx, ngx_http_social_sql_feed_ids, 5, f->ids,
                             ngx_http_social_feed_fetched);
 }
 
@@ -410,7 +479,7 @@ ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
         return;
     }
 
-    el = reply->element + 2;
+    el = reply->element + NGX_HTTP_SOCIAL_FEED_HEAD;
 
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "events");
@@ -454,7 +523,8 @@ ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
     ngx_http_social_json_str(g, "next");
 
     if (n > f->limit) {
-        el = reply->element + 2 + 4 * (f->limit - 1);
+        el = reply->element + NGX_HTTP_SOCIAL_FEED_HEAD
+             + 4 * (f->limit - 1);
         (void) ngx_http_social_feed_split(el[0], ev);
         ev[0].data[ev[0].len] = '\0';
 
@@ -480,12 +550,36 @@ ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_feed_t  *f = ctx->data;
 
+    int                      i, n;
+    ngx_uint_t               head, set;
+
     if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
-    if ((ngx_uint_t) PQntuples(res) != f->count) {
-        /* an event went meanwhile: the page would be short */
+    /* the rows above the set's top are new; the others the set chose */
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_atoof((u_char *) PQgetvalue(res, i, 0),
+                      PQgetlength(res, i, 0))
+            <= f->top)
+        {
+            break;
+        }
+    }
+
+    head = i;
+    set = n - i;
+
+    if (set < ngx_min(f->count, f->limit + 1 - head)
+        || (f->short_page && (ngx_uint_t) n < f->limit + 1))
+    {
+        /*
+         * an event the set chose went meanwhile, or the set held too few:
+         * the page would be short
+         */
         ngx_http_social_feed_pg(ctx);
         return;
     }

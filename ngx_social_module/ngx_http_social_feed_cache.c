@@ -51,11 +51,11 @@ static void ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx,
 
 
 ngx_http_social_script_t  ngx_http_social_feed_read_script = {
-    /* KEYS: recent top bottom; ARGV: before need maxid cap nfollow ... */
-    "local top = tonumber(redis.call('GET', KEYS[2])) "
+    /* KEYS: recent top bottom; ARGV: before need last cap nfollow ... */
+    "local topv = redis.call('GET', KEYS[2]) "
+    "local top = tonumber(topv) "
     "local bottom = tonumber(redis.call('GET', KEYS[3])) "
-    "if not top or not bottom or top < tonumber(ARGV[3]) then "
-    "  return {'stale'} end "
+    "if not top or not bottom then return {'stale'} end "
     "local need, cap, nf = tonumber(ARGV[2]), tonumber(ARGV[4]), "
     "  tonumber(ARGV[5]) "
     "local follow, block = {}, {} "
@@ -63,11 +63,11 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
     "for i = 6 + nf, #ARGV do block[ARGV[i]] = true end "
     "local max = '(' .. ARGV[1] "
     "if tonumber(ARGV[1]) > top then max = top end "
-    "local out = {'ok', redis.call('GET', 'social:feed:gen') or '0'} "
-    "local scanned = 0 "
+    "local out = {'ok', redis.call('GET', 'social:feed:gen') or '0', topv} "
+    "local scanned, chunk = 0, need "
     "while true do "
     "  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "
-    "                        'LIMIT', scanned, 100) "
+    "                        'LIMIT', scanned, chunk) "
     "  for _, m in ipairs(ms) do "
     "    local y, a, p, u, t = string.match(m, "
     "      '^%d+|(%a+)|(%d+)|(%d+)|(%d+)|(%d+)|') "
@@ -80,14 +80,16 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
     "        redis.call('HGET', 'social:user:' .. a, 'json') or '' "
     "      out[#out + 1] = t ~= '0' and "
     "        redis.call('HGET', 'social:user:' .. t, 'json') or '' "
-    "      if (#out - 2) / 4 == need then return out end "
+    "      if (#out - 3) / 4 == need then return out end "
     "    end "
     "  end "
     "  scanned = scanned + #ms "
-    "  if #ms < 100 then "
-    "    if bottom == 0 then return out end "
-    "    return {'short'} end "
-    "  if scanned >= cap then return {'short'} end "
+    "  if #ms < chunk and bottom == 0 then return out end "
+    "  if #ms < chunk or scanned >= cap then "
+    "    out[1] = 'short' "
+    "    return out "
+    "  end "
+    "  chunk = math.min(chunk * 4, 1000) "
     "end",
     ""
 };

@@ -15,7 +15,8 @@
  * that two runs at once do no harm.
  *
  * A job may also be kicked: it runs at once in this worker, without the
- * lock (a kick during a run runs it once more after).
+ * lock; kicks during a run make one more run, a few milliseconds after it,
+ * so that a stream of kicks costs at most a run every few milliseconds.
  *
  * A run has a ctx of its own, without a request: its pool lives as long as
  * the run, and its backend operations are detached when the run ends.
@@ -23,6 +24,10 @@
 
 
 #include "ngx_http_social_module.h"
+
+
+/* the least time between two runs of a kicked job, msec */
+#define NGX_HTTP_SOCIAL_JOB_KICK_DELAY  5
 
 
 static void ngx_http_social_job_tick(ngx_event_t *ev);
@@ -39,19 +44,18 @@ static ngx_uint_t  ngx_http_social_job_runs;
 ngx_int_t
 ngx_http_social_job_start(ngx_cycle_t *cycle, ngx_http_social_job_t *job)
 {
-    job->smcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                                    ngx_http_social_module);
-
-    if (job->interval == 0 || job->smcf == NULL
-        || job->smcf->redis_addr.len == 0)
-    {
-        return NGX_OK;
-    }
-
     job->timer.handler = ngx_http_social_job_tick;
     job->timer.data = job;
     job->timer.log = cycle->log;
     job->timer.cancelable = 1;
+
+    job->smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                    ngx_http_social_module);
+
+    if (job->smcf == NULL || job->smcf->redis_addr.len == 0) {
+        job->smcf = NULL;
+        return NGX_OK;
+    }
 
     ngx_http_social_job_arm(job);
 
@@ -82,6 +86,12 @@ ngx_http_social_job_tick(ngx_event_t *ev)
     ngx_http_social_ctx_t  *ctx;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (job->interval == 0) {
+        /* a kicked job's next run */
+        ngx_http_social_job_kick(job);
         return;
     }
 
@@ -154,10 +164,12 @@ ngx_http_social_job_kick(ngx_http_social_job_t *job)
         return;
     }
 
-    if (job->ctx) {
+    if (job->ctx || job->timer.timer_set) {
         job->again = 1;
         return;
     }
+
+    job->again = 0;
 
     if (ngx_http_social_job_ctx(job) != NULL) {
         job->run(job);
@@ -233,7 +245,15 @@ ngx_http_social_job_done(ngx_http_social_job_t *job)
 
     if (job->again) {
         job->again = 0;
-        ngx_http_social_job_kick(job);
+
+        /* kicks during a run: one more run, a little later */
+
+        if (job->interval == 0 && !job->timer.timer_set
+            && !(ngx_exiting || ngx_quit || ngx_terminate))
+        {
+            ngx_add_timer(&job->timer, NGX_HTTP_SOCIAL_JOB_KICK_DELAY);
+        }
+
         return;
     }
 

@@ -157,7 +157,24 @@ social feed: 4 events from redis, objects cached
 
 
 
-=== TEST 4: a page longer than the set comes from PostgreSQL
+=== TEST 4: the set behind PostgreSQL (as when a refresh is late): the events above its top come from PostgreSQL, the others from the set
+--- http_config
+    social_feed_cache_size 5;
+    social_trim_interval 1h;
+--- init
+Social::social_redis('SET', 'social:feed:top', '10');
+--- request
+GET /feed?limit=3
+--- more_headers eval: ::auth(1)
+--- response_body_like: ^\{"events":\[\{"event_id":12,"type":"post",.*"content":"p12",.*\},\{"event_id":11,.*"content":"p11",.*\},\{"event_id":10,.*"content":"p10",.*\}\],"next":"[A-Za-z0-9_-]+"\}$
+--- error_log
+set at 10 of 12
+
+
+
+=== TEST 5: a page longer than the set comes from PostgreSQL
+--- init
+::wait_for(sub { Social::social_redis('GET', 'social:feed:top') eq '12' });
 --- request
 GET /feed?limit=7
 --- more_headers eval: ::auth(1)
@@ -167,11 +184,11 @@ social feed: redis set short
 
 
 
-=== TEST 5: paging through the whole feed crosses from Redis to PostgreSQL with no seam, in any page size
+=== TEST 6: paging through the whole feed crosses from Redis to PostgreSQL with no seam, in any page size
 --- init
-::out("t5", join "\n", map { ::pages($_) } 1, 2, 5, 100);
+::out("t6", join "\n", map { ::pages($_) } 1, 2, 5, 100);
 --- request
-GET /t5.txt
+GET /t6.txt
 --- response_body
 12 | 11 | 10 | 9 | 8 | 7 | 6 | 5 | 4 | 3 | 2 | 1
 12 11 | 10 9 | 8 7 | 6 5 | 4 3 | 2 1
@@ -180,31 +197,29 @@ GET /t5.txt
 
 
 
-=== TEST 6: Redis flushed: the feed is still right, from PostgreSQL
+=== TEST 7: Redis flushed: the feed is still right (from PostgreSQL until the set is filled again)
 --- init
 Social::social_redis('FLUSHALL');
 --- request
 GET /feed?limit=2
 --- more_headers eval: ::auth(1)
 --- response_body_like: ^\{"events":\[\{"event_id":12,.*\},\{"event_id":11,.*\}\],"next":"[A-Za-z0-9_-]+"\}$
---- error_log
-social feed: redis set stale
 
 
 
-=== TEST 7: and the set is filled again without a write
+=== TEST 8: and the set is filled again without a write
 --- init
 my $ok = ::wait_for(sub { ::members() eq '8 9 10 11 12' });
-::out("t7", ($ok ? "filled" : "not filled") . ": " . ::members() . " | "
+::out("t8", ($ok ? "filled" : "not filled") . ": " . ::members() . " | "
             . ::pages(4));
 --- request
-GET /t7.txt
+GET /t8.txt
 --- response_body
 filled: 8 9 10 11 12 | 12 11 10 9 | 8 7 6 5 | 4 3 2 1
 
 
 
-=== TEST 8: cat likes p11 (event 13): ann sees the like and the new like_count at once
+=== TEST 9: cat likes p11 (event 13): ann sees the like and the new like_count at once
 --- init
 ::pages(3);
 Social::social_http('PUT', '/posts/11/like', undef, ::auth(3));
@@ -215,19 +230,19 @@ GET /feed?limit=2
 
 
 
-=== TEST 9: cat takes the like back: the event leaves Redis, like_count is 0 again
+=== TEST 10: cat takes the like back: the event leaves Redis, like_count is 0 again
 --- init
 ::pages(3);
 Social::social_http('DELETE', '/posts/11/like', undef, ::auth(3));
-::out("t9", ::members() . " | " . ::pages(3));
+::out("t10", ::members() . " | " . ::pages(3));
 --- request
-GET /t9.txt
+GET /t10.txt
 --- response_body_like
 ^(\d+ )*12 \| 12 11 10 \| 9 8 7 \| 6 5 4 \| 3 2 1$
 
 
 
-=== TEST 10: ... and p11 shows like_count 0
+=== TEST 11: ... and p11 shows like_count 0
 --- request
 GET /feed?limit=2
 --- more_headers eval: ::auth(1)
@@ -235,22 +250,22 @@ GET /feed?limit=2
 
 
 
-=== TEST 11: bob deletes p12: out of the set and its cached object, at once
+=== TEST 12: bob deletes p12: out of the set and its cached object, at once
 --- init
 ::pages(3);
 my ($st) = Social::social_http('DELETE', '/posts/12', undef, ::auth(2));
-::out("t11", "$st | " . (::members() =~ /\b12\b/ ? "in set" : "not in set")
+::out("t12", "$st | " . (::members() =~ /\b12\b/ ? "in set" : "not in set")
              . " | post object " . Social::social_redis('EXISTS',
                                                         'social:post:12')
              . " | " . ::pages(5));
 --- request
-GET /t11.txt
+GET /t12.txt
 --- response_body
 204 | not in set | post object 0 | 11 10 9 8 7 | 6 5 4 3 2 | 1
 
 
 
-=== TEST 12: bob is renamed: ann's feed says so at once
+=== TEST 13: bob is renamed: ann's feed says so at once
 --- init
 ::pages(3);
 Social::social_http('PUT', '/user/2', '{"username":"bobby"}', ::auth(2));
@@ -261,7 +276,7 @@ GET /feed?limit=1
 
 
 
-=== TEST 13: cat posts p13 (event 14) and likes p11 (event 15); cat is deleted by the admin: her events and those on her posts leave Redis
+=== TEST 14: cat posts p13 (event 14) and likes p11 (event 15); cat is deleted by the admin: her events and those on her posts leave Redis
 --- init
 Social::social_http('POST', '/posts', '{"content":"p13"}', ::auth(3));
 Social::social_http('PUT', '/posts/11/like', undef, ::auth(3));
@@ -269,17 +284,17 @@ Social::social_http('PUT', '/posts/11/like', undef, ::auth(3));
 my $before = ::members();
 ::pages(3);
 my ($st) = Social::social_http('DELETE', '/user/3', undef, ::auth(1));
-::out("t13", "$before | $st | " . ::members() . " | "
+::out("t14", "$before | $st | " . ::members() . " | "
              . Social::social_redis('EXISTS', 'social:user:3') . " | "
              . ::pages(3));
 --- request
-GET /t13.txt
+GET /t14.txt
 --- response_body_like
 ^(\d+ )*11 14 15 \| 204 \| (\d+ )*11 \| 0 \| 11 10 9 \| 8 7 6 \| 5 4 3 \| 2 1$
 
 
 
-=== TEST 14: paging with Redis while new posts arrive: no duplicates, no gaps
+=== TEST 15: paging with Redis while new posts arrive: no duplicates, no gaps
 --- init
 require JSON::PP;
 my ($st, $body) = Social::social_http('GET', '/feed?limit=4', undef, ::auth(1));
@@ -291,15 +306,15 @@ while (defined $feed->{next}) {
     $feed = JSON::PP::decode_json($body);
     push @seen, map { $_->{event_id} } @{ $feed->{events} };
 }
-::out("t14", "@seen | " . ::pages(100));
+::out("t15", "@seen | " . ::pages(100));
 --- request
-GET /t14.txt
+GET /t15.txt
 --- response_body
 11 10 9 8 7 6 5 4 3 2 1 | 18 17 16 11 10 9 8 7 6 5 4 3 2 1
 
 
 
-=== TEST 15: evicting takes a scope, which must be one of the five
+=== TEST 16: evicting takes a scope, which must be one of the five
 --- request
 POST /admin/cache/evict
 {"scope":"everything"}
@@ -310,7 +325,7 @@ POST /admin/cache/evict
 
 
 
-=== TEST 16: no scope is 422
+=== TEST 17: no scope is 422
 --- request
 POST /admin/cache/evict
 {}
@@ -320,7 +335,7 @@ POST /admin/cache/evict
 
 
 
-=== TEST 17: evicting is for admins
+=== TEST 18: evicting is for admins
 --- request
 POST /admin/cache/evict
 {"scope":"all"}
@@ -330,7 +345,7 @@ POST /admin/cache/evict
 
 
 
-=== TEST 18: without a token, 401
+=== TEST 19: without a token, 401
 --- request
 POST /admin/cache/evict
 {"scope":"all"}
@@ -341,20 +356,20 @@ Content-Type: application/json
 
 
 
-=== TEST 19: evicting the feed removes its events from Redis and counts them; the feed is still right
+=== TEST 20: evicting the feed removes its events from Redis and counts them; the feed is still right
 --- init
 ::wait_for(sub { Social::social_redis('ZCARD', 'social:feed:recent') eq '5' });
 my $n = Social::social_redis('ZCARD', 'social:feed:recent');
 my ($st, $body) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"feed"}', ::auth(1));
-::out("t19", "$st $body | " . ($body eq qq~{"evicted":$n}~ ? "counted" : "expected $n") . " | " . ::pages(100));
+::out("t20", "$st $body | " . ($body eq qq~{"evicted":$n}~ ? "counted" : "expected $n") . " | " . ::pages(100));
 --- request
-GET /t19.txt
+GET /t20.txt
 --- response_body
 200 {"evicted":5} | counted | 18 17 16 11 10 9 8 7 6 5 4 3 2 1
 
 
 
-=== TEST 20: evicting users and posts removes the cached objects and counts them
+=== TEST 21: evicting users and posts removes the cached objects and counts them
 --- init
 ::wait_for(sub { Social::social_redis('ZCARD', 'social:feed:recent') eq '5' });
 ::pages(5);
@@ -363,22 +378,22 @@ my $posts = my @p = split /\n/, Social::social_redis('KEYS', 'social:post:*');
 my (undef, $u) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"users"}', ::auth(1));
 my (undef, $p) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"posts"}', ::auth(1));
 my (undef, $g) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"groups"}', ::auth(1));
-::out("t20", ($u eq qq~{"evicted":$users}~ && $users > 0 ? "users counted" : "users $u, expected $users")
+::out("t21", ($u eq qq~{"evicted":$users}~ && $users > 0 ? "users counted" : "users $u, expected $users")
              . " | " . ($p eq qq~{"evicted":$posts}~ && $posts > 0 ? "posts counted" : "posts $p, expected $posts")
              . " | $g | " . Social::social_redis('KEYS', 'social:post:*') . "|");
 --- request
-GET /t20.txt
+GET /t21.txt
 --- response_body
 users counted | posts counted | {"evicted":0} | |
 
 
 
-=== TEST 21: evicting all, then the feed is right and the set fills again
+=== TEST 22: evicting all, then the feed is right and the set fills again
 --- init
 my (undef, $all) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"all"}', ::auth(1));
 my $ok = ::wait_for(sub { ::members() eq '10 11 16 17 18' });
-::out("t21", ($all =~ /^\{"evicted":\d+\}$/ ? "evicted" : $all) . " | " . ($ok ? "filled" : "not filled: " . ::members()) . " | " . ::pages(7));
+::out("t22", ($all =~ /^\{"evicted":\d+\}$/ ? "evicted" : $all) . " | " . ($ok ? "filled" : "not filled: " . ::members()) . " | " . ::pages(7));
 --- request
-GET /t21.txt
+GET /t22.txt
 --- response_body
 evicted | filled | 18 17 16 11 10 9 8 | 7 6 5 4 3 2 1
