@@ -538,8 +538,8 @@ ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_str_t                  row;
     ngx_uint_t                 i, n;
     ngx_time_t                *tp;
-    const char                *args[NGX_HTTP_SOCIAL_ERRORS_ARGS];
     size_t                     lens[NGX_HTTP_SOCIAL_ERRORS_ARGS];
+    const char                *args[NGX_HTTP_SOCIAL_ERRORS_ARGS];
     u_char                     user[NGX_INT64_LEN + 1];
     u_char                     key[sizeof("social:err:u:") + NGX_INT64_LEN];
     ngx_http_social_errors_t  *e = ctx->data;
@@ -679,8 +679,8 @@ void
 ngx_http_social_errors_forget(ngx_http_social_ctx_t *ctx, int64_t user_id)
 {
     u_char       *p;
-    const char   *args[3];
     size_t        lens[3];
+    const char   *args[3];
     u_char        key[sizeof("social:err:u:") + NGX_INT64_LEN];
     u_char        user[NGX_INT64_LEN + 1];
 
@@ -711,8 +711,8 @@ ngx_http_social_errors_view(ngx_http_social_ctx_t *ctx, int64_t user_id,
     ngx_http_social_redis_handler_pt handler)
 {
     u_char      *p;
-    const char  *args[1];
     size_t       lens[1];
+    const char  *args[1];
     u_char       user[NGX_INT64_LEN + 1];
 
     p = ngx_sprintf(user, "%L", user_id);
@@ -732,8 +732,8 @@ ngx_http_social_errors_cut(ngx_http_social_ctx_t *ctx,
     ngx_http_social_redis_handler_pt handler)
 {
     u_char      *p;
-    const char  *args[1];
     size_t       lens[1];
+    const char  *args[1];
     u_char       rnd[8], epoch[16];
 
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
@@ -758,8 +758,8 @@ ngx_http_social_errors_rows(ngx_http_social_ctx_t *ctx, ngx_str_t *batch,
     ngx_uint_t from, ngx_uint_t to, ngx_http_social_redis_handler_pt handler)
 {
     u_char      *p;
-    const char  *args[4];
     size_t       lens[4];
+    const char  *args[4];
     u_char       a[NGX_INT_T_LEN], b[NGX_INT_T_LEN];
     u_char       key[sizeof("social:err:b::rows")
                      + NGX_HTTP_SOCIAL_ERRORS_BATCH_LEN];
@@ -792,8 +792,8 @@ ngx_int_t
 ngx_http_social_errors_ack(ngx_http_social_ctx_t *ctx, ngx_str_t *batch,
     ngx_http_social_redis_handler_pt handler)
 {
-    const char  *args[1];
     size_t       lens[1];
+    const char  *args[1];
 
     args[0] = (char *) batch->data;
     lens[0] = batch->len;
@@ -818,8 +818,8 @@ ngx_http_social_errors_eval(ngx_http_social_ctx_t *ctx,
     u_char       *p;
     ngx_uint_t    i;
     u_char        n[NGX_INT_T_LEN];
-    const char   *argv[1 + NGX_HTTP_SOCIAL_ERRORS_ARGS];
     size_t        argvlen[1 + NGX_HTTP_SOCIAL_ERRORS_ARGS];
+    const char   *argv[1 + NGX_HTTP_SOCIAL_ERRORS_ARGS];
 
     if (nargs > NGX_HTTP_SOCIAL_ERRORS_ARGS) {
         return NGX_ERROR;

@@ -63,12 +63,12 @@ static const char  ngx_http_social_sql_exercises_user[] =
 
 /*
  * $1 the user, $2 what waits in Redis ([{"s": ["Cat", "Sub"], "n": count,
- * "u": "the latest utterances,...", "b": 1 for the open batch}]), $3 and $4 the epoch
- * and the last batch seq when it was read, $5 and $6 the open batch,
- * $7 the limit.  One row per slot candidate, by focus rank (frequency
- * down) and by preference within it (the user's own utterances newest
- * first, then the bank in random order, alternately); a subcategory
- * without any: one row with NULLs from column 4.
+ * "u": "latest utterances,...", "b": 1 for the open batch}]), $3 and $4
+ * the epoch and the last batch seq when it was read, $5 and $6 the open
+ * batch, $7 the limit.  One row per slot candidate, by focus rank
+ * (frequency down) and by preference within it (the user's own utterances
+ * newest first, then the bank in random order, alternately); a
+ * subcategory without any: one row with NULLs from column 4.
  */
 
 static const char  ngx_http_social_sql_exercises[] =
