@@ -130,9 +130,10 @@ sub workers_pids {
 sub hold_lock {
     my $table = shift;
 
-    open my $psql, '|-', 'psql', '-X', '-q', '-h', '127.0.0.1', '-p',
-         $ENV{TEST_NGINX_PG_PORT}, '-U', 'social', '-d', 'social', '-o',
-         '/dev/null'
+    # (its messages are dropped: TEST 6 stops PostgreSQL under it)
+    open my $psql, '|-', 'sh', '-c', 'exec psql "$@" >/dev/null 2>&1', 'sh',
+         '-X', '-q', '-h', '127.0.0.1', '-p', $ENV{TEST_NGINX_PG_PORT},
+         '-U', 'social', '-d', 'social'
         or die "psql: $!\n";
 
     my $old = select $psql;
