@@ -9,41 +9,7 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $Config = <<'_EOC_';
-    location = /signup {
-        social_endpoint signup;
-    }
-    location = /users/ {
-        social_endpoint signup;
-    }
-    location = /signin {
-        social_endpoint signin;
-    }
-    location = /signout {
-        social_endpoint signout;
-    }
-    location ~ ^/group/(\d+)$ {
-        social_endpoint group;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-    location ~ ^/user/(\d+)/role$ {
-        social_endpoint user_role;
-    }
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 
@@ -120,7 +86,7 @@ GET /user/2
 
 
 === TEST 7: another node with its own memory learns it from Redis
---- config eval: $::Config . "\n    location = /x { return 204; }\n"
+--- config eval: $Social::Locations . "\n    location = /x { return 204; }\n"
 --- request
 GET /user/2
 --- more_headers eval
@@ -134,7 +100,7 @@ GET /user/2
 === TEST 8: even when Redis lost it, PostgreSQL knows
 --- init
 system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} FLUSHALL >/dev/null");
---- config eval: $::Config . "\n    location = /y { return 204; }\n"
+--- config eval: $Social::Locations . "\n    location = /y { return 204; }\n"
 --- request
 GET /user/2
 --- more_headers eval
@@ -258,7 +224,7 @@ GET /user/1
 
 
 === TEST 19: also on a node that did not see the delete
---- config eval: $::Config . "\n    location = /z { return 204; }\n"
+--- config eval: $Social::Locations . "\n    location = /z { return 204; }\n"
 --- request
 GET /user/1
 --- more_headers eval

@@ -9,36 +9,11 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $Config = <<'_EOC_';
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-    location ~ ^/user/(\d+)/posts$ {
-        social_endpoint user_posts;
-    }
-    location ~ ^/user/(\d+)/followers$ {
-        social_endpoint user_followers;
-    }
-    location ~ ^/user/(\d+)/following$ {
-        social_endpoint user_following;
-    }
-_EOC_
-
 sub auth {
     return "Authorization: Bearer " . Social::social_token(@_);
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 

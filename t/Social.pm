@@ -1,18 +1,49 @@
 package Social;
 
 # What every ngx_social test file shares: the module, the backends of the
-# private PostgreSQL and Redis that make test started, and a helper to stop
-# and start them.  Works under the real Test::Nginx and under t/lib.
+# private PostgreSQL and Redis that make test started, the API's locations,
+# and helpers to stop and start a backend, sign tokens and run SQL.  Works
+# under the real Test::Nginx and under t/lib.
+#
+# A test file of the API's endpoints (t/010 on) starts with:
+#
+#     use lib 't';
+#     use Test::Nginx::Socket;
+#     use Social;
+#
+#     repeat_each(1);
+#     no_shuffle();
+#
+#     plan tests => repeat_each() * (4 * blocks());
+#
+#     add_block_preprocessor(\&social_api_defaults);
+#
+#     run_tests();
+#
+# social_api_defaults gives every block, unless the block says otherwise:
+#
+#     --- config            $Social::Locations: every endpoint at its URL
+#     --- no_error_log      [error]
+#     --- response_headers  Content-Type: application/json
+#
+# and the module and the backends (social_defaults).  With the status code
+# and a response_body that makes the 4 tests of a block.  A block that needs
+# another location writes
+# `--- config eval: $Social::Locations . "location = /x { ... }"`.
+# A new endpoint gets its location in $Locations, so that every file has it.
+#
+# The files of the server itself (t/000-t/005) configure their own
+# locations and take only social_defaults.
 
 use strict;
 use warnings;
 
 use Exporter 'import';
 
-our @EXPORT = qw(social_defaults social_service social_concurrent social_redis
-                 social_background social_signal social_sql social_token
-                 social_reset social_sql_file social_concurrent_post
-                 social_http);
+our @EXPORT = qw(social_defaults social_api_defaults social_service
+                 social_concurrent social_background social_signal social_sql
+                 social_token social_reset social_sql_file
+                 social_concurrent_post social_http social_redis);
 
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
 
@@ -21,6 +52,27 @@ our $Backends = <<"_EOC_";
     social_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
     social_jwt_key_file $ENV{TEST_NGINX_JWT_KEY_FILE};
     social_password_cost 10;
+_EOC_
+
+# the locations of the API's endpoints, at the URLs of ../shared/API.md
+our $Locations = <<'_EOC_';
+    location = /signup                 { social_endpoint signup; }
+    location = /users/                 { social_endpoint signup; }
+    location = /signin                 { social_endpoint signin; }
+    location = /signout                { social_endpoint signout; }
+    location ~ ^/group/(\d+)$          { social_endpoint group; }
+    location ~ ^/user/(\d+)$           { social_endpoint user; }
+    location ~ ^/user/(\d+)/role$      { social_endpoint user_role; }
+    location = /posts                  { social_endpoint posts; }
+    location ~ ^/posts/(\d+)$          { social_endpoint post; }
+    location ~ ^/posts/(\d+)/like$     { social_endpoint like; }
+    location ~ ^/user/(\d+)/follow$    { social_endpoint follow; }
+    location ~ ^/user/(\d+)/block$     { social_endpoint block; }
+    location = /feed                   { social_endpoint feed; }
+    location ~ ^/user/(\d+)/posts$     { social_endpoint user_posts; }
+    location ~ ^/user/(\d+)/followers$ { social_endpoint user_followers; }
+    location ~ ^/user/(\d+)/following$ { social_endpoint user_following; }
+    location = /admin/cache/evict      { social_endpoint cache_evict; }
 _EOC_
 
 
@@ -38,6 +90,21 @@ sub social_defaults {
     if ($http !~ /\b(?:social_postgres|social_redis)\s/) {
         $block->set_value("http_config", $Backends . $http);
     }
+}
+
+
+# add_block_preprocessor(\&social_api_defaults): the defaults of the API's
+# test files (see the top of this file), then social_defaults
+sub social_api_defaults {
+    my $block = shift;
+
+    $block->set_value("config", $Locations) unless defined $block->config;
+    $block->set_value("no_error_log", "[error]")
+        unless defined $block->no_error_log;
+    $block->set_value("response_headers", "Content-Type: application/json")
+        unless defined $block->response_headers;
+
+    social_defaults($block);
 }
 
 
