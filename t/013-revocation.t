@@ -7,7 +7,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks());
+plan tests => repeat_each() * (4 * blocks() + 1);
 
 add_block_preprocessor(\&social_api_defaults);
 
@@ -232,3 +232,36 @@ GET /user/1
 --- error_code: 401
 --- response_body_like chomp
 "unauthorized"
+
+
+
+=== TEST 20: after Redis forgot its scripts, signing out still publishes (EVALSHA, then EVAL on NOSCRIPT)
+--- init
+Social::social_sql("INSERT INTO users (username, role, password_hash) VALUES ('cleo', 'user', 'x')");
+Social::social_redis("SET", "social:gen:3", "0");
+Social::social_redis("SCRIPT", "FLUSH");
+--- request
+POST /signout
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(3)
+--- error_code: 204
+--- response_headers
+!Content-Type
+--- response_body
+--- error_log
+social redis: NOSCRIPT, sending the script again with EVAL
+
+
+
+=== TEST 21: which every node finds in Redis
+--- init
+my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+open my $out, '>', "$root/html/gen.txt" or die "gen.txt: $!\n";
+print $out Social::social_redis("GET", "social:gen:3"), "\n";
+close $out;
+--- request
+GET /gen.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+1
