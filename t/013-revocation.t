@@ -7,7 +7,9 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks() + 1);
+# 4 tests a block; TEST 20 checks a line of the log more, TEST 22 a header
+# and a line of the log more
+plan tests => repeat_each() * (4 * blocks() + 3);
 
 add_block_preprocessor(\&social_api_defaults);
 
@@ -265,3 +267,37 @@ GET /gen.txt
 Content-Type: text/plain
 --- response_body
 1
+
+
+
+=== TEST 22: Redis down: the token check answers 503 with Retry-After, it does not guess
+--- init
+Social::social_sql("INSERT INTO users (username, role, password_hash) VALUES ('dora', 'user', 'x')");
+Social::social_service("stop-redis");
+--- request
+GET /user/4
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(4)
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+Content-Type: application/json
+--- response_body chomp
+{"error":{"code":"service_unavailable","message":"The token check is down; try again shortly."}}
+--- error_log
+social: redis connect to
+--- no_error_log
+[alert]
+
+
+
+=== TEST 23: Redis back: the same token works again
+--- init
+Social::social_service("start-redis");
+sleep 2.2;
+--- request
+GET /user/4
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(4)
+--- response_body_like chomp
+^\{"user_id":4,"username":"dora",
