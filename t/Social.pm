@@ -197,10 +197,23 @@ sub social_background {
 }
 
 
-# social_signal("HUP"): a signal to the nginx master of the test
+# social_signal("HUP"): a signal to the nginx master of the test;
+# social_signal("QUIT", 0.3): the same 0.3 s later, from a child process,
+# so that the block's own request is under way when it arrives
 sub social_signal {
-    my $sig = shift;
+    my ($sig, $delay) = @_;
     my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+
+    if ($delay) {
+        my $pid = fork;
+        die "fork: $!\n" unless defined $pid;
+        return if $pid;
+
+        select undef, undef, undef, $delay;
+        eval { social_signal($sig) };
+        require POSIX;
+        POSIX::_exit($@ ? 1 : 0);
+    }
 
     open my $in, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!\n";
     my $pid = <$in>;
