@@ -43,7 +43,8 @@ use Exporter 'import';
 our @EXPORT = qw(social_defaults social_api_defaults social_service
                  social_concurrent social_background social_signal social_sql
                  social_token social_reset social_sql_file
-                 social_concurrent_post social_http social_redis);
+                 social_concurrent_post social_http social_redis
+                 social_head_file);
 
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
 
@@ -382,7 +383,7 @@ sub social_concurrent_post {
 
 # social_http($method, $uri, $body, @headers): one request on its own
 # connection, for an --- init that needs what an answer says (a token);
-# the status and the body
+# the status, the body and the headers (a hash, lower-case names)
 sub social_http {
     my ($method, $uri, $body, @headers) = @_;
 
@@ -408,9 +409,48 @@ sub social_http {
     close $s;
 
     my $status = $res =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none';
-    my (undef, $got) = split /\r\n\r\n/, $res, 2;
+    my ($head, $got) = split /\r\n\r\n/, $res, 2;
+    my %headers;
 
-    return ($status, $got // '');
+    for my $line (split /\r\n/, $head // '') {
+        next unless $line =~ /^([^:\s]+):\s*(.*)$/;
+        my $name = lc $1;
+        $headers{$name} = exists $headers{$name} ? "$headers{$name}, $2" : $2;
+    }
+
+    return ($status, $got // '', \%headers);
+}
+
+
+# social_head_file($name, [$uri, ...], @headers): from an --- init, each
+# $uri asked with GET and with HEAD; into html/$name.txt a line a URI, "uri:
+# status, same headers, no body" when HEAD answers GET's status and headers
+# (all but Date) without a body, and what differs otherwise
+sub social_head_file {
+    my ($name, $uris, @headers) = @_;
+    my $out = '';
+
+    for my $uri (@$uris) {
+        my ($gs, $gb, $gh) = social_http('GET', $uri, undef, @headers);
+        my ($hs, $hb, $hh) = social_http('HEAD', $uri, undef, @headers);
+        my %names = map { $_ => 1 } keys %$gh, keys %$hh;
+
+        delete $names{date};
+
+        my @differ = grep { ($gh->{$_} // '-') ne ($hh->{$_} // '-') }
+                     sort keys %names;
+
+        $out .= "$uri: "
+                . ($gs eq $hs ? $gs : "GET $gs, HEAD $hs") . ', '
+                . (@differ ? "headers differ: @differ" : 'same headers') . ', '
+                . (length $hb ? length($hb) . ' bytes of body' : 'no body')
+                . "\n";
+    }
+
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $fh, '>', "$root/html/$name.txt" or die "$name: $!\n";
+    print $fh $out;
+    close $fh;
 }
 
 # social_redis(@args): one command on the test Redis with redis-cli; its
