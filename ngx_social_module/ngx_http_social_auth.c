@@ -56,6 +56,15 @@ static const char  ngx_http_social_jwt_header[] =
 static const char  ngx_http_social_sql_token_gen[] =
     "SELECT token_gen FROM users WHERE user_id = $1";
 
+static ngx_http_social_script_t  ngx_http_social_gen_script = {
+    /* SET only upwards; KEYS: the key; ARGV: the generation, the TTL */
+    "local c = tonumber(redis.call('GET', KEYS[1]) or '-1') "
+    "if tonumber(ARGV[1]) >= c then "
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end "
+    "return 1",
+    ""
+};
+
 
 /*
  * The token check, in one place: the content handler calls it, and so
@@ -212,45 +221,35 @@ ngx_int_t
 ngx_http_social_auth_publish(ngx_http_social_ctx_t *ctx, int64_t user_id,
     int64_t gen, ngx_http_social_redis_handler_pt handler)
 {
-    u_char   *key, *val;
-    size_t   *lens;
-    const char  **args;
+    u_char      *key, *val;
+    size_t       lens[4];
+    const char  *args[4];
 
-    static const char  script[] =
-        "local c = tonumber(redis.call('GET', KEYS[1]) or '-1') "
-        "if tonumber(ARGV[1]) >= c then "
-        "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end "
-        "return 1";
-
-    args = ngx_palloc(ctx->request->pool, 6 * sizeof(char *));
-    lens = ngx_palloc(ctx->request->pool, 6 * sizeof(size_t));
     key = ngx_pnalloc(ctx->request->pool,
                       sizeof("social:gen:") + NGX_INT64_LEN);
     val = ngx_pnalloc(ctx->request->pool, NGX_INT64_LEN);
 
-    if (args == NULL || lens == NULL || key == NULL || val == NULL) {
+    if (key == NULL || val == NULL) {
         return NGX_ERROR;
     }
 
-    args[0] = "EVAL";
-    args[1] = script;
-    args[2] = "1";
-    args[3] = (char *) key;
-    args[4] = (char *) val;
-    args[5] = NGX_HTTP_SOCIAL_GEN_TTL;
+    args[0] = "1";
+    args[1] = (char *) key;
+    args[2] = (char *) val;
+    args[3] = NGX_HTTP_SOCIAL_GEN_TTL;
 
-    lens[0] = 4;
-    lens[1] = sizeof(script) - 1;
-    lens[2] = 1;
-    lens[3] = ngx_sprintf(key, "social:gen:%L", user_id) - key;
-    lens[4] = ngx_sprintf(val, "%L", gen) - val;
-    lens[5] = sizeof(NGX_HTTP_SOCIAL_GEN_TTL) - 1;
+    lens[0] = 1;
+    lens[1] = ngx_sprintf(key, "social:gen:%L", user_id) - key;
+    lens[2] = ngx_sprintf(val, "%L", gen) - val;
+    lens[3] = sizeof(NGX_HTTP_SOCIAL_GEN_TTL) - 1;
 
     /* this worker knows at once */
 
     ngx_http_social_memo(user_id)->user_id = 0;
 
-    return ngx_http_social_redis_command(ctx, handler, 6, args, lens);
+    return ngx_http_social_redis_script(ctx, handler,
+                                        &ngx_http_social_gen_script, 4, args,
+                                        lens);
 }
 
 

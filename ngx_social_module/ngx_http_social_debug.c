@@ -24,6 +24,8 @@ static void ngx_http_social_debug_slept(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_int_t ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx,
     const char *key, long long n);
+static ngx_int_t ngx_http_social_debug_numbers(ngx_http_social_ctx_t *ctx,
+    ngx_uint_t n, const char **keys, long long *values);
 
 
 /* GET: SET a 1 MB value and GET it back on the one pipelined connection */
@@ -145,7 +147,18 @@ static ngx_int_t
 ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx, const char *key,
     long long n)
 {
-    yajl_gen  g;
+    return ngx_http_social_debug_numbers(ctx, 1, &key, &n);
+}
+
+
+/* {"key": n, ...} */
+
+static ngx_int_t
+ngx_http_social_debug_numbers(ngx_http_social_ctx_t *ctx, ngx_uint_t n,
+    const char **keys, long long *values)
+{
+    yajl_gen    g;
+    ngx_uint_t  i;
 
     g = ngx_http_social_json_gen(ctx->request->pool);
     if (g == NULL) {
@@ -153,8 +166,12 @@ ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx, const char *key,
     }
 
     yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, key);
-    yajl_gen_integer(g, n);
+
+    for (i = 0; i < n; i++) {
+        ngx_http_social_json_str(g, keys[i]);
+        yajl_gen_integer(g, values[i]);
+    }
+
     yajl_gen_map_close(g);
 
     return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
@@ -399,6 +416,136 @@ ngx_http_social_debug_txn_counted(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     ngx_http_social_done(ctx, rc);
+}
+
+
+/*
+ * GET ?n=N: N distinct statements with a parameter, "SELECT $1::int8 + k"
+ * with $1 = k for k = 0..N-1, one after the other, then the same N again,
+ * then what pg_prepared_statements counts on the connection (the only one
+ * with "social_postgres_pool 1"): {"ran": 2N, "sum": PostgreSQL's answers
+ * added up, "prepared": the count}.  Shows the fallback to unnamed
+ * statements once NGX_HTTP_SOCIAL_PG_PREPARED are prepared on a connection.
+ */
+
+#define NGX_HTTP_SOCIAL_DEBUG_STATEMENTS  100
+#define NGX_HTTP_SOCIAL_DEBUG_SQL_LEN     32
+
+
+typedef struct {
+    const char                     *values[1];
+    ngx_uint_t                      n;
+    long long                       ran;
+    long long                       sum;
+    u_char                          k[NGX_INT_T_LEN + 1];
+} ngx_http_social_debug_stmt_t;
+
+
+static void ngx_http_social_debug_stmt_next(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_debug_stmt_counted(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+
+
+/*
+ * the texts, made once per worker: a prepared statement is named by its
+ * text's address, which stays the same for the worker's life
+ */
+
+static u_char  ngx_http_social_debug_sql[NGX_HTTP_SOCIAL_DEBUG_STATEMENTS]
+                                        [NGX_HTTP_SOCIAL_DEBUG_SQL_LEN];
+
+
+ngx_int_t
+ngx_http_social_debug_pg_statements(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t                      n;
+    ngx_str_t                      arg;
+    ngx_uint_t                     k;
+    ngx_http_social_debug_stmt_t  *t;
+
+    if (ngx_http_arg(ctx->request, (u_char *) "n", 1, &arg) != NGX_OK) {
+        ngx_str_set(&arg, "1");
+    }
+
+    n = ngx_atoi(arg.data, arg.len);
+    if (n < 1 || n > NGX_HTTP_SOCIAL_DEBUG_STATEMENTS) {
+        return ngx_http_social_error(ctx, 422, "validation_failed",
+                                     "n must be 1..100.", "n");
+    }
+
+    if (ngx_http_social_debug_sql[0][0] == '\0') {
+        for (k = 0; k < NGX_HTTP_SOCIAL_DEBUG_STATEMENTS; k++) {
+            ngx_sprintf(ngx_http_social_debug_sql[k],
+                        "SELECT $1::int8 + %ui%Z", k);
+        }
+    }
+
+    t = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_debug_stmt_t));
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->n = n;
+    t->ran = 1;
+    t->k[0] = '0';
+    t->values[0] = (char *) t->k;
+    ctx->data = t;
+
+    return ngx_http_social_pg_step(ctx, (char *) ngx_http_social_debug_sql[0],
+                                   1, t->values,
+                                   ngx_http_social_debug_stmt_next);
+}
+
+
+static void
+ngx_http_social_debug_stmt_next(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_debug_stmt_t  *t = ctx->data;
+
+    ngx_uint_t  k;
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    t->sum += ngx_atoof((u_char *) PQgetvalue(res, 0, 0),
+                        PQgetlength(res, 0, 0));
+
+    if (t->ran == (long long) (2 * t->n)) {
+        ngx_http_social_pg_next(ctx,
+                                "SELECT count(*) FROM pg_prepared_statements",
+                                0, NULL, ngx_http_social_debug_stmt_counted);
+        return;
+    }
+
+    k = t->ran++ % t->n;
+    *ngx_sprintf(t->k, "%ui", k) = '\0';
+
+    ngx_http_social_pg_next(ctx, (char *) ngx_http_social_debug_sql[k], 1,
+                            t->values, ngx_http_social_debug_stmt_next);
+}
+
+
+static void
+ngx_http_social_debug_stmt_counted(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_debug_stmt_t  *t = ctx->data;
+
+    long long           values[3];
+    static const char  *keys[] = { "ran", "sum", "prepared" };
+
+    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    values[0] = t->ran;
+    values[1] = t->sum;
+    values[2] = ngx_atoof((u_char *) PQgetvalue(res, 0, 0),
+                          PQgetlength(res, 0, 0));
+
+    ngx_http_social_done(ctx,
+                         ngx_http_social_debug_numbers(ctx, 3, keys, values));
 }
 
 

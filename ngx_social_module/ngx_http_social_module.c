@@ -135,6 +135,9 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
     { ngx_string("debug_pg_txn"), NGX_HTTP_GET,
       ngx_http_social_debug_pg_txn, 0, 1 },
 
+    { ngx_string("debug_pg_statements"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_statements, 0, 1 },
+
     { ngx_null_string, 0, NULL, 0, 0 }
 };
 

@@ -412,6 +412,7 @@ ngx_int_t ngx_http_social_debug_redis_blob(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_pg_sleep(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_pg_txn(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_debug_pg_statements(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_error_endpoint(ngx_http_social_ctx_t *ctx);
 
 

@@ -241,6 +241,12 @@ ngx_http_social_pg_send(ngx_http_social_pg_conn_t *conn,
 
     ngx_sprintf((u_char *) name, "s%ui%Z", i);
 
+    if (op->nparams && !op->unprepared && i == NGX_HTTP_SOCIAL_PG_PREPARED) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "social pg: %ui statements prepared on %p, this one "
+                       "runs unnamed", i, conn);
+    }
+
     if (op->nparams == 0 || op->unprepared
         || i == NGX_HTTP_SOCIAL_PG_PREPARED)
     {

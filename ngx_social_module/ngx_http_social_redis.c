@@ -638,6 +638,10 @@ ngx_http_social_redis_noscript(ngx_http_social_redis_op_t *op,
 
     rc = op->conn;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, rc->c->log, 0,
+                   "social redis: NOSCRIPT, sending the script again with "
+                   "EVAL");
+
     op->argv[0] = "EVAL";
     op->argvlen[0] = sizeof("EVAL") - 1;
     op->argv[1] = op->script->text;

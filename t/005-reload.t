@@ -9,7 +9,7 @@ no_shuffle();
 master_on();
 workers(1);
 
-plan tests => 9;
+plan tests => 13;
 
 add_block_preprocessor(\&social_defaults);
 
@@ -53,3 +53,28 @@ social pg: closing idle
 social redis: closing idle
 social pg: closing
 after its reply, the worker is exiting
+
+
+
+=== TEST 3: a graceful quit waits for a password hash on the thread pool, and the client gets its answer
+--- http_config eval
+$Social::Backends =~ s/social_password_cost \d+/social_password_cost 18/r
+--- config
+    location = /signup {
+        social_endpoint signup;
+    }
+--- init
+Social::social_signal("QUIT", 0.3);
+--- request
+POST /signup
+{"password": "a password that takes a while"}
+--- more_headers
+Content-Type: application/json
+--- timeout: 10
+--- error_code: 201
+--- response_body_like chomp
+^\{"user_id":\d+,
+--- error_log
+gracefully shutting down
+--- no_error_log
+[error]

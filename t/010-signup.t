@@ -9,29 +9,7 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $Config = <<'_EOC_';
-    location = /signup {
-        social_endpoint signup;
-    }
-    location = /users/ {
-        social_endpoint signup;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 

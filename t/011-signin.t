@@ -9,30 +9,6 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks() + 2);
 
-our $Config = <<'_EOC_';
-    location = /signup {
-        social_endpoint signup;
-    }
-    location = /users/ {
-        social_endpoint signup;
-    }
-    location = /signin {
-        social_endpoint signin;
-    }
-    location = /signout {
-        social_endpoint signout;
-    }
-    location ~ ^/group/(\d+)$ {
-        social_endpoint group;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-    location ~ ^/user/(\d+)/role$ {
-        social_endpoint user_role;
-    }
-_EOC_
-
 # a server-generated password is stored under HMAC-SHA-256 with the pepper
 # derived from the server key, as the module does
 sub generated_hash {
@@ -51,17 +27,7 @@ sub generated_hash {
                          Digest::SHA::hmac_sha256($password, $pepper), '');
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 

@@ -7,43 +7,11 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks());
+# 4 tests a block; TEST 20 checks a line of the log more, TEST 22 a header
+# and a line of the log more
+plan tests => repeat_each() * (4 * blocks() + 3);
 
-our $Config = <<'_EOC_';
-    location = /signup {
-        social_endpoint signup;
-    }
-    location = /users/ {
-        social_endpoint signup;
-    }
-    location = /signin {
-        social_endpoint signin;
-    }
-    location = /signout {
-        social_endpoint signout;
-    }
-    location ~ ^/group/(\d+)$ {
-        social_endpoint group;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-    location ~ ^/user/(\d+)/role$ {
-        social_endpoint user_role;
-    }
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 
@@ -120,7 +88,7 @@ GET /user/2
 
 
 === TEST 7: another node with its own memory learns it from Redis
---- config eval: $::Config . "\n    location = /x { return 204; }\n"
+--- config eval: $Social::Locations . "\n    location = /x { return 204; }\n"
 --- request
 GET /user/2
 --- more_headers eval
@@ -134,7 +102,7 @@ GET /user/2
 === TEST 8: even when Redis lost it, PostgreSQL knows
 --- init
 system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} FLUSHALL >/dev/null");
---- config eval: $::Config . "\n    location = /y { return 204; }\n"
+--- config eval: $Social::Locations . "\n    location = /y { return 204; }\n"
 --- request
 GET /user/2
 --- more_headers eval
@@ -258,7 +226,7 @@ GET /user/1
 
 
 === TEST 19: also on a node that did not see the delete
---- config eval: $::Config . "\n    location = /z { return 204; }\n"
+--- config eval: $Social::Locations . "\n    location = /z { return 204; }\n"
 --- request
 GET /user/1
 --- more_headers eval
@@ -266,3 +234,70 @@ GET /user/1
 --- error_code: 401
 --- response_body_like chomp
 "unauthorized"
+
+
+
+=== TEST 20: after Redis forgot its scripts, signing out still publishes (EVALSHA, then EVAL on NOSCRIPT)
+--- init
+Social::social_sql("INSERT INTO users (username, role, password_hash) VALUES ('cleo', 'user', 'x')");
+Social::social_redis("SET", "social:gen:3", "0");
+Social::social_redis("SCRIPT", "FLUSH");
+--- request
+POST /signout
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(3)
+--- error_code: 204
+--- response_headers
+!Content-Type
+--- response_body
+--- error_log
+social redis: NOSCRIPT, sending the script again with EVAL
+
+
+
+=== TEST 21: which every node finds in Redis
+--- init
+my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+open my $out, '>', "$root/html/gen.txt" or die "gen.txt: $!\n";
+print $out Social::social_redis("GET", "social:gen:3"), "\n";
+close $out;
+--- request
+GET /gen.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+1
+
+
+
+=== TEST 22: Redis down: the token check answers 503 with Retry-After, it does not guess
+--- init
+Social::social_sql("INSERT INTO users (username, role, password_hash) VALUES ('dora', 'user', 'x')");
+Social::social_service("stop-redis");
+--- request
+GET /user/4
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(4)
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+Content-Type: application/json
+--- response_body chomp
+{"error":{"code":"service_unavailable","message":"The token check is down; try again shortly."}}
+--- error_log
+social: redis connect to
+--- no_error_log
+[alert]
+
+
+
+=== TEST 23: Redis back: the same token works again
+--- init
+Social::social_service("start-redis");
+sleep 2.2;
+--- request
+GET /user/4
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(4)
+--- response_body_like chomp
+^\{"user_id":4,"username":"dora",

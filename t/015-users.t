@@ -21,24 +21,6 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $Config = <<'_EOC_';
-    location = /signup {
-        social_endpoint signup;
-    }
-    location = /signin {
-        social_endpoint signin;
-    }
-    location ~ ^/group/(\d+)$ {
-        social_endpoint group;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-    location ~ ^/user/(\d+)/role$ {
-        social_endpoint user_role;
-    }
-_EOC_
-
 # the headers of a request by user $id with a valid token of theirs
 # (social_token's options: role => 'admin', gen => N)
 sub auth {
@@ -47,17 +29,7 @@ sub auth {
            . "\nContent-Type: application/json";
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 

@@ -9,44 +9,13 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $Config = <<'_EOC_';
-    location = /posts {
-        social_endpoint posts;
-    }
-    location ~ ^/posts/(\d+)$ {
-        social_endpoint post;
-    }
-    location ~ ^/posts/(\d+)/like$ {
-        social_endpoint like;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-    location ~ ^/user/(\d+)/follow$ {
-        social_endpoint follow;
-    }
-    location ~ ^/user/(\d+)/block$ {
-        social_endpoint block;
-    }
-_EOC_
-
 sub auth {
     my ($id, %o) = @_;
     return "Content-Type: application/json\r\nAuthorization: Bearer "
            . Social::social_token($id, %o);
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 

@@ -22,30 +22,6 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $Config = <<'_EOC_';
-    location = /posts {
-        social_endpoint posts;
-    }
-    location ~ ^/posts/(\d+)$ {
-        social_endpoint post;
-    }
-    location ~ ^/posts/(\d+)/like$ {
-        social_endpoint like;
-    }
-    location ~ ^/user/(\d+)/follow$ {
-        social_endpoint follow;
-    }
-    location ~ ^/user/(\d+)/block$ {
-        social_endpoint block;
-    }
-    location = /feed {
-        social_endpoint feed;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-_EOC_
-
 our %Name = (1 => 'ann', 2 => 'bob', 3 => 'cat', 4 => 'dan', 5 => 'eve',
              6 => 'fay', 7 => 'kim', 8 => 'leo', 9 => 'max');
 
@@ -154,17 +130,7 @@ sub page_line {
     return "$ids | " . (defined $next ? 'next' : 'null') . "\n";
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 

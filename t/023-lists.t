@@ -9,36 +9,11 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $Config = <<'_EOC_';
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-    location ~ ^/user/(\d+)/posts$ {
-        social_endpoint user_posts;
-    }
-    location ~ ^/user/(\d+)/followers$ {
-        social_endpoint user_followers;
-    }
-    location ~ ^/user/(\d+)/following$ {
-        social_endpoint user_following;
-    }
-_EOC_
-
 sub auth {
     return "Authorization: Bearer " . Social::social_token(@_);
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 
@@ -181,3 +156,22 @@ GET /user/1
 main::auth(2)
 --- response_body_like chomp
 "followers":2,"following":1,"posts":3\}$
+
+
+
+=== TEST 13: HEAD on the lists and the feed: GET's status and headers, no body
+--- init
+Social::social_head_file("head", ["/user/1/posts?limit=2",
+                                  "/user/1/followers", "/user/1/following",
+                                  "/feed", "/user/99/posts"],
+                         main::auth(2));
+--- request
+GET /head.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+/user/1/posts?limit=2: 200, same headers, no body
+/user/1/followers: 200, same headers, no body
+/user/1/following: 200, same headers, no body
+/feed: 200, same headers, no body
+/user/99/posts: 404, same headers, no body

@@ -25,27 +25,6 @@ our $HttpConfig = <<'_EOC_';
     social_trim_interval 200ms;
 _EOC_
 
-our $Config = <<'_EOC_';
-    location = /posts {
-        social_endpoint posts;
-    }
-    location ~ ^/posts/(\d+)$ {
-        social_endpoint post;
-    }
-    location ~ ^/posts/(\d+)/like$ {
-        social_endpoint like;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-    location = /feed {
-        social_endpoint feed;
-    }
-    location = /admin/cache/evict {
-        social_endpoint cache_evict;
-    }
-_EOC_
-
 sub auth {
     my $id = shift;
     return "Authorization: Bearer "
@@ -102,7 +81,8 @@ add_block_preprocessor(sub {
 
     $block->set_value("http_config", $HttpConfig)
         unless defined $block->http_config;
-    $block->set_value("config", $Config) unless defined $block->config;
+    $block->set_value("config", $Social::Locations)
+        unless defined $block->config;
     $block->set_value("no_error_log", "[error]")
         unless defined $block->no_error_log;
 

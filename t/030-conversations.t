@@ -20,27 +20,6 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $Config = <<'_EOC_';
-    location = /conversations {
-        social_endpoint conversations;
-    }
-    location = /conversations/ {
-        social_endpoint conversations;
-    }
-    location ~ ^/conversations/(\d+)/utterances$ {
-        social_endpoint conversation_utterances;
-    }
-    location = /utterances {
-        social_endpoint utterances;
-    }
-    location = /utterances/ {
-        social_endpoint utterances;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-_EOC_
-
 our $Time = '"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"';
 
 # the headers of a request by user $id (options of social_token: role)
@@ -95,17 +74,7 @@ sub cursor_of {
     return $list->{next} // 'none';
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
 

@@ -26,18 +26,6 @@ our $HttpConfig = <<'_EOC_';
     social_flush_interval 0;
 _EOC_
 
-our $Config = <<'_EOC_';
-    location = /errors {
-        social_endpoint errors;
-    }
-    location = /simulate-and-generate {
-        social_endpoint errors;
-    }
-    location ~ ^/user/(\d+)$ {
-        social_endpoint user;
-    }
-_EOC_
-
 sub auth {
     my $id = shift;
     return "Authorization: Bearer " . Social::social_token($id, @_);
@@ -60,15 +48,7 @@ sub html_file {
 }
 
 # a Redis command on the test instance, its reply as redis-cli prints it
-sub redis {
-    open my $cli, '-|', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, @_
-        or die "redis-cli: $!\n";
-    local $/;
-    my $out = <$cli> // '';
-    close $cli;
-    $out =~ s/\n+\z//;
-    return $out;
-}
+sub redis { return Social::social_redis(@_) }
 
 # from an --- init: Redis commands, their replies one a line, into a file
 sub redis_file {
@@ -83,13 +63,8 @@ add_block_preprocessor(sub {
 
     $block->set_value("http_config", $HttpConfig)
         unless defined $block->http_config;
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
-        unless defined $block->response_headers;
 
-    social_defaults($block);
+    social_api_defaults($block);
 });
 
 run_tests();

@@ -1,18 +1,50 @@
 package Social;
 
 # What every ngx_social test file shares: the module, the backends of the
-# private PostgreSQL and Redis that make test started, and a helper to stop
-# and start them.  Works under the real Test::Nginx and under t/lib.
+# private PostgreSQL and Redis that make test started, the API's locations,
+# and helpers to stop and start a backend, sign tokens and run SQL.  Works
+# under the real Test::Nginx and under t/lib.
+#
+# A test file of the API's endpoints (t/010 on) starts with:
+#
+#     use lib 't';
+#     use Test::Nginx::Socket;
+#     use Social;
+#
+#     repeat_each(1);
+#     no_shuffle();
+#
+#     plan tests => repeat_each() * (4 * blocks());
+#
+#     add_block_preprocessor(\&social_api_defaults);
+#
+#     run_tests();
+#
+# social_api_defaults gives every block, unless the block says otherwise:
+#
+#     --- config            $Social::Locations: every endpoint at its URL
+#     --- no_error_log      [error]
+#     --- response_headers  Content-Type: application/json
+#
+# and the module and the backends (social_defaults).  With the status code
+# and a response_body that makes the 4 tests of a block.  A block that needs
+# another location writes
+# `--- config eval: $Social::Locations . "location = /x { ... }"`.
+# A new endpoint gets its location in $Locations, so that every file has it.
+#
+# The files of the server itself (t/000-t/005) configure their own
+# locations and take only social_defaults.
 
 use strict;
 use warnings;
 
 use Exporter 'import';
 
-our @EXPORT = qw(social_defaults social_service social_concurrent social_redis
-                 social_background social_signal social_sql social_token
-                 social_reset social_sql_file social_concurrent_post
-                 social_http);
+our @EXPORT = qw(social_defaults social_api_defaults social_service
+                 social_concurrent social_background social_signal social_sql
+                 social_token social_reset social_sql_file
+                 social_concurrent_post social_http social_redis
+                 social_head_file);
 
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
 
@@ -21,6 +53,38 @@ our $Backends = <<"_EOC_";
     social_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
     social_jwt_key_file $ENV{TEST_NGINX_JWT_KEY_FILE};
     social_password_cost 10;
+_EOC_
+
+# the locations of the API's endpoints, at the URLs of ../shared/API.md
+our $Locations = <<'_EOC_';
+    location = /signup                 { social_endpoint signup; }
+    location = /users/                 { social_endpoint signup; }
+    location = /signin                 { social_endpoint signin; }
+    location = /signout                { social_endpoint signout; }
+    location ~ ^/group/(\d+)$          { social_endpoint group; }
+    location ~ ^/user/(\d+)$           { social_endpoint user; }
+    location ~ ^/user/(\d+)/role$      { social_endpoint user_role; }
+    location = /posts                  { social_endpoint posts; }
+    location ~ ^/posts/(\d+)$          { social_endpoint post; }
+    location ~ ^/posts/(\d+)/like$     { social_endpoint like; }
+    location ~ ^/user/(\d+)/follow$    { social_endpoint follow; }
+    location ~ ^/user/(\d+)/block$     { social_endpoint block; }
+    location = /feed                   { social_endpoint feed; }
+    location ~ ^/user/(\d+)/posts$     { social_endpoint user_posts; }
+    location ~ ^/user/(\d+)/followers$ { social_endpoint user_followers; }
+    location ~ ^/user/(\d+)/following$ { social_endpoint user_following; }
+    location = /admin/cache/evict      { social_endpoint cache_evict; }
+    location = /conversations          { social_endpoint conversations; }
+    location = /conversations/         { social_endpoint conversations; }
+    location ~ ^/conversations/(\d+)/utterances$ {
+        social_endpoint conversation_utterances;
+    }
+    location = /utterances             { social_endpoint utterances; }
+    location = /utterances/            { social_endpoint utterances; }
+    location = /errors                 { social_endpoint errors; }
+    location = /simulate-and-generate  { social_endpoint errors; }
+    location = /exercises              { social_endpoint exercises; }
+    location = /generate-exercise      { social_endpoint exercises; }
 _EOC_
 
 
@@ -38,6 +102,21 @@ sub social_defaults {
     if ($http !~ /\b(?:social_postgres|social_redis)\s/) {
         $block->set_value("http_config", $Backends . $http);
     }
+}
+
+
+# add_block_preprocessor(\&social_api_defaults): the defaults of the API's
+# test files (see the top of this file), then social_defaults
+sub social_api_defaults {
+    my $block = shift;
+
+    $block->set_value("config", $Locations) unless defined $block->config;
+    $block->set_value("no_error_log", "[error]")
+        unless defined $block->no_error_log;
+    $block->set_value("response_headers", "Content-Type: application/json")
+        unless defined $block->response_headers;
+
+    social_defaults($block);
 }
 
 
@@ -130,10 +209,23 @@ sub social_background {
 }
 
 
-# social_signal("HUP"): a signal to the nginx master of the test
+# social_signal("HUP"): a signal to the nginx master of the test;
+# social_signal("QUIT", 0.3): the same 0.3 s later, from a child process,
+# so that the block's own request is under way when it arrives
 sub social_signal {
-    my $sig = shift;
+    my ($sig, $delay) = @_;
     my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+
+    if ($delay) {
+        my $pid = fork;
+        die "fork: $!\n" unless defined $pid;
+        return if $pid;
+
+        select undef, undef, undef, $delay;
+        eval { social_signal($sig) };
+        require POSIX;
+        POSIX::_exit($@ ? 1 : 0);
+    }
 
     open my $in, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!\n";
     my $pid = <$in>;
@@ -302,7 +394,7 @@ sub social_concurrent_post {
 
 # social_http($method, $uri, $body, @headers): one request on its own
 # connection, for an --- init that needs what an answer says (a token);
-# the status and the body
+# the status, the body and the headers (a hash, lower-case names)
 sub social_http {
     my ($method, $uri, $body, @headers) = @_;
 
@@ -328,9 +420,48 @@ sub social_http {
     close $s;
 
     my $status = $res =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none';
-    my (undef, $got) = split /\r\n\r\n/, $res, 2;
+    my ($head, $got) = split /\r\n\r\n/, $res, 2;
+    my %headers;
 
-    return ($status, $got // '');
+    for my $line (split /\r\n/, $head // '') {
+        next unless $line =~ /^([^:\s]+):\s*(.*)$/;
+        my $name = lc $1;
+        $headers{$name} = exists $headers{$name} ? "$headers{$name}, $2" : $2;
+    }
+
+    return ($status, $got // '', \%headers);
+}
+
+
+# social_head_file($name, [$uri, ...], @headers): from an --- init, each
+# $uri asked with GET and with HEAD; into html/$name.txt a line a URI, "uri:
+# status, same headers, no body" when HEAD answers GET's status and headers
+# (all but Date) without a body, and what differs otherwise
+sub social_head_file {
+    my ($name, $uris, @headers) = @_;
+    my $out = '';
+
+    for my $uri (@$uris) {
+        my ($gs, $gb, $gh) = social_http('GET', $uri, undef, @headers);
+        my ($hs, $hb, $hh) = social_http('HEAD', $uri, undef, @headers);
+        my %names = map { $_ => 1 } keys %$gh, keys %$hh;
+
+        delete $names{date};
+
+        my @differ = grep { ($gh->{$_} // '-') ne ($hh->{$_} // '-') }
+                     sort keys %names;
+
+        $out .= "$uri: "
+                . ($gs eq $hs ? $gs : "GET $gs, HEAD $hs") . ', '
+                . (@differ ? "headers differ: @differ" : 'same headers') . ', '
+                . (length $hb ? length($hb) . ' bytes of body' : 'no body')
+                . "\n";
+    }
+
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $fh, '>', "$root/html/$name.txt" or die "$name: $!\n";
+    print $fh $out;
+    close $fh;
 }
 
 # social_redis(@args): one command on the test Redis with redis-cli; its
