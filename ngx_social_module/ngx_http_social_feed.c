@@ -30,8 +30,6 @@ static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static ngx_uint_t ngx_http_social_feed_ids(const char *array,
-    const char **argv, size_t *lens);
 static void ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static ngx_int_t ngx_http_social_feed_split(redisReply *member,
@@ -249,40 +247,6 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
     {
         ngx_http_social_feed_pg(ctx);
     }
-}
-
-
-/* the ids of PostgreSQL's array text "{1,2,3}" as arguments, in place */
-
-static ngx_uint_t
-ngx_http_social_feed_ids(const char *array, const char **argv, size_t *lens)
-{
-    ngx_uint_t   n;
-    const char  *p, *start;
-
-    n = 0;
-
-    for (p = array + 1; *p && *p != '}'; p++) {
-        start = p;
-
-        while (*p >= '0' && *p <= '9') {
-            p++;
-        }
-
-        if (p == start) {
-            break;
-        }
-
-        argv[n] = start;
-        lens[n] = p - start;
-        n++;
-
-        if (*p != ',') {
-            break;
-        }
-    }
-
-    return n;
 }
 
 
@@ -611,7 +575,7 @@ ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     argv[0] = "1";
-    argv[1] = "social:feed:gen";
+    argv[1] = "social:feed:objgen";
     argv[2] = (char *) f->gen.data;
     argv[3] = ngx_http_social_int64(ctx, ctx->smcf->object_ttl);
 
@@ -620,7 +584,7 @@ ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     lens[0] = 1;
-    lens[1] = sizeof("social:feed:gen") - 1;
+    lens[1] = sizeof("social:feed:objgen") - 1;
     lens[2] = f->gen.len;
     lens[3] = ngx_strlen(argv[3]);
 

@@ -20,11 +20,14 @@
  *
  * The set is filled from PostgreSQL by a refresh that a worker runs after
  * each write of an event, and by the trim job, which also trims it to
- * social_feed_cache_size.  Deletes take their events out, and drop the
- * cached post and user objects ("social:post:<id>", "social:user:<id>",
- * JSON in hashes, social_object_ttl), and move "social:feed:gen" on: a
- * load or an object read from PostgreSQL before a delete is then not
- * written (its generation is old).
+ * social_feed_cache_size and takes out the events PostgreSQL no longer
+ * has (deleted by a request whose Redis call failed, by a worker killed
+ * between its commit and its Redis call, with SQL, or brought back by a
+ * Redis restart).  Deletes take their events out and move
+ * "social:feed:gen" on; changed or deleted posts and users drop their
+ * cached objects ("social:post:<id>", "social:user:<id>", JSON in hashes,
+ * social_object_ttl) and move "social:feed:objgen" on: a load or an object
+ * read from PostgreSQL before is then not written (its generation is old).
  */
 
 
@@ -35,8 +38,6 @@
 
 
 static void ngx_http_social_feed_refresh(ngx_http_social_job_t *job);
-static void ngx_http_social_feed_purged(ngx_http_social_ctx_t *ctx,
-    redisReply *reply);
 static void ngx_http_social_feed_marks(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx,
@@ -46,6 +47,14 @@ static void ngx_http_social_feed_loaded(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_feed_trim(ngx_http_social_job_t *job);
 static void ngx_http_social_feed_trimmed(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
+static void ngx_http_social_feed_members(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_feed_gone(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_feed_repaired(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static ngx_int_t ngx_http_social_feed_forget_send(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_forget_t *f, ngx_http_social_redis_handler_pt handler);
 static void ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 
@@ -55,7 +64,9 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
     "local topv = redis.call('GET', KEYS[2]) "
     "local top = tonumber(topv) "
     "local bottom = tonumber(redis.call('GET', KEYS[3])) "
-    "if not top or not bottom then return {'stale'} end "
+    "if not top or not bottom "
+    "   or (top > 0 and redis.call('EXISTS', KEYS[1]) == 0) then "
+    "  return {'stale'} end "
     "local need, cap, nf = tonumber(ARGV[2]), tonumber(ARGV[4]), "
     "  tonumber(ARGV[5]) "
     "local follow, block = {}, {} "
@@ -63,7 +74,8 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
     "for i = 6 + nf, #ARGV do block[ARGV[i]] = true end "
     "local max = '(' .. ARGV[1] "
     "if tonumber(ARGV[1]) > top then max = top end "
-    "local out = {'ok', redis.call('GET', 'social:feed:gen') or '0', topv} "
+    "local out = {'ok', redis.call('GET', 'social:feed:objgen') or '0', "
+    "  topv} "
     "local scanned, chunk = 0, need "
     "while true do "
     "  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "
@@ -101,6 +113,8 @@ static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
     "if ARGV[1] == 'extend' then "
     "  if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then "
     "    return -1 end "
+    "  if ARGV[3] ~= '0' and redis.call('EXISTS', KEYS[1]) == 0 then "
+    "    return -2 end "
     "else "
     "  redis.call('DEL', KEYS[1]) "
     "  redis.call('SET', KEYS[3], ARGV[5]) "
@@ -115,7 +129,7 @@ static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
 
 
 ngx_http_social_script_t  ngx_http_social_feed_put_script = {
-    /* KEYS: gen; ARGV: gen ttl, then key json pairs */
+    /* KEYS: objgen; ARGV: objgen ttl, then key json pairs */
     "if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end "
     "for i = 3, #ARGV, 2 do "
     "  redis.call('HSET', ARGV[i], 'json', ARGV[i + 1]) "
@@ -127,31 +141,37 @@ ngx_http_social_script_t  ngx_http_social_feed_put_script = {
 
 
 static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
-    /* KEYS: recent gen; ARGV: post user post_object user_object ids... */
-    "redis.call('INCR', KEYS[2]) "
-    "local n, drop = 0, {} "
-    "if ARGV[3] ~= '0' then drop[ARGV[3]] = true end "
-    "if ARGV[1] ~= '0' or ARGV[2] ~= '0' then "
+    /* KEYS: recent gen objgen; ARGV: user user_object k ids[k] posts... */
+    "local n, drop, objects = 0, {}, false "
+    "local k = tonumber(ARGV[3]) "
+    "if ARGV[1] ~= '0' or k > 0 then redis.call('INCR', KEYS[2]) end "
+    "if ARGV[1] ~= '0' then "
     "  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do "
     "    local a, p, u, t = string.match(m, "
     "      '^%d+|%a+|(%d+)|(%d+)|(%d+)|(%d+)|') "
-    "    if (ARGV[1] ~= '0' and p == ARGV[1]) or (ARGV[2] ~= '0' and "
-    "        (a == ARGV[2] or u == ARGV[2] or t == ARGV[2])) then "
+    "    if a == ARGV[1] or u == ARGV[1] or t == ARGV[1] then "
     "      n = n + redis.call('ZREM', KEYS[1], m) "
     "      if p ~= '0' then drop[p] = true end "
     "    end "
     "  end "
     "end "
-    "for i = 5, #ARGV do "
+    "for i = 4, 3 + k do "
     "  n = n + redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i]) "
     "end "
+    "for i = 4 + k, #ARGV do drop[ARGV[i]] = true end "
     "for p in pairs(drop) do "
-    "  n = n + redis.call('DEL', 'social:post:' .. p) end "
-    "if ARGV[4] ~= '0' then "
-    "  n = n + redis.call('DEL', 'social:user:' .. ARGV[4]) end "
+    "  objects = true "
+    "  n = n + redis.call('DEL', 'social:post:' .. p) "
+    "end "
+    "if ARGV[2] ~= '0' then "
+    "  objects = true "
+    "  n = n + redis.call('DEL', 'social:user:' .. ARGV[2]) "
+    "end "
+    "if objects then redis.call('INCR', KEYS[3]) end "
     "return n",
     ""
 };
+
 
 
 static ngx_http_social_script_t  ngx_http_social_feed_trim_script = {
@@ -180,9 +200,17 @@ static const char  ngx_http_social_sql_feed_members[] =
     " LIMIT $2";
 
 
+/* of the members' ids, those PostgreSQL no longer has */
+
+static const char  ngx_http_social_sql_feed_gone[] =
+    "SELECT array_agg(id)::text FROM unnest($1::bigint[]) id "
+    " WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = id)";
+
+
 typedef struct {
     ngx_uint_t                      tries;
     ngx_uint_t                      reset;      /* unsigned:1 */
+    ngx_uint_t                      lost;       /* unsigned:1 */
     ngx_str_t                       gen;
     ngx_str_t                       top;
     const char                     *values[2];
@@ -193,10 +221,6 @@ typedef struct {
 
 static ngx_http_social_job_t  ngx_http_social_feed_refresh_job;
 static ngx_http_social_job_t  ngx_http_social_feed_trim_job;
-
-
-/* a delete that could not reach Redis: the next refresh starts afresh */
-static ngx_uint_t  ngx_http_social_feed_suspect;
 
 
 ngx_int_t
@@ -266,20 +290,6 @@ ngx_http_social_feed_refresh(ngx_http_social_job_t *job)
         }
 
         job->data = load;
-
-        if (ngx_http_social_feed_suspect) {
-            ngx_http_social_feed_suspect = 0;
-
-            if (ngx_http_social_cache_evict(ctx, "all",
-                                            ngx_http_social_feed_purged)
-                != NGX_OK)
-            {
-                ngx_http_social_feed_suspect = 1;
-                ngx_http_social_job_done(job);
-            }
-
-            return;
-        }
     }
 
     argv[0] = "MGET";
@@ -295,21 +305,6 @@ ngx_http_social_feed_refresh(ngx_http_social_job_t *job)
     {
         ngx_http_social_job_done(job);
     }
-}
-
-
-static void
-ngx_http_social_feed_purged(ngx_http_social_ctx_t *ctx, redisReply *reply)
-{
-    ngx_http_social_job_t  *job = ctx->data;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_social_feed_suspect = 1;
-        ngx_http_social_job_done(job);
-        return;
-    }
-
-    ngx_http_social_feed_refresh(job);
 }
 
 
@@ -334,7 +329,7 @@ ngx_http_social_feed_marks(ngx_http_social_ctx_t *ctx, redisReply *reply)
     top = reply->element[0];
     gen = reply->element[1];
 
-    load->reset = (top->type != REDIS_REPLY_STRING);
+    load->reset = (top->type != REDIS_REPLY_STRING || load->lost);
     ngx_str_null(&load->top);
     ngx_str_set(&load->gen, "0");
 
@@ -430,7 +425,7 @@ ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     /* top: the newest event read, or what it was; bottom: 0 is "all" */
 
-    argv[8] = n ? PQgetvalue(res, 0, 0) : (load->top.len ? argv[7] : "0");
+    argv[8] = n ? PQgetvalue(res, 0, 0) : (load->reset ? "0" : argv[7]);
     argv[9] = (n < (int) ctx->smcf->feed_cache_size) ? "0"
                                                  : PQgetvalue(res, n - 1, 0);
 
@@ -467,7 +462,11 @@ ngx_http_social_feed_loaded(ngx_http_social_ctx_t *ctx, redisReply *reply)
     if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 0
         && ++load->tries < NGX_HTTP_SOCIAL_FEED_LOAD_TRIES)
     {
-        /* a delete or another load came between: once more */
+        /*
+         * -1: a delete or another load came between; -2: the set is gone
+         * but not its marks (evicted by Redis, deleted by hand): once more
+         */
+        load->lost = (reply->integer == -2);
         ngx_http_social_feed_refresh(job);
         return;
     }
@@ -527,6 +526,9 @@ ngx_http_social_feed_trimmed(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
     ngx_http_social_job_t  *job = ctx->data;
 
+    size_t       lens[4];
+    const char  *argv[4];
+
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
         ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "social: feed trimmed by %i events", reply->integer);
@@ -535,103 +537,210 @@ ngx_http_social_feed_trimmed(ngx_http_social_ctx_t *ctx, redisReply *reply)
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                       "social: feed trim failed: %s",
                       reply ? reply->str : "no reply");
+        ngx_http_social_job_done(job);
+        return;
     }
 
-    ngx_http_social_job_done(job);
+    /* the repair: the members PostgreSQL no longer has */
 
-    /* a set that was flushed or evicted is filled again */
+    argv[0] = "ZRANGE";
+    argv[1] = "social:feed:recent";
+    argv[2] = "0";
+    argv[3] = "-1";
+
+    lens[0] = sizeof("ZRANGE") - 1;
+    lens[1] = sizeof("social:feed:recent") - 1;
+    lens[2] = 1;
+    lens[3] = 2;
+
+    if (ngx_http_social_redis_command(ctx, ngx_http_social_feed_members, 4,
+                                      argv, lens)
+        != NGX_OK)
+    {
+        ngx_http_social_job_done(job);
+    }
+}
+
+
+static void
+ngx_http_social_feed_members(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    ngx_http_social_job_t  *job = ctx->data;
+
+    u_char       *p, *q, *last;
+    size_t        i;
+    const char  **values;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        ngx_http_social_job_done(job);
+        return;
+    }
+
+    /* the ids of the members as an array "{1,2,3}" */
+
+    values = ngx_palloc(ctx->pool, sizeof(char *));
+    p = ngx_pnalloc(ctx->pool, reply->elements * (NGX_INT64_LEN + 1) + 3);
+
+    if (values == NULL || p == NULL) {
+        ngx_http_social_job_done(job);
+        return;
+    }
+
+    values[0] = (char *) p;
+    *p++ = '{';
+
+    for (i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        q = (u_char *) reply->element[i]->str;
+        last = q + ngx_min(reply->element[i]->len, NGX_INT64_LEN);
+
+        while (q < last && *q >= '0' && *q <= '9') {
+            *p++ = *q++;
+        }
+
+        *p++ = ',';
+    }
+
+    if (p[-1] == ',') {
+        p--;
+    }
+
+    *p++ = '}';
+    *p = '\0';
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_feed_gone, 1,
+                                 values, ngx_http_social_feed_gone)
+        != NGX_OK)
+    {
+        ngx_http_social_job_done(job);
+    }
+}
+
+
+static void
+ngx_http_social_feed_gone(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_job_t  *job = ctx->data;
+
+    ngx_http_social_forget_t  f;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+    {
+        if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
+            ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                          "social: feed repair failed: %s",
+                          PQresultErrorMessage(res));
+        }
+
+        ngx_http_social_job_done(job);
+
+        /* a set that was flushed or evicted is filled again */
+        ngx_http_social_feed_changed();
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                  "social: events %s were deleted behind the feed in Redis, "
+                  "taken out", PQgetvalue(res, 0, 0));
+
+    ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
+    f.events = PQgetvalue(res, 0, 0);
+
+    if (ngx_http_social_feed_forget_send(ctx, &f,
+                                         ngx_http_social_feed_repaired)
+        != NGX_OK)
+    {
+        ngx_http_social_job_done(job);
+    }
+}
+
+
+static void
+ngx_http_social_feed_repaired(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    ngx_http_social_job_done(ctx->data);
     ngx_http_social_feed_changed();
 }
 
 
 /*
- * A delete: its events out of the set, its cached objects dropped, the
- * generation moved on.  With respond set, the request is answered 204 once
- * Redis has done it (or could not: then the next refresh starts afresh).
+ * A delete or a change: its events out of the set, its cached objects
+ * dropped, the generations moved on.  Then next(ctx), or with next NULL
+ * the answer 204, once Redis has done it.  When Redis cannot, the trim
+ * job's repair takes the events out later (within social_trim_interval);
+ * cached objects then live out their social_object_ttl.
  */
 
 void
 ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_forget_t *f, ngx_uint_t respond)
+    ngx_http_social_forget_t *f, ngx_http_social_step_pt next)
 {
-    int           i, n, argc;
-    u_char       *p, *last, *start;
-    size_t       *lens;
-    const char  **argv;
+    ctx->next = next;
 
-    if (ctx->smcf->redis_addr.len == 0) {
-        goto done;
-    }
-
-    /* the event ids, from PostgreSQL's array text "{1,2,3}" */
-
-    n = 0;
-    p = (u_char *) (f->events ? f->events : "");
-    last = p + ngx_strlen(p);
-
-    for (start = p; start < last; start++) {
-        if (*start == ',' || *start == '}') {
-            n++;
-        }
-    }
-
-    argc = 7 + n;
-    argv = ngx_palloc(ctx->pool, argc * sizeof(char *));
-    lens = ngx_palloc(ctx->pool, argc * sizeof(size_t));
-
-    if (argv == NULL || lens == NULL) {
-        goto failed;
-    }
-
-    argv[0] = "2";
-    argv[1] = "social:feed:recent";
-    argv[2] = "social:feed:gen";
-    argv[3] = f->post ? f->post : "0";
-    argv[4] = f->user ? f->user : "0";
-    argv[5] = f->post_object ? f->post_object : "0";
-    argv[6] = f->user_object ? f->user_object : "0";
-
-    for (i = 0; i < 7; i++) {
-        lens[i] = ngx_strlen(argv[i]);
-    }
-
-    argc = 7;
-
-    for (p++; p < last; p++) {
-        start = p;
-
-        while (p < last && *p != ',' && *p != '}') {
-            p++;
-        }
-
-        if (p > start) {
-            argv[argc] = (char *) start;
-            lens[argc] = p - start;
-            argc++;
-        }
-    }
-
-    if (ngx_http_social_redis_script(ctx,
-                                     respond
-                                     ? ngx_http_social_feed_forgotten : NULL,
-                                     &ngx_http_social_feed_forget_script,
-                                     argc, argv, lens)
-        == NGX_OK)
+    if (ctx->smcf->redis_addr.len
+        && ngx_http_social_feed_forget_send(ctx, f,
+                                            ngx_http_social_feed_forgotten)
+           == NGX_OK)
     {
         return;
     }
 
-failed:
+    ngx_http_social_feed_forgotten(ctx, NULL);
+}
 
-    ngx_http_social_feed_suspect = 1;
 
-done:
+static ngx_int_t
+ngx_http_social_feed_forget_send(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_forget_t *f, ngx_http_social_redis_handler_pt handler)
+{
+    u_char       *p;
+    size_t       *lens;
+    ngx_uint_t    i, n, k;
+    const char  **argv;
 
-    if (respond) {
-        ngx_http_social_done(ctx, ngx_http_social_send(ctx,
-                                                       NGX_HTTP_NO_CONTENT,
-                                                       NULL));
+    n = 7 + (f->events ? ngx_strlen(f->events) : 0) / 2
+        + (f->posts ? ngx_strlen(f->posts) : 0) / 2;
+
+    argv = ngx_palloc(ctx->pool, n * sizeof(char *));
+    lens = ngx_palloc(ctx->pool, n * sizeof(size_t));
+    p = ngx_pnalloc(ctx->pool, NGX_INT64_LEN);
+
+    if (argv == NULL || lens == NULL || p == NULL) {
+        return NGX_ERROR;
     }
+
+    argv[0] = "3";
+    argv[1] = "social:feed:recent";
+    argv[2] = "social:feed:gen";
+    argv[3] = "social:feed:objgen";
+    argv[4] = f->user ? f->user : "0";
+    argv[5] = f->user_object ? f->user_object : "0";
+
+    for (i = 0; i < 6; i++) {
+        lens[i] = ngx_strlen(argv[i]);
+    }
+
+    /* the event ids, then the posts, from PostgreSQL's "{1,2,3}" */
+
+    k = f->events ? ngx_http_social_feed_ids(f->events, &argv[7], &lens[7])
+                  : 0;
+
+    argv[6] = (char *) p;
+    lens[6] = ngx_sprintf(p, "%ui", k) - p;
+
+    n = 7 + k;
+
+    if (f->posts) {
+        n += ngx_http_social_feed_ids(f->posts, &argv[n], &lens[n]);
+    }
+
+    return ngx_http_social_redis_script(ctx, handler,
+                                        &ngx_http_social_feed_forget_script,
+                                        n, argv, lens);
 }
 
 
@@ -640,9 +749,13 @@ ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
-                      "social: a delete did not reach the feed in Redis, "
-                      "the feed set starts afresh");
-        ngx_http_social_feed_suspect = 1;
+                      "social: a change did not reach the feed in Redis, "
+                      "the trim job will take its events out");
+    }
+
+    if (ctx->next) {
+        ctx->next(ctx);
+        return;
     }
 
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
@@ -650,10 +763,42 @@ ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx, redisReply *reply)
 }
 
 
-/* readers do not trust the set until a refresh has started afresh */
-
 ngx_uint_t
 ngx_http_social_feed_cache_usable(ngx_http_social_ctx_t *ctx)
 {
-    return ctx->smcf->redis_addr.len && !ngx_http_social_feed_suspect;
+    return ctx->smcf->redis_addr.len != 0;
+}
+
+
+/* the ids of PostgreSQL's array text "{1,2,3}" as arguments, in place */
+
+ngx_uint_t
+ngx_http_social_feed_ids(const char *array, const char **argv, size_t *lens)
+{
+    ngx_uint_t   n;
+    const char  *p, *start;
+
+    n = 0;
+
+    for (p = array + 1; *p && *p != '}'; p++) {
+        start = p;
+
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == start) {
+            break;
+        }
+
+        argv[n] = start;
+        lens[n] = p - start;
+        n++;
+
+        if (*p != ',') {
+            break;
+        }
+    }
+
+    return n;
 }

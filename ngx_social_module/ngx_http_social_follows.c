@@ -148,5 +148,5 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
     f.events = PQgetvalue(res, 0, 2);
 
-    ngx_http_social_feed_forget(ctx, &f, 1);
+    ngx_http_social_feed_forget(ctx, &f, NULL);
 }

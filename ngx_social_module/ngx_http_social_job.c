@@ -243,12 +243,14 @@ ngx_http_social_job_done(ngx_http_social_job_t *job)
     ngx_http_social_ctx_release(ctx);
     ngx_destroy_pool(ctx->pool);
 
-    if (job->again) {
+    ngx_str_null(&job->token);
+
+    if (job->again && job->interval == 0) {
         job->again = 0;
 
         /* kicks during a run: one more run, a little later */
 
-        if (job->interval == 0 && !job->timer.timer_set
+        if (!job->timer.timer_set
             && !(ngx_exiting || ngx_quit || ngx_terminate))
         {
             ngx_add_timer(&job->timer, NGX_HTTP_SOCIAL_JOB_KICK_DELAY);
@@ -256,6 +258,8 @@ ngx_http_social_job_done(ngx_http_social_job_t *job)
 
         return;
     }
+
+    job->again = 0;
 
     if (!job->timer.timer_set) {
         ngx_http_social_job_arm(job);

@@ -31,7 +31,7 @@ static void ngx_http_social_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_http_social_feed_cache_bounds = {
-    ngx_http_social_check_bounds, 1, 1000000
+    ngx_http_social_check_bounds, 1, 100000
 };
 
 static ngx_conf_num_bounds_t  ngx_http_social_pool_bounds = {
@@ -380,7 +380,7 @@ ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(smcf->feed_cache_size, 1000);
     ngx_conf_init_msec_value(smcf->object_ttl, 3600000);
-    ngx_conf_init_msec_value(smcf->trim_interval, 10000);
+    ngx_conf_init_msec_value(smcf->trim_interval, 2000);
 
     if (smcf->group_threshold.len == 0) {
         ngx_str_set(&smcf->group_threshold, "0.5");

@@ -39,6 +39,9 @@ typedef void (*ngx_http_social_pg_handler_pt)(ngx_http_social_ctx_t *ctx,
 typedef void (*ngx_http_social_redis_handler_pt)(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 
+/* the next step of an endpoint */
+typedef void (*ngx_http_social_step_pt)(ngx_http_social_ctx_t *ctx);
+
 /* ctx->auth_status says how the token check ended */
 typedef void (*ngx_http_social_auth_handler_pt)(ngx_http_social_ctx_t *ctx);
 
@@ -153,6 +156,7 @@ struct ngx_http_social_ctx_s {
     ngx_uint_t                      backend_error;
     ngx_uint_t                      pending;    /* endpoint's own counter */
     void                           *data;       /* endpoint's own state */
+    ngx_http_social_step_pt         next;
 
     unsigned                        admin:1;
     unsigned                        done:1;
@@ -295,11 +299,10 @@ void ngx_http_social_user_ref_json(yajl_gen g, PGresult *res, int row,
 
 /* ngx_http_social_feed_cache.c */
 typedef struct {
-    const char                     *post;         /* its events go */
     const char                     *user;         /* events of, about it */
-    const char                     *post_object;  /* cached objects */
-    const char                     *user_object;
+    const char                     *user_object;  /* its cached object */
     const char                     *events;       /* "{1,2}": these go */
+    const char                     *posts;        /* "{1,2}": cached ones */
 } ngx_http_social_forget_t;
 
 extern ngx_http_social_script_t  ngx_http_social_feed_read_script;
@@ -310,13 +313,13 @@ ngx_int_t ngx_http_social_feed_cache_init_process(ngx_cycle_t *cycle,
 void ngx_http_social_feed_cache_exit_process(void);
 void ngx_http_social_feed_changed(void);
 void ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_forget_t *f, ngx_uint_t respond);
+    ngx_http_social_forget_t *f, ngx_http_social_step_pt next);
+ngx_uint_t ngx_http_social_feed_ids(const char *array, const char **argv,
+    size_t *lens);
 ngx_uint_t ngx_http_social_feed_cache_usable(ngx_http_social_ctx_t *ctx);
 
 /* ngx_http_social_cache.c */
 ngx_int_t ngx_http_social_cache_evict_endpoint(ngx_http_social_ctx_t *ctx);
-ngx_int_t ngx_http_social_cache_evict(ngx_http_social_ctx_t *ctx,
-    const char *scope, ngx_http_social_redis_handler_pt handler);
 
 /* ngx_http_social_learning.c */
 ngx_int_t ngx_http_social_conversations(ngx_http_social_ctx_t *ctx);

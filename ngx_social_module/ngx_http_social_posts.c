@@ -47,7 +47,9 @@ static const char  ngx_http_social_sql_post_delete[] =
     "     d AS (DELETE FROM posts WHERE post_id = $1 "
     "              AND EXISTS (SELECT 1 FROM p) "
     "              AND (author_id = $2 OR $3::bool) RETURNING 1) "
-    "SELECT EXISTS (SELECT 1 FROM p), EXISTS (SELECT 1 FROM d), $1::text";
+    "SELECT EXISTS (SELECT 1 FROM p), EXISTS (SELECT 1 FROM d), "
+    "       (SELECT array_agg(event_id) FROM events WHERE post_id = $1)::text, "
+    "       ARRAY[$1::bigint]::text";
 
 /* a like once, with its event; whether the post can be seen */
 static const char  ngx_http_social_sql_like[] =
@@ -57,7 +59,7 @@ static const char  ngx_http_social_sql_like[] =
     "             FROM p ON CONFLICT DO NOTHING RETURNING post_id), "
     "     e AS (INSERT INTO events (actor_id, type, post_id) "
     "           SELECT $2, 'like', post_id FROM l) "
-    "SELECT EXISTS (SELECT 1 FROM p), NULL";
+    "SELECT EXISTS (SELECT 1 FROM p), NULL, ARRAY[$1::bigint]::text";
 
 static const char  ngx_http_social_sql_unlike[] =
     "WITH p AS (SELECT post_id FROM posts "
@@ -68,7 +70,8 @@ static const char  ngx_http_social_sql_unlike[] =
     "              AND post_id IN (SELECT post_id FROM p) "
     "           RETURNING event_id) "
     "SELECT EXISTS (SELECT 1 FROM p), "
-    "       (SELECT array_agg(event_id) FROM e)::text";
+    "       (SELECT array_agg(event_id) FROM e)::text, "
+    "       ARRAY[$1::bigint]::text";
 
 
 /* POST /posts {"content": "..."} */
@@ -274,10 +277,10 @@ ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
     /* gone from the feed in Redis too before the answer */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
-    f.post = PQgetvalue(res, 0, 2);
-    f.post_object = f.post;
+    f.events = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
+    f.posts = PQgetvalue(res, 0, 3);
 
-    ngx_http_social_feed_forget(ctx, &f, 1);
+    ngx_http_social_feed_forget(ctx, &f, NULL);
 }
 
 
@@ -304,7 +307,6 @@ ngx_http_social_like(ngx_http_social_ctx_t *ctx)
 static void
 ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    int64_t                   id;
     ngx_http_social_forget_t  f;
 
     if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
@@ -322,11 +324,9 @@ ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     /* like_count changed: the cached post goes, and an unlike's event */
 
-    (void) ngx_http_social_path_id(ctx, &id);
-
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
-    f.post_object = ngx_http_social_int64(ctx, id);
     f.events = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+    f.posts = PQgetvalue(res, 0, 2);
 
-    ngx_http_social_feed_forget(ctx, &f, 1);
+    ngx_http_social_feed_forget(ctx, &f, NULL);
 }

@@ -656,6 +656,9 @@ ngx_http_social_redis_noscript(ngx_http_social_redis_op_t *op,
     }
 
     ngx_queue_insert_tail(&rc->ops, &op->queue);
+    op->deadline = ngx_current_msec
+                   + ngx_http_social_redis->smcf->redis_timeout;
+    ngx_http_social_redis_arm(rc);
 
     return NGX_OK;
 }

@@ -17,6 +17,7 @@ typedef struct {
     ngx_str_t                       password;
     ngx_str_t                       current;
     ngx_str_t                       token;
+    ngx_str_t                       liked;      /* "{1,2}": the posts */
     int64_t                         gen;
     ngx_uint_t                      self;       /* unsigned:1 */
     ngx_uint_t                      attrs;      /* unsigned:1 */
@@ -51,6 +52,7 @@ static void ngx_http_social_user_published(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_user_reread(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_user_show_row(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_user_show(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_int_t ngx_http_social_user_reply(ngx_http_social_ctx_t *ctx,
@@ -89,8 +91,10 @@ static const char  ngx_http_social_sql_user_update[] =
     " WHERE user_id = $1 "
     "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS;
 
+/* and the posts the user liked: their like_count changes */
 static const char  ngx_http_social_sql_user_delete[] =
-    "SELECT social_user_delete($1, $2::int)";
+    "SELECT social_user_delete($1, $2::int), "
+    "       (SELECT array_agg(post_id) FROM likes WHERE user_id = $1)::text";
 
 static const char  ngx_http_social_sql_user_role[] =
     "UPDATE users SET token_gen = token_gen "
@@ -559,12 +563,19 @@ ngx_http_social_user_reread(ngx_http_social_ctx_t *ctx)
 
     ngx_http_social_forget_t  f;
 
-    /* the cached {user_id, username} of the feed goes */
+    /* the cached {user_id, username} of the feed goes first */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
     f.user_object = u->values[0];
 
-    ngx_http_social_feed_forget(ctx, &f, 0);
+    ngx_http_social_feed_forget(ctx, &f, ngx_http_social_user_show_row);
+}
+
+
+static void
+ngx_http_social_user_show_row(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_user_t  *u = ctx->data;
 
     ngx_http_social_pg_next(ctx, ngx_http_social_sql_user, 1, u->values,
                             ngx_http_social_user_show);
@@ -610,6 +621,17 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
     if (PQgetvalue(res, 0, 0)[0] != 't') {
         ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
         return;
+    }
+
+    if (!PQgetisnull(res, 0, 1)) {
+        u->liked.len = PQgetlength(res, 0, 1);
+        u->liked.data = ngx_pnalloc(ctx->pool, u->liked.len + 1);
+        if (u->liked.data == NULL) {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_memcpy(u->liked.data, PQgetvalue(res, 0, 1), u->liked.len + 1);
     }
 
     /* what still waits in Redis for the user goes too (best effort) */
@@ -722,6 +744,7 @@ ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx, redisReply *reply)
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
     f.user = u->values[0];
     f.user_object = u->values[0];
+    f.posts = (char *) u->liked.data;
 
-    ngx_http_social_feed_forget(ctx, &f, 1);
+    ngx_http_social_feed_forget(ctx, &f, NULL);
 }

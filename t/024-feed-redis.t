@@ -18,7 +18,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (3 * blocks() + 5);
+plan tests => repeat_each() * (3 * blocks() + 6);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 5;
@@ -377,3 +377,33 @@ my $ok = ::wait_for(sub { ::members() eq '10 11 16 17 18' });
 GET /t22.txt
 --- response_body
 evicted | filled | 18 17 16 11 10 9 8 | 7 6 5 4 3 2 1
+
+
+
+=== TEST 23: an event deleted with SQL, behind the module's back, leaves the set within the trim interval
+--- init
+::wait_for(sub { ::members() =~ /\b18$/ });
+Social::social_sql("DELETE FROM events WHERE event_id = 18");
+my $ok = ::wait_for(sub { ::members() !~ /\b18\b/ });
+::out("t23", ($ok ? "repaired" : "not repaired: " . ::members()) . " | " . ::pages(100));
+--- request
+GET /t23.txt
+--- response_body
+repaired | 17 16 11 10 9 8 7 6 5 4 3 2 1
+--- error_log
+were deleted behind the feed in Redis
+
+
+
+=== TEST 24: the set lost while its marks remain: the feed is still right, and the set is filled again
+--- init
+::wait_for(sub { ::members() eq '9 10 11 16 17' });
+Social::social_redis('DEL', 'social:feed:recent');
+my $page = ::pages(3);
+my $ok = ::wait_for(sub { ::members() eq '9 10 11 16 17' });
+::out("t24", "$page | " . ($ok ? "filled" : "not filled: " . ::members()));
+--- request
+GET /t24.txt
+--- response_body
+17 16 11 | 10 9 8 | 7 6 5 | 4 3 2 | 1 | filled
+
