@@ -482,30 +482,17 @@ ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
         yajl_gen_map_close(g);
     }
 
-    yajl_gen_array_close(g);
-
-    ngx_http_social_json_str(g, "next");
-
     if (n > f->limit) {
         el = reply->element + NGX_HTTP_SOCIAL_FEED_HEAD
              + 4 * (f->limit - 1);
         (void) ngx_http_social_feed_split(el[0], ev);
         ev[0].data[ev[0].len] = '\0';
 
-        if (ngx_http_social_cursor_json(ctx, g, (char *) ev[0].data, "0")
-            != NGX_OK)
-        {
-            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-    } else {
-        yajl_gen_null(g);
+        ngx_http_social_page_end(ctx, g, (char *) ev[0].data, "0");
+        return;
     }
 
-    yajl_gen_map_close(g);
-
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+    ngx_http_social_page_end(ctx, g, NULL, NULL);
 }
 
 
@@ -734,23 +721,7 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         yajl_gen_map_close(g);
     }
 
-    yajl_gen_array_close(g);
-
-    ngx_http_social_json_str(g, "next");
-
-    if (PQntuples(res) > (int) f->limit) {
-        if (ngx_http_social_cursor_json(ctx, g, PQgetvalue(res, n - 1, 0), "0")
-            != NGX_OK)
-        {
-            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-    } else {
-        yajl_gen_null(g);
-    }
-
-    yajl_gen_map_close(g);
-
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+    ngx_http_social_page_end(ctx, g,
+                             PQntuples(res) > (int) f->limit
+                             ? PQgetvalue(res, n - 1, 0) : NULL, "0");
 }

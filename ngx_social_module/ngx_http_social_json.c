@@ -761,6 +761,46 @@ ngx_http_social_json_raw(yajl_gen g, const char *json, size_t len)
 }
 
 
+/*
+ * Free text ("content"): a required string of 1..max code points, kept
+ * exactly as sent, but not when it is only white space.  NGX_ERROR when
+ * it is not valid, with the reason recorded for the 422.
+ */
+
+ngx_int_t
+ngx_http_social_json_content(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *obj, const char *key, size_t max,
+    ngx_str_t *value)
+{
+    u_char     *p, *last;
+    ngx_int_t   rc;
+
+    rc = ngx_http_social_json_string(ctx, obj, key, 1, max, value);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_social_json_invalid(ctx, key, "is required");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    last = value->data + value->len;
+
+    for (p = value->data; p < last; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n'
+            && *p != '\f' && *p != '\v')
+        {
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_social_json_invalid(ctx, key, "must not be only white space");
+
+    return NGX_ERROR;
+}
+
+
 /* a column of a result as a JSON value: NULL as null */
 
 void

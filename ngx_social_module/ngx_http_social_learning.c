@@ -42,8 +42,6 @@ static void ngx_http_social_conversation_json(yajl_gen g, PGresult *res,
     int row, int col);
 static void ngx_http_social_utterance_json(yajl_gen g, PGresult *res,
     int row, int col);
-static ngx_int_t ngx_http_social_learning_next(ngx_http_social_ctx_t *ctx,
-    yajl_gen g, PGresult *res, int n, int col);
 static ngx_http_social_learning_t *ngx_http_social_learning_state(
     ngx_http_social_ctx_t *ctx);
 
@@ -242,16 +240,9 @@ ngx_http_social_conversation_listed(ngx_http_social_ctx_t *ctx,
         ngx_http_social_conversation_json(g, res, i, 0);
     }
 
-    yajl_gen_array_close(g);
-
-    if (ngx_http_social_learning_next(ctx, g, res, n, 0) != NGX_OK) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    yajl_gen_map_close(g);
-
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+    ngx_http_social_page_end(ctx, g,
+                             PQntuples(res) > (int) l->limit
+                             ? PQgetvalue(res, n - 1, 0) : NULL, "0");
 }
 
 
@@ -263,7 +254,6 @@ ngx_http_social_conversation_listed(ngx_http_social_ctx_t *ctx,
 ngx_int_t
 ngx_http_social_utterances(ngx_http_social_ctx_t *ctx)
 {
-    u_char                      *p, *last;
     int64_t                      conversation, user;
     ngx_int_t                    rc;
     ngx_str_t                    content;
@@ -285,32 +275,10 @@ ngx_http_social_utterances(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_invalid(ctx);
     }
 
-    rc = ngx_http_social_json_string(ctx, ctx->body, "content", 1,
-                                     NGX_HTTP_SOCIAL_UTTERANCE_MAX, &content);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_social_json_invalid(ctx, "content", "is required");
-    }
-
-    if (rc != NGX_OK) {
-        return ngx_http_social_invalid(ctx);
-    }
-
-    /* kept exactly as sent, but not when it is only white space */
-
-    last = content.data + content.len;
-
-    for (p = content.data; p < last; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n'
-            && *p != '\f' && *p != '\v')
-        {
-            break;
-        }
-    }
-
-    if (p == last) {
-        ngx_http_social_json_invalid(ctx, "content",
-                                     "must not be only white space");
+    if (ngx_http_social_json_content(ctx, ctx->body, "content",
+                                     NGX_HTTP_SOCIAL_UTTERANCE_MAX, &content)
+        != NGX_OK)
+    {
         return ngx_http_social_invalid(ctx);
     }
 
@@ -452,37 +420,9 @@ ngx_http_social_utterance_listed(ngx_http_social_ctx_t *ctx, PGresult *res)
         ngx_http_social_utterance_json(g, res, i, 1);
     }
 
-    yajl_gen_array_close(g);
-
-    if (ngx_http_social_learning_next(ctx, g, res, n, 1) != NGX_OK) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    yajl_gen_map_close(g);
-
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
-}
-
-
-/* "next": the id of the page's last row when there is one more */
-
-static ngx_int_t
-ngx_http_social_learning_next(ngx_http_social_ctx_t *ctx, yajl_gen g,
-    PGresult *res, int n, int col)
-{
-    ngx_http_social_learning_t  *l = ctx->data;
-
-    ngx_http_social_json_str(g, "next");
-
-    if (PQntuples(res) > (int) l->limit) {
-        return ngx_http_social_cursor_json(ctx, g,
-                                           PQgetvalue(res, n - 1, col), "0");
-    }
-
-    yajl_gen_null(g);
-
-    return NGX_OK;
+    ngx_http_social_page_end(ctx, g,
+                             PQntuples(res) > (int) l->limit
+                             ? PQgetvalue(res, n - 1, 1) : NULL, "0");
 }
 
 

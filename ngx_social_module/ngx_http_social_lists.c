@@ -187,26 +187,13 @@ ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         ngx_http_social_user_ref_json(g, res, i, 0);
     }
 
-    yajl_gen_array_close(g);
-
-    ngx_http_social_json_str(g, "next");
-
     if (PQntuples(res) > (int) l->limit) {
-        if (ngx_http_social_cursor_json(ctx, g, PQgetvalue(res, n - 1, key),
-                                        PQgetvalue(res, n - 1, key + 1))
-            != NGX_OK)
-        {
-            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-    } else {
-        yajl_gen_null(g);
+        ngx_http_social_page_end(ctx, g, PQgetvalue(res, n - 1, key),
+                                 PQgetvalue(res, n - 1, key + 1));
+        return;
     }
 
-    yajl_gen_map_close(g);
-
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+    ngx_http_social_page_end(ctx, g, NULL, NULL);
 }
 
 

@@ -238,6 +238,8 @@ ngx_int_t ngx_http_social_cursor_parse(ngx_http_social_ctx_t *ctx,
     int64_t *a, int64_t *b);
 ngx_int_t ngx_http_social_cursor_json(ngx_http_social_ctx_t *ctx,
     yajl_gen g, const char *a, const char *b);
+void ngx_http_social_page_end(ngx_http_social_ctx_t *ctx, yajl_gen g,
+    const char *a, const char *b);
 const char *ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n);
 ngx_int_t ngx_http_social_forbidden(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_not_found(ngx_http_social_ctx_t *ctx);
@@ -372,6 +374,9 @@ const char *ngx_http_social_json_path(ngx_http_social_ctx_t *ctx,
     const char *base, ngx_uint_t index, const char *member);
 ngx_int_t ngx_http_social_json_invalid(ngx_http_social_ctx_t *ctx,
     const char *field, const char *what);
+ngx_int_t ngx_http_social_json_content(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *obj, const char *key, size_t max,
+    ngx_str_t *value);
 void ngx_http_social_json_raw(yajl_gen g, const char *json, size_t len);
 void ngx_http_social_json_pg(yajl_gen g, PGresult *res, int row, int col,
     ngx_uint_t type);

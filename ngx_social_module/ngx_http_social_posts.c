@@ -79,37 +79,13 @@ static const char  ngx_http_social_sql_unlike[] =
 ngx_int_t
 ngx_http_social_posts(ngx_http_social_ctx_t *ctx)
 {
-    u_char       *p, *last;
-    ngx_int_t     rc;
     ngx_str_t     content;
     const char  **values;
 
-    rc = ngx_http_social_json_string(ctx, ctx->body, "content", 1, 2000,
-                                     &content);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_social_json_invalid(ctx, "content", "is required");
-    }
-
-    if (rc != NGX_OK) {
-        return ngx_http_social_invalid(ctx);
-    }
-
-    /* kept exactly as sent, but not when it is only white space */
-
-    last = content.data + content.len;
-
-    for (p = content.data; p < last; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n'
-            && *p != '\f' && *p != '\v')
-        {
-            break;
-        }
-    }
-
-    if (p == last) {
-        ngx_http_social_json_invalid(ctx, "content",
-                                     "must not be only white space");
+    if (ngx_http_social_json_content(ctx, ctx->body, "content", 2000,
+                                     &content)
+        != NGX_OK)
+    {
         return ngx_http_social_invalid(ctx);
     }
 

@@ -681,6 +681,32 @@ ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id)
 }
 
 
+/*
+ * The end of a list: the items' array closed, "next": the cursor after
+ * the page's last item (a, b), or null when a is NULL, and the answer.
+ */
+
+void
+ngx_http_social_page_end(ngx_http_social_ctx_t *ctx, yajl_gen g,
+    const char *a, const char *b)
+{
+    yajl_gen_array_close(g);
+    ngx_http_social_json_str(g, "next");
+
+    if (a == NULL) {
+        yajl_gen_null(g);
+
+    } else if (ngx_http_social_cursor_json(ctx, g, a, b) != NGX_OK) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_close(g);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+}
+
+
 /* an integer as a query parameter, in the request's (or job's) pool */
 
 const char *

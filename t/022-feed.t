@@ -28,14 +28,9 @@ our %Name = (1 => 'ann', 2 => 'bob', 3 => 'cat', 4 => 'dan', 5 => 'eve',
 our $Time = '"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"';
 
 # the headers of a request by user $id
-sub auth {
-    my $id = shift;
-    return "Authorization: Bearer " . Social::social_token($id, @_);
-}
+sub auth { return Social::social_auth(@_) }
 
-sub auth_json {
-    return auth(@_) . "\r\nContent-Type: application/json";
-}
+sub auth_json { return Social::social_auth_json(@_) }
 
 # regular expressions of the exact JSON of a feed and its events
 sub user_re {
@@ -85,13 +80,7 @@ sub feed {
            . ($next ? '"[A-Za-z0-9_-]+"' : 'null') . '\}$';
 }
 
-sub html_file {
-    my ($name, $text) = @_;
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
-    print $out $text;
-    close $out;
-}
+sub html_file { Social::social_html_file(@_) }
 
 # from an --- init: requests [user, method, uri, body] one after the other,
 # their statuses on one line into html/$name.txt

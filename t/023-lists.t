@@ -9,9 +9,7 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-sub auth {
-    return "Authorization: Bearer " . Social::social_token(@_);
-}
+sub auth { return Social::social_auth(@_) }
 
 add_block_preprocessor(\&social_api_defaults);
 

@@ -27,16 +27,12 @@ _EOC_
 
 sub auth {
     my $id = shift;
-    return "Authorization: Bearer "
-           . Social::social_token($id, $id == 1 ? (role => 'admin') : ());
+    return Social::social_auth($id, $id == 1 ? (role => 'admin') : ());
 }
 
 sub out {
     my ($name, $text) = @_;
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $fh, '>', "$root/html/$name.txt" or die "$name: $!\n";
-    print $fh "$text\n";
-    close $fh;
+    Social::social_html_file($name, "$text\n");
 }
 
 # polls Redis until $cond returns true, for at most 10 s

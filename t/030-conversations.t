@@ -23,14 +23,9 @@ plan tests => repeat_each() * (4 * blocks());
 our $Time = '"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"';
 
 # the headers of a request by user $id (options of social_token: role)
-sub auth {
-    my $id = shift;
-    return "Authorization: Bearer " . Social::social_token($id, @_);
-}
+sub auth { return Social::social_auth(@_) }
 
-sub auth_json {
-    return auth(@_) . "\r\nContent-Type: application/json";
-}
+sub auth_json { return Social::social_auth_json(@_) }
 
 sub admin_json {
     return auth_json(3, role => 'admin');
@@ -53,13 +48,7 @@ sub list_re {
            . ($next ? '"[A-Za-z0-9_-]+"' : 'null') . '\}$';
 }
 
-sub html_file {
-    my ($name, $text) = @_;
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
-    print $out $text;
-    close $out;
-}
+sub html_file { Social::social_html_file(@_) }
 
 # from an --- init: the "next" cursor of a list, into html/$name.txt as a
 # query string for the block's request

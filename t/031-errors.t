@@ -26,26 +26,15 @@ our $HttpConfig = <<'_EOC_';
     social_flush_interval 0;
 _EOC_
 
-sub auth {
-    my $id = shift;
-    return "Authorization: Bearer " . Social::social_token($id, @_);
-}
+sub auth { return Social::social_auth(@_) }
 
-sub auth_json {
-    return auth(@_) . "\r\nContent-Type: application/json";
-}
+sub auth_json { return Social::social_auth_json(@_) }
 
 sub admin_json {
     return auth_json(3, role => 'admin');
 }
 
-sub html_file {
-    my ($name, $text) = @_;
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
-    print $out $text;
-    close $out;
-}
+sub html_file { Social::social_html_file(@_) }
 
 # a Redis command on the test instance, its reply as redis-cli prints it
 sub redis { return Social::social_redis(@_) }

@@ -30,13 +30,7 @@ our $Config = do {
     $server;
 };
 
-sub html_file {
-    my ($name, $text) = @_;
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
-    print $out $text;
-    close $out;
-}
+sub html_file { Social::social_html_file(@_) }
 
 our %W;    # what the walkthrough learnt: ids, token, password
 

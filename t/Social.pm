@@ -44,7 +44,8 @@ our @EXPORT = qw(social_defaults social_api_defaults social_service
                  social_concurrent social_background social_signal social_sql
                  social_token social_reset social_sql_file
                  social_concurrent_post social_http social_redis
-                 social_head_file);
+                 social_head_file social_auth social_auth_json
+                 social_html_file);
 
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
 
@@ -474,6 +475,29 @@ sub social_redis {
     close $in;
     $out =~ s/\n+\z//;
     return $out;
+}
+
+# social_auth($id, role => ...): the Authorization header of a token of
+# user $id (the options of social_token); social_auth_json adds the JSON
+# content type, for the more_headers of a block with a body
+sub social_auth {
+    my $id = shift;
+    return "Authorization: Bearer " . social_token($id, @_);
+}
+
+sub social_auth_json {
+    return social_auth(@_) . "\r\nContent-Type: application/json";
+}
+
+
+# social_html_file($name, $text): $text into html/$name.txt, for an
+# --- init whose block then fetches /$name.txt and checks it
+sub social_html_file {
+    my ($name, $text) = @_;
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
+    print $out $text;
+    close $out;
 }
 
 1;
