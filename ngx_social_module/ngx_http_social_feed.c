@@ -437,17 +437,12 @@ ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
     redisReply             **el;
     ngx_http_social_feed_t  *f = ctx->data;
 
-    g = ngx_http_social_json_gen(ctx->pool);
-    if (g == NULL) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
     el = reply->element + NGX_HTTP_SOCIAL_FEED_HEAD;
 
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, "events");
-    yajl_gen_array_open(g);
+    g = ngx_http_social_page_start(ctx, "events");
+    if (g == NULL) {
+        return;
+    }
 
     for (i = 0; i < ngx_min(n, f->limit); i++, el += 4) {
         (void) ngx_http_social_feed_split(el[0], ev);
@@ -678,17 +673,12 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    g = ngx_http_social_json_gen(ctx->request->pool);
-    if (g == NULL) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
     n = ngx_min(PQntuples(res), (int) f->limit);
 
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, "events");
-    yajl_gen_array_open(g);
+    g = ngx_http_social_page_start(ctx, "events");
+    if (g == NULL) {
+        return;
+    }
 
     for (i = 0; i < n; i++) {
         yajl_gen_map_open(g);

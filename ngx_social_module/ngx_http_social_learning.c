@@ -224,17 +224,12 @@ ngx_http_social_conversation_listed(ngx_http_social_ctx_t *ctx,
         return;
     }
 
-    g = ngx_http_social_json_gen(ctx->request->pool);
-    if (g == NULL) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
     n = ngx_min(PQntuples(res), (int) l->limit);
 
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, "conversations");
-    yajl_gen_array_open(g);
+    g = ngx_http_social_page_start(ctx, "conversations");
+    if (g == NULL) {
+        return;
+    }
 
     for (i = 0; i < n; i++) {
         ngx_http_social_conversation_json(g, res, i, 0);
@@ -402,19 +397,14 @@ ngx_http_social_utterance_listed(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    g = ngx_http_social_json_gen(ctx->request->pool);
-    if (g == NULL) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
     /* a conversation without utterances is one row of NULLs */
 
     n = PQgetisnull(res, 0, 1) ? 0 : ngx_min(PQntuples(res), (int) l->limit);
 
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, "utterances");
-    yajl_gen_array_open(g);
+    g = ngx_http_social_page_start(ctx, "utterances");
+    if (g == NULL) {
+        return;
+    }
 
     for (i = 0; i < n; i++) {
         ngx_http_social_utterance_json(g, res, i, 1);

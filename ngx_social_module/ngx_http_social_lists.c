@@ -165,18 +165,13 @@ ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    g = ngx_http_social_json_gen(ctx->request->pool);
-    if (g == NULL) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
     n = ngx_min(PQntuples(res), (int) l->limit);
     key = l->kind->posts ? 5 : 2;
 
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, l->kind->key);
-    yajl_gen_array_open(g);
+    g = ngx_http_social_page_start(ctx, l->kind->key);
+    if (g == NULL) {
+        return;
+    }
 
     for (i = 0; i < n; i++) {
         if (l->kind->posts) {

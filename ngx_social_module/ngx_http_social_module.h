@@ -238,6 +238,8 @@ ngx_int_t ngx_http_social_cursor_parse(ngx_http_social_ctx_t *ctx,
     int64_t *a, int64_t *b);
 ngx_int_t ngx_http_social_cursor_json(ngx_http_social_ctx_t *ctx,
     yajl_gen g, const char *a, const char *b);
+yajl_gen ngx_http_social_page_start(ngx_http_social_ctx_t *ctx,
+    const char *key);
 void ngx_http_social_page_end(ngx_http_social_ctx_t *ctx, yajl_gen g,
     const char *a, const char *b);
 const char *ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n);

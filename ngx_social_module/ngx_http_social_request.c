@@ -681,6 +681,27 @@ ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id)
 }
 
 
+/* the start of a list: {"key": [ ; NULL when it failed (and answered) */
+
+yajl_gen
+ngx_http_social_page_start(ngx_http_social_ctx_t *ctx, const char *key)
+{
+    yajl_gen  g;
+
+    g = ngx_http_social_json_gen(ctx->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NULL;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, key);
+    yajl_gen_array_open(g);
+
+    return g;
+}
+
+
 /*
  * The end of a list: the items' array closed, "next": the cursor after
  * the page's last item (a, b), or null when a is NULL, and the answer.
