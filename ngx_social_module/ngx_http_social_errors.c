@@ -12,7 +12,9 @@
  *
  *   social:err:rows          list, one JSON row an error point,
  *                            [user, utterance, "Category", "Subcategory",
- *                            unix ms], in the order accepted
+ *                            unix ms, "point id"], in the order accepted;
+ *                            the point id (128 random bits) makes a row
+ *                            land once, whatever Redis forgets or repeats
  *   social:err:u:<user>      hash of the user's pending counts: for each
  *                            key ["category","subcategory"] (normalised,
  *                            ASCII lower case), "n<key>" the count,
@@ -35,6 +37,8 @@
 
 
 #include "ngx_http_social_module.h"
+
+#include <openssl/rand.h>
 
 #include <openssl/rand.h>
 
@@ -496,7 +500,7 @@ ngx_http_social_errors_pair(ngx_pool_t *pool, ngx_str_t *a, ngx_str_t *b,
 }
 
 
-/* [user, utterance, "Category", "Subcategory", unix ms] */
+/* [user, utterance, "Category", "Subcategory", unix ms, "point id"] */
 
 static ngx_int_t
 ngx_http_social_errors_row(ngx_pool_t *pool, int64_t user, int64_t utterance,
@@ -505,6 +509,13 @@ ngx_http_social_errors_row(ngx_pool_t *pool, int64_t user, int64_t utterance,
     size_t          len;
     yajl_gen        g;
     const u_char   *buf;
+    u_char          id[16], hex[32];
+
+    if (RAND_bytes(id, sizeof(id)) != 1) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(hex, id, sizeof(id));
 
     g = ngx_http_social_json_gen(pool);
     if (g == NULL) {
@@ -517,6 +528,7 @@ ngx_http_social_errors_row(ngx_pool_t *pool, int64_t user, int64_t utterance,
     yajl_gen_string(g, point->category.data, point->category.len);
     yajl_gen_string(g, point->subcategory.data, point->subcategory.len);
     yajl_gen_integer(g, ms);
+    yajl_gen_string(g, hex, sizeof(hex));
     yajl_gen_array_close(g);
 
     if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {

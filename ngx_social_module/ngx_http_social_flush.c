@@ -12,17 +12,20 @@
  *   1. Redis (one script): the open batch, left by a run that was cut
  *      short, or else a new one, everything pending moved aside by renames
  *      under a new id "<epoch>:<seq>".
- *   2. PostgreSQL, one transaction: the batch id into error_batches (when
- *      it is already there the batch was applied: nothing is written), its
- *      rows into utterance_errors, read from Redis in chunks (rows whose
- *      utterance is gone, a deleted user's, are skipped), their counts
- *      added to error_frequencies; COMMIT.
+ *   2. PostgreSQL, one transaction: the batch id into error_batches, its
+ *      rows into utterance_errors, read from Redis in chunks, each row
+ *      once (its random point id is unique: a batch applied before, or
+ *      the same batch id again after Redis lost its last second, writes
+ *      nothing twice; rows whose utterance is gone, a deleted user's, are
+ *      skipped), and the counts of the rows inserted by each chunk added
+ *      to error_frequencies; COMMIT.
  *   3. Redis (one script): the batch is deleted.
  *
  * A worker killed at any point, a reload, PostgreSQL down: the batch stays
  * in Redis, open, and the next run completes it; applying it again writes
  * nothing.  Two runs at once (a run that outlived its lock) meet on the
- * batch id's key in error_batches: one applies, the other finds it there.
+ * batch id's key in error_batches and on the point ids: one applies, the
+ * other waits for it and then inserts nothing.
  */
 
 
@@ -40,7 +43,7 @@ typedef struct {
     ngx_uint_t                      next;       /* the next row to read */
     ngx_uint_t                      written;    /* rows inserted */
     u_char                         *chunk;      /* the JSON of a chunk */
-    ngx_uint_t                      fresh;      /* unsigned:1 */
+    unsigned                        fresh:1;
 } ngx_http_social_flush_t;
 
 
@@ -76,34 +79,43 @@ static const char  ngx_http_social_sql_flush_claim[] =
     "INSERT INTO error_batches (epoch, seq) VALUES ($1, $2::bigint) "
     "ON CONFLICT DO NOTHING RETURNING seq";
 
-/* the rows [user, utterance, "Category", "Subcategory", ms], in order */
+/*
+ * the rows [user, utterance, "Category", "Subcategory", ms, "point id"],
+ * in order, each once (its point id), and the counts of those inserted
+ * added to the frequencies, the first spelling kept
+ */
 static const char  ngx_http_social_sql_flush_rows[] =
-    "INSERT INTO utterance_errors (utterance_id, user_id, category, "
-    "                              subcategory, recorded_at, batch_epoch, "
-    "                              batch_seq) "
-    "SELECT u.utterance_id, u.user_id, r.e->>2, r.e->>3, "
-    "       to_timestamp((r.e->>4)::numeric / 1000), $1, $2::bigint "
-    "  FROM json_array_elements($3::json) WITH ORDINALITY r(e, i) "
-    "  JOIN utterances u ON u.utterance_id = (r.e->>1)::bigint "
-    "                   AND u.user_id = (r.e->>0)::bigint "
-    " ORDER BY r.i";
-
-/* the batch's counts added, the first spelling kept */
-static const char  ngx_http_social_sql_flush_counts[] =
-    "WITH f AS (INSERT INTO error_frequencies AS f "
+    "WITH i AS (INSERT INTO utterance_errors (utterance_id, user_id, "
+    "                  category, subcategory, recorded_at, point_id, "
+    "                  batch_epoch, batch_seq) "
+    "           SELECT u.utterance_id, u.user_id, r.e->>2, r.e->>3, "
+    "                  to_timestamp((r.e->>4)::numeric / 1000), r.e->>5, "
+    "                  $1, $2::bigint "
+    "             FROM json_array_elements($3::json) WITH ORDINALITY "
+    "                  r(e, i) "
+    "             JOIN utterances u "
+    "               ON u.utterance_id = (r.e->>1)::bigint "
+    "              AND u.user_id = (r.e->>0)::bigint "
+    "            ORDER BY r.i "
+    "           ON CONFLICT (point_id) DO NOTHING "
+    "           RETURNING error_id, user_id, category_key, "
+    "                     subcategory_key, category, subcategory), "
+    "     f AS (INSERT INTO error_frequencies AS f "
     "                  (user_id, category_key, subcategory_key, category, "
     "                   subcategory, frequency) "
     "           SELECT user_id, category_key, subcategory_key, "
     "                  (array_agg(category ORDER BY error_id))[1], "
     "                  (array_agg(subcategory ORDER BY error_id))[1], "
     "                  count(*) "
-    "             FROM utterance_errors "
-    "            WHERE batch_epoch = $1 AND batch_seq = $2::bigint "
+    "             FROM i "
     "            GROUP BY user_id, category_key, subcategory_key "
     "           ON CONFLICT (user_id, category_key, subcategory_key) "
     "           DO UPDATE SET frequency = f.frequency + excluded.frequency, "
     "                         updated_at = now()) "
-    "UPDATE error_batches SET errors = $3::int "
+    "SELECT count(*) FROM i";
+
+static const char  ngx_http_social_sql_flush_counts[] =
+    "UPDATE error_batches SET errors = errors + $3::int "
     " WHERE epoch = $1 AND seq = $2::bigint";
 
 
@@ -274,19 +286,14 @@ ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     if (PQntuples(res) == 0) {
+        /*
+         * applied before (a run cut short after COMMIT), or the same id
+         * again (a Redis that lost its last second): the point ids keep
+         * every point to once either way
+         */
         ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
-                      "social: error batch %V was applied already, "
-                      "deleting it from redis", &f->batch);
-
-        f->nrows = 0;
-
-        if (ngx_http_social_pg_end(ctx, 0, ngx_http_social_flush_ended)
-            != NGX_OK)
-        {
-            ngx_http_social_flush_failed(ctx, "postgres unavailable");
-        }
-
-        return;
+                      "social: error batch %V was seen before, its points "
+                      "land once", &f->batch);
     }
 
     ngx_http_social_flush_read(ctx);
@@ -407,12 +414,12 @@ ngx_http_social_flush_inserted(ngx_http_social_ctx_t *ctx, PGresult *res)
         f->chunk = NULL;
     }
 
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK, "the rows")) {
+    if (!ngx_http_social_flush_pg(ctx, res, PGRES_TUPLES_OK, "the rows")) {
         return;
     }
 
-    f->written += ngx_atoi((u_char *) PQcmdTuples(res),
-                           ngx_strlen(PQcmdTuples(res)));
+    f->written += ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                           PQgetlength(res, 0, 0));
 
     ngx_http_social_flush_read(ctx);
 }

@@ -69,6 +69,7 @@ CREATE TABLE utterance_errors (
     subcategory_key  text NOT NULL GENERATED ALWAYS AS
                      (social_key(subcategory)) STORED,
     recorded_at      timestamptz NOT NULL,
+    point_id         text NOT NULL UNIQUE,   -- random, given when recorded
     batch_epoch      text NOT NULL,
     batch_seq        bigint NOT NULL
 );

@@ -95,9 +95,9 @@ Content-Type: text/plain
 
 
 
-=== TEST 3: a row is [user, utterance, category, subcategory, unix ms] as accepted
+=== TEST 3: a row is [user, utterance, category, subcategory, unix ms, point id] as accepted
 --- init
-::html_file("c3", ::redis(qw(LINDEX social:err:rows 0)) =~ /^\[1,1,"Grammar","Pronouns",(\d{13})\]$/ && abs($1 / 1000 - time) < 60 ? "ok\n" : ::redis(qw(LINDEX social:err:rows 0)) . "\n");
+::html_file("c3", ::redis(qw(LINDEX social:err:rows 0)) =~ /^\[1,1,"Grammar","Pronouns",(\d{13}),"[0-9a-f]{32}"\]$/ && abs($1 / 1000 - time) < 60 ? "ok\n" : ::redis(qw(LINDEX social:err:rows 0)) . "\n");
 --- request
 GET /c3.txt
 --- response_headers
@@ -120,7 +120,7 @@ POST /simulate-and-generate
 
 === TEST 5: one counter ignoring case, the first spelling kept, no new field
 --- init
-::redis_file("c5", [qw(HGET social:err:u:1), 'n["grammar","pronouns"]'], [qw(HGET social:err:u:1), 's["grammar","pronouns"]'], [qw(HLEN social:err:u:1)], [qw(LLEN social:err:rows)]); open my $f, ">>", "$ENV{TEST_NGINX_SERVER_ROOT}/html/c5.txt"; print {$f} ::redis(qw(LINDEX social:err:rows 2)) =~ s/\d{13}/MS/r, "\n"; close $f;
+::redis_file("c5", [qw(HGET social:err:u:1), 'n["grammar","pronouns"]'], [qw(HGET social:err:u:1), 's["grammar","pronouns"]'], [qw(HLEN social:err:u:1)], [qw(LLEN social:err:rows)]); open my $f, ">>", "$ENV{TEST_NGINX_SERVER_ROOT}/html/c5.txt"; print {$f} ::redis(qw(LINDEX social:err:rows 2)) =~ s/\d{13}/MS/r =~ s/"[0-9a-f]{32}"/ID/r, "\n"; close $f;
 --- request
 GET /c5.txt
 --- response_headers
@@ -130,7 +130,7 @@ Content-Type: text/plain
 ["Grammar","Pronouns"]
 6
 4
-[1,1,"grammar","PRONOUNS",MS]
+[1,1,"grammar","PRONOUNS",MS,ID]
 
 
 

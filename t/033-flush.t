@@ -29,7 +29,7 @@ master_on();
 workers(2);
 worker_connections(1024);
 
-plan tests => repeat_each() * (4 * blocks()) + 5;
+plan tests => repeat_each() * (4 * blocks()) + 6;
 
 our $HttpConfig = <<'_EOC_';
     social_flush_interval 300ms;
@@ -363,11 +363,41 @@ drained 1 1
 ok
 ok
 --- error_log eval
-qr/error batch [0-9a-f]+:\d+ was applied already/
+qr/error batch [0-9a-f]+:\d+ was seen before, its points land once/
 
 
 
-=== TEST 9: a user deleted while a batch of theirs is open and more of their errors wait: none of it lands
+=== TEST 9: Redis loses its last second after a batch was applied (the cut undone, the same batch id given again, with old and new points): every point lands once
+--- init
+my $lock = ::hold_lock('error_frequencies');
+my @s = ::post_many(20, 6);
+my $blocked = ::flush_blocked();
+my $batch = ::redis(qw(GET social:err:open));
+my $seq = ::redis(qw(GET social:err:seq));
+my $b = "social:err:b:$batch";
+::redis('COPY', "$b:rows", 'social:saved:rows');
+::redis('COPY', "$b:u:6", 'social:saved:u');
+::release_lock($lock);
+my $drained = ::drained();
+::redis('RENAME', 'social:saved:rows', 'social:err:rows');
+::redis('RENAME', 'social:saved:u', 'social:err:u:6');
+::redis('SADD', 'social:err:dirty', '6');
+::redis('SET', 'social:err:seq', $seq - 1);
+push @s, ::post_many(10, 6);
+my $again = ::drained();
+::html_file("t9", "@s\nblocked $blocked, drained $drained $again\n" . ::totals());
+--- request
+GET /t9.txt
+--- response_body
+202:20 202:10
+blocked 1, drained 1 1
+ok
+--- error_log eval
+qr/error batch [0-9a-f]+:\d+ was seen before, its points land once/
+
+
+
+=== TEST 10: a user deleted while a batch of theirs is open and more of their errors wait: none of it lands
 --- init
 my $lock = ::hold_lock('error_batches');
 my @s = ::post_many(20, 6);
@@ -394,7 +424,7 @@ ok
 
 
 
-=== TEST 10: nothing is left in Redis; PostgreSQL's totals are what was accepted
+=== TEST 11: nothing is left in Redis; PostgreSQL's totals are what was accepted
 --- init
 ::html_file("t10", join(',', map { $_ // '' } ::redis('KEYS', 'social:err:b:*'), ::redis(qw(EXISTS social:err:rows)), ::redis(qw(EXISTS social:err:open)), ::redis(qw(SCARD social:err:dirty)))
     . "\n" . Social::social_sql("SELECT sum(frequency) = (SELECT count(*) FROM utterance_errors) FROM error_frequencies") . "\n" . ::totals());
