@@ -391,8 +391,10 @@ ngx_http_social_errors_field(ngx_http_social_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /* both names of the field: one counter, so alike ignoring case */
+
     if (v && (other.len != value->len
-              || ngx_memcmp(other.data, value->data, other.len) != 0))
+              || ngx_strncasecmp(other.data, value->data, other.len) != 0))
     {
         return ngx_http_social_json_invalid(ctx, field,
                                             "differs from the other spelling");
@@ -691,10 +693,9 @@ void
 ngx_http_social_errors_forget(ngx_http_social_ctx_t *ctx, int64_t user_id)
 {
     u_char       *p;
-    size_t        lens[3];
-    const char   *args[3];
+    size_t        lens[2];
+    const char   *args[2];
     u_char        key[sizeof("social:err:u:") + NGX_INT64_LEN];
-    u_char        user[NGX_INT64_LEN + 1];
 
     args[0] = "DEL";
     lens[0] = 3;
@@ -702,17 +703,12 @@ ngx_http_social_errors_forget(ngx_http_social_ctx_t *ctx, int64_t user_id)
     args[1] = (char *) key;
     lens[1] = p - key;
 
+    /*
+     * its entry in the dirty set stays: the next cut skips a user without
+     * a hash, and a point recorded meanwhile keeps its hash reachable
+     */
+
     (void) ngx_http_social_redis_command(ctx, NULL, 2, args, lens);
-
-    args[0] = "SREM";
-    lens[0] = 4;
-    args[1] = "social:err:dirty";
-    lens[1] = sizeof("social:err:dirty") - 1;
-    p = ngx_sprintf(user, "%L", user_id);
-    args[2] = (char *) user;
-    lens[2] = p - user;
-
-    (void) ngx_http_social_redis_command(ctx, NULL, 3, args, lens);
 }
 
 

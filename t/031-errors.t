@@ -706,7 +706,7 @@ DELETE /user/2
 
 
 
-=== TEST 56: his pending counts are gone from Redis, ann's stay
+=== TEST 56: his pending counts are gone from Redis (his entry in the dirty set stays, for the cut to skip), ann's stay
 --- init
 select undef, undef, undef, 0.2; ::redis_file("c56", [qw(EXISTS social:err:u:2)], [qw(SISMEMBER social:err:dirty 2)], [qw(SISMEMBER social:err:dirty 1)], [qw(HGET social:err:u:1), 'n["grammar","tense"]']);
 --- request
@@ -715,6 +715,17 @@ GET /c56.txt
 Content-Type: text/plain
 --- response_body
 0
-0
+1
 1
 3
+
+
+
+=== TEST 57: both spellings of a field that differ only in case are one counter: accepted
+--- request
+POST /errors
+{"utterance_id": 1, "errors": [{"category": "Grammar", "errorCategory": "grammar", "subcategory": "Tense", "errorSubCategory": "TENSE"}]}
+--- more_headers eval: ::auth_json(1)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":1,"recorded":1}
