@@ -41,7 +41,7 @@ static void ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_int_t ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx,
-    yajl_gen g, const char *kind, const char *id, const char **key,
+    PGresult *res, int row, int col, ngx_uint_t post, const char **key,
     size_t *len);
 
 
@@ -542,7 +542,6 @@ ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     int                      i, n;
     size_t                  *lens;
-    yajl_gen                 g;
     ngx_uint_t               argc;
     const char             **argv;
     ngx_http_social_feed_t  *f = ctx->data;
@@ -573,15 +572,8 @@ ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
     argc = 4;
 
     for (i = 0; i < n; i++) {
-        g = ngx_http_social_json_gen(ctx->pool);
-        if (g == NULL) {
-            return;
-        }
-
-        ngx_http_social_user_ref_json(g, res, i, 3);
-
-        if (ngx_http_social_feed_object(ctx, g, "user", PQgetvalue(res, i, 3),
-                                        &argv[argc], &lens[argc])
+        if (ngx_http_social_feed_object(ctx, res, i, 3, 0, &argv[argc],
+                                        &lens[argc])
             != NGX_OK)
         {
             return;
@@ -590,16 +582,8 @@ ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
         argc += 2;
 
         if (!PQgetisnull(res, i, 5)) {
-            g = ngx_http_social_json_gen(ctx->pool);
-            if (g == NULL) {
-                return;
-            }
-
-            ngx_http_social_post_json(g, res, i, 5, 0);
-
-            if (ngx_http_social_feed_object(ctx, g, "post",
-                                            PQgetvalue(res, i, 5),
-                                            &argv[argc], &lens[argc])
+            if (ngx_http_social_feed_object(ctx, res, i, 5, 1, &argv[argc],
+                                            &lens[argc])
                 != NGX_OK)
             {
                 return;
@@ -609,16 +593,8 @@ ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
         }
 
         if (!PQgetisnull(res, i, 10)) {
-            g = ngx_http_social_json_gen(ctx->pool);
-            if (g == NULL) {
-                return;
-            }
-
-            ngx_http_social_user_ref_json(g, res, i, 10);
-
-            if (ngx_http_social_feed_object(ctx, g, "user",
-                                            PQgetvalue(res, i, 10),
-                                            &argv[argc], &lens[argc])
+            if (ngx_http_social_feed_object(ctx, res, i, 10, 0, &argv[argc],
+                                            &lens[argc])
                 != NGX_OK)
             {
                 return;
@@ -634,27 +610,45 @@ ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-/* "social:<kind>:<id>" and the object's JSON, as two arguments */
+/*
+ * A post (with its like_count) or a {user_id, username} of a row, as two
+ * arguments: "social:post:<id>" or "social:user:<id>", and its JSON
+ */
 
 static ngx_int_t
-ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx, yajl_gen g,
-    const char *kind, const char *id, const char **key, size_t *len)
+ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx, PGresult *res,
+    int row, int col, ngx_uint_t post, const char **key, size_t *len)
 {
     u_char               *p;
     size_t                n;
+    yajl_gen              g;
     const unsigned char  *buf;
+
+    g = ngx_http_social_json_gen(ctx->pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (post) {
+        ngx_http_social_post_json(g, res, row, col, 0);
+
+    } else {
+        ngx_http_social_user_ref_json(g, res, row, col);
+    }
 
     if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok) {
         return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(ctx->pool, sizeof("social::") + 4 + ngx_strlen(id));
+    p = ngx_pnalloc(ctx->pool, sizeof("social:post:") + NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     key[0] = (char *) p;
-    len[0] = ngx_sprintf(p, "social:%s:%s", kind, id) - p;
+    len[0] = ngx_sprintf(p, "social:%s:%s", post ? "post" : "user",
+                         PQgetvalue(res, row, col))
+             - p;
     key[1] = (char *) buf;
     len[1] = n;
 
