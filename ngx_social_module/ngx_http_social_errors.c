@@ -67,7 +67,7 @@ typedef struct {
     int64_t                         conversation_id;    /* or 0 */
     ngx_uint_t                      npoints;
     ngx_http_social_error_point_t   points[NGX_HTTP_SOCIAL_ERRORS_MAX];
-    const char                     *values[1];
+    const char                     *values[3];
 } ngx_http_social_errors_t;
 
 
@@ -94,8 +94,15 @@ static ngx_int_t ngx_http_social_errors_eval(ngx_http_social_ctx_t *ctx,
     ngx_uint_t nkeys, ngx_uint_t nargs, const char **args, size_t *lens);
 
 
+/* the utterance's user and conversation; whether the body's ids name any */
 static const char  ngx_http_social_sql_errors_owner[] =
-    "SELECT user_id, conversation_id FROM utterances WHERE utterance_id = $1";
+    "SELECT u.user_id, u.conversation_id, "
+    "       $2::bigint = 0 "
+    "       OR EXISTS (SELECT 1 FROM users WHERE user_id = $2), "
+    "       $3::bigint = 0 "
+    "       OR EXISTS (SELECT 1 FROM conversations "
+    "                   WHERE conversation_id = $3) "
+    "  FROM utterances u WHERE u.utterance_id = $1";
 
 
 /*
@@ -280,8 +287,15 @@ ngx_http_social_errors(ngx_http_social_ctx_t *ctx)
     }
 
     e->values[0] = ngx_http_social_int64(ctx, e->utterance_id);
+    e->values[1] = ngx_http_social_int64(ctx, e->user_id);
+    e->values[2] = ngx_http_social_int64(ctx, e->conversation_id);
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_errors_owner, 1,
+    if (e->values[0] == NULL || e->values[1] == NULL || e->values[2] == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_errors_owner, 3,
                                    e->values, ngx_http_social_errors_owner);
 }
 
@@ -575,6 +589,17 @@ ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     if (owner != ctx->user_id && !ctx->admin) {
         ngx_http_social_done(ctx, ngx_http_social_forbidden(ctx));
+        return;
+    }
+
+    /* an id in the body that names nothing: 404 with the field */
+
+    if (PQgetvalue(res, 0, 2)[0] != 't' || PQgetvalue(res, 0, 3)[0] != 't') {
+        ngx_http_social_done(ctx, ngx_http_social_error(ctx,
+                                 NGX_HTTP_NOT_FOUND, "not_found",
+                                 "An id of the body names nothing.",
+                                 PQgetvalue(res, 0, 2)[0] != 't'
+                                 ? "user_id" : "conversation_id"));
         return;
     }
 

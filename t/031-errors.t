@@ -729,3 +729,14 @@ POST /errors
 --- error_code: 202
 --- response_body chomp
 {"utterance_id":1,"recorded":1}
+
+
+
+=== TEST 58: a conversation_id in the body that names no conversation is 404 with the field
+--- request
+POST /errors
+{"utterance_id": 1, "conversation_id": 999999, "errors": [{"category": "Grammar", "subcategory": "Tense"}]}
+--- more_headers eval: ::auth_json(1)
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"An id of the body names nothing.","field":"conversation_id"}}

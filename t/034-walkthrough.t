@@ -129,8 +129,12 @@ push @st, "utterance naming anant: $s";
 push @st, "anant in the conversation: $s";
 ($s, $b) = Social::social_http('POST', '/simulate-and-generate', qq~{"user_id": $::W{other}, "utterance_id": $::W{uid}, "errors": [{"errorCategory": "Grammar", "errorSubCategory": "Pronouns"}]}~, $auth);
 push @st, "errors naming anant: $s";
-($s, $b) = Social::social_http('POST', '/simulate-and-generate', qq~{"user_id": $::W{id}, "conversation_id": 99, "utterance_id": $::W{uid}, "errors": [{"errorCategory": "Grammar", "errorSubCategory": "Pronouns"}]}~, $auth);
+(undef, $b) = Social::social_http('POST', '/conversations/', '{}', $auth);
+my ($cid2) = $b =~ /"conversation_id":(\d+)/;
+($s, $b) = Social::social_http('POST', '/simulate-and-generate', qq~{"user_id": $::W{id}, "conversation_id": $cid2, "utterance_id": $::W{uid}, "errors": [{"errorCategory": "Grammar", "errorSubCategory": "Pronouns"}]}~, $auth);
 push @st, "errors in another conversation: $s " . ::field($b, 'field');
+($s, $b) = Social::social_http('POST', '/simulate-and-generate', qq~{"user_id": $::W{id}, "conversation_id": 999999, "utterance_id": $::W{uid}, "errors": [{"errorCategory": "Grammar", "errorSubCategory": "Pronouns"}]}~, $auth);
+push @st, "errors in no conversation: $s " . ::field($b, 'field');
 ($s, $b) = Social::social_http('POST', '/simulate-and-generate', qq~{"utterance_id": $::W{uid}, "errors": [{"errorCategory": "Grammar", "errorSubCategory": "Pronouns"}]}~, $anant);
 push @st, "anant on the utterance: $s";
 ($s, $b) = Social::social_http('GET', "/generate-exercise?user_id=$::W{id}", undef, $anant);
@@ -146,6 +150,7 @@ utterance naming anant: 403
 anant in the conversation: 403
 errors naming anant: 403
 errors in another conversation: 422 conversation_id
+errors in no conversation: 404 conversation_id
 anant on the utterance: 403
 anant's view of the exercises: 403
 still one of each: 1,1,1
