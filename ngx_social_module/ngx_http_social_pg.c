@@ -71,9 +71,17 @@ ngx_http_social_pg_exit_process(void)
         return;
     }
 
-    /* the process is leaving: no handler runs, the sockets just close */
+    /*
+     * the process is leaving: no handler runs, the sockets just close;
+     * an op still in flight (a job's, detached by then) goes with them
+     */
 
     for (i = 0; i < pool->smcf->pg_pool_size; i++) {
+        if (pool->conns[i].op && pool->conns[i].op->op.ctx == NULL) {
+            ngx_free(pool->conns[i].op);
+            pool->conns[i].op = NULL;
+        }
+
         if (pool->conns[i].pg) {
             PQfinish(pool->conns[i].pg);
             pool->conns[i].pg = NULL;
