@@ -577,10 +577,8 @@ ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     if (PQntuples(res) == 0) {
-        ngx_http_social_done(ctx, ngx_http_social_error(ctx,
-                                 NGX_HTTP_NOT_FOUND, "not_found",
-                                 "utterance_id names no utterance.",
-                                 "utterance_id"));
+        ngx_http_social_done(ctx,
+                             ngx_http_social_no_such(ctx, "utterance_id"));
         return;
     }
 
@@ -595,11 +593,9 @@ ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
     /* an id in the body that names nothing: 404 with the field */
 
     if (PQgetvalue(res, 0, 2)[0] != 't' || PQgetvalue(res, 0, 3)[0] != 't') {
-        ngx_http_social_done(ctx, ngx_http_social_error(ctx,
-                                 NGX_HTTP_NOT_FOUND, "not_found",
-                                 "An id of the body names nothing.",
-                                 PQgetvalue(res, 0, 2)[0] != 't'
-                                 ? "user_id" : "conversation_id"));
+        ngx_http_social_done(ctx, ngx_http_social_no_such(ctx,
+                                      PQgetvalue(res, 0, 2)[0] != 't'
+                                      ? "user_id" : "conversation_id"));
         return;
     }
 

@@ -254,9 +254,7 @@ ngx_http_social_exercises_exists(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     if (PQntuples(res) == 0) {
-        ngx_http_social_done(ctx, ngx_http_social_error(ctx,
-                                 NGX_HTTP_NOT_FOUND, "not_found",
-                                 "user_id names no user.", "user_id"));
+        ngx_http_social_done(ctx, ngx_http_social_no_such(ctx, "user_id"));
         return;
     }
 

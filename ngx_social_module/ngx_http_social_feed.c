@@ -163,7 +163,7 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
     /* one more than the page: whether there is a next one */
     f->values[2] = ngx_http_social_int64(ctx, f->limit + 1);
 
-    if (ngx_http_social_feed_cache_usable(ctx)) {
+    if (ctx->smcf->redis_addr.len) {
         return ngx_http_social_pg_step(ctx, ngx_http_social_sql_feed_context,
                                        1, f->values,
                                        ngx_http_social_feed_context);
@@ -216,27 +216,27 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
     argv[3] = "social:feed:bottom";
     argv[4] = f->values[1];
     argv[5] = f->values[2];
-    argv[6] = PQgetvalue(res, 0, 2);
-    argv[7] = NGX_HTTP_SOCIAL_FEED_SCAN_TEXT;
+    argv[6] = NGX_HTTP_SOCIAL_FEED_SCAN_TEXT;
 
-    f->last = ngx_atoof((u_char *) argv[6], PQgetlength(res, 0, 2));
+    f->last = ngx_atoof((u_char *) PQgetvalue(res, 0, 2),
+                        PQgetlength(res, 0, 2));
 
     /* whom the reader follows, and the reader; then the blocks */
 
-    argv[9] = f->values[0];
+    argv[8] = f->values[0];
     nfollow = 1 + ngx_http_social_feed_ids(PQgetvalue(res, 0, 0),
-                                           &argv[10], &lens[10]);
-    argv[8] = ngx_http_social_int64(ctx, nfollow);
+                                           &argv[9], &lens[9]);
+    argv[7] = ngx_http_social_int64(ctx, nfollow);
 
-    n = 9 + nfollow;
+    n = 8 + nfollow;
     n += ngx_http_social_feed_ids(PQgetvalue(res, 0, 1), &argv[n], &lens[n]);
 
-    if (argv[8] == NULL) {
+    if (argv[7] == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    for (i = 0; i < 10; i++) {
+    for (i = 0; i < 9; i++) {
         lens[i] = ngx_strlen(argv[i]);
     }
 

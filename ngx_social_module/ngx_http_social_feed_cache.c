@@ -60,18 +60,18 @@ static void ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx,
 
 
 ngx_http_social_script_t  ngx_http_social_feed_read_script = {
-    /* KEYS: recent top bottom; ARGV: before need last cap nfollow ... */
+    /* KEYS: recent top bottom; ARGV: before need cap nfollow, ids... */
     "local topv = redis.call('GET', KEYS[2]) "
     "local top = tonumber(topv) "
     "local bottom = tonumber(redis.call('GET', KEYS[3])) "
     "if not top or not bottom "
     "   or (top > 0 and redis.call('EXISTS', KEYS[1]) == 0) then "
     "  return {'stale'} end "
-    "local need, cap, nf = tonumber(ARGV[2]), tonumber(ARGV[4]), "
-    "  tonumber(ARGV[5]) "
+    "local need, cap, nf = tonumber(ARGV[2]), tonumber(ARGV[3]), "
+    "  tonumber(ARGV[4]) "
     "local follow, block = {}, {} "
-    "for i = 6, 5 + nf do follow[ARGV[i]] = true end "
-    "for i = 6 + nf, #ARGV do block[ARGV[i]] = true end "
+    "for i = 5, 4 + nf do follow[ARGV[i]] = true end "
+    "for i = 5 + nf, #ARGV do block[ARGV[i]] = true end "
     "local max = '(' .. ARGV[1] "
     "if tonumber(ARGV[1]) > top then max = top end "
     "local out = {'ok', redis.call('GET', 'social:feed:objgen') or '0', "
@@ -760,13 +760,6 @@ ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
                                                    NULL));
-}
-
-
-ngx_uint_t
-ngx_http_social_feed_cache_usable(ngx_http_social_ctx_t *ctx)
-{
-    return ctx->smcf->redis_addr.len != 0;
 }
 
 

@@ -165,9 +165,7 @@ ngx_http_social_conversation_created(ngx_http_social_ctx_t *ctx,
     }
 
     if (PQntuples(res) == 0) {
-        ngx_http_social_done(ctx, ngx_http_social_error(ctx,
-                                 NGX_HTTP_NOT_FOUND, "not_found",
-                                 "user_id names no user.", "user_id"));
+        ngx_http_social_done(ctx, ngx_http_social_no_such(ctx, "user_id"));
         return;
     }
 
@@ -309,10 +307,8 @@ ngx_http_social_utterance_created(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     if (PQgetisnull(res, 0, 0)) {
-        ngx_http_social_done(ctx, ngx_http_social_error(ctx,
-                                 NGX_HTTP_NOT_FOUND, "not_found",
-                                 "conversation_id names no conversation.",
-                                 "conversation_id"));
+        ngx_http_social_done(ctx,
+                             ngx_http_social_no_such(ctx, "conversation_id"));
         return;
     }
 

@@ -245,6 +245,8 @@ void ngx_http_social_page_end(ngx_http_social_ctx_t *ctx, yajl_gen g,
 const char *ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n);
 ngx_int_t ngx_http_social_forbidden(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_not_found(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_no_such(ngx_http_social_ctx_t *ctx,
+    const char *field);
 ngx_int_t ngx_http_social_pg_failed(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 
@@ -320,7 +322,6 @@ void ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
     ngx_http_social_forget_t *f, ngx_http_social_step_pt next);
 ngx_uint_t ngx_http_social_feed_ids(const char *array, const char **argv,
     size_t *lens);
-ngx_uint_t ngx_http_social_feed_cache_usable(ngx_http_social_ctx_t *ctx);
 
 /* ngx_http_social_cache.c */
 ngx_int_t ngx_http_social_cache_evict_endpoint(ngx_http_social_ctx_t *ctx);

@@ -762,6 +762,25 @@ ngx_http_social_not_found(ngx_http_social_ctx_t *ctx)
 }
 
 
+/* an id of the request that names nothing: 404 with the field */
+
+ngx_int_t
+ngx_http_social_no_such(ngx_http_social_ctx_t *ctx, const char *field)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(ctx->pool, ngx_strlen(field) + sizeof(" names nothing."));
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ngx_sprintf(p, "%s names nothing.", field) = '\0';
+
+    return ngx_http_social_error(ctx, NGX_HTTP_NOT_FOUND, "not_found",
+                                 (char *) p, field);
+}
+
+
 /* a statement that did not run (503) or failed unexpectedly (500) */
 
 ngx_int_t

@@ -130,7 +130,7 @@ POST /conversations
 --- more_headers eval: ::admin_json()
 --- error_code: 404
 --- response_body chomp
-{"error":{"code":"not_found","message":"user_id names no user.","field":"user_id"}}
+{"error":{"code":"not_found","message":"user_id names nothing.","field":"user_id"}}
 
 
 
@@ -451,7 +451,7 @@ POST /utterances
 --- more_headers eval: ::auth_json(1)
 --- error_code: 404
 --- response_body chomp
-{"error":{"code":"not_found","message":"conversation_id names no conversation.","field":"conversation_id"}}
+{"error":{"code":"not_found","message":"conversation_id names nothing.","field":"conversation_id"}}
 
 
 

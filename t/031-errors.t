@@ -497,7 +497,7 @@ POST /errors
 --- more_headers eval: ::auth_json(1)
 --- error_code: 404
 --- response_body chomp
-{"error":{"code":"not_found","message":"utterance_id names no utterance.","field":"utterance_id"}}
+{"error":{"code":"not_found","message":"utterance_id names nothing.","field":"utterance_id"}}
 
 
 
@@ -739,4 +739,4 @@ POST /errors
 --- more_headers eval: ::auth_json(1)
 --- error_code: 404
 --- response_body chomp
-{"error":{"code":"not_found","message":"An id of the body names nothing.","field":"conversation_id"}}
+{"error":{"code":"not_found","message":"conversation_id names nothing.","field":"conversation_id"}}

@@ -315,7 +315,7 @@ GET /exercises?user_id=999
 --- more_headers eval: ::auth(3, role => 'admin')
 --- error_code: 404
 --- response_body chomp
-{"error":{"code":"not_found","message":"user_id names no user.","field":"user_id"}}
+{"error":{"code":"not_found","message":"user_id names nothing.","field":"user_id"}}
 
 
 
@@ -574,7 +574,7 @@ GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
 --- error_code: 404
 --- response_body chomp
-{"error":{"code":"not_found","message":"user_id names no user.","field":"user_id"}}
+{"error":{"code":"not_found","message":"user_id names nothing.","field":"user_id"}}
 
 
 
