@@ -94,7 +94,20 @@ sub workers_pids {
     my $master = <$in>;
     close $in;
     chomp $master;
-    return split ' ', `pgrep -P $master`;
+
+    # /proc, not pgrep: a fresh machine has no procps
+    my @pids;
+
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $f, '<', $stat or next;
+        my $line = <$f>;
+        close $f;
+        next unless defined $line;
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        push @pids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $master;
+    }
+
+    return @pids;
 }
 
 # a session holding an EXCLUSIVE lock on $table (reads go on, writes

@@ -60,7 +60,8 @@ social_instance() {
 
 as_pg_user() {
     if [ "$(id -u)" = 0 ] && [ "$PG_USER" != root ]; then
-        runuser -u "$PG_USER" -- "$@"
+        # from /: the checkout may sit where that user cannot enter
+        (cd / && runuser -u "$PG_USER" -- "$@")
     else
         "$@"
     fi
