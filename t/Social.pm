@@ -241,6 +241,9 @@ sub social_signal {
 sub social_sql {
     my $sql = shift;
 
+    # NOTICEs (TRUNCATE's cascades) are not the test's output
+    local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
+
     open my $psql, '-|', 'psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1',
         '-h', '127.0.0.1', '-p', $ENV{TEST_NGINX_PG_PORT}, '-U', 'social',
         '-d', 'social', '-c', $sql
