@@ -26,10 +26,11 @@ worker_connections(1024);
 
 plan tests => repeat_each() * (4 * blocks()) + 4;
 
-# a Redis pause shorter than the command timeout: the flush waits, no
-# command times out
+# a run's lock lives 2 s, long enough for the block to take the lock over
+# before another run could start beside the one it stops; a Redis pause
+# shorter than the command timeout: the flush waits, no command times out
 our $HttpConfig = <<'_EOC_';
-    social_flush_interval 300ms;
+    social_flush_interval 2s;
     social_redis_timeout 10s;
 _EOC_
 
