@@ -1,6 +1,6 @@
 # ngx_social: the two commands are `make run` and `make test`.
 
-.PHONY: run test build stop psql admin bench
+.PHONY: run test build stop psql admin bench faults
 
 run:
 	@util/run
@@ -19,6 +19,9 @@ psql:
 
 bench:
 	@util/bench
+
+faults:
+	@util/faults
 
 admin:
 	@util/admin $(ID)

@@ -271,16 +271,21 @@ ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx)
 
 
 /*
- * GET ?key=K&commit=0|1&ms=N[&check=K2]: BEGIN; upsert the setting
- * "debug:K"; sleep N ms; COMMIT or ROLLBACK; then count "debug:K2" (K by
- * default) outside the transaction.  Proves the pinned connection, and the
- * rollback when the client goes away in the middle.
+ * GET ?key=K&commit=0|1&ms=N&pause=P[&check=C]: BEGIN; upsert the setting
+ * "debug:K"; wait P ms on a timer, the connection idle in the transaction;
+ * upsert "debug:K:2"; sleep N ms; COMMIT or ROLLBACK; then count
+ * "debug:C" (K by default) outside the transaction.  Proves the pinned
+ * connection, the rollback when the client goes away in the middle, and
+ * that a transaction whose connection is lost during the pause fails whole.
  */
 
 typedef struct {
     const char                     *values[1];
+    const char                     *second[1];  /* "K:2" */
     const char                     *check[1];
     const char                     *ms[1];
+    ngx_int_t                       pause;
+    ngx_event_t                     timer;
     ngx_uint_t                      commit;
 } ngx_http_social_debug_txn_t;
 
@@ -288,6 +293,11 @@ typedef struct {
 static void ngx_http_social_debug_txn_begun(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_debug_txn_upserted(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_debug_txn_paused(ngx_event_t *ev);
+static void ngx_http_social_debug_txn_second(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_debug_txn_unpause(void *data);
+static void ngx_http_social_debug_txn_written(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_debug_txn_slept(ngx_http_social_ctx_t *ctx,
     PGresult *res);
@@ -299,9 +309,18 @@ static const char *ngx_http_social_debug_arg(ngx_http_social_ctx_t *ctx,
     const char *name, const char *def);
 
 
+static const char  ngx_http_social_debug_sql_upsert[] =
+    "INSERT INTO social_settings (name, value) "
+    "VALUES ('debug:' || $1, 'txn') "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+
 ngx_int_t
 ngx_http_social_debug_pg_txn(ngx_http_social_ctx_t *ctx)
 {
+    u_char                       *p;
+    const char                   *pause;
+    ngx_pool_cleanup_t           *cln;
     ngx_http_social_debug_txn_t  *t;
 
     t = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_debug_txn_t));
@@ -312,12 +331,37 @@ ngx_http_social_debug_pg_txn(ngx_http_social_ctx_t *ctx)
     t->values[0] = ngx_http_social_debug_arg(ctx, "key", "k");
     t->check[0] = ngx_http_social_debug_arg(ctx, "check", t->values[0]);
     t->ms[0] = ngx_http_social_debug_arg(ctx, "ms", "0");
+    pause = ngx_http_social_debug_arg(ctx, "pause", "0");
     t->commit = ngx_strcmp(ngx_http_social_debug_arg(ctx, "commit", "1"),
                            "1") == 0;
 
-    if (t->values[0] == NULL || t->check[0] == NULL || t->ms[0] == NULL) {
+    if (t->values[0] == NULL || t->check[0] == NULL || t->ms[0] == NULL
+        || pause == NULL)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    t->pause = ngx_atoi((u_char *) pause, ngx_strlen(pause));
+    if (t->pause == NGX_ERROR || t->pause > 60000) {
+        return ngx_http_social_error(ctx, 422, "validation_failed",
+                                     "pause must be 0..60000.", "pause");
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, ngx_strlen(t->values[0]) + 3);
+    cln = ngx_pool_cleanup_add(ctx->request->pool, 0);
+    if (p == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(p, "%s:2%Z", t->values[0]);
+    t->second[0] = (char *) p;
+
+    t->timer.handler = ngx_http_social_debug_txn_paused;
+    t->timer.data = ctx;
+    t->timer.log = ctx->log;
+
+    cln->handler = ngx_http_social_debug_txn_unpause;
+    cln->data = t;
 
     ctx->data = t;
 
@@ -337,11 +381,9 @@ ngx_http_social_debug_txn_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_debug_txn_t  *t = ctx->data;
 
     if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK
-        || ngx_http_social_pg_query(ctx,
-               "INSERT INTO social_settings (name, value) "
-               "VALUES ('debug:' || $1, 'txn') "
-               "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-               1, t->values, ngx_http_social_debug_txn_upserted)
+        || ngx_http_social_pg_query(ctx, ngx_http_social_debug_sql_upsert,
+                                    1, t->values,
+                                    ngx_http_social_debug_txn_upserted)
            != NGX_OK)
     {
         ngx_http_social_done(ctx,
@@ -352,6 +394,72 @@ ngx_http_social_debug_txn_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
 
 static void
 ngx_http_social_debug_txn_upserted(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_debug_txn_t  *t = ctx->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+        return;
+    }
+
+    if (t->pause) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                       "social debug: pausing %i ms in the transaction",
+                       t->pause);
+
+        ngx_add_timer(&t->timer, (ngx_msec_t) t->pause);
+        return;
+    }
+
+    ngx_http_social_debug_txn_second(ctx);
+}
+
+
+static void
+ngx_http_social_debug_txn_paused(ngx_event_t *ev)
+{
+    ngx_connection_t       *c;
+    ngx_http_social_ctx_t  *ctx;
+
+    ctx = ev->data;
+    c = ctx->request->connection;
+
+    ngx_http_social_debug_txn_second(ctx);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_social_debug_txn_second(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_debug_txn_t  *t = ctx->data;
+
+    if (ngx_http_social_pg_query(ctx, ngx_http_social_debug_sql_upsert, 1,
+                                 t->second, ngx_http_social_debug_txn_written)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_unavailable(ctx, "PostgreSQL"));
+    }
+}
+
+
+/* the request goes away during the pause */
+
+static void
+ngx_http_social_debug_txn_unpause(void *data)
+{
+    ngx_http_social_debug_txn_t  *t = data;
+
+    if (t->timer.timer_set) {
+        ngx_del_timer(&t->timer);
+    }
+}
+
+
+static void
+ngx_http_social_debug_txn_written(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_debug_txn_t  *t = ctx->data;
 

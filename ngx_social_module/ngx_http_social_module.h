@@ -144,6 +144,12 @@ struct ngx_http_social_ctx_s {
     ngx_queue_t                     ops;        /* backend ops in flight */
     ngx_http_social_pg_conn_t      *pg_pinned;  /* open transaction */
 
+    /*
+     * why the open transaction failed (its connection was lost): every
+     * statement fails until the next ngx_http_social_pg_begin()
+     */
+    ngx_uint_t                      pg_failed;
+
     ngx_http_social_json_t         *body;       /* parsed request body */
     const char                     *field;      /* of a 422 */
     const char                     *message;

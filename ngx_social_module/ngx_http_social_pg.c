@@ -157,7 +157,11 @@ ngx_http_social_pg_ok(ngx_http_social_ctx_t *ctx, PGresult *res,
 }
 
 
-/* BEGIN: the connection stays the request's until ngx_http_social_pg_end() */
+/*
+ * BEGIN: the connection stays the request's until ngx_http_social_pg_end();
+ * if it is lost before, the transaction fails whole (ctx->pg_failed) and
+ * only a new BEGIN runs statements again
+ */
 
 ngx_int_t
 ngx_http_social_pg_begin(ngx_http_social_ctx_t *ctx,
@@ -166,6 +170,8 @@ ngx_http_social_pg_begin(ngx_http_social_ctx_t *ctx,
     if (ctx->pg_pinned) {
         return NGX_ERROR;
     }
+
+    ctx->pg_failed = NGX_HTTP_SOCIAL_BACKEND_OK;
 
     return ngx_http_social_pg_op(ctx, "BEGIN", 0, NULL, handler,
                                  NGX_HTTP_SOCIAL_PG_PIN);
@@ -177,6 +183,10 @@ ngx_http_social_pg_end(ngx_http_social_ctx_t *ctx, ngx_uint_t commit,
     ngx_http_social_pg_handler_pt handler)
 {
     if (ctx->pg_pinned == NULL) {
+        if (ctx->pg_failed) {
+            ctx->backend_error = ctx->pg_failed;
+        }
+
         return NGX_ERROR;
     }
 
@@ -248,6 +258,15 @@ ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
     ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_DOWN;
 
     if (pool == NULL) {
+        goto failed;
+    }
+
+    if (ctx->pg_failed && !op->pin) {
+        /* never on another connection, outside the transaction */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                       "social pg: statement refused, its transaction lost "
+                       "its connection");
+        ctx->backend_error = ctx->pg_failed;
         goto failed;
     }
 

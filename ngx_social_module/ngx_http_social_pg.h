@@ -25,8 +25,13 @@
 #define NGX_HTTP_SOCIAL_PG_PIN         1
 #define NGX_HTTP_SOCIAL_PG_UNPIN       2
 
+/*
+ * the wait before a new connect while connects fail, msec: doubling from
+ * MIN to MAX, so a server that is down sees at most two connects a second
+ * from each worker, and one that is back is used within half a second
+ */
 #define NGX_HTTP_SOCIAL_PG_BACKOFF_MIN   100
-#define NGX_HTTP_SOCIAL_PG_BACKOFF_MAX   2000
+#define NGX_HTTP_SOCIAL_PG_BACKOFF_MAX   500
 
 
 struct ngx_http_social_pg_op_s {

@@ -370,6 +370,11 @@ ngx_http_social_pg_read_handler(ngx_event_t *rev)
                           "social: postgres read failed: %s",
                           PQerrorMessage(conn->pg));
 
+        } else if (conn->pinned) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "social: postgres closed the connection of an "
+                          "open transaction: %s", PQerrorMessage(conn->pg));
+
         } else {
             ngx_log_error(NGX_LOG_INFO, c->log, 0,
                           "social: postgres closed an idle connection: %s",
@@ -457,6 +462,13 @@ ngx_http_social_pg_close(ngx_http_social_pg_conn_t *conn, ngx_uint_t reason)
     conn->rollback = 0;
 
     if (conn->pinned) {
+        /* its transaction is gone: what is left of it must fail too */
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                       "social pg: the transaction on %p fails", conn);
+
+        conn->pinned->pg_failed = (reason != NGX_HTTP_SOCIAL_BACKEND_OK)
+                                  ? reason : NGX_HTTP_SOCIAL_BACKEND_DOWN;
         conn->pinned->pg_pinned = NULL;
         conn->pinned = NULL;
     }

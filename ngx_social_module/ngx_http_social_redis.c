@@ -9,8 +9,9 @@
 #include <openssl/sha.h>
 
 
+/* as PostgreSQL's: at most two connects a second to a Redis that is down */
 #define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN   100
-#define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX   2000
+#define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX   500
 
 
 /*

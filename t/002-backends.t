@@ -8,7 +8,7 @@ repeat_each(1);
 worker_connections(1024);
 no_shuffle();
 
-plan tests => 49;
+plan tests => 57;
 
 add_block_preprocessor(\&social_defaults);
 
@@ -17,6 +17,74 @@ our $Config = <<'_EOC_';
         social_endpoint health;
     }
 _EOC_
+
+# outage("stop-pg", "start-pg", $name): GET /health every 50 ms from a
+# child process while the backend is stopped for 3.5 s and started again;
+# into html/$name.txt what the answers were while it was down (503 JSON
+# with Retry-After, or the count of others) and how soon after it was back
+# every answer was 200 again (within 1.5 s, or the time)
+sub outage {
+    my ($stop, $start, $name) = @_;
+
+    require POSIX;
+    require Time::HiRes;
+
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    my $log = "$root/html/$name.log";
+    my $done = "$root/html/$name.done";
+    unlink $log, $done;
+
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+
+    if ($pid == 0) {
+        open my $out, '>', $log or POSIX::_exit(1);
+        select((select($out), $| = 1)[0]);
+        my $until = time + 30;
+        while (!-e $done && time < $until) {
+            my ($st, $body, $h) = Social::social_http('GET', '/health');
+            my $json = ($h->{'content-type'} // '') =~ m{application/json}
+                       && $body =~ /^\{/;
+            printf $out "%.3f %s %s\n", Time::HiRes::time(), $st,
+                   $st eq '200' || ($st eq '503' && $json
+                                    && $h->{'retry-after'}) ? 'ok' : 'bad';
+            select undef, undef, undef, 0.05;
+        }
+        POSIX::_exit(0);
+    }
+
+    select undef, undef, undef, 0.5;
+    Social::social_service($stop);
+    select undef, undef, undef, 3.5;
+    Social::social_service($start);
+    my $back = Time::HiRes::time();
+    select undef, undef, undef, 2.5;
+    open my $touch, '>', $done or die "$done: $!\n";
+    close $touch;
+    waitpid $pid, 0;
+
+    my ($bad, $down, $last, $first) = (0, 0);
+    open my $in, '<', $log or die "$log: $!\n";
+    while (<$in>) {
+        my ($t, $st, $ok) = split;
+        $bad++ if $ok ne 'ok';
+        $down++ if $st eq '503' && $t < $back;
+        $last = $t if $st ne '200' && $t >= $back;
+        $first //= $t if $st eq '200' && $t >= $back;
+    }
+    close $in;
+
+    my $late = defined $last ? $last - $back : 0;
+
+    Social::social_html_file($name,
+        "while down: " . ($bad ? "$bad answers not 503 JSON with Retry-After"
+                               : $down ? "503 JSON with Retry-After"
+                                       : "no 503")
+        . "\nback: " . (defined $first && $late <= 1.5
+                         ? "200 within 1.5 s"
+                         : sprintf("not 200 until %.2f s", $late))
+        . "\n");
+}
 
 run_tests();
 
@@ -255,3 +323,33 @@ GET /health
 {"status":"ok","postgres":"ok","redis":"ok"}
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: PostgreSQL stopped for 3.5 s under light load: only 503 JSON with Retry-After, then 200 again within 1.5 s of it being back
+--- config eval: $::Config
+--- init
+::outage("stop-pg", "start-pg", "pg-outage");
+--- request
+GET /pg-outage.txt
+--- response_body
+while down: 503 JSON with Retry-After
+back: 200 within 1.5 s
+--- no_error_log
+[crit]
+[alert]
+
+
+
+=== TEST 17: Redis stopped for 3.5 s under light load: the same
+--- config eval: $::Config
+--- init
+::outage("stop-redis", "start-redis", "redis-outage");
+--- request
+GET /redis-outage.txt
+--- response_body
+while down: 503 JSON with Retry-After
+back: 200 within 1.5 s
+--- no_error_log
+[crit]
+[alert]

@@ -7,7 +7,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => 17;
+plan tests => 26;
 
 our $HttpConfig = <<'_EOC_';
     social_debug_endpoints on;
@@ -87,5 +87,52 @@ Social::social_concurrent(6, "/txn?key=many&commit=1&ms=200", "many");
 GET /many.txt
 --- response_body
 200:6
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: the connection of a transaction is lost between two statements: 503, nothing of it committed, not even the statements after
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- init
+Social::social_sql("DELETE FROM social_settings WHERE name LIKE 'debug:lost%'");
+my $child = Social::social_background("/txn?key=lost&pause=3000", "lost");
+# the endpoint waits on its timer after its first statement: the backend
+# is idle in the transaction until it ends
+my ($backend, $deadline) = (undef, time + 10);
+while (!$backend && time < $deadline) {
+    $backend = Social::social_sql("SELECT pid FROM pg_stat_activity WHERE datname = 'social' AND state = 'idle in transaction' AND query LIKE 'INSERT INTO social_settings%'");
+    select undef, undef, undef, 0.05 unless $backend;
+}
+my $killed = $backend ? Social::social_sql("SELECT pg_terminate_backend($backend)") : 'none';
+waitpid $child, 0;
+my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+open my $in, '<', "$root/html/lost.txt" or die "lost.txt: $!\n";
+my $answer = <$in>;
+close $in;
+Social::social_html_file("t6", "killed $killed\n$answer" . "committed " . Social::social_sql("SELECT count(*) FROM social_settings WHERE name LIKE 'debug:lost%'") . "\n");
+--- request
+GET /t6.txt
+--- response_body
+killed t
+503:1
+committed 0
+--- error_log
+social: postgres closed the connection of an open transaction
+social pg: statement refused, its transaction lost its connection
+--- no_error_log
+[crit]
+[alert]
+
+
+
+=== TEST 7: the same worker runs transactions again
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /txn?key=after-lost&commit=1
+--- response_body chomp
+{"visible":1}
 --- no_error_log
 [error]

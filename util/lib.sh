@@ -31,6 +31,10 @@ social_instance() {
         PG_PORT=${BENCH_PG_PORT:-27432}
         REDIS_PORT=${BENCH_REDIS_PORT:-27379}
         ;;
+    faults)
+        PG_PORT=${FAULTS_PG_PORT:-28432}
+        REDIS_PORT=${FAULTS_REDIS_PORT:-28379}
+        ;;
     *)
         die "unknown instance '$INSTANCE'"
         ;;
