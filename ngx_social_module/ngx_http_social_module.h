@@ -18,6 +18,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
+#include "ngx_http_social_utf8.h"
+
 
 typedef struct ngx_http_social_ctx_s        ngx_http_social_ctx_t;
 typedef struct ngx_http_social_pg_op_s      ngx_http_social_pg_op_t;
