@@ -1,6 +1,6 @@
 # ngx_social: the two commands are `make run` and `make test`.
 
-.PHONY: run test build stop psql admin bench
+.PHONY: run test build stop psql admin bench dead-letters
 
 run:
 	@util/run
@@ -22,3 +22,6 @@ bench:
 
 admin:
 	@util/admin $(ID)
+
+dead-letters:
+	@util/dead-letters $(DO)
