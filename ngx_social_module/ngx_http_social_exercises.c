@@ -49,7 +49,7 @@ static void ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
 static ngx_uint_t ngx_http_social_exercises_counts(yajl_gen g,
     redisReply *list, ngx_uint_t batch, redisReply **bad);
 static const char *ngx_http_social_exercises_batch(ngx_http_social_ctx_t *ctx,
-    redisReply *r, ngx_uint_t epoch);
+    redisReply *r, ngx_uint_t kind);
 static void ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_uint_t ngx_http_social_exercises_share(
@@ -412,9 +412,11 @@ ngx_http_social_exercises_counts(yajl_gen g, redisReply *list,
             || !ngx_http_social_exercises_digits(e[i + 1], 18)
             || !ngx_http_social_exercises_ids(e[i + 2]))
         {
-            if (skipped++ == 0 && e[i]->type == REDIS_REPLY_STRING) {
+            if (*bad == NULL && e[i]->type == REDIS_REPLY_STRING) {
                 *bad = e[i];
             }
+
+            skipped++;
 
             continue;
         }

@@ -351,6 +351,8 @@ void ngx_http_social_errors_failed(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_errors_hold(ngx_http_social_ctx_t *ctx,
     ngx_str_t *batch, const char *why,
     ngx_http_social_redis_handler_pt handler);
+
+/* ngx_http_social_errors_check.c */
 const char *ngx_http_social_errors_row_check(u_char *row, size_t len);
 const char *ngx_http_social_errors_spelling_check(u_char *spelling,
     size_t len);
