@@ -1,6 +1,6 @@
 # ngx_social: the two commands are `make run` and `make test`.
 
-.PHONY: run test build stop psql admin bench faults
+.PHONY: run test build stop psql admin bench faults dead-letters
 
 run:
 	@util/run
@@ -25,3 +25,6 @@ faults:
 
 admin:
 	@util/admin $(ID)
+
+dead-letters:
+	@util/dead-letters $(DO)

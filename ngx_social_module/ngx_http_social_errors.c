@@ -27,18 +27,25 @@
  *   social:err:open          the batch being applied, if any (one at most)
  *   social:err:b:<batch>:rows, :u:<user>, :users
  *                            the batch: the rows and hashes moved aside
+ *   social:err:failed        the open batch, when a run failed on it for a
+ *                            reason other than a backend out of reach:
+ *                            the next run takes its rows one at a time
+ *   social:err:held          hash, n => "<batch> <reason>": batches that
+ *   social:err:held:<n>:rows, :u:<user>, :users
+ *                            failed twice, moved out of the way of the
+ *                            points behind them and kept for the operator
+ *   social:err:held:n        the last n
  *
  * Every change is one Lua script, so it is atomic: a point is in the rows
  * and in its user's counts, or in neither.  A batch is cut by renaming the
  * pending keys (cheap whatever their size); it is deleted only after the
  * PostgreSQL transaction that records its id has committed.  The scripts
- * name their keys themselves (one Redis, not a cluster).
+ * name their keys themselves (one Redis, not a cluster).  What a row and
+ * a spelling must be is checked in ngx_http_social_errors_check.c.
  */
 
 
 #include "ngx_http_social_module.h"
-
-#include <openssl/rand.h>
 
 #include <openssl/rand.h>
 
@@ -131,9 +138,10 @@ static ngx_http_social_script_t  ngx_http_social_errors_record_script = {
 
 
 /*
- * ARGV[1]: an epoch to use if Redis has none.  The open batch, or a new
- * one cut from what is pending, as {epoch, seq, rows, 1 if new}; nil:
- * nothing to do
+ * ARGV[1]: an epoch to use if Redis has none, or one not as written.  The
+ * open batch, or a new one cut from what is pending, as {"<epoch>:<seq>",
+ * its rows (-1: its rows are not a list), 1 if new, 1 if a run failed on
+ * it}; nil: nothing to do
  */
 
 static ngx_http_social_script_t  ngx_http_social_errors_cut_script = {
@@ -143,7 +151,13 @@ static ngx_http_social_script_t  ngx_http_social_errors_cut_script = {
     "  if redis.call('EXISTS', 'social:err:rows') == 0 then\n"
     "    return false\n"
     "  end\n"
-    "  redis.call('SET', 'social:err:epoch', ARGV[1], 'NX')\n"
+    "  local e = redis.call('GET', 'social:err:epoch')\n"
+    "  local s = redis.call('GET', 'social:err:seq') or '0'\n"
+    "  if not e or #e ~= 16 or string.find(e, '[^0-9a-f]')\n"
+    "     or #s == 0 or #s > 15 or string.find(s, '[^0-9]') then\n"
+    "    redis.call('SET', 'social:err:epoch', ARGV[1])\n"
+    "    redis.call('SET', 'social:err:seq', 0)\n"
+    "  end\n"
     "  open = redis.call('GET', 'social:err:epoch') .. ':'\n"
     "         .. redis.call('INCR', 'social:err:seq')\n"
     "  local b = 'social:err:b:' .. open\n"
@@ -158,9 +172,13 @@ static ngx_http_social_script_t  ngx_http_social_errors_cut_script = {
     "  redis.call('SET', 'social:err:open', open)\n"
     "  fresh = 1\n"
     "end\n"
-    "local e, s = string.match(open, '^(.*):(%d+)$')\n"
-    "return {e, s, redis.call('LLEN', 'social:err:b:' .. open .. ':rows'),\n"
-    "        fresh}\n",
+    "local rows = 'social:err:b:' .. open .. ':rows'\n"
+    "local n = 0\n"
+    "local t = redis.call('TYPE', rows)['ok']\n"
+    "if t == 'list' then n = redis.call('LLEN', rows)\n"
+    "elseif t ~= 'none' then n = -1 end\n"
+    "local failed = redis.call('GET', 'social:err:failed') == open\n"
+    "return {open, n, fresh, failed and 1 or 0}\n",
     ""
 };
 
@@ -176,7 +194,42 @@ static ngx_http_social_script_t  ngx_http_social_errors_ack_script = {
     "if redis.call('GET', 'social:err:open') == ARGV[1] then\n"
     "  redis.call('DEL', 'social:err:open')\n"
     "end\n"
+    "if redis.call('GET', 'social:err:failed') == ARGV[1] then\n"
+    "  redis.call('DEL', 'social:err:failed')\n"
+    "end\n"
     "return 1\n",
+    ""
+};
+
+
+/*
+ * ARGV[1]: a batch that failed twice, ARGV[2] why.  Its keys move out of
+ * the way, renamed under social:err:held:<n>, kept for the operator; the
+ * points pending behind it go on.  Returns n
+ */
+
+static ngx_http_social_script_t  ngx_http_social_errors_hold_script = {
+    "local b = 'social:err:b:' .. ARGV[1]\n"
+    "local n = redis.call('INCR', 'social:err:held:n')\n"
+    "local h = 'social:err:held:' .. n\n"
+    "if redis.call('TYPE', b .. ':users')['ok'] == 'set' then\n"
+    "  for _, u in ipairs(redis.call('SMEMBERS', b .. ':users')) do\n"
+    "    if redis.call('EXISTS', b .. ':u:' .. u) == 1 then\n"
+    "      redis.call('RENAME', b .. ':u:' .. u, h .. ':u:' .. u)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "for _, k in ipairs({':users', ':rows'}) do\n"
+    "  if redis.call('EXISTS', b .. k) == 1 then\n"
+    "    redis.call('RENAME', b .. k, h .. k)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HSET', 'social:err:held', n, ARGV[1] .. ' ' .. ARGV[2])\n"
+    "if redis.call('GET', 'social:err:open') == ARGV[1] then\n"
+    "  redis.call('DEL', 'social:err:open')\n"
+    "end\n"
+    "redis.call('DEL', 'social:err:failed')\n"
+    "return n\n",
     ""
 };
 
@@ -830,6 +883,49 @@ ngx_http_social_errors_ack(ngx_http_social_ctx_t *ctx, ngx_str_t *batch,
     return ngx_http_social_errors_eval(ctx, handler,
                                        &ngx_http_social_errors_ack_script,
                                        0, 1, args, lens);
+}
+
+
+/*
+ * a run failed on the batch for a reason other than a backend out of
+ * reach: the next run knows it (fire and forget: if this is lost, the
+ * next run fails the same way and says it again)
+ */
+
+void
+ngx_http_social_errors_failed(ngx_http_social_ctx_t *ctx, ngx_str_t *batch)
+{
+    size_t       lens[3];
+    const char  *args[3];
+
+    args[0] = "SET";
+    lens[0] = 3;
+    args[1] = "social:err:failed";
+    lens[1] = sizeof("social:err:failed") - 1;
+    args[2] = (char *) batch->data;
+    lens[2] = batch->len;
+
+    (void) ngx_http_social_redis_command(ctx, NULL, 3, args, lens);
+}
+
+
+/* the batch failed twice: out of the way, kept; the reply is its number */
+
+ngx_int_t
+ngx_http_social_errors_hold(ngx_http_social_ctx_t *ctx, ngx_str_t *batch,
+    const char *why, ngx_http_social_redis_handler_pt handler)
+{
+    size_t       lens[2];
+    const char  *args[2];
+
+    args[0] = (char *) batch->data;
+    lens[0] = batch->len;
+    args[1] = why;
+    lens[1] = ngx_strlen(why);
+
+    return ngx_http_social_errors_eval(ctx, handler,
+                                       &ngx_http_social_errors_hold_script,
+                                       0, 2, args, lens);
 }
 
 

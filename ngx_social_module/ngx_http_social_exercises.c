@@ -46,15 +46,20 @@ static void ngx_http_social_exercises_exists(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
-static ngx_int_t ngx_http_social_exercises_counts(yajl_gen g,
-    redisReply *list, ngx_uint_t batch);
+static ngx_uint_t ngx_http_social_exercises_counts(yajl_gen g,
+    redisReply *list, ngx_uint_t batch, redisReply **bad);
+static const char *ngx_http_social_exercises_batch(ngx_http_social_ctx_t *ctx,
+    redisReply *r, ngx_uint_t kind);
 static void ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_uint_t ngx_http_social_exercises_share(
     ngx_http_social_focus_t *focus, ngx_uint_t n, ngx_uint_t limit);
 static void ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
     int row);
-static ngx_uint_t ngx_http_social_exercises_digits(redisReply *r);
+static ngx_uint_t ngx_http_social_exercises_run(u_char *p, u_char *last,
+    ngx_uint_t hex, size_t max);
+static ngx_uint_t ngx_http_social_exercises_digits(redisReply *r,
+    size_t max);
 static ngx_uint_t ngx_http_social_exercises_ids(redisReply *r);
 
 
@@ -291,7 +296,8 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     u_char                       *colon;
     size_t                        len;
     yajl_gen                      g;
-    redisReply                  **e;
+    ngx_uint_t                    skipped;
+    redisReply                  **e, *bad;
     const u_char                 *buf;
     ngx_http_social_exercises_t  *x = ctx->data;
 
@@ -305,8 +311,7 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5
         || e[0]->type != REDIS_REPLY_STRING
         || e[1]->type != REDIS_REPLY_STRING
-        || e[2]->type != REDIS_REPLY_STRING
-        || !ngx_http_social_exercises_digits(e[1]))
+        || e[2]->type != REDIS_REPLY_STRING)
     {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                       "social: reading pending errors failed: %*s",
@@ -322,19 +327,26 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
         return;
     }
 
+    /*
+     * what an older version, or a hand, left in Redis that PostgreSQL
+     * could not take is skipped, never a 500: the flush sets its rows
+     * aside and the hashes go with their batch
+     */
+
+    bad = NULL;
+
     yajl_gen_array_open(g);
-
-    if (ngx_http_social_exercises_counts(g, e[3], 0) != NGX_OK
-        || ngx_http_social_exercises_counts(g, e[4], 1) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "social: pending errors of user %L are not as "
-                      "written", x->user_id);
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
+    skipped = ngx_http_social_exercises_counts(g, e[3], 0, &bad)
+              + ngx_http_social_exercises_counts(g, e[4], 1, &bad);
     yajl_gen_array_close(g);
+
+    if (skipped) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "social: %ui pending error counts of user %L are not "
+                      "as written, skipped (the first: \"%*s\")", skipped,
+                      x->user_id, bad ? ngx_min(bad->len, 200) : 0,
+                      bad ? bad->str : "");
+    }
 
     if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -343,9 +355,11 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
 
     x->values[1] = (char *) buf;    /* NUL-terminated by yajl */
 
-    x->values[2] = ngx_pnalloc(ctx->request->pool, e[0]->len + 1);
-    x->values[3] = ngx_pnalloc(ctx->request->pool, e[1]->len + 1);
-    x->values[4] = ngx_pnalloc(ctx->request->pool, e[2]->len + 1);
+    /* the ids of batches, as written by the cut, or none */
+
+    x->values[2] = ngx_http_social_exercises_batch(ctx, e[0], 'e');
+    x->values[3] = ngx_http_social_exercises_batch(ctx, e[1], 's');
+    x->values[4] = ngx_http_social_exercises_batch(ctx, e[2], 'b');
     x->values[5] = "0";
 
     if (x->values[2] == NULL || x->values[3] == NULL
@@ -354,10 +368,6 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    *ngx_cpymem((u_char *) x->values[2], e[0]->str, e[0]->len) = '\0';
-    *ngx_cpymem((u_char *) x->values[3], e[1]->str, e[1]->len) = '\0';
-    *ngx_cpymem((u_char *) x->values[4], e[2]->str, e[2]->len) = '\0';
 
     /* the open batch "<epoch>:<seq>" as epoch and seq */
 
@@ -373,31 +383,45 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
 }
 
 
-/* spelling, count, utterances triples as {"s", "n", "u", "b"} objects */
+/*
+ * spelling, count, utterances triples as {"s", "n", "u", "b"} objects;
+ * the number of those skipped, not as this module writes them, the first
+ * one's spelling in *bad
+ */
 
-static ngx_int_t
+static ngx_uint_t
 ngx_http_social_exercises_counts(yajl_gen g, redisReply *list,
-    ngx_uint_t batch)
+    ngx_uint_t batch, redisReply **bad)
 {
     size_t        i;
+    ngx_uint_t    skipped;
     redisReply  **e;
 
     if (list->type != REDIS_REPLY_ARRAY || list->elements % 3) {
-        return NGX_ERROR;
+        return 1;
     }
 
     e = list->element;
+    skipped = 0;
 
     for (i = 0; i < list->elements; i += 3) {
-        if (e[i]->type != REDIS_REPLY_STRING || e[i]->len < 2
-            || e[i]->str[0] != '['
-            || !ngx_http_social_exercises_digits(e[i + 1])
+        if (e[i]->type != REDIS_REPLY_STRING
+            || ngx_http_social_errors_spelling_check((u_char *) e[i]->str,
+                                                     e[i]->len)
+               != NULL
+            || !ngx_http_social_exercises_digits(e[i + 1], 18)
             || !ngx_http_social_exercises_ids(e[i + 2]))
         {
-            return NGX_ERROR;
+            if (*bad == NULL && e[i]->type == REDIS_REPLY_STRING) {
+                *bad = e[i];
+            }
+
+            skipped++;
+
+            continue;
         }
 
-        /* the spelling is JSON this module wrote with yajl */
+        /* the spelling is JSON this module wrote with yajl, checked */
 
         yajl_gen_map_open(g);
         ngx_http_social_json_str(g, "s");
@@ -411,16 +435,84 @@ ngx_http_social_exercises_counts(yajl_gen g, redisReply *list,
         yajl_gen_map_close(g);
     }
 
-    return NGX_OK;
+    return skipped;
+}
+
+
+/*
+ * from Redis, NUL-terminated in the pool: an epoch ('e', 1 to 32 hex
+ * digits), a seq ('s', 1 to 18 digits) or a batch "<epoch>:<seq>" ('b');
+ * one not as the cut writes it is none ("", or "0" for a seq), which no
+ * batch of PostgreSQL has
+ */
+
+static const char *
+ngx_http_social_exercises_batch(ngx_http_social_ctx_t *ctx, redisReply *r,
+    ngx_uint_t kind)
+{
+    u_char      *p, *last, *colon;
+    ngx_uint_t   ok;
+
+    p = (u_char *) r->str;
+    last = p + r->len;
+
+    switch (kind) {
+
+    case 'e':
+        ok = ngx_http_social_exercises_run(p, last, 1, 32);
+        break;
+
+    case 's':
+        ok = ngx_http_social_exercises_run(p, last, 0, 18);
+        break;
+
+    default:
+        colon = ngx_strlchr(p, last, ':');
+        ok = colon && ngx_http_social_exercises_run(p, colon, 1, 32)
+             && ngx_http_social_exercises_run(colon + 1, last, 0, 18);
+    }
+
+    if (!ok) {
+        return (kind == 's') ? "0" : "";
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, r->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(p, r->str, r->len) = '\0';
+
+    return (char *) p;
+}
+
+
+/* 1 to max lower-case hex digits, or digits */
+
+static ngx_uint_t
+ngx_http_social_exercises_run(u_char *p, u_char *last, ngx_uint_t hex,
+    size_t max)
+{
+    if (p == last || (size_t) (last - p) > max) {
+        return 0;
+    }
+
+    for ( /* void */ ; p < last; p++) {
+        if ((*p < '0' || *p > '9') && (!hex || *p < 'a' || *p > 'f')) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
 static ngx_uint_t
-ngx_http_social_exercises_digits(redisReply *r)
+ngx_http_social_exercises_digits(redisReply *r, size_t max)
 {
     size_t  i;
 
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 19) {
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > max) {
         return 0;
     }
 
@@ -434,24 +526,31 @@ ngx_http_social_exercises_digits(redisReply *r)
 }
 
 
-/* "12,9,4" (or empty) */
+/* "12,9,4" (or empty): ids of 1 to 18 digits */
 
 static ngx_uint_t
 ngx_http_social_exercises_ids(redisReply *r)
 {
-    size_t  i;
+    size_t  i, n;
 
     if (r->type != REDIS_REPLY_STRING) {
         return 0;
     }
 
+    n = 0;
+
     for (i = 0; i < r->len; i++) {
-        if ((r->str[i] < '0' || r->str[i] > '9') && r->str[i] != ',') {
+        if (r->str[i] == ',' && n > 0) {
+            n = 0;
+            continue;
+        }
+
+        if (r->str[i] < '0' || r->str[i] > '9' || ++n > 18) {
             return 0;
         }
     }
 
-    return 1;
+    return r->len == 0 || n > 0;
 }
 
 

@@ -506,7 +506,11 @@ ngx_http_social_json_parse_body(ngx_http_social_ctx_t *ctx)
 }
 
 
-/* a JSON text as a tree in the pool, or NULL when it is not valid JSON */
+/*
+ * a JSON text as a tree in the pool, or NULL when it is not valid JSON:
+ * its strings, member names too, must be UTF-8 of Unicode scalar values
+ * (ngx_http_social_utf8.c judges the raw text first, yajl does not)
+ */
 
 ngx_http_social_json_t *
 ngx_http_social_json_parse(ngx_pool_t *pool, u_char *text, size_t len)
@@ -515,6 +519,10 @@ ngx_http_social_json_parse(ngx_pool_t *pool, u_char *text, size_t len)
     yajl_status                     st;
     yajl_alloc_funcs                af;
     ngx_http_social_json_parser_t   parser;
+
+    if (ngx_http_social_utf8_json(text, len) != NGX_OK) {
+        return NULL;
+    }
 
     af.malloc = ngx_http_social_json_malloc;
     af.realloc = ngx_http_social_json_realloc;

@@ -18,6 +18,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
+#include "ngx_http_social_utf8.h"
+
 
 typedef struct ngx_http_social_ctx_s        ngx_http_social_ctx_t;
 typedef struct ngx_http_social_pg_op_s      ngx_http_social_pg_op_t;
@@ -350,6 +352,16 @@ ngx_int_t ngx_http_social_errors_rows(ngx_http_social_ctx_t *ctx,
     ngx_http_social_redis_handler_pt handler);
 ngx_int_t ngx_http_social_errors_ack(ngx_http_social_ctx_t *ctx,
     ngx_str_t *batch, ngx_http_social_redis_handler_pt handler);
+void ngx_http_social_errors_failed(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *batch);
+ngx_int_t ngx_http_social_errors_hold(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *batch, const char *why,
+    ngx_http_social_redis_handler_pt handler);
+
+/* ngx_http_social_errors_check.c */
+const char *ngx_http_social_errors_row_check(u_char *row, size_t len);
+const char *ngx_http_social_errors_spelling_check(u_char *spelling,
+    size_t len);
 
 /* ngx_http_social_flush.c */
 ngx_int_t ngx_http_social_flush_init_process(ngx_cycle_t *cycle,
