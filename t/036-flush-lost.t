@@ -221,7 +221,7 @@ my $failed = ::failed_runs();
 ::redis(qw(SET social:lock:flush test PX 60000));
 ::redis(qw(CLIENT PAUSE 3000 ALL));
 ::release_lock($lock);
-my $backend = ::wait_until(sub { ::sql("SELECT pid FROM pg_stat_activity WHERE datname = 'social' AND state = 'idle in transaction' AND query ~ 'utterance_errors'") }, 10);
+my $backend = ::wait_until(sub { ::sql("SELECT pid FROM pg_stat_activity WHERE datname = 'social' AND state = 'idle in transaction' AND query ~ 'utterance_errors|SAVEPOINT'") }, 10);
 my $killed = $backend ? ::sql("SELECT pg_terminate_backend($backend)") : 'none';
 my $ran = ::wait_until(sub { ::failed_runs() > $failed }, 20);
 my $written = ::sql("SELECT count(*) FROM utterance_errors") - $rows;
