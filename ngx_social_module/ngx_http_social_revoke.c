@@ -40,9 +40,10 @@
  *     900 ms ago, and the memory of u holds every record read;
  *   - else Redis, one round trip (MGET social:gen:<u> social:rev), when
  *     Redis holds every record this worker has read;
- *   - else PostgreSQL, which is also asked about a token newer than what
- *     was remembered or found in Redis (a token we signed with g means
- *     that PostgreSQL had g).
+ *   - else PostgreSQL: when Redis is behind, lacks the user, fails, or
+ *     holds an older generation than the token's (a token we signed with
+ *     g means that PostgreSQL had g).  Only when PostgreSQL fails too is
+ *     the answer 503.
  *
  * A token older than a generation seen anywhere is refused at once:
  * generations only go up, and every value comes from PostgreSQL.
@@ -114,6 +115,7 @@ static ngx_int_t ngx_http_social_revoke_recall(int64_t user_id,
     int64_t *gen);
 static void ngx_http_social_revoke_redis(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
+static ngx_int_t ngx_http_social_revoke_ask_pg(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_revoke_pg(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_revoke_decide(ngx_http_social_ctx_t *ctx,
@@ -296,7 +298,8 @@ ngx_http_social_revoke_check(ngx_http_social_ctx_t *ctx)
 
     if (ngx_http_social_redis_command(ctx, ngx_http_social_revoke_redis, 3,
                                       args, lens)
-        != NGX_OK)
+        != NGX_OK
+        && ngx_http_social_revoke_ask_pg(ctx) != NGX_OK)
     {
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
@@ -344,21 +347,28 @@ ngx_http_social_revoke_recall(int64_t user_id, int64_t *gen)
 static void
 ngx_http_social_revoke_redis(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
-    int64_t       gen, rev;
-    const char  **values;
-    redisReply   *e;
+    int64_t                        gen, rev;
+    redisReply                    *e;
+    ngx_http_social_revoke_log_t  *log;
+
+    log = &ngx_http_social_revoke_log;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 2)
     {
-        ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->auth_handler(ctx);
-        return;
+        /* Redis failed: PostgreSQL knows */
+        rev = -1;
+        goto pg;
     }
 
     e = reply->element[1];
     rev = (e->type == REDIS_REPLY_STRING)
           ? ngx_http_social_revoke_int(e->str, e->len) : 0;
+
+    if (rev < log->redis) {
+        /* behind, or set back: the next poll looks at it */
+        log->redis = rev;
+    }
 
     e = reply->element[0];
 
@@ -368,8 +378,7 @@ ngx_http_social_revoke_redis(ngx_http_social_ctx_t *ctx, redisReply *reply)
         /* Redis holds every record this worker has read */
 
         if (ctx->token_gen < gen
-            || (ctx->token_gen == gen && ngx_http_social_revoke_log.read
-                && rev >= ngx_http_social_revoke_log.rev))
+            || (ctx->token_gen == gen && log->read && rev >= log->rev))
         {
             ngx_http_social_revoke_decide(ctx, gen, rev);
             return;
@@ -378,30 +387,37 @@ ngx_http_social_revoke_redis(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     /*
      * not in Redis (expired, flushed), Redis behind the log (a publish
-     * lost, an older snapshot), or a token newer than Redis's: PostgreSQL
+     * lost, an older snapshot), or a token newer than Redis's
      */
+
+pg:
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                    "social auth: user %L asked of PostgreSQL (Redis at "
                    "revocation %L, the log at %L)",
-                   ctx->user_id, rev, ngx_http_social_revoke_log.rev);
+                   ctx->user_id, rev, log->rev);
+
+    if (ngx_http_social_revoke_ask_pg(ctx) != NGX_OK) {
+        ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ctx->auth_handler(ctx);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_social_revoke_ask_pg(ngx_http_social_ctx_t *ctx)
+{
+    const char  **values;
 
     values = ngx_palloc(ctx->pool, sizeof(char *));
     if (values == NULL
         || (values[0] = ngx_http_social_int64(ctx, ctx->user_id)) == NULL)
     {
-        ctx->auth_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ctx->auth_handler(ctx);
-        return;
+        return NGX_ERROR;
     }
 
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_revoke_gen, 1,
-                                 values, ngx_http_social_revoke_pg)
-        != NGX_OK)
-    {
-        ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->auth_handler(ctx);
-    }
+    return ngx_http_social_pg_query(ctx, ngx_http_social_sql_revoke_gen, 1,
+                                    values, ngx_http_social_revoke_pg);
 }
 
 
