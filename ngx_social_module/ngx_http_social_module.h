@@ -183,9 +183,10 @@ typedef struct {
 
 /*
  * A periodic job, run in one worker across all nodes at a time (a Redis
- * lock), or in every worker (every_worker: no lock).  During a run, job->ctx serves the backend calls: its request is
- * NULL, its pool lives until ngx_http_social_job_done(), and its data
- * points back at the job; the run keeps its own state in job->data.
+ * lock), or in every worker (every_worker: no lock).  During a run,
+ * job->ctx serves the backend calls: its request is NULL, its pool lives
+ * until ngx_http_social_job_done(), and its data points back at the job;
+ * the run keeps its own state in job->data.
  */
 
 struct ngx_http_social_job_s {

@@ -143,11 +143,14 @@ static void ngx_http_social_revoke_missed(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_revoke_republished(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
+static ngx_uint_t ngx_http_social_revoke_pg_ok(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
 static int64_t ngx_http_social_revoke_int(const char *s, size_t len);
 static ngx_http_social_memo_t *ngx_http_social_memo(int64_t user_id);
 
 
-static ngx_http_social_memo_t  ngx_http_social_memos[NGX_HTTP_SOCIAL_MEMO_SIZE];
+static ngx_http_social_memo_t
+    ngx_http_social_memos[NGX_HTTP_SOCIAL_MEMO_SIZE];
 static ngx_http_social_revoke_log_t  ngx_http_social_revoke_log;
 static ngx_http_social_job_t  ngx_http_social_revoke_job;
 
@@ -259,11 +262,11 @@ ngx_http_social_revoke_exit_process(void)
 ngx_int_t
 ngx_http_social_revoke_check(ngx_http_social_ctx_t *ctx)
 {
-    u_char     *p;
-    int64_t     gen;
-    size_t      lens[3];
-    ngx_int_t   rc;
-    const char *args[3];
+    u_char      *p;
+    size_t       lens[3];
+    int64_t      gen;
+    ngx_int_t    rc;
+    const char  *args[3];
 
     rc = ngx_http_social_revoke_recall(ctx->user_id, &gen);
 
@@ -706,9 +709,7 @@ ngx_http_social_revoke_records(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     log = &ngx_http_social_revoke_log;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
-        || PQntuples(res) == 0)
-    {
+    if (!ngx_http_social_revoke_pg_ok(ctx, res) || PQntuples(res) == 0) {
         ngx_http_social_job_done(job);
         return;
     }
@@ -922,13 +923,13 @@ static void
 ngx_http_social_revoke_missed(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     int                            i, n, k, col;
-    char                          *base;
     size_t                        *lens;
+    int64_t                        base;
     const char                   **args;
     ngx_http_social_job_t         *job = ctx->data;
     ngx_http_social_revoke_run_t  *run = job->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (!ngx_http_social_revoke_pg_ok(ctx, res)) {
         ngx_http_social_job_done(job);
         return;
     }
@@ -943,28 +944,26 @@ ngx_http_social_revoke_missed(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    /* the records in between are pruned: Redis may jump over them */
+    /*
+     * the records between Redis's number and the first one left are
+     * pruned (older than any token and any key in Redis): Redis may jump
+     * over them, up to the counter when none is left
+     */
 
-    base = (char *) run->values[0];
-
-    if (n && ngx_http_social_revoke_int(PQgetvalue(res, 0, 0),
-                                        PQgetlength(res, 0, 0))
-             > run->redis + 1)
-    {
-        base = (char *) ngx_http_social_int64(ctx,
-                            ngx_http_social_revoke_int(PQgetvalue(res, 0, 0),
-                                                PQgetlength(res, 0, 0)) - 1);
-        if (base == NULL) {
-            ngx_http_social_job_done(job);
-            return;
-        }
-    }
+    base = n ? ngx_http_social_revoke_int(PQgetvalue(res, 0, 0),
+                                          PQgetlength(res, 0, 0)) - 1
+             : run->counter;
 
     args[0] = "1";
     args[1] = "social:rev";
     args[2] = run->values[0];
-    args[3] = base;
+    args[3] = ngx_http_social_int64(ctx, ngx_max(base, run->redis));
     args[4] = NGX_HTTP_SOCIAL_GEN_TTL_TEXT;
+
+    if (args[3] == NULL) {
+        ngx_http_social_job_done(job);
+        return;
+    }
 
     k = 5;
 
@@ -1027,6 +1026,27 @@ ngx_http_social_revoke_republished(ngx_http_social_ctx_t *ctx,
     run->redis = cur;
 
     ngx_http_social_revoke_missing(ctx);
+}
+
+
+/* a statement of the poll ran; if not, why, unless PostgreSQL is down */
+
+static ngx_uint_t
+ngx_http_social_revoke_pg_ok(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    if (res == NULL) {
+        /* the pool said why */
+        return 0;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                      "social: the revocation log cannot be read: %s",
+                      PQresultErrorMessage(res));
+        return 0;
+    }
+
+    return 1;
 }
 
 
