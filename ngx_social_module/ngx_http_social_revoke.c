@@ -17,8 +17,8 @@
  * record it holds (social:rev), which a publish moves on only from n - 1
  * to n: a publish that was lost leaves Redis visibly behind.
  *
- * Each worker runs the poll every 500 ms (a job of every worker: no lock,
- * and no need of Redis):
+ * Each worker runs the poll every 500 ms from its first token check on (a
+ * job of every worker: no lock, and no need of Redis):
  *
  *   1. PostgreSQL, one statement: the counter and the records after the
  *      last one this worker read.  The generations it remembers move on
@@ -97,6 +97,7 @@ typedef struct {
     ngx_msec_t                      redis_seen;
     ngx_msec_t                      pruned;
     ngx_uint_t                      read;       /* unsigned:1 */
+    ngx_uint_t                      polling;    /* unsigned:1 */
 } ngx_http_social_revoke_log_t;
 
 
@@ -224,15 +225,13 @@ static ngx_http_social_script_t  ngx_http_social_revoke_again_script = {
 };
 
 
+/* the poll starts with the worker's first token check */
+
 ngx_int_t
 ngx_http_social_revoke_init_process(ngx_cycle_t *cycle,
     ngx_http_social_main_conf_t *smcf)
 {
     ngx_http_social_job_t  *job;
-
-    if (!smcf->uses_tokens || smcf->pg_conninfo.len == 0) {
-        return NGX_OK;
-    }
 
     job = &ngx_http_social_revoke_job;
 
@@ -241,7 +240,9 @@ ngx_http_social_revoke_init_process(ngx_cycle_t *cycle,
     job->run = ngx_http_social_revoke_poll;
     job->every_worker = 1;
 
-    return ngx_http_social_job_start(cycle, job);
+    ngx_http_social_revoke_log.polling = 0;
+
+    return NGX_OK;
 }
 
 
@@ -267,6 +268,12 @@ ngx_http_social_revoke_check(ngx_http_social_ctx_t *ctx)
     int64_t      gen;
     ngx_int_t    rc;
     const char  *args[3];
+
+    if (!ngx_http_social_revoke_log.polling) {
+        ngx_http_social_revoke_log.polling = 1;
+        (void) ngx_http_social_job_start((ngx_cycle_t *) ngx_cycle,
+                                         &ngx_http_social_revoke_job);
+    }
 
     rc = ngx_http_social_revoke_recall(ctx->user_id, &gen);
 
