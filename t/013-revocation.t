@@ -26,7 +26,7 @@ plan tests => repeat_each() * (4 * blocks() + 4);
 our $Password = 'correct horse battery';
 
 # a loaded machine, or Valgrind: the bound grows with it
-our $Slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 20 : 1;
+our $Slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 4 : 1;
 our $Bound = 1.5 * $Slack;
 
 our $Rounds = 50;

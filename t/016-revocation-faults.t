@@ -40,7 +40,7 @@ our $HttpConfig = "    social_redis_timeout 500ms;\n";
 our $Password = 'correct horse battery';
 
 # a loaded machine, or Valgrind: the bound and the watch grow with it
-our $Slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 20 : 1;
+our $Slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 4 : 1;
 our $Bound = 1.5 * $Slack;
 our $Watch = 2.5 * $Slack;
 
