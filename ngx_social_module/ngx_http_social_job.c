@@ -19,8 +19,8 @@
  * so that a stream of kicks costs at most a run every few milliseconds.
  *
  * A job of every worker (job->every_worker) takes no lock and needs no
- * Redis: each worker runs it each interval, the first time as soon as the
- * worker starts (the revocation log's poll, which must go on when Redis is
+ * Redis: each worker runs it each interval, the first time as soon as it
+ * is started (the revocation log's poll, which must go on when Redis is
  * down).
  *
  * A run has a ctx of its own, without a request: its pool lives as long as

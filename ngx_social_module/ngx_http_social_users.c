@@ -710,8 +710,8 @@ ngx_http_social_user_role_set(ngx_http_social_ctx_t *ctx, PGresult *res)
     u->rev = ngx_http_social_revoke_number(res, 11);
 
     /*
-     * committed: once Redis has answered (every node then knows the older
-     * tokens are gone) or failed (every node knows within a second)
+     * committed: 200 once Redis has answered or failed; every node refuses
+     * the older tokens within a second either way
      */
 
     ngx_http_social_revoke_publish(ctx, u->id, u->gen, u->rev,

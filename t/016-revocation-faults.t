@@ -95,9 +95,9 @@ sub change {
     return ('DELETE', "/user/$id", undef, auth($token));
 }
 
-# until it answers $want (a 503 is Redis coming back), at most 5 s
+# the answer, asked again while it is 503 (Redis coming back), 5 s at most
 sub until_answer {
-    my ($want, @args) = @_;
+    my (@args) = @_;
     my $deadline = Time::HiRes::time() + 5 * $Slack;
     my ($st, $body);
 
@@ -113,7 +113,7 @@ sub until_answer {
 sub signup {
     my $name = shift;
 
-    my ($st, $body) = until_answer(201, SocialNode::first_port(), 'POST',
+    my ($st, $body) = until_answer(SocialNode::first_port(), 'POST',
         '/signup', qq~{"username": "$name", "password": "$Password"}~);
 
     $st eq '201' && $body =~ /"user_id":(\d+).*"token":"([^"]+)"/
@@ -125,7 +125,7 @@ sub signup {
 sub signin {
     my ($port, $id, $password) = @_;
 
-    my ($st, $body) = until_answer(200, $port, 'POST', '/signin',
+    my ($st, $body) = until_answer($port, 'POST', '/signin',
         qq~{"user_id": $id, "password": "$password"}~);
 
     return $body =~ /"token":"([^"]+)"/ ? $1 : "none ($st)";
@@ -139,8 +139,8 @@ sub works {
     my ($id, $token) = @_;
 
     for my $i (0 .. 23) {
-        my ($st) = until_answer(200, ($i % 3 == 2 ? SocialNode::port()
-                                                  : SocialNode::first_port()),
+        my ($st) = until_answer(($i % 3 == 2 ? SocialNode::port()
+                                             : SocialNode::first_port()),
                                 'GET', "/user/$id", undef, $token);
         return "answered $st" if $st ne '200';
     }
@@ -287,6 +287,9 @@ sub scenarios {
     for my $what (qw(signout password role delete)) {
         my $line = eval { scenario($fault, $what) };
         $out .= $line // "$fault $what: died: $@";
+
+        # Redis as it was, whatever happened
+        $Fault{$fault}[1]->() if $Fault{$fault};
     }
 
     SocialNode::stop();

@@ -19,6 +19,7 @@ use strict;
 use warnings;
 
 use File::Path ();
+use IO::Select ();
 use IO::Socket::INET ();
 use Time::HiRes ();
 
@@ -233,7 +234,5 @@ sub signin {
 END {
     stop();
 }
-
-require IO::Select;
 
 1;
