@@ -6,9 +6,8 @@
 
 /*
  * Tokens: JWT HS256 signed with OpenSSL's HMAC, strict base64url, the
- * signature compared in constant time, and revocation through a per-user
- * generation kept in PostgreSQL, shared through Redis and remembered by
- * each worker for at most one second.
+ * signature compared in constant time.  The token's generation ("gen")
+ * is checked by ngx_http_social_revoke.c.
  */
 
 
@@ -19,51 +18,15 @@
 #include <openssl/hmac.h>
 
 
-#define NGX_HTTP_SOCIAL_MEMO_SIZE   4096
-#define NGX_HTTP_SOCIAL_MEMO_MSEC   1000
-#define NGX_HTTP_SOCIAL_GEN_TTL     "3600"
-
-/* the generation of a deleted user: no token carries it */
-#define NGX_HTTP_SOCIAL_GEN_GONE    "9223372036854775807"
-
-
-typedef struct {
-    int64_t                         user_id;
-    int64_t                         gen;
-    ngx_msec_t                      expires;
-} ngx_http_social_memo_t;
-
-
 static ngx_int_t ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx);
 static ngx_int_t ngx_http_social_b64url(ngx_pool_t *pool, ngx_str_t *in,
     ngx_str_t *out);
 static ngx_int_t ngx_http_social_claim_int(ngx_http_social_json_t *payload,
     const char *key, int64_t *n);
-static void ngx_http_social_auth_redis(ngx_http_social_ctx_t *ctx,
-    redisReply *reply);
-static void ngx_http_social_auth_pg(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_auth_decide(ngx_http_social_ctx_t *ctx,
-    int64_t gen);
-static ngx_http_social_memo_t *ngx_http_social_memo(int64_t user_id);
 
-
-static ngx_http_social_memo_t  ngx_http_social_memos[NGX_HTTP_SOCIAL_MEMO_SIZE];
 
 static const char  ngx_http_social_jwt_header[] =
     "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-
-static const char  ngx_http_social_sql_token_gen[] =
-    "SELECT token_gen FROM users WHERE user_id = $1";
-
-static ngx_http_social_script_t  ngx_http_social_gen_script = {
-    /* SET only upwards; KEYS: the key; ARGV: the generation, the TTL */
-    "local c = tonumber(redis.call('GET', KEYS[1]) or '-1') "
-    "if tonumber(ARGV[1]) >= c then "
-    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end "
-    "return 1",
-    ""
-};
 
 
 /*
@@ -71,193 +34,22 @@ static ngx_http_social_script_t  ngx_http_social_gen_script = {
  * will an access-phase handler.  NGX_OK: ctx->user_id and ctx->admin are
  * the reader's.  NGX_DONE: a backend is asked and ctx->auth_handler runs
  * with ctx->auth_status set.  NGX_HTTP_UNAUTHORIZED: no valid token.
- * NGX_HTTP_SERVICE_UNAVAILABLE: revocation could not be checked.
+ * NGX_HTTP_SERVICE_UNAVAILABLE: revocation could not be checked.  The
+ * signature and the claims here, the generation in
+ * ngx_http_social_revoke.c.
  */
 
 ngx_int_t
 ngx_http_social_auth_check(ngx_http_social_ctx_t *ctx,
     ngx_http_social_auth_handler_pt handler)
 {
-    u_char                  *p;
-    size_t                   lens[2];
-    const char              *args[2];
-    ngx_http_social_memo_t  *m;
-
     if (ngx_http_social_auth_parse(ctx) != NGX_OK) {
         return NGX_HTTP_UNAUTHORIZED;
     }
 
-    m = ngx_http_social_memo(ctx->user_id);
-
-    if (m->user_id == ctx->user_id
-        && (ngx_msec_int_t) (m->expires - ngx_current_msec) > 0)
-    {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                       "social auth: generation %L of user %L remembered",
-                       m->gen, ctx->user_id);
-
-        return (m->gen == ctx->token_gen) ? NGX_OK : NGX_HTTP_UNAUTHORIZED;
-    }
-
-    p = ngx_pnalloc(ctx->request->pool, sizeof("social:gen:") + NGX_INT64_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    args[0] = "GET";
-    lens[0] = 3;
-    args[1] = (char *) p;
-    lens[1] = ngx_sprintf(p, "social:gen:%L", ctx->user_id) - p;
-
     ctx->auth_handler = handler;
 
-    if (ngx_http_social_redis_command(ctx, ngx_http_social_auth_redis, 2,
-                                      args, lens)
-        != NGX_OK)
-    {
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_social_auth_redis(ngx_http_social_ctx_t *ctx, redisReply *reply)
-{
-    int64_t       gen;
-    const char  **values;
-
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->auth_handler(ctx);
-        return;
-    }
-
-    if (reply->type == REDIS_REPLY_STRING) {
-        gen = ngx_atoof((u_char *) reply->str, reply->len);
-        ngx_http_social_auth_decide(ctx, gen);
-        return;
-    }
-
-    /* not in Redis (expired, flushed): PostgreSQL knows */
-
-    values = ngx_palloc(ctx->request->pool, sizeof(char *));
-    if (values == NULL
-        || (values[0] = ngx_http_social_int64(ctx, ctx->user_id)) == NULL)
-    {
-        ctx->auth_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ctx->auth_handler(ctx);
-        return;
-    }
-
-    if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_token_gen, 1,
-                                 values, ngx_http_social_auth_pg)
-        != NGX_OK)
-    {
-        ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->auth_handler(ctx);
-    }
-}
-
-
-static void
-ngx_http_social_auth_pg(ngx_http_social_ctx_t *ctx, PGresult *res)
-{
-    int64_t  gen;
-
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->auth_handler(ctx);
-        return;
-    }
-
-    if (PQntuples(res) == 0) {
-        gen = INT64_MAX;
-
-    } else {
-        gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 0),
-                        PQgetlength(res, 0, 0));
-    }
-
-    /* shared with the other nodes for a while; writers move it on */
-
-    ngx_http_social_auth_publish(ctx, ctx->user_id, gen, NULL);
-
-    ngx_http_social_auth_decide(ctx, gen);
-}
-
-
-static void
-ngx_http_social_auth_decide(ngx_http_social_ctx_t *ctx, int64_t gen)
-{
-    ngx_http_social_memo_t  *m;
-
-    m = ngx_http_social_memo(ctx->user_id);
-    m->user_id = ctx->user_id;
-    m->gen = gen;
-    m->expires = ngx_current_msec + NGX_HTTP_SOCIAL_MEMO_MSEC;
-
-    ctx->auth_status = (gen == ctx->token_gen) ? NGX_OK
-                                               : NGX_HTTP_UNAUTHORIZED;
-
-    if (ctx->auth_status != NGX_OK) {
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                       "social auth: token generation %L of user %L is "
-                       "revoked (now %L)", ctx->token_gen, ctx->user_id, gen);
-    }
-
-    ctx->auth_handler(ctx);
-}
-
-
-/*
- * the generation of a user for every node: SET only when it moves on, so
- * that two writers never set it back; "handler" may be NULL (fire and
- * forget, for a cache fill)
- */
-
-ngx_int_t
-ngx_http_social_auth_publish(ngx_http_social_ctx_t *ctx, int64_t user_id,
-    int64_t gen, ngx_http_social_redis_handler_pt handler)
-{
-    u_char      *key, *val;
-    size_t       lens[4];
-    const char  *args[4];
-
-    key = ngx_pnalloc(ctx->request->pool,
-                      sizeof("social:gen:") + NGX_INT64_LEN);
-    val = ngx_pnalloc(ctx->request->pool, NGX_INT64_LEN);
-
-    if (key == NULL || val == NULL) {
-        return NGX_ERROR;
-    }
-
-    args[0] = "1";
-    args[1] = (char *) key;
-    args[2] = (char *) val;
-    args[3] = NGX_HTTP_SOCIAL_GEN_TTL;
-
-    lens[0] = 1;
-    lens[1] = ngx_sprintf(key, "social:gen:%L", user_id) - key;
-    lens[2] = ngx_sprintf(val, "%L", gen) - val;
-    lens[3] = sizeof(NGX_HTTP_SOCIAL_GEN_TTL) - 1;
-
-    /* this worker knows at once */
-
-    ngx_http_social_memo(user_id)->user_id = 0;
-
-    return ngx_http_social_redis_script(ctx, handler,
-                                        &ngx_http_social_gen_script, 4, args,
-                                        lens);
-}
-
-
-static ngx_http_social_memo_t *
-ngx_http_social_memo(int64_t user_id)
-{
-    return &ngx_http_social_memos[(uint64_t) user_id
-                                  % NGX_HTTP_SOCIAL_MEMO_SIZE];
+    return ngx_http_social_revoke_check(ctx);
 }
 
 

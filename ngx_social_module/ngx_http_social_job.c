@@ -18,6 +18,11 @@
  * lock; kicks during a run make one more run, a few milliseconds after it,
  * so that a stream of kicks costs at most a run every few milliseconds.
  *
+ * A job of every worker (job->every_worker) takes no lock and needs no
+ * Redis: each worker runs it each interval, the first time as soon as it
+ * is started (the revocation log's poll, which must go on when Redis is
+ * down).
+ *
  * A run has a ctx of its own, without a request: its pool lives as long as
  * the run, and its backend operations are detached when the run ends.
  */
@@ -52,8 +57,16 @@ ngx_http_social_job_start(ngx_cycle_t *cycle, ngx_http_social_job_t *job)
     job->smcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                     ngx_http_social_module);
 
-    if (job->smcf == NULL || job->smcf->redis_addr.len == 0) {
+    if (job->smcf == NULL
+        || (job->smcf->redis_addr.len == 0 && !job->every_worker))
+    {
         job->smcf = NULL;
+        return NGX_OK;
+    }
+
+    if (job->every_worker) {
+        /* the first run once the worker's event loop turns */
+        ngx_add_timer(&job->timer, 1);
         return NGX_OK;
     }
 
@@ -104,6 +117,11 @@ ngx_http_social_job_tick(ngx_event_t *ev)
     ctx = ngx_http_social_job_ctx(job);
     if (ctx == NULL) {
         ngx_http_social_job_arm(job);
+        return;
+    }
+
+    if (job->every_worker) {
+        job->run(job);
         return;
     }
 

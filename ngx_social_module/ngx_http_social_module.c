@@ -810,6 +810,10 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_social_revoke_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -819,6 +823,7 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_social_feed_cache_exit_process();
     ngx_http_social_flush_exit_process();
+    ngx_http_social_revoke_exit_process();
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();
 }

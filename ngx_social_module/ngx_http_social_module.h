@@ -191,9 +191,10 @@ typedef struct {
 
 /*
  * A periodic job, run in one worker across all nodes at a time (a Redis
- * lock).  During a run, job->ctx serves the backend calls: its request is
- * NULL, its pool lives until ngx_http_social_job_done(), and its data
- * points back at the job; the run keeps its own state in job->data.
+ * lock), or in every worker (every_worker: no lock).  During a run,
+ * job->ctx serves the backend calls: its request is NULL, its pool lives
+ * until ngx_http_social_job_done(), and its data points back at the job;
+ * the run keeps its own state in job->data.
  */
 
 struct ngx_http_social_job_s {
@@ -207,6 +208,7 @@ struct ngx_http_social_job_s {
     ngx_str_t                       token;      /* the lock's value */
     ngx_event_t                     timer;
     unsigned                        again:1;    /* kicked during a run */
+    unsigned                        every_worker:1;  /* no lock */
 };
 
 
@@ -261,10 +263,17 @@ ngx_int_t ngx_http_social_pg_failed(ngx_http_social_ctx_t *ctx,
 /* ngx_http_social_auth.c */
 ngx_int_t ngx_http_social_auth_check(ngx_http_social_ctx_t *ctx,
     ngx_http_social_auth_handler_pt handler);
-ngx_int_t ngx_http_social_auth_publish(ngx_http_social_ctx_t *ctx,
-    int64_t user_id, int64_t gen, ngx_http_social_redis_handler_pt handler);
 ngx_int_t ngx_http_social_token(ngx_http_social_ctx_t *ctx, int64_t user_id,
     ngx_uint_t admin, int64_t gen, ngx_str_t *token);
+
+/* ngx_http_social_revoke.c */
+ngx_int_t ngx_http_social_revoke_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_revoke_exit_process(void);
+ngx_int_t ngx_http_social_revoke_check(ngx_http_social_ctx_t *ctx);
+void ngx_http_social_revoke_publish(ngx_http_social_ctx_t *ctx,
+    int64_t user_id, int64_t gen, int64_t rev, ngx_http_social_step_pt next);
+int64_t ngx_http_social_revoke_number(PGresult *res, int col);
 
 /* ngx_http_social_password.c */
 ngx_int_t ngx_http_social_password_hash(ngx_http_social_ctx_t *ctx,

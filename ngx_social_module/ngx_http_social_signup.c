@@ -46,8 +46,7 @@ static ngx_int_t ngx_http_social_invalid_credentials(
     ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_signout_moved(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static void ngx_http_social_signout_published(ngx_http_social_ctx_t *ctx,
-    redisReply *reply);
+static void ngx_http_social_signout_published(ngx_http_social_ctx_t *ctx);
 
 
 static const char  ngx_http_social_sql_signup[] =
@@ -68,7 +67,7 @@ static const char  ngx_http_social_sql_signin_email[] =
 
 static const char  ngx_http_social_sql_signout[] =
     "UPDATE users SET token_gen = token_gen + 1 WHERE user_id = $1 "
-    "RETURNING token_gen";
+    "RETURNING token_gen, current_setting('social.revocation', true)";
 
 /* checked when the user is unknown, so that both answers take as long */
 static const char  ngx_http_social_no_hash[] =
@@ -623,24 +622,17 @@ ngx_http_social_signout_moved(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
 
-    if (ngx_http_social_auth_publish(ctx, ctx->user_id, gen,
-                                     ngx_http_social_signout_published)
-        != NGX_OK)
-    {
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
-    }
+    /* committed: 204 whatever Redis answers */
+
+    ngx_http_social_revoke_publish(ctx, ctx->user_id, gen,
+                                   ngx_http_social_revoke_number(res, 1),
+                                   ngx_http_social_signout_published);
 }
 
 
 static void
-ngx_http_social_signout_published(ngx_http_social_ctx_t *ctx,
-    redisReply *reply)
+ngx_http_social_signout_published(ngx_http_social_ctx_t *ctx)
 {
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
-        return;
-    }
-
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
                                                    NULL));
 }

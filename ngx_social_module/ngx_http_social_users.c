@@ -19,6 +19,7 @@ typedef struct {
     ngx_str_t                       token;
     ngx_str_t                       liked;      /* "{1,2}": the posts */
     int64_t                         gen;
+    int64_t                         rev;        /* its revocation record */
     ngx_uint_t                      self;       /* unsigned:1 */
     ngx_uint_t                      attrs;      /* unsigned:1 */
     ngx_uint_t                      role_admin; /* unsigned:1 */
@@ -47,10 +48,7 @@ static void ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_user_role_set(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static void ngx_http_social_user_published(ngx_http_social_ctx_t *ctx,
-    redisReply *reply);
-static void ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx,
-    redisReply *reply);
+static void ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_user_reread(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_user_show_row(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_user_show(ngx_http_social_ctx_t *ctx,
@@ -89,19 +87,27 @@ static const char  ngx_http_social_sql_user_update[] =
     "                 token_gen = token_gen "
     "                             + CASE WHEN $4 IS NULL THEN 0 ELSE 1 END "
     " WHERE user_id = $1 "
-    "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS;
+    "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS ", "
+    "          current_setting('social.revocation', true)";
 
-/* and the posts the user liked: their like_count changes */
+/*
+ * and the posts the user liked: their like_count changes; and the number
+ * of the revocation record, once the delete has written it
+ */
 static const char  ngx_http_social_sql_user_delete[] =
-    "SELECT social_user_delete($1, $2::int), "
-    "       (SELECT array_agg(post_id) FROM likes WHERE user_id = $1)::text";
+    "WITH d AS MATERIALIZED ("
+    "  SELECT social_user_delete($1, $2::int) AS gone, "
+    "         (SELECT array_agg(post_id) FROM likes "
+    "           WHERE user_id = $1)::text AS liked) "
+    "SELECT gone, liked, current_setting('social.revocation', true) FROM d";
 
 static const char  ngx_http_social_sql_user_role[] =
     "UPDATE users SET token_gen = token_gen "
     "                             + CASE WHEN role = $2 THEN 0 ELSE 1 END, "
     "                 role = $2 "
     " WHERE user_id = $1 "
-    "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS;
+    "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS ", "
+    "          current_setting('social.revocation', true)";
 
 
 ngx_int_t
@@ -513,6 +519,7 @@ ngx_http_social_user_updated(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     u->gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 7),
                        PQgetlength(res, 0, 7));
+    u->rev = ngx_http_social_revoke_number(res, 11);
     u->role_admin = (ngx_strcmp(PQgetvalue(res, 0, 5), "admin") == 0);
 
     if (ngx_http_social_pg_end(ctx, 1, ngx_http_social_user_committed)
@@ -538,15 +545,14 @@ ngx_http_social_user_committed(ngx_http_social_ctx_t *ctx, PGresult *res)
 
         if (ngx_http_social_token(ctx, u->id, u->role_admin, u->gen,
                                   &u->token)
-            != NGX_OK
-            || ngx_http_social_auth_publish(ctx, u->id, u->gen,
-                                            ngx_http_social_user_published)
-               != NGX_OK)
+            != NGX_OK)
         {
-            ngx_http_social_done(ctx,
-                                 ngx_http_social_unavailable(ctx, "Redis"));
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
         }
 
+        ngx_http_social_revoke_publish(ctx, u->id, u->gen, u->rev,
+                                       ngx_http_social_user_reread);
         return;
     }
 
@@ -623,6 +629,8 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
+    u->rev = ngx_http_social_revoke_number(res, 2);
+
     if (!PQgetisnull(res, 0, 1)) {
         u->liked.len = PQgetlength(res, 0, 1);
         u->liked.data = ngx_pnalloc(ctx->pool, u->liked.len + 1);
@@ -640,12 +648,8 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     /* no generation is that high: every token of the user stops working */
 
-    if (ngx_http_social_auth_publish(ctx, u->id, INT64_MAX,
-                                     ngx_http_social_user_gone)
-        != NGX_OK)
-    {
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
-    }
+    ngx_http_social_revoke_publish(ctx, u->id, INT64_MAX, u->rev,
+                                   ngx_http_social_user_gone);
 }
 
 
@@ -703,41 +707,24 @@ ngx_http_social_user_role_set(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     u->gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 7),
                        PQgetlength(res, 0, 7));
+    u->rev = ngx_http_social_revoke_number(res, 11);
 
-    /* the answer once every node knows the older tokens are gone */
+    /*
+     * committed: 200 once Redis has answered or failed; every node refuses
+     * the older tokens within a second either way
+     */
 
-    if (ngx_http_social_auth_publish(ctx, u->id, u->gen,
-                                     ngx_http_social_user_published)
-        != NGX_OK)
-    {
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
-    }
+    ngx_http_social_revoke_publish(ctx, u->id, u->gen, u->rev,
+                                   ngx_http_social_user_reread);
 }
 
 
 static void
-ngx_http_social_user_published(ngx_http_social_ctx_t *ctx, redisReply *reply)
-{
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
-        return;
-    }
-
-    ngx_http_social_user_reread(ctx);
-}
-
-
-static void
-ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx, redisReply *reply)
+ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
     ngx_http_social_forget_t  f;
-
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
-        return;
-    }
 
     /* every event of or about the user out of the feed, and its objects */
 

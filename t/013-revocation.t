@@ -1,19 +1,85 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 
+# Revocation: signing out, a new password, a new role, a delete and
+# `make admin` stop the user's older tokens, on every worker and every node
+# within a second, and a token signed after them works at once whichever
+# worker or node answers.  Two workers; the blocks of two nodes start a
+# second nginx of their own (t/SocialNode.pm).  What happens when Redis
+# fails is t/016-revocation-faults.t.
+
 use lib 't';
 use Test::Nginx::Socket;
 use Social;
+use SocialNode;
+
+use Time::HiRes ();
 
 repeat_each(1);
 no_shuffle();
+master_on();
+workers(2);
 
-# 4 tests a block; TEST 20 checks a line of the log more, TEST 22 a header
-# and a line of the log more
-plan tests => repeat_each() * (4 * blocks() + 3);
+# 4 tests a block; TEST 20 checks a line of the log more, TEST 22 one more,
+# TEST 23 a header and a line of the log more
+plan tests => repeat_each() * (4 * blocks() + 4);
+
+our $Password = 'correct horse battery';
+
+# a loaded machine, or Valgrind: the bound grows with it
+our $Slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 4 : 1;
+our $Bound = 1.5 * $Slack;
+
+our $Rounds = 50;
 
 add_block_preprocessor(\&social_api_defaults);
 
 run_tests();
+
+
+sub auth { return "Authorization: Bearer $_[0]" }
+
+sub admin { return auth(Social::social_token(1, role => 'admin')) }
+
+sub node1 { return SocialNode::http(SocialNode::first_port(), @_) }
+
+sub node2 { return SocialNode::http(SocialNode::port(), @_) }
+
+# the statuses of $n requests with $token to GET /user/$id on a node,
+# joined: "200 200 200"
+sub statuses {
+    my ($node, $n, $id, $token) = @_;
+    return join ' ', map { ($node->('GET', "/user/$id", undef,
+                                     auth($token)))[0] } 1 .. $n;
+}
+
+# the old token, asked of the nodes in turn every 20 ms from $t0 to $t0 +
+# 2.5 s: what went wrong, or ''
+sub refused_in_time {
+    my ($t0, $id, $token, @nodes) = @_;
+    my ($i, $refused, @late) = (0);
+
+    while (Time::HiRes::time() < $t0 + 2.5 * $Slack) {
+        my $sent = Time::HiRes::time();
+        my ($st) = $nodes[$i++ % @nodes]->('GET', "/user/$id", undef,
+                                           auth($token));
+
+        if ($st =~ /^2/) {
+            push @late, sprintf('%.2f', $sent - $t0) if $sent > $t0 + $Bound;
+
+        } elsif ($st eq '401') {
+            $refused //= $sent - $t0;
+
+        } else {
+            return "the old token answered $st";
+        }
+
+        Time::HiRes::sleep(0.02);
+    }
+
+    return "the old token was never refused" unless defined $refused;
+    return "the old token was accepted at @late s" if @late;
+    return '';
+}
 
 __DATA__
 
@@ -87,7 +153,7 @@ GET /user/2
 
 
 
-=== TEST 7: another node with its own memory learns it from Redis
+=== TEST 7: after a restart, with an empty memory, it is learnt from Redis
 --- config eval: $Social::Locations . "\n    location = /x { return 204; }\n"
 --- request
 GET /user/2
@@ -225,7 +291,7 @@ GET /user/1
 
 
 
-=== TEST 19: also on a node that did not see the delete
+=== TEST 19: also after a restart, with an empty memory
 --- config eval: $Social::Locations . "\n    location = /z { return 204; }\n"
 --- request
 GET /user/1
@@ -270,10 +336,26 @@ Content-Type: text/plain
 
 
 
-=== TEST 22: Redis down: the token check answers 503 with Retry-After, it does not guess
+=== TEST 22: Redis down: the token check asks PostgreSQL
 --- init
 Social::social_sql("INSERT INTO users (username, role, password_hash) VALUES ('dora', 'user', 'x')");
 Social::social_service("stop-redis");
+--- request
+GET /user/4
+--- more_headers eval
+"Authorization: Bearer " . Social::social_token(4)
+--- response_body_like chomp
+^\{"user_id":4,"username":"dora",
+--- error_log
+social: redis connect to
+--- no_error_log
+[alert]
+
+
+
+=== TEST 23: Redis and PostgreSQL down: the token check answers 503 with Retry-After, it does not guess
+--- init
+Social::social_service("stop-pg");
 --- request
 GET /user/4
 --- more_headers eval
@@ -291,8 +373,9 @@ social: redis connect to
 
 
 
-=== TEST 23: Redis back: the same token works again
+=== TEST 24: both back: the same token works again
 --- init
+Social::social_service("start-pg");
 Social::social_service("start-redis");
 sleep 2.2;
 --- request
@@ -301,3 +384,145 @@ GET /user/4
 "Authorization: Bearer " . Social::social_token(4)
 --- response_body_like chomp
 ^\{"user_id":4,"username":"dora",
+
+
+
+=== TEST 25: two nodes: a sign out on the first is refused on the second within a second, and a sign in right after works on both at once
+--- init
+SocialNode::start();
+my ($id, $token) = SocialNode::signup(SocialNode::first_port(), 'erin', $main::Password);
+my @out = ("before: " . ::statuses(\&::node1, 4, $id, $token) . ", " . ::statuses(\&::node2, 4, $id, $token));
+my $t0 = Time::HiRes::time();
+my ($st) = ::node1('POST', '/signout', undef, ::auth($token));
+push @out, "signed out: $st";
+push @out, ::refused_in_time($t0, $id, $token, \&::node2) || 'refused on the second node in time';
+my $fresh = SocialNode::signin(SocialNode::first_port(), $id, $main::Password);
+push @out, "a new token: " . ::statuses(\&::node2, 1, $id, $fresh) . ", " . ::statuses(\&::node1, 1, $id, $fresh);
+SocialNode::stop();
+Social::social_html_file("erin", join("\n", @out) . "\n");
+--- request
+GET /erin.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+before: 200 200 200 200, 200 200 200 200
+signed out: 204
+refused on the second node in time
+a new token: 200, 200
+
+
+
+=== TEST 26: a sign in right after a sign out works on the very next request, whichever worker or node answers (50 rounds)
+--- init
+SocialNode::start();
+my ($id, $token) = SocialNode::signup(SocialNode::first_port(), 'fred', $main::Password);
+my %seen;
+for my $round (1 .. $main::Rounds) {
+    # both nodes and (most likely) all four workers remember the generation
+    $seen{"before " . ::statuses(\&::node1, 3, $id, $token) . ", " . ::statuses(\&::node2, 2, $id, $token)}++;
+    my ($st) = ::node1('POST', '/signout', undef, ::auth($token));
+    $seen{"signed out $st"}++;
+    $token = SocialNode::signin($round % 2 ? SocialNode::first_port() : SocialNode::port(), $id, $main::Password);
+    $seen{"next " . ::statuses(\&::node1, 1, $id, $token) . ", " . ::statuses(\&::node2, 1, $id, $token)}++;
+}
+SocialNode::stop();
+Social::social_html_file("fred", join '', map { "$_: $seen{$_}\n" } sort keys %seen);
+--- request
+GET /fred.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+before 200 200 200, 200 200: 50
+next 200, 200: 50
+signed out 204: 50
+
+
+
+=== TEST 27: the token of a password change works on the very next request, whichever worker or node answers (50 rounds)
+--- init
+SocialNode::start();
+my ($id, $token) = SocialNode::signup(SocialNode::first_port(), 'gina', $main::Password);
+my %seen;
+my $password = $main::Password;
+for my $round (1 .. $main::Rounds) {
+    $seen{"before " . ::statuses(\&::node1, 3, $id, $token) . ", " . ::statuses(\&::node2, 2, $id, $token)}++;
+    my $new = "password $round";
+    my ($st, $body) = ::node1('PUT', "/user/$id", qq~{"password": "$new", "current_password": "$password"}~, ::auth($token));
+    $seen{"changed $st"}++;
+    my $old = $token;
+    $token = $body =~ /"token":"([^"]+)"/ ? $1 : 'none';
+    $password = $new;
+    $seen{"next " . ::statuses(\&::node1, 1, $id, $token) . ", " . ::statuses(\&::node2, 1, $id, $token)}++;
+    if ($round % 10 == 0) {
+        # a worker that remembers the user may take the old one for a second
+        Time::HiRes::sleep($main::Bound);
+        $seen{"old " . ::statuses(\&::node1, 2, $id, $old) . ", " . ::statuses(\&::node2, 2, $id, $old)}++;
+    }
+}
+SocialNode::stop();
+Social::social_html_file("gina", join '', map { "$_: $seen{$_}\n" } sort keys %seen);
+--- request
+GET /gina.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+before 200 200 200, 200 200: 50
+changed 200: 50
+next 200, 200: 50
+old 401 401, 401 401: 5
+
+
+
+=== TEST 28: a sign in right after a change of role works on the very next request, whichever worker or node answers (50 rounds)
+--- init
+SocialNode::start();
+my ($id, $token) = SocialNode::signup(SocialNode::first_port(), 'hugo', $main::Password);
+my %seen;
+for my $round (1 .. $main::Rounds) {
+    $seen{"before " . ::statuses(\&::node1, 3, $id, $token) . ", " . ::statuses(\&::node2, 2, $id, $token)}++;
+    my $role = $round % 2 ? 'admin' : 'user';
+    my ($st) = ::node1('PUT', "/user/$id/role", qq~{"role": "$role"}~, ::admin());
+    $seen{"role $st"}++;
+    $token = SocialNode::signin($round % 2 ? SocialNode::port() : SocialNode::first_port(), $id, $main::Password);
+    $seen{"next " . ::statuses(\&::node1, 1, $id, $token) . ", " . ::statuses(\&::node2, 1, $id, $token)}++;
+}
+SocialNode::stop();
+Social::social_html_file("hugo", join '', map { "$_: $seen{$_}\n" } sort keys %seen);
+--- request
+GET /hugo.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+before 200 200 200, 200 200: 50
+next 200, 200: 50
+role 200: 50
+
+
+
+=== TEST 29: make admin (util/admin, SQL): the older tokens stop on both nodes within a second, and a sign in right after works at once
+--- init
+SocialNode::start();
+my ($id, $token) = SocialNode::signup(SocialNode::first_port(), 'iris', $main::Password);
+my @out = ("before: " . ::statuses(\&::node1, 4, $id, $token) . ", " . ::statuses(\&::node2, 4, $id, $token));
+local $ENV{INSTANCE} = 'test';
+local $ENV{TEST_PG_PORT} = $ENV{TEST_NGINX_PG_PORT};
+local $ENV{TEST_REDIS_PORT} = $ENV{TEST_NGINX_REDIS_PORT};
+my $t0 = Time::HiRes::time();
+my $said = `$ENV{TEST_NGINX_UTIL}/admin $id 2>&1`;
+push @out, $said =~ /user $id is an admin now/ ? "made an admin" : "util/admin: $said";
+push @out, ::refused_in_time($t0, $id, $token, \&::node1, \&::node2) || 'the old token refused on both nodes in time';
+my $fresh = SocialNode::signin(SocialNode::port(), $id, $main::Password);
+push @out, "a new token: " . ::statuses(\&::node1, 1, $id, $fresh) . ", " . ::statuses(\&::node2, 1, $id, $fresh);
+push @out, "an admin's: " . ((::node2('GET', '/user/1', undef, ::auth($fresh)))[1] =~ /"email":/ ? "yes" : "no");
+SocialNode::stop();
+Social::social_html_file("iris", join("\n", @out) . "\n");
+--- request
+GET /iris.txt
+--- response_headers
+Content-Type: text/plain
+--- response_body
+before: 200 200 200 200, 200 200 200 200
+made an admin
+the old token refused on both nodes in time
+a new token: 200, 200
+an admin's: yes
