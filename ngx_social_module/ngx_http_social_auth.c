@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_util.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -61,7 +62,6 @@ ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx)
     u_char                       *dot1, *dot2, *last;
     int64_t                       exp, iat, sub;
     ngx_str_t                     tok, part, text, sig;
-    ngx_uint_t                    i;
     unsigned int                  len;
     ngx_http_request_t           *r;
     ngx_http_social_json_t       *header, *payload, *v;
@@ -159,19 +159,8 @@ ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx)
     v = ngx_http_social_json_get(payload, "sub");
 
     if (v == NULL || v->type != NGX_HTTP_SOCIAL_JSON_STRING
-        || v->str.len == 0 || v->str.len > 19 || v->str.data[0] == '0')
+        || ngx_http_social_parse_id(v->str.data, v->str.len, &sub) != NGX_OK)
     {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < v->str.len; i++) {
-        if (v->str.data[i] < '0' || v->str.data[i] > '9') {
-            return NGX_DECLINED;
-        }
-    }
-
-    sub = ngx_atoof(v->str.data, v->str.len);
-    if (sub <= 0) {
         return NGX_DECLINED;
     }
 

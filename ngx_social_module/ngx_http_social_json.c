@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_util.h"
 
 
 static void *ngx_http_social_json_malloc(void *ctx, size_t size);
@@ -275,6 +276,7 @@ ngx_http_social_json_on_number(void *ctx, const char *s, size_t len)
 {
     u_char                  *p, *last;
     int64_t                  n;
+    ngx_int_t                rc;
     ngx_uint_t               negative;
     ngx_http_social_json_t  *node;
 
@@ -301,27 +303,20 @@ ngx_http_social_json_on_number(void *ctx, const char *s, size_t len)
         p++;
     }
 
-    if (p == last) {
+    rc = ngx_http_social_atoi64(p, last - p, &n);
+
+    if (rc == NGX_DECLINED) {
+        /* a fraction or an exponent: a number, not an integer */
         return 1;
     }
 
-    n = 0;
+    node->type = NGX_HTTP_SOCIAL_JSON_INTEGER;
 
-    for ( /* void */ ; p < last; p++) {
-        if (*p < '0' || *p > '9') {
-            return 1;
-        }
-
-        if (n > (INT64_MAX - (*p - '0')) / 10) {
-            node->type = NGX_HTTP_SOCIAL_JSON_INTEGER;
-            node->big = 1;
-            return 1;
-        }
-
-        n = n * 10 + (*p - '0');
+    if (rc == NGX_ERROR) {
+        node->big = 1;
+        return 1;
     }
 
-    node->type = NGX_HTTP_SOCIAL_JSON_INTEGER;
     node->integer = negative ? -n : n;
 
     return 1;

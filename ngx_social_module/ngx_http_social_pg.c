@@ -313,7 +313,7 @@ ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
         }
     }
 
-    if (closed && ngx_current_msec >= pool->retry_at) {
+    if (closed && !ngx_http_social_backoff_waiting(&pool->backoff)) {
         if (ngx_http_social_pg_connect(closed) == NGX_OK) {
             alive++;
         }
@@ -518,7 +518,7 @@ ngx_http_social_pg_ready(ngx_http_social_pg_conn_t *conn)
         return;
     }
 
-    if (ngx_exiting || ngx_terminate || ngx_quit) {
+    if (ngx_http_social_exiting()) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                        "social pg: closing %p after its reply, the worker "
                        "is exiting", conn);

@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_util.h"
 
 
 #define NGX_HTTP_SOCIAL_PG_PREPARED  64
@@ -24,15 +25,6 @@
 
 #define NGX_HTTP_SOCIAL_PG_PIN         1
 #define NGX_HTTP_SOCIAL_PG_UNPIN       2
-
-/*
- * the wait before a new connect while connects fail, msec: doubling from
- * MIN to MAX, so a server that is down sees at most two connects a second
- * from each worker, and one that is back is used within half a second
- */
-#define NGX_HTTP_SOCIAL_PG_BACKOFF_MIN   100
-#define NGX_HTTP_SOCIAL_PG_BACKOFF_MAX   500
-
 
 struct ngx_http_social_pg_op_s {
     ngx_http_social_op_t            op;
@@ -77,8 +69,7 @@ struct ngx_http_social_pg_pool_s {
     ngx_queue_t                     idle;
     ngx_queue_t                     waiting;
     ngx_uint_t                      nwaiting;
-    ngx_msec_t                      backoff;
-    ngx_msec_t                      retry_at;
+    ngx_http_social_backoff_t       backoff;    /* between connects */
 };
 
 

@@ -5,13 +5,9 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_util.h"
 
 #include <openssl/sha.h>
-
-
-/* as PostgreSQL's: at most two connects a second to a Redis that is down */
-#define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN   100
-#define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX   500
 
 
 /*
@@ -50,8 +46,7 @@ struct ngx_http_social_redis_s {
     ngx_http_social_main_conf_t    *smcf;
     ngx_log_t                      *log;
     ngx_http_social_redis_conn_t   *conn;
-    ngx_msec_t                      backoff;
-    ngx_msec_t                      retry_at;
+    ngx_http_social_backoff_t       backoff;    /* between connects */
 };
 
 
@@ -178,7 +173,7 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
     rc = redis->conn;
 
     if (rc == NULL) {
-        if (ngx_current_msec < redis->retry_at) {
+        if (ngx_http_social_backoff_waiting(&redis->backoff)) {
             return NGX_ERROR;
         }
 
@@ -340,11 +335,7 @@ failed:
         redisAsyncFree(ac);
     }
 
-    redis->backoff = redis->backoff
-                     ? ngx_min(redis->backoff * 2,
-                               NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX)
-                     : NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN;
-    redis->retry_at = ngx_current_msec + redis->backoff;
+    ngx_http_social_backoff_failed(&redis->backoff);
 
     return NULL;
 }
@@ -370,8 +361,7 @@ ngx_http_social_redis_connected(const redisAsyncContext *ac, int status)
                    "social redis: connected %p", rc);
 
     rc->connected = 1;
-    redis->backoff = 0;
-    redis->retry_at = 0;
+    ngx_http_social_backoff_reset(&redis->backoff);
 }
 
 
@@ -493,11 +483,7 @@ ngx_http_social_redis_cleanup(void *data)
         }
 
         if (!rc->connected || rc->reason != NGX_HTTP_SOCIAL_BACKEND_OK) {
-            redis->backoff = redis->backoff
-                             ? ngx_min(redis->backoff * 2,
-                                       NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX)
-                             : NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN;
-            redis->retry_at = ngx_current_msec + redis->backoff;
+            ngx_http_social_backoff_failed(&redis->backoff);
         }
     }
 
@@ -567,7 +553,7 @@ ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc)
             ngx_del_timer(&rc->timer);
         }
 
-        if (ngx_exiting || ngx_quit || ngx_terminate) {
+        if (ngx_http_social_exiting()) {
             /* the last reply of an exiting worker: nothing more comes */
             ngx_http_social_redis_drop(rc, NGX_HTTP_SOCIAL_BACKEND_OK);
             return;

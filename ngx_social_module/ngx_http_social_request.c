@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_util.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -650,8 +651,6 @@ ngx_http_social_cursor_json(ngx_http_social_ctx_t *ctx, yajl_gen g,
 ngx_int_t
 ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id)
 {
-    u_char              *p, *last;
-    int64_t              n;
     ngx_http_request_t  *r;
 
     r = ctx->request;
@@ -660,24 +659,8 @@ ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id)
         return NGX_DECLINED;
     }
 
-    p = r->captures_data + r->captures[2];
-    last = r->captures_data + r->captures[3];
-
-    if (p == last || last - p > 19 || *p == '0') {
-        return NGX_DECLINED;
-    }
-
-    for (n = 0; p < last; p++) {
-        if (*p < '0' || *p > '9' || n > (INT64_MAX - (*p - '0')) / 10) {
-            return NGX_DECLINED;
-        }
-
-        n = n * 10 + (*p - '0');
-    }
-
-    *id = n;
-
-    return NGX_OK;
+    return ngx_http_social_parse_id(r->captures_data + r->captures[2],
+                                    r->captures[3] - r->captures[2], id);
 }
 
 
