@@ -29,7 +29,10 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
 #include "ngx_http_social_util.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_job.h"
 
 
 /* the least time between two runs of a kicked job, msec */
@@ -259,7 +262,7 @@ ngx_http_social_job_done(ngx_http_social_job_t *job)
     job->ctx = NULL;
     job->data = NULL;
 
-    ngx_http_social_ctx_release(ctx);
+    ngx_http_social_task_release(ctx);
     ngx_destroy_pool(ctx->pool);
 
     ngx_str_null(&job->token);

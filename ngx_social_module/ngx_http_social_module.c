@@ -4,7 +4,19 @@
  */
 
 
+/*
+ * The module: its directives, its configuration, the table of endpoints,
+ * and the wiring of a worker's start and exit (the only calls from here
+ * down into the drivers and up into the endpoints).
+ */
+
+
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_revoke.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 static void *ngx_http_social_create_main_conf(ngx_conf_t *cf);
@@ -54,91 +66,91 @@ static ngx_conf_num_bounds_t  ngx_http_social_group_bounds = {
 static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
 
     { ngx_string("health"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_health, 0, 0 },
+      ngx_http_social_health, 0 },
 
     { ngx_string("error"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_error_endpoint, 0, 0 },
+      ngx_http_social_error_endpoint, 0 },
 
     { ngx_string("signup"), NGX_HTTP_POST,
-      ngx_http_social_signup, 0, 0 },
+      ngx_http_social_signup, NGX_HTTP_SOCIAL_SIGNS },
 
     { ngx_string("signin"), NGX_HTTP_POST,
-      ngx_http_social_signin, 0, 0 },
+      ngx_http_social_signin, NGX_HTTP_SOCIAL_SIGNS },
 
     { ngx_string("signout"), NGX_HTTP_POST,
-      ngx_http_social_signout, 1, 0 },
+      ngx_http_social_signout, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("group"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_group, 1, 0 },
+      ngx_http_social_group, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT
                           |NGX_HTTP_DELETE,
-      ngx_http_social_user, 1, 0 },
+      ngx_http_social_user, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user_role"), NGX_HTTP_PUT,
-      ngx_http_social_user_role, 1, 0 },
+      ngx_http_social_user_role, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("posts"), NGX_HTTP_POST,
-      ngx_http_social_posts, 1, 0 },
+      ngx_http_social_posts, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("post"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE,
-      ngx_http_social_post, 1, 0 },
+      ngx_http_social_post, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("like"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_like, 1, 0 },
+      ngx_http_social_like, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("follow"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_follow, 1, 0 },
+      ngx_http_social_follow, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("block"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_block, 1, 0 },
+      ngx_http_social_block, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("cache_evict"), NGX_HTTP_POST,
-      ngx_http_social_cache_evict_endpoint, 1, 0 },
+      ngx_http_social_cache_evict_endpoint, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("feed"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_feed, 1, 0 },
+      ngx_http_social_feed, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user_posts"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_posts, 1, 0 },
+      ngx_http_social_user_posts, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user_followers"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_followers, 1, 0 },
+      ngx_http_social_user_followers, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user_following"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_following, 1, 0 },
+      ngx_http_social_user_following, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("conversations"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST,
-      ngx_http_social_conversations, 1, 0 },
+      ngx_http_social_conversations, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("conversation_utterances"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_conversation_utterances, 1, 0 },
+      ngx_http_social_conversation_utterances, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("utterances"), NGX_HTTP_POST,
-      ngx_http_social_utterances, 1, 0 },
+      ngx_http_social_utterances, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("errors"), NGX_HTTP_POST,
-      ngx_http_social_errors, 1, 0 },
+      ngx_http_social_errors, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("exercises"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_exercises, 1, 0 },
+      ngx_http_social_exercises, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
-      ngx_http_social_debug_redis_blob, 0, 1 },
+      ngx_http_social_debug_redis_blob, NGX_HTTP_SOCIAL_DEBUG },
 
     { ngx_string("debug_pg_sleep"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_sleep, 0, 1 },
+      ngx_http_social_debug_pg_sleep, NGX_HTTP_SOCIAL_DEBUG },
 
     { ngx_string("debug_echo"), NGX_HTTP_POST,
-      ngx_http_social_debug_echo, 0, 1 },
+      ngx_http_social_debug_echo, NGX_HTTP_SOCIAL_DEBUG },
 
     { ngx_string("debug_pg_txn"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_txn, 0, 1 },
+      ngx_http_social_debug_pg_txn, NGX_HTTP_SOCIAL_DEBUG },
 
     { ngx_string("debug_pg_statements"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_statements, 0, 1 },
+      ngx_http_social_debug_pg_statements, NGX_HTTP_SOCIAL_DEBUG },
 
-    { ngx_null_string, 0, NULL, 0, 0 }
+    { ngx_null_string, 0, NULL, 0 }
 };
 
 
@@ -732,7 +744,9 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
 
-    if (ep->name.len == 0 || (ep->debug && smcf->debug_endpoints != 1)) {
+    if (ep->name.len == 0
+        || ((ep->flags & NGX_HTTP_SOCIAL_DEBUG) && smcf->debug_endpoints != 1))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown endpoint \"%V\" in \"social_endpoint\"",
                            &value[1]);
@@ -741,9 +755,7 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     slcf->endpoint = ep;
 
-    if (ep->auth || ep->handler == ngx_http_social_signup
-        || ep->handler == ngx_http_social_signin)
-    {
+    if (ep->flags & (NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_SIGNS)) {
         smcf->uses_tokens = 1;
     }
 

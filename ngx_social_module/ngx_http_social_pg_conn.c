@@ -14,7 +14,10 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_util.h"
 #include "ngx_http_social_pg.h"
+#include "ngx_http_social_pg_conn.h"
 
 
 static void ngx_http_social_pg_connect_handler(ngx_event_t *ev);

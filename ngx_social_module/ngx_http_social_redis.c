@@ -5,7 +5,9 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
 #include "ngx_http_social_util.h"
+#include "ngx_http_social_redis.h"
 
 #include <openssl/sha.h>
 
@@ -27,7 +29,7 @@ typedef struct {
 } ngx_http_social_redis_conn_t;
 
 
-struct ngx_http_social_redis_op_s {
+typedef struct {
     ngx_http_social_op_t            op;
     ngx_queue_t                     queue;      /* in conn->ops */
     ngx_http_social_redis_handler_pt  handler;
@@ -39,15 +41,15 @@ struct ngx_http_social_redis_op_s {
     int                             argc;
     const char                    **argv;
     size_t                         *argvlen;
-};
+} ngx_http_social_redis_op_t;
 
 
-struct ngx_http_social_redis_s {
+typedef struct {
     ngx_http_social_main_conf_t    *smcf;
     ngx_log_t                      *log;
     ngx_http_social_redis_conn_t   *conn;
     ngx_http_social_backoff_t       backoff;    /* between connects */
-};
+} ngx_http_social_redis_t;
 
 
 static ngx_http_social_redis_conn_t *ngx_http_social_redis_connect(void);
