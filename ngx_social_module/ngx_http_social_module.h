@@ -65,6 +65,17 @@ typedef struct {
 extern ngx_module_t  ngx_http_social_module;
 
 
+/* ngx_http_social_conf.c: the directives whose values need parsing */
+char *ngx_http_social_conf_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_social_conf_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_social_conf_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_social_conf_threshold(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 /*
  * ---- the two stores, until they get their own headers (issue 11:
  * _points.h for the error points, _feed.h for the feed): this block, and
