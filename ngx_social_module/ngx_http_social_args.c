@@ -51,8 +51,8 @@ ngx_int_t
 ngx_http_social_cursor_decode(ngx_pool_t *pool, ngx_str_t *key,
     ngx_str_t *arg, int64_t *a, int64_t *b)
 {
-    u_char        *p, *last, *colon;
     off_t          x, y;
+    u_char        *p, *last, *colon;
     ngx_str_t      text;
     unsigned int   maclen;
     u_char         mac[EVP_MAX_MD_SIZE];

@@ -562,4 +562,3 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();
 }
-

@@ -605,4 +605,3 @@ ngx_http_social_pg_detach(ngx_http_social_op_t *o)
 
     ngx_free(op);
 }
-

@@ -22,16 +22,16 @@
 #include "ngx_http_social_endpoints.h"
 
 
-static ngx_int_t ngx_http_social_reply_body(ngx_http_social_ctx_t *ctx,
-    yajl_gen g, ngx_chain_t **out, size_t *len);
-static ngx_int_t ngx_http_social_allow(ngx_http_social_ctx_t *ctx);
-
-
 typedef struct {
     ngx_uint_t                      status;
     const char                     *code;
     const char                     *message;
 } ngx_http_social_status_t;
+
+
+static ngx_int_t ngx_http_social_reply_body(ngx_http_social_ctx_t *ctx,
+    yajl_gen g, ngx_chain_t **out, size_t *len);
+static ngx_int_t ngx_http_social_allow(ngx_http_social_ctx_t *ctx);
 
 
 static ngx_http_social_status_t  ngx_http_social_statuses[] = {
@@ -400,15 +400,16 @@ ngx_http_social_page_end(ngx_http_social_ctx_t *ctx, yajl_gen g,
     if (a == NULL) {
         yajl_gen_null(g);
 
-    } else if (ngx_http_social_cursor_encode(ctx->pool, &ctx->smcf->jwt_key,
-                                             a, b, &cursor)
-               != NGX_OK)
-    {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-
     } else {
-        (void) yajl_gen_string(g, cursor.data, cursor.len);
+        if (ngx_http_social_cursor_encode(ctx->pool, &ctx->smcf->jwt_key,
+                                          a, b, &cursor)
+            != NGX_OK)
+        {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        yajl_gen_string(g, cursor.data, cursor.len);
     }
 
     yajl_gen_map_close(g);

@@ -220,7 +220,6 @@ ngx_http_social_run_endpoint(ngx_http_social_ctx_t *ctx)
 }
 
 
-
 /*
  * the request body as a tree: NGX_OK, or the status of the error
  * (415 for a body that is not JSON by its type, 400 for invalid JSON,
@@ -336,6 +335,7 @@ ngx_http_social_content_type(ngx_http_request_t *r)
 
     return p == last || *p == ';' || *p == ' ' || *p == '\t';
 }
+
 
 void
 ngx_http_social_done(ngx_http_social_ctx_t *ctx, ngx_int_t rc)
