@@ -17,6 +17,10 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_request.h"
 
 
 #define NGX_HTTP_SOCIAL_CACHE_FEED     0x01
@@ -89,11 +93,11 @@ ngx_http_social_cache_evict_endpoint(ngx_http_social_ctx_t *ctx)
     rc = ngx_http_social_json_string(ctx, ctx->body, "scope", 1, 16, &scope);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_social_json_invalid(ctx, "scope", "is required");
+        ngx_http_social_note_invalid(ctx, "scope", "is required");
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     for (i = 0; ngx_http_social_cache_scopes[i].name; i++) {
@@ -107,10 +111,10 @@ ngx_http_social_cache_evict_endpoint(ngx_http_social_ctx_t *ctx)
     }
 
     if (ngx_http_social_cache_scopes[i].name == NULL) {
-        ngx_http_social_json_invalid(ctx, "scope",
+        ngx_http_social_note_invalid(ctx, "scope",
                                      "must be one of all, feed, posts, "
                                      "users, groups");
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (!ctx->admin) {

@@ -11,6 +11,12 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 #define NGX_HTTP_SOCIAL_BLOB_SIZE  (1024 * 1024)
@@ -122,8 +128,9 @@ ngx_http_social_debug_pg_sleep(ngx_http_social_ctx_t *ctx)
     *ngx_sprintf(p, "%i", ms) = '\0';
     values[0] = (char *) p;
 
-    return ngx_http_social_pg_step(ctx, "SELECT pg_sleep($1::int / 1000.0)", 1,
-                                   values, ngx_http_social_debug_slept);
+    return ngx_http_social_pg_or_503(ctx,
+                                     "SELECT pg_sleep($1::int / 1000.0)", 1,
+                                     values, ngx_http_social_debug_slept);
 }
 
 
@@ -196,7 +203,7 @@ ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx)
 
     rc = ngx_http_social_json_id(ctx, ctx->body, "id", &id);
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (rc == NGX_DECLINED) {
@@ -205,7 +212,7 @@ ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx)
 
     rc = ngx_http_social_json_string(ctx, ctx->body, "name", 1, 10, &name);
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (rc == NGX_DECLINED) {
@@ -215,12 +222,12 @@ ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx)
     tags = ngx_http_social_json_get(ctx->body, "tags");
 
     if (tags && tags->type != NGX_HTTP_SOCIAL_JSON_ARRAY) {
-        ngx_http_social_json_invalid(ctx, "tags", "must be an array");
-        return ngx_http_social_invalid(ctx);
+        ngx_http_social_note_invalid(ctx, "tags", "must be an array");
+        return ngx_http_social_unprocessable(ctx);
     }
 
-    if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &limit) != NGX_OK) {
-        return ngx_http_social_invalid(ctx);
+    if (ngx_http_social_page_limit(ctx, &limit) != NGX_OK) {
+        return ngx_http_social_unprocessable(ctx);
     }
 
     g = ngx_http_social_json_gen(ctx->request->pool);
@@ -253,7 +260,7 @@ ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx)
         path = ngx_http_social_json_path(ctx, "tags", i, NULL);
 
         if (ngx_http_social_json_text(ctx, t, path, 1, 5, &tag) != NGX_OK) {
-            return ngx_http_social_invalid(ctx);
+            return ngx_http_social_unprocessable(ctx);
         }
 
         yajl_gen_string(g, tag.data, tag.len);
@@ -600,9 +607,9 @@ ngx_http_social_debug_pg_statements(ngx_http_social_ctx_t *ctx)
     t->values[0] = (char *) t->k;
     ctx->data = t;
 
-    return ngx_http_social_pg_step(ctx, (char *) ngx_http_social_debug_sql[0],
-                                   1, t->values,
-                                   ngx_http_social_debug_stmt_next);
+    return ngx_http_social_pg_or_503(ctx, (char *) ngx_http_social_debug_sql[0],
+                                     1, t->values,
+                                     ngx_http_social_debug_stmt_next);
 }
 
 
@@ -613,7 +620,7 @@ ngx_http_social_debug_stmt_next(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     ngx_uint_t  k;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -621,17 +628,17 @@ ngx_http_social_debug_stmt_next(ngx_http_social_ctx_t *ctx, PGresult *res)
                         PQgetlength(res, 0, 0));
 
     if (t->ran == (long long) (2 * t->n)) {
-        ngx_http_social_pg_next(ctx,
-                                "SELECT count(*) FROM pg_prepared_statements",
-                                0, NULL, ngx_http_social_debug_stmt_counted);
+        ngx_http_social_pg_or_done(ctx,
+                                 "SELECT count(*) FROM pg_prepared_statements",
+                                 0, NULL, ngx_http_social_debug_stmt_counted);
         return;
     }
 
     k = t->ran++ % t->n;
     *ngx_sprintf(t->k, "%ui", k) = '\0';
 
-    ngx_http_social_pg_next(ctx, (char *) ngx_http_social_debug_sql[k], 1,
-                            t->values, ngx_http_social_debug_stmt_next);
+    ngx_http_social_pg_or_done(ctx, (char *) ngx_http_social_debug_sql[k], 1,
+                               t->values, ngx_http_social_debug_stmt_next);
 }
 
 
@@ -643,7 +650,7 @@ ngx_http_social_debug_stmt_counted(ngx_http_social_ctx_t *ctx, PGresult *res)
     long long           values[3];
     static const char  *keys[] = { "ran", "sum", "prepared" };
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

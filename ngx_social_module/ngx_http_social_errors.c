@@ -46,6 +46,11 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
 
 #include <openssl/rand.h>
 
@@ -289,33 +294,33 @@ ngx_http_social_errors(ngx_http_social_ctx_t *ctx)
                                  &e->utterance_id);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_social_json_invalid(ctx, "utterance_id", "is required");
+        ngx_http_social_note_invalid(ctx, "utterance_id", "is required");
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     list = ngx_http_social_json_get(ctx->body, "errors");
 
     if (list == NULL || list->type == NGX_HTTP_SOCIAL_JSON_NULL) {
-        ngx_http_social_json_invalid(ctx, "errors", "is required");
-        return ngx_http_social_invalid(ctx);
+        ngx_http_social_note_invalid(ctx, "errors", "is required");
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (list->type != NGX_HTTP_SOCIAL_JSON_ARRAY
         || list->nelts < 1 || list->nelts > NGX_HTTP_SOCIAL_ERRORS_MAX)
     {
-        ngx_http_social_json_invalid(ctx, "errors",
+        ngx_http_social_note_invalid(ctx, "errors",
                                      "must be an array of 1 to 50 errors");
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     for (item = list->first, i = 0; item; item = item->next, i++) {
         if (ngx_http_social_errors_point(ctx, item, i, &e->points[i])
             != NGX_OK)
         {
-            return ctx->field ? ngx_http_social_invalid(ctx)
+            return ctx->field ? ngx_http_social_unprocessable(ctx)
                               : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -325,14 +330,14 @@ ngx_http_social_errors(ngx_http_social_ctx_t *ctx)
     rc = ngx_http_social_json_id(ctx, ctx->body, "user_id", &e->user_id);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     rc = ngx_http_social_json_id(ctx, ctx->body, "conversation_id",
                                  &e->conversation_id);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (e->user_id && e->user_id != ctx->user_id && !ctx->admin) {
@@ -348,8 +353,8 @@ ngx_http_social_errors(ngx_http_social_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_errors_owner, 3,
-                                   e->values, ngx_http_social_errors_owner);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_errors_owner, 3,
+                                     e->values, ngx_http_social_errors_owner);
 }
 
 
@@ -363,7 +368,7 @@ ngx_http_social_errors_point(ngx_http_social_ctx_t *ctx,
     ngx_str_t  low_cat, low_sub;
 
     if (item->type != NGX_HTTP_SOCIAL_JSON_OBJECT) {
-        return ngx_http_social_json_invalid(ctx,
+        return ngx_http_social_note_invalid(ctx,
                    ngx_http_social_json_path(ctx, "errors", i, NULL),
                    "must be an object with a category and a subcategory");
     }
@@ -433,7 +438,7 @@ ngx_http_social_errors_field(ngx_http_social_ctx_t *ctx,
     }
 
     if (v == NULL && a == NULL) {
-        return ngx_http_social_json_invalid(ctx,
+        return ngx_http_social_note_invalid(ctx,
                    ngx_http_social_json_path(ctx, "errors", i, name),
                    "is required");
     }
@@ -463,7 +468,7 @@ ngx_http_social_errors_field(ngx_http_social_ctx_t *ctx,
     if (v && (other.len != value->len
               || ngx_strncasecmp(other.data, value->data, other.len) != 0))
     {
-        return ngx_http_social_json_invalid(ctx, field,
+        return ngx_http_social_note_invalid(ctx, field,
                                             "differs from the other spelling");
     }
 
@@ -485,14 +490,14 @@ ngx_http_social_errors_text(ngx_http_social_ctx_t *ctx,
     ngx_uint_t   space;
 
     if (v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
-        return ngx_http_social_json_invalid(ctx, field, "must be a string");
+        return ngx_http_social_note_invalid(ctx, field, "must be a string");
     }
 
     p = v->str.data;
     last = p + v->str.len;
 
     if (ngx_strlchr(p, last, '\0') != NULL) {
-        return ngx_http_social_json_invalid(ctx, field,
+        return ngx_http_social_note_invalid(ctx, field,
                                             "must not contain NUL");
     }
 
@@ -528,7 +533,7 @@ ngx_http_social_errors_text(ngx_http_social_ctx_t *ctx,
     n = ngx_utf8_length(value->data, value->len);
 
     if (n < 1 || n > NGX_HTTP_SOCIAL_ERRORS_FIELD_MAX) {
-        return ngx_http_social_json_invalid(ctx, field,
+        return ngx_http_social_note_invalid(ctx, field,
                    "must be 1 to 64 characters long after trimming");
     }
 
@@ -625,7 +630,7 @@ ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
     u_char                     key[sizeof("social:err:u:") + NGX_INT64_LEN];
     ngx_http_social_errors_t  *e = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -653,9 +658,9 @@ ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     if (e->user_id && e->user_id != owner) {
-        ngx_http_social_json_invalid(ctx, "user_id",
+        ngx_http_social_note_invalid(ctx, "user_id",
                                      "does not match the utterance's user");
-        ngx_http_social_done(ctx, ngx_http_social_invalid(ctx));
+        ngx_http_social_done(ctx, ngx_http_social_unprocessable(ctx));
         return;
     }
 
@@ -663,9 +668,9 @@ ngx_http_social_errors_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
         && e->conversation_id != ngx_atoof((u_char *) PQgetvalue(res, 0, 1),
                                            PQgetlength(res, 0, 1)))
     {
-        ngx_http_social_json_invalid(ctx, "conversation_id",
+        ngx_http_social_note_invalid(ctx, "conversation_id",
                               "does not match the utterance's conversation");
-        ngx_http_social_done(ctx, ngx_http_social_invalid(ctx));
+        ngx_http_social_done(ctx, ngx_http_social_unprocessable(ctx));
         return;
     }
 

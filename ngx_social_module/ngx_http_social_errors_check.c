@@ -15,6 +15,8 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_utf8.h"
 
 
 /* as POST /errors takes them (ngx_http_social_errors.c) */

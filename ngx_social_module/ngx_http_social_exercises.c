@@ -18,6 +18,10 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
 
 
 #define NGX_HTTP_SOCIAL_EXERCISES_MAX  20
@@ -180,13 +184,13 @@ ngx_http_social_exercises(ngx_http_social_ctx_t *ctx)
         != NGX_OK)
     {
         ctx->message = "limit must be an integer from 1 to 20.";
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     rc = ngx_http_social_exercises_user(ctx, &x->user_id);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (rc == NGX_DECLINED) {
@@ -204,9 +208,9 @@ ngx_http_social_exercises(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_forbidden(ctx);
     }
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_exercises_user,
-                                   1, x->values,
-                                   ngx_http_social_exercises_exists);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_exercises_user,
+                                     1, x->values,
+                                     ngx_http_social_exercises_exists);
 }
 
 
@@ -244,7 +248,7 @@ ngx_http_social_exercises_user(ngx_http_social_ctx_t *ctx, int64_t *id)
 
 invalid:
 
-    return ngx_http_social_json_invalid(ctx, "user_id",
+    return ngx_http_social_note_invalid(ctx, "user_id",
                               "must be an integer id from 1 to 2^63-1");
 }
 
@@ -254,7 +258,7 @@ ngx_http_social_exercises_exists(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_int_t  rc;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -378,8 +382,8 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
         x->values[5] = (char *) colon + 1;
     }
 
-    ngx_http_social_pg_next(ctx, ngx_http_social_sql_exercises, 7, x->values,
-                            ngx_http_social_exercises_read);
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 7, x->values,
+                               ngx_http_social_exercises_read);
 }
 
 
@@ -563,7 +567,7 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_focus_t       focus[NGX_HTTP_SOCIAL_EXERCISES_MAX];
     ngx_http_social_exercises_t  *x = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

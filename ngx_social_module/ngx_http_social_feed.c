@@ -23,6 +23,12 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
@@ -151,10 +157,10 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 
     ctx->data = f;
 
-    if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &f->limit) != NGX_OK
+    if (ngx_http_social_page_limit(ctx, &f->limit) != NGX_OK
         || ngx_http_social_cursor_parse(ctx, &before, &unused) != NGX_OK)
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     f->values[0] = ngx_http_social_int64(ctx, ctx->user_id);
@@ -164,13 +170,13 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
     f->values[2] = ngx_http_social_int64(ctx, f->limit + 1);
 
     if (ctx->smcf->redis_addr.len) {
-        return ngx_http_social_pg_step(ctx, ngx_http_social_sql_feed_context,
-                                       1, f->values,
-                                       ngx_http_social_feed_context);
+        return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_context,
+                                         1, f->values,
+                                         ngx_http_social_feed_context);
     }
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_feed, 3,
-                                   f->values, ngx_http_social_feed_read);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed, 3,
+                                     f->values, ngx_http_social_feed_read);
 }
 
 
@@ -181,8 +187,8 @@ ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_feed_t  *f = ctx->data;
 
-    ngx_http_social_pg_next(ctx, ngx_http_social_sql_feed, 3, f->values,
-                            ngx_http_social_feed_read);
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed, 3, f->values,
+                               ngx_http_social_feed_read);
 }
 
 
@@ -194,7 +200,7 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
     const char             **argv;
     ngx_http_social_feed_t  *f = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -379,8 +385,8 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     *p++ = '}';
     *p = '\0';
 
-    ngx_http_social_pg_next(ctx, ngx_http_social_sql_feed_ids, 5, f->ids,
-                            ngx_http_social_feed_fetched);
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed_ids, 5, f->ids,
+                               ngx_http_social_feed_fetched);
 }
 
 
@@ -499,7 +505,7 @@ ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx, PGresult *res)
     int                      i, n;
     ngx_uint_t               head, set;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -663,7 +669,7 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     yajl_gen                 g;
     ngx_http_social_feed_t  *f = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

@@ -32,6 +32,11 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_job.h"
+#include "ngx_http_social_request.h"
 
 
 #define NGX_HTTP_SOCIAL_FEED_LOAD_TRIES  3

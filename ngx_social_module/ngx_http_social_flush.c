@@ -50,6 +50,9 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_job.h"
 
 
 /* the rows of a batch go to PostgreSQL this many at a time */

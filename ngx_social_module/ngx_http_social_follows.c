@@ -8,6 +8,10 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 static ngx_int_t ngx_http_social_relation(ngx_http_social_ctx_t *ctx,
@@ -102,10 +106,10 @@ ngx_http_social_relation(ngx_http_social_ctx_t *ctx, const char *put,
     values[0] = ngx_http_social_int64(ctx, ctx->user_id);
     values[1] = ngx_http_social_int64(ctx, id);
 
-    return ngx_http_social_pg_step(ctx,
-                                   ctx->request->method == NGX_HTTP_PUT
-                                   ? put : del,
-                                   2, values, ngx_http_social_relation_done);
+    return ngx_http_social_pg_or_503(ctx,
+                                     ctx->request->method == NGX_HTTP_PUT
+                                     ? put : del,
+                                     2, values, ngx_http_social_relation_done);
 }
 
 
@@ -114,7 +118,7 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_forget_t  f;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

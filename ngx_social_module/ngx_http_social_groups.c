@@ -13,6 +13,11 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 #define NGX_HTTP_SOCIAL_ATTRS_MAX      32
@@ -61,12 +66,12 @@ ngx_http_social_attributes(ngx_http_social_ctx_t *ctx,
     ngx_http_social_json_t  *item;
 
     if (v->type != NGX_HTTP_SOCIAL_JSON_ARRAY) {
-        return ngx_http_social_json_invalid(ctx, "attributes",
+        return ngx_http_social_note_invalid(ctx, "attributes",
                                             "must be an array of strings");
     }
 
     if (v->nelts > NGX_HTTP_SOCIAL_ATTRS_MAX) {
-        return ngx_http_social_json_invalid(ctx, "attributes",
+        return ngx_http_social_note_invalid(ctx, "attributes",
                                             "must have at most 32 items");
     }
 
@@ -80,14 +85,14 @@ ngx_http_social_attributes(ngx_http_social_ctx_t *ctx,
         field = ngx_http_social_json_path(ctx, "attributes", i, NULL);
 
         if (item->type != NGX_HTTP_SOCIAL_JSON_STRING) {
-            return ngx_http_social_json_invalid(ctx, field,
+            return ngx_http_social_note_invalid(ctx, field,
                                                 "must be a string");
         }
 
         s = item->str;
 
         if (ngx_strlchr(s.data, s.data + s.len, '\0') != NULL) {
-            return ngx_http_social_json_invalid(ctx, field,
+            return ngx_http_social_note_invalid(ctx, field,
                                                 "must not contain NUL");
         }
 
@@ -97,7 +102,7 @@ ngx_http_social_attributes(ngx_http_social_ctx_t *ctx,
         }
 
         if (s.len == 0 || s.len > NGX_HTTP_SOCIAL_ATTR_MAX_LEN) {
-            return ngx_http_social_json_invalid(ctx, field,
+            return ngx_http_social_note_invalid(ctx, field,
                       "must be 1 to 64 bytes long after normalisation");
         }
 
@@ -270,8 +275,8 @@ ngx_http_social_group(ngx_http_social_ctx_t *ctx)
 
     ctx->data = values;
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_group, 2, values,
-                                   ngx_http_social_group_read);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_group, 2, values,
+                                     ngx_http_social_group_read);
 }
 
 
@@ -284,7 +289,7 @@ ngx_http_social_group_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_uint_t    self, same;
     const char  **values = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

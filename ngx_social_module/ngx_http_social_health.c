@@ -5,6 +5,12 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 typedef struct {

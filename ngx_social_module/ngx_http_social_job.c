@@ -29,6 +29,10 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_util.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_job.h"
 
 
 /* the least time between two runs of a kicked job, msec */
@@ -79,7 +83,7 @@ ngx_http_social_job_start(ngx_cycle_t *cycle, ngx_http_social_job_t *job)
 static void
 ngx_http_social_job_arm(ngx_http_social_job_t *job)
 {
-    if (job->interval == 0 || ngx_exiting || ngx_quit || ngx_terminate) {
+    if (job->interval == 0 || ngx_http_social_exiting()) {
         return;
     }
 
@@ -98,7 +102,7 @@ ngx_http_social_job_tick(ngx_event_t *ev)
     const char             *argv[6];
     ngx_http_social_ctx_t  *ctx;
 
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
+    if (ngx_http_social_exiting()) {
         return;
     }
 
@@ -178,7 +182,7 @@ failed:
 void
 ngx_http_social_job_kick(ngx_http_social_job_t *job)
 {
-    if (job->smcf == NULL || ngx_exiting || ngx_quit || ngx_terminate) {
+    if (job->smcf == NULL || ngx_http_social_exiting()) {
         return;
     }
 
@@ -258,7 +262,7 @@ ngx_http_social_job_done(ngx_http_social_job_t *job)
     job->ctx = NULL;
     job->data = NULL;
 
-    ngx_http_social_ctx_release(ctx);
+    ngx_http_social_task_release(ctx);
     ngx_destroy_pool(ctx->pool);
 
     ngx_str_null(&job->token);
@@ -268,9 +272,7 @@ ngx_http_social_job_done(ngx_http_social_job_t *job)
 
         /* kicks during a run: one more run, a little later */
 
-        if (!job->timer.timer_set
-            && !(ngx_exiting || ngx_quit || ngx_terminate))
-        {
+        if (!job->timer.timer_set && !ngx_http_social_exiting()) {
             ngx_add_timer(&job->timer, NGX_HTTP_SOCIAL_JOB_KICK_DELAY);
         }
 

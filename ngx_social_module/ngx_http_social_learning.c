@@ -15,6 +15,11 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 #define NGX_HTTP_SOCIAL_UTTERANCE_MAX  4000
@@ -134,7 +139,7 @@ ngx_http_social_conversation_create(ngx_http_social_ctx_t *ctx)
     rc = ngx_http_social_json_id(ctx, ctx->body, "user_id", &id);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (rc == NGX_DECLINED) {
@@ -147,10 +152,10 @@ ngx_http_social_conversation_create(ngx_http_social_ctx_t *ctx)
 
     l->values[0] = ngx_http_social_int64(ctx, id);
 
-    return ngx_http_social_pg_step(ctx,
-                                   ngx_http_social_sql_conversation_create,
-                                   1, l->values,
-                                   ngx_http_social_conversation_created);
+    return ngx_http_social_pg_or_503(ctx,
+                                     ngx_http_social_sql_conversation_create,
+                                     1, l->values,
+                                     ngx_http_social_conversation_created);
 }
 
 
@@ -160,7 +165,7 @@ ngx_http_social_conversation_created(ngx_http_social_ctx_t *ctx,
 {
     yajl_gen  g;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -192,10 +197,10 @@ ngx_http_social_conversation_list(ngx_http_social_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &l->limit) != NGX_OK
+    if (ngx_http_social_page_limit(ctx, &l->limit) != NGX_OK
         || ngx_http_social_cursor_parse(ctx, &before, &unused) != NGX_OK)
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     l->values[0] = ngx_http_social_int64(ctx, ctx->user_id);
@@ -204,9 +209,9 @@ ngx_http_social_conversation_list(ngx_http_social_ctx_t *ctx)
     /* one more than the page: whether there is a next one */
     l->values[2] = ngx_http_social_int64(ctx, l->limit + 1);
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_conversation_list,
-                                   3, l->values,
-                                   ngx_http_social_conversation_listed);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_conversation_list,
+                                     3, l->values,
+                                     ngx_http_social_conversation_listed);
 }
 
 
@@ -218,7 +223,7 @@ ngx_http_social_conversation_listed(ngx_http_social_ctx_t *ctx,
     yajl_gen                     g;
     ngx_http_social_learning_t  *l = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -261,24 +266,24 @@ ngx_http_social_utterances(ngx_http_social_ctx_t *ctx)
                                  &conversation);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_social_json_invalid(ctx, "conversation_id", "is required");
+        ngx_http_social_note_invalid(ctx, "conversation_id", "is required");
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (ngx_http_social_json_content(ctx, ctx->body, "content",
                                      NGX_HTTP_SOCIAL_UTTERANCE_MAX, &content)
         != NGX_OK)
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     rc = ngx_http_social_json_id(ctx, ctx->body, "user_id", &user);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (rc == NGX_OK && user != ctx->user_id && !ctx->admin) {
@@ -290,9 +295,9 @@ ngx_http_social_utterances(ngx_http_social_ctx_t *ctx)
     l->values[2] = (char *) content.data;
     l->values[3] = (rc == NGX_OK) ? ngx_http_social_int64(ctx, user) : NULL;
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_utterance_create,
-                                   4, l->values,
-                                   ngx_http_social_utterance_created);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_utterance_create,
+                                     4, l->values,
+                                     ngx_http_social_utterance_created);
 }
 
 
@@ -302,7 +307,7 @@ ngx_http_social_utterance_created(ngx_http_social_ctx_t *ctx, PGresult *res)
     yajl_gen                     g;
     ngx_http_social_learning_t  *l = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -319,9 +324,9 @@ ngx_http_social_utterance_created(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     if (PQgetisnull(res, 0, 1)) {
         /* the reader's conversation, and user_id names someone else */
-        ngx_http_social_json_invalid(ctx, "user_id",
+        ngx_http_social_note_invalid(ctx, "user_id",
                                      "does not match the conversation's user");
-        ngx_http_social_done(ctx, ngx_http_social_invalid(ctx));
+        ngx_http_social_done(ctx, ngx_http_social_unprocessable(ctx));
         return;
     }
 
@@ -350,10 +355,10 @@ ngx_http_social_conversation_utterances(ngx_http_social_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &l->limit) != NGX_OK
+    if (ngx_http_social_page_limit(ctx, &l->limit) != NGX_OK
         || ngx_http_social_cursor_parse(ctx, &before, &unused) != NGX_OK)
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (ngx_http_social_path_id(ctx, &id) != NGX_OK) {
@@ -365,9 +370,9 @@ ngx_http_social_conversation_utterances(ngx_http_social_ctx_t *ctx)
     l->values[2] = ngx_http_social_int64(ctx, l->limit + 1);
     l->values[3] = ngx_http_social_int64(ctx, ctx->user_id);
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_utterance_list,
-                                   3, l->values,
-                                   ngx_http_social_utterance_listed);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_utterance_list,
+                                     3, l->values,
+                                     ngx_http_social_utterance_listed);
 }
 
 
@@ -378,7 +383,7 @@ ngx_http_social_utterance_listed(ngx_http_social_ctx_t *ctx, PGresult *res)
     yajl_gen                     g;
     ngx_http_social_learning_t  *l = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

@@ -12,6 +12,11 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 typedef struct {
@@ -114,10 +119,10 @@ ngx_http_social_list(ngx_http_social_ctx_t *ctx,
     ctx->data = l;
     l->kind = kind;
 
-    if (ngx_http_social_arg_limit(ctx, 1, 100, 20, &l->limit) != NGX_OK
+    if (ngx_http_social_page_limit(ctx, &l->limit) != NGX_OK
         || ngx_http_social_cursor_parse(ctx, &a, &b) != NGX_OK)
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (ngx_http_social_path_id(ctx, &id) != NGX_OK) {
@@ -130,8 +135,8 @@ ngx_http_social_list(ngx_http_social_ctx_t *ctx,
     l->values[3] = ngx_http_social_int64(ctx, b);
     l->values[4] = ngx_http_social_int64(ctx, l->limit + 1);
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_list_visible, 2,
-                                   l->values, ngx_http_social_list_visible);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_list_visible, 2,
+                                     l->values, ngx_http_social_list_visible);
 }
 
 
@@ -140,7 +145,7 @@ ngx_http_social_list_visible(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_list_t  *l = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -149,8 +154,8 @@ ngx_http_social_list_visible(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_pg_next(ctx, l->kind->sql, 5, l->values,
-                            ngx_http_social_list_read);
+    ngx_http_social_pg_or_done(ctx, l->kind->sql, 5, l->values,
+                               ngx_http_social_list_read);
 }
 
 
@@ -161,7 +166,7 @@ ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     yajl_gen                 g;
     ngx_http_social_list_t  *l = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

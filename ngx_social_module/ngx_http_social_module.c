@@ -4,7 +4,19 @@
  */
 
 
+/*
+ * The module: its directives, its configuration, the table of endpoints,
+ * and the wiring of a worker's start and exit (the only calls from here
+ * down into the drivers and up into the endpoints).
+ */
+
+
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_revoke.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 static void *ngx_http_social_create_main_conf(ngx_conf_t *cf);
@@ -12,17 +24,7 @@ static char *ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_social_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_social_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static char *ngx_http_social_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_social_check_conninfo(ngx_conf_t *cf,
-    ngx_str_t *conninfo);
-static char *ngx_http_social_redis(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_social_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_social_threshold(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_social_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
@@ -54,91 +56,91 @@ static ngx_conf_num_bounds_t  ngx_http_social_group_bounds = {
 static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
 
     { ngx_string("health"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_health, 0, 0 },
+      ngx_http_social_health, 0 },
 
     { ngx_string("error"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_error_endpoint, 0, 0 },
+      ngx_http_social_error_endpoint, 0 },
 
     { ngx_string("signup"), NGX_HTTP_POST,
-      ngx_http_social_signup, 0, 0 },
+      ngx_http_social_signup, NGX_HTTP_SOCIAL_SIGNS },
 
     { ngx_string("signin"), NGX_HTTP_POST,
-      ngx_http_social_signin, 0, 0 },
+      ngx_http_social_signin, NGX_HTTP_SOCIAL_SIGNS },
 
     { ngx_string("signout"), NGX_HTTP_POST,
-      ngx_http_social_signout, 1, 0 },
+      ngx_http_social_signout, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("group"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_group, 1, 0 },
+      ngx_http_social_group, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT
                           |NGX_HTTP_DELETE,
-      ngx_http_social_user, 1, 0 },
+      ngx_http_social_user, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user_role"), NGX_HTTP_PUT,
-      ngx_http_social_user_role, 1, 0 },
+      ngx_http_social_user_role, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("posts"), NGX_HTTP_POST,
-      ngx_http_social_posts, 1, 0 },
+      ngx_http_social_posts, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("post"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE,
-      ngx_http_social_post, 1, 0 },
+      ngx_http_social_post, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("like"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_like, 1, 0 },
+      ngx_http_social_like, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("follow"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_follow, 1, 0 },
+      ngx_http_social_follow, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("block"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_block, 1, 0 },
+      ngx_http_social_block, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("cache_evict"), NGX_HTTP_POST,
-      ngx_http_social_cache_evict_endpoint, 1, 0 },
+      ngx_http_social_cache_evict_endpoint, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("feed"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_feed, 1, 0 },
+      ngx_http_social_feed, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user_posts"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_posts, 1, 0 },
+      ngx_http_social_user_posts, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user_followers"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_followers, 1, 0 },
+      ngx_http_social_user_followers, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("user_following"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_following, 1, 0 },
+      ngx_http_social_user_following, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("conversations"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST,
-      ngx_http_social_conversations, 1, 0 },
+      ngx_http_social_conversations, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("conversation_utterances"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_conversation_utterances, 1, 0 },
+      ngx_http_social_conversation_utterances, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("utterances"), NGX_HTTP_POST,
-      ngx_http_social_utterances, 1, 0 },
+      ngx_http_social_utterances, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("errors"), NGX_HTTP_POST,
-      ngx_http_social_errors, 1, 0 },
+      ngx_http_social_errors, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("exercises"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_exercises, 1, 0 },
+      ngx_http_social_exercises, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
-      ngx_http_social_debug_redis_blob, 0, 1 },
+      ngx_http_social_debug_redis_blob, NGX_HTTP_SOCIAL_DEBUG },
 
     { ngx_string("debug_pg_sleep"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_sleep, 0, 1 },
+      ngx_http_social_debug_pg_sleep, NGX_HTTP_SOCIAL_DEBUG },
 
     { ngx_string("debug_echo"), NGX_HTTP_POST,
-      ngx_http_social_debug_echo, 0, 1 },
+      ngx_http_social_debug_echo, NGX_HTTP_SOCIAL_DEBUG },
 
     { ngx_string("debug_pg_txn"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_txn, 0, 1 },
+      ngx_http_social_debug_pg_txn, NGX_HTTP_SOCIAL_DEBUG },
 
     { ngx_string("debug_pg_statements"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_statements, 0, 1 },
+      ngx_http_social_debug_pg_statements, NGX_HTTP_SOCIAL_DEBUG },
 
-    { ngx_null_string, 0, NULL, 0, 0 }
+    { ngx_null_string, 0, NULL, 0 }
 };
 
 
@@ -146,7 +148,7 @@ static ngx_command_t  ngx_http_social_commands[] = {
 
     { ngx_string("social_postgres"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_social_postgres,
+      ngx_http_social_conf_postgres,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -188,7 +190,7 @@ static ngx_command_t  ngx_http_social_commands[] = {
 
     { ngx_string("social_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_social_redis,
+      ngx_http_social_conf_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -202,7 +204,7 @@ static ngx_command_t  ngx_http_social_commands[] = {
 
     { ngx_string("social_jwt_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_social_jwt_key_file,
+      ngx_http_social_conf_jwt_key_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -230,7 +232,7 @@ static ngx_command_t  ngx_http_social_commands[] = {
 
     { ngx_string("social_group_threshold"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_social_threshold,
+      ngx_http_social_conf_threshold,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -440,273 +442,6 @@ ngx_http_social_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 static char *
-ngx_http_social_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_social_main_conf_t  *smcf = conf;
-
-    ngx_str_t  *value;
-
-    if (smcf->pg_conninfo.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_http_social_check_conninfo(cf, &value[1]) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    smcf->pg_conninfo = value[1];
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_social_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
-{
-    char                     *err, *s;
-    ngx_str_t                 host;
-    ngx_uint_t                numeric;
-    PQconninfoOption         *opts, *o;
-    struct sockaddr_storage   sa;
-
-    s = ngx_pnalloc(cf->pool, conninfo->len + 1);
-    if (s == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    (void) ngx_cpystrn((u_char *) s, conninfo->data, conninfo->len + 1);
-
-    err = NULL;
-    opts = PQconninfoParse(s, &err);
-
-    if (opts == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid connection string in \"social_postgres\""
-                           ": %s", err ? err : "out of memory");
-        if (err) {
-            PQfreemem(err);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    /*
-     * libpq resolves a host name with a blocking getaddrinfo() inside
-     * PQconnectPoll(): only numeric addresses and unix sockets are accepted
-     */
-
-    numeric = 1;
-
-    for (o = opts; o->keyword; o++) {
-
-        if (ngx_strcmp(o->keyword, "hostaddr") == 0 && o->val && o->val[0]) {
-            numeric = 2;
-            break;
-        }
-
-        if (ngx_strcmp(o->keyword, "host") != 0 || o->val == NULL) {
-            continue;
-        }
-
-        host.data = (u_char *) o->val;
-        host.len = ngx_strlen(o->val);
-
-        if (host.len == 0 || host.data[0] == '/') {
-            continue;
-        }
-
-        if (ngx_strlchr(host.data, host.data + host.len, ',') != NULL
-            || (inet_pton(AF_INET, o->val, &sa) != 1
-                && inet_pton(AF_INET6, o->val, &sa) != 1))
-        {
-            numeric = 0;
-        }
-    }
-
-    PQconninfoFree(opts);
-
-    if (numeric == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"social_postgres\" needs a numeric host "
-                           "address or a unix socket directory (a host "
-                           "name would block the worker while it resolves)");
-        return NGX_CONF_ERROR;
-    }
-
-    conninfo->data = (u_char *) s;
-
-    return NGX_CONF_OK;
-}
-
-
-/* the HS256 key: at least 32 bytes, read once, at configuration */
-
-static char *
-ngx_http_social_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_social_main_conf_t  *smcf = conf;
-
-    u_char           *buf;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, name;
-    ngx_file_info_t   fi;
-
-    if (smcf->jwt_key.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    name = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"social_jwt_key_file\" cannot open \"%V\"",
-                           &name);
-        return NGX_CONF_ERROR;
-    }
-
-    buf = NULL;
-    n = -1;
-
-    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
-        && ngx_file_size(&fi) >= 32 && ngx_file_size(&fi) <= 4096)
-    {
-        buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi));
-        if (buf) {
-            n = ngx_read_fd(fd, buf, ngx_file_size(&fi));
-        }
-    }
-
-    ngx_close_file(fd);
-
-    if (buf == NULL || n < 32) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"social_jwt_key_file\" \"%V\" must hold a key "
-                           "of 32 to 4096 bytes", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    smcf->jwt_key.data = buf;
-    smcf->jwt_key.len = n;
-
-    return NGX_CONF_OK;
-}
-
-
-/* a number in (0, 1], kept as text: it is a parameter of the queries */
-
-static char *
-ngx_http_social_threshold(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_social_main_conf_t  *smcf = conf;
-
-    ngx_int_t   n;
-    ngx_str_t  *value;
-
-    if (smcf->group_threshold.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    n = ngx_atofp(value[1].data, value[1].len, 6);
-
-    if (n <= 0 || n > 1000000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"social_group_threshold\" must be a number "
-                           "above 0 and at most 1, not \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    smcf->group_threshold.data = ngx_pnalloc(cf->pool, value[1].len + 1);
-    if (smcf->group_threshold.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *ngx_cpymem(smcf->group_threshold.data, value[1].data, value[1].len)
-        = '\0';
-    smcf->group_threshold.len = value[1].len;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_social_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_social_main_conf_t  *smcf = conf;
-
-    u_char     *p;
-    ngx_str_t  *value;
-    ngx_url_t   u;
-
-    if (smcf->redis_addr.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = value[1];
-    u.no_resolve = 1;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid address \"%V\" in \"social_redis\": %s",
-                           &value[1], u.err ? u.err : "bad address");
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.family == AF_UNIX) {
-        /* "unix:/path": hiredis wants the path, NUL-terminated */
-        smcf->redis_unix = 1;
-        smcf->redis_host.len = value[1].len - 5;
-
-    } else {
-        if (u.no_port || u.naddrs != 1) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"social_redis\" needs a numeric address "
-                               "and a port, like 127.0.0.1:6379, "
-                               "or unix:/path, not \"%V\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
-
-        smcf->redis_port = u.port;
-        smcf->redis_host.len = u.host.len;
-    }
-
-    p = ngx_pnalloc(cf->pool, smcf->redis_host.len + 1);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    smcf->redis_host.data = p;
-
-    if (smcf->redis_unix) {
-        p = ngx_cpymem(p, value[1].data + 5, smcf->redis_host.len);
-
-    } else {
-        p = ngx_cpymem(p, u.host.data, u.host.len);
-    }
-
-    *p = '\0';
-
-    smcf->redis_addr = value[1];
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
 ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_social_loc_conf_t  *slcf = conf;
@@ -732,7 +467,9 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
 
-    if (ep->name.len == 0 || (ep->debug && smcf->debug_endpoints != 1)) {
+    if (ep->name.len == 0
+        || ((ep->flags & NGX_HTTP_SOCIAL_DEBUG) && smcf->debug_endpoints != 1))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown endpoint \"%V\" in \"social_endpoint\"",
                            &value[1]);
@@ -741,9 +478,7 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     slcf->endpoint = ep;
 
-    if (ep->auth || ep->handler == ngx_http_social_signup
-        || ep->handler == ngx_http_social_signin)
-    {
+    if (ep->flags & (NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_SIGNS)) {
         smcf->uses_tokens = 1;
     }
 
@@ -826,43 +561,4 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
     ngx_http_social_revoke_exit_process();
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();
-}
-
-
-/*
- * an nginx connection around a socket that a library (libpq, hiredis)
- * owns: the events leave it without a system call (the library closes the
- * socket right after, and the kernel forgets it then), nothing posted or
- * timed stays behind, and the socket itself is not closed here
- */
-
-void
-ngx_http_social_connection_release(ngx_connection_t *c)
-{
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    c->fd = (ngx_socket_t) -1;
-    ngx_free_connection(c);
 }

@@ -17,6 +17,8 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_password.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -24,10 +26,14 @@
 #include <openssl/rand.h>
 
 
-#define NGX_HTTP_SOCIAL_SALT_LEN    16
-#define NGX_HTTP_SOCIAL_HASH_LEN    32
-#define NGX_HTTP_SOCIAL_SCRYPT_R    8
-#define NGX_HTTP_SOCIAL_SCRYPT_P    1
+/* what a client may choose: bytes, not characters */
+#define NGX_HTTP_SOCIAL_PASSWORD_MIN  8
+#define NGX_HTTP_SOCIAL_PASSWORD_MAX  128
+
+#define NGX_HTTP_SOCIAL_SALT_LEN      16
+#define NGX_HTTP_SOCIAL_HASH_LEN      32
+#define NGX_HTTP_SOCIAL_SCRYPT_R      8
+#define NGX_HTTP_SOCIAL_SCRYPT_P      1
 
 
 typedef struct {
@@ -56,6 +62,19 @@ static ngx_int_t ngx_http_social_password_format(ngx_http_social_ctx_t *ctx,
     ngx_http_social_scrypt_t *s, ngx_str_t *out);
 static ngx_int_t ngx_http_social_hmac(ngx_http_social_ctx_t *ctx,
     ngx_str_t *password, u_char *out);
+
+
+/* the rule of a password a client chooses: 8 to 128 bytes, no NUL */
+
+ngx_uint_t
+ngx_http_social_password_valid(ngx_str_t *password)
+{
+    return password->len >= NGX_HTTP_SOCIAL_PASSWORD_MIN
+           && password->len <= NGX_HTTP_SOCIAL_PASSWORD_MAX
+           && ngx_strlchr(password->data, password->data + password->len,
+                          '\0')
+              == NULL;
+}
 
 
 /* scrypt of a new password, on the thread pool: handler(ctx, hash) */

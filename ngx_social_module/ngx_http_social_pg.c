@@ -4,8 +4,19 @@
  */
 
 
+/*
+ * The pool of one worker: a statement goes to an idle connection, or to
+ * a new one, or waits in a bounded queue for one; a BEGIN pins its
+ * connection to the task until COMMIT or ROLLBACK, and a task that goes
+ * away rolls its transaction back.  The connections are _pg_conn.c's.
+ */
+
+
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_util.h"
 #include "ngx_http_social_pg.h"
+#include "ngx_http_social_pg_conn.h"
 
 
 static ngx_int_t ngx_http_social_pg_op(ngx_http_social_ctx_t *ctx,
@@ -98,62 +109,6 @@ ngx_http_social_pg_query(ngx_http_social_ctx_t *ctx, const char *sql,
     ngx_http_social_pg_handler_pt handler)
 {
     return ngx_http_social_pg_op(ctx, sql, nparams, values, handler, 0);
-}
-
-
-/*
- * an endpoint's step: the query is sent and its handler goes on
- * (NGX_DONE), or the request is to be answered with the 503 returned
- */
-
-ngx_int_t
-ngx_http_social_pg_step(ngx_http_social_ctx_t *ctx, const char *sql,
-    int nparams, const char *const *values,
-    ngx_http_social_pg_handler_pt handler)
-{
-    if (ngx_http_social_pg_query(ctx, sql, nparams, values, handler)
-        != NGX_OK)
-    {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    return NGX_DONE;
-}
-
-
-/* the same from a handler: a query that cannot be sent ends the request */
-
-void
-ngx_http_social_pg_next(ngx_http_social_ctx_t *ctx, const char *sql,
-    int nparams, const char *const *values,
-    ngx_http_social_pg_handler_pt handler)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_social_pg_step(ctx, sql, nparams, values, handler);
-
-    if (rc != NGX_DONE) {
-        ngx_http_social_done(ctx, rc);
-    }
-}
-
-
-/*
- * in a handler: did the statement run with this status; if not, the
- * request is answered (503 when it could not run, 500 otherwise)
- */
-
-ngx_int_t
-ngx_http_social_pg_ok(ngx_http_social_ctx_t *ctx, PGresult *res,
-    ExecStatusType status)
-{
-    if (res != NULL && PQresultStatus(res) == status) {
-        return 1;
-    }
-
-    ngx_http_social_done(ctx, ngx_http_social_pg_failed(ctx, res));
-
-    return 0;
 }
 
 
@@ -313,7 +268,7 @@ ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
         }
     }
 
-    if (closed && ngx_current_msec >= pool->retry_at) {
+    if (closed && !ngx_http_social_backoff_waiting(&pool->backoff)) {
         if (ngx_http_social_pg_connect(closed) == NGX_OK) {
             alive++;
         }
@@ -518,7 +473,7 @@ ngx_http_social_pg_ready(ngx_http_social_pg_conn_t *conn)
         return;
     }
 
-    if (ngx_exiting || ngx_terminate || ngx_quit) {
+    if (ngx_http_social_exiting()) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                        "social pg: closing %p after its reply, the worker "
                        "is exiting", conn);
@@ -650,4 +605,3 @@ ngx_http_social_pg_detach(ngx_http_social_op_t *o)
 
     ngx_free(op);
 }
-

@@ -4,7 +4,13 @@
  */
 
 
-/* what the pool (_pg.c) and its connections (_pg_conn.c) share */
+/*
+ * The per-worker PostgreSQL pool, as the rest of the module sees it: a
+ * statement is sent for a task, and its handler runs with the result, or
+ * with NULL when it could not run (ctx->backend_error says why); nobody
+ * answers a request here.  A transaction pins one connection from
+ * ngx_http_social_pg_begin() to ngx_http_social_pg_end().
+ */
 
 
 #ifndef _NGX_HTTP_SOCIAL_PG_H_INCLUDED_
@@ -12,92 +18,27 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+
+#include <libpq-fe.h>
 
 
-#define NGX_HTTP_SOCIAL_PG_PREPARED  64
+/* res is NULL when the query could not run: ctx->backend_error says why */
+typedef void (*ngx_http_social_pg_handler_pt)(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
 
 
-#define NGX_HTTP_SOCIAL_PG_CLOSED      0
-#define NGX_HTTP_SOCIAL_PG_CONNECTING  1
-#define NGX_HTTP_SOCIAL_PG_IDLE        2
-#define NGX_HTTP_SOCIAL_PG_BUSY        3
-
-#define NGX_HTTP_SOCIAL_PG_PIN         1
-#define NGX_HTTP_SOCIAL_PG_UNPIN       2
-
-/*
- * the wait before a new connect while connects fail, msec: doubling from
- * MIN to MAX, so a server that is down sees at most two connects a second
- * from each worker, and one that is back is used within half a second
- */
-#define NGX_HTTP_SOCIAL_PG_BACKOFF_MIN   100
-#define NGX_HTTP_SOCIAL_PG_BACKOFF_MAX   500
-
-
-struct ngx_http_social_pg_op_s {
-    ngx_http_social_op_t            op;
-    ngx_queue_t                     queue;      /* in pool->waiting */
-    ngx_http_social_pg_handler_pt   handler;
-    const char                     *sql;
-    const char *const              *values;
-    int                             nparams;
-    ngx_event_t                     timer;      /* waiting too long */
-    ngx_http_social_pg_conn_t      *conn;
-
-    unsigned                        waiting:1;
-    unsigned                        preparing:1;
-    unsigned                        unprepared:1;
-    unsigned                        pin:1;      /* BEGIN */
-    unsigned                        unpin:1;    /* COMMIT or ROLLBACK */
-};
-
-
-struct ngx_http_social_pg_conn_s {
-    ngx_queue_t                     queue;      /* in pool->idle */
-    PGconn                         *pg;
-    ngx_connection_t               *c;
-    ngx_http_social_pg_op_t        *op;
-    PGresult                       *res;
-    ngx_uint_t                      state;
-    ngx_http_social_ctx_t          *pinned;
-
-    /* the statements prepared on this connection, by their text's address */
-    const char                     *prepared[NGX_HTTP_SOCIAL_PG_PREPARED];
-    ngx_uint_t                      nprepared;
-
-    unsigned                        flushing:1;
-    unsigned                        rollback:1;
-};
-
-
-struct ngx_http_social_pg_pool_s {
-    ngx_http_social_main_conf_t    *smcf;
-    ngx_log_t                      *log;
-    ngx_http_social_pg_conn_t      *conns;
-    ngx_queue_t                     idle;
-    ngx_queue_t                     waiting;
-    ngx_uint_t                      nwaiting;
-    ngx_msec_t                      backoff;
-    ngx_msec_t                      retry_at;
-};
-
-
-extern ngx_http_social_pg_pool_t  *ngx_http_social_pg_pool;
-
-
-/* ngx_http_social_pg.c: the pool */
-void ngx_http_social_pg_complete(ngx_http_social_pg_conn_t *conn);
-void ngx_http_social_pg_ready(ngx_http_social_pg_conn_t *conn);
-void ngx_http_social_pg_rollback(ngx_http_social_pg_conn_t *conn);
-void ngx_http_social_pg_fail(ngx_http_social_pg_op_t *op, ngx_uint_t reason);
-void ngx_http_social_pg_fail_waiting(ngx_uint_t reason);
-
-/* ngx_http_social_pg_conn.c: one connection */
-ngx_int_t ngx_http_social_pg_connect(ngx_http_social_pg_conn_t *conn);
-ngx_int_t ngx_http_social_pg_send(ngx_http_social_pg_conn_t *conn,
-    ngx_http_social_pg_op_t *op);
-void ngx_http_social_pg_close(ngx_http_social_pg_conn_t *conn,
-    ngx_uint_t reason);
+ngx_int_t ngx_http_social_pg_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_pg_exit_process(void);
+ngx_int_t ngx_http_social_pg_query(ngx_http_social_ctx_t *ctx,
+    const char *sql, int nparams, const char *const *values,
+    ngx_http_social_pg_handler_pt handler);
+ngx_int_t ngx_http_social_pg_begin(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_pg_handler_pt handler);
+ngx_int_t ngx_http_social_pg_end(ngx_http_social_ctx_t *ctx,
+    ngx_uint_t commit, ngx_http_social_pg_handler_pt handler);
+void ngx_http_social_pg_release(ngx_http_social_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_SOCIAL_PG_H_INCLUDED_ */

@@ -14,7 +14,10 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_util.h"
 #include "ngx_http_social_pg.h"
+#include "ngx_http_social_pg_conn.h"
 
 
 static void ngx_http_social_pg_connect_handler(ngx_event_t *ev);
@@ -156,8 +159,7 @@ ngx_http_social_pg_connect_handler(ngx_event_t *ev)
         ngx_del_timer(c->read);
     }
 
-    pool->backoff = 0;
-    pool->retry_at = 0;
+    ngx_http_social_backoff_reset(&pool->backoff);
 
     c->read->handler = ngx_http_social_pg_read_handler;
     c->write->handler = ngx_http_social_pg_write_handler;
@@ -474,10 +476,7 @@ ngx_http_social_pg_close(ngx_http_social_pg_conn_t *conn, ngx_uint_t reason)
     }
 
     if (reason != NGX_HTTP_SOCIAL_BACKEND_OK) {
-        pool->backoff = pool->backoff ? ngx_min(pool->backoff * 2,
-                                                NGX_HTTP_SOCIAL_PG_BACKOFF_MAX)
-                                      : NGX_HTTP_SOCIAL_PG_BACKOFF_MIN;
-        pool->retry_at = ngx_current_msec + pool->backoff;
+        ngx_http_social_backoff_failed(&pool->backoff);
     }
 
     if (op) {

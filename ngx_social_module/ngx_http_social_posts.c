@@ -11,6 +11,11 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
 
 
 static void ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx,
@@ -86,7 +91,7 @@ ngx_http_social_posts(ngx_http_social_ctx_t *ctx)
                                      &content)
         != NGX_OK)
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     values = ngx_palloc(ctx->request->pool, 2 * sizeof(char *));
@@ -97,8 +102,8 @@ ngx_http_social_posts(ngx_http_social_ctx_t *ctx)
     values[0] = ngx_http_social_int64(ctx, ctx->user_id);
     values[1] = (char *) content.data;
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_post_create, 2,
-                                   values, ngx_http_social_posts_created);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_post_create, 2,
+                                     values, ngx_http_social_posts_created);
 }
 
 
@@ -107,7 +112,7 @@ ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     yajl_gen  g;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -195,13 +200,13 @@ ngx_http_social_post(ngx_http_social_ctx_t *ctx)
     }
 
     if (ctx->request->method == NGX_HTTP_DELETE) {
-        return ngx_http_social_pg_step(ctx, ngx_http_social_sql_post_delete,
-                                       3, values,
-                                       ngx_http_social_post_deleted);
+        return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_post_delete,
+                                         3, values,
+                                         ngx_http_social_post_deleted);
     }
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_post_read, 2,
-                                   values, ngx_http_social_post_read);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_post_read, 2,
+                                     values, ngx_http_social_post_read);
 }
 
 
@@ -210,7 +215,7 @@ ngx_http_social_post_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     yajl_gen  g;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -236,7 +241,7 @@ ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_forget_t  f;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -272,11 +277,11 @@ ngx_http_social_like(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_not_found(ctx);
     }
 
-    return ngx_http_social_pg_step(ctx,
-                                   ctx->request->method == NGX_HTTP_PUT
-                                   ? ngx_http_social_sql_like
-                                   : ngx_http_social_sql_unlike,
-                                   2, values, ngx_http_social_like_done);
+    return ngx_http_social_pg_or_503(ctx,
+                                     ctx->request->method == NGX_HTTP_PUT
+                                     ? ngx_http_social_sql_like
+                                     : ngx_http_social_sql_unlike,
+                                     2, values, ngx_http_social_like_done);
 }
 
 
@@ -285,7 +290,7 @@ ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_forget_t  f;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

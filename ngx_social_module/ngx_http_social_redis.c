@@ -5,13 +5,11 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_util.h"
+#include "ngx_http_social_redis.h"
 
 #include <openssl/sha.h>
-
-
-/* as PostgreSQL's: at most two connects a second to a Redis that is down */
-#define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN   100
-#define NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX   500
 
 
 /*
@@ -31,7 +29,7 @@ typedef struct {
 } ngx_http_social_redis_conn_t;
 
 
-struct ngx_http_social_redis_op_s {
+typedef struct {
     ngx_http_social_op_t            op;
     ngx_queue_t                     queue;      /* in conn->ops */
     ngx_http_social_redis_handler_pt  handler;
@@ -43,16 +41,15 @@ struct ngx_http_social_redis_op_s {
     int                             argc;
     const char                    **argv;
     size_t                         *argvlen;
-};
+} ngx_http_social_redis_op_t;
 
 
-struct ngx_http_social_redis_s {
+typedef struct {
     ngx_http_social_main_conf_t    *smcf;
     ngx_log_t                      *log;
     ngx_http_social_redis_conn_t   *conn;
-    ngx_msec_t                      backoff;
-    ngx_msec_t                      retry_at;
-};
+    ngx_http_social_backoff_t       backoff;    /* between connects */
+} ngx_http_social_redis_t;
 
 
 static ngx_http_social_redis_conn_t *ngx_http_social_redis_connect(void);
@@ -178,7 +175,7 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
     rc = redis->conn;
 
     if (rc == NULL) {
-        if (ngx_current_msec < redis->retry_at) {
+        if (ngx_http_social_backoff_waiting(&redis->backoff)) {
             return NGX_ERROR;
         }
 
@@ -340,11 +337,7 @@ failed:
         redisAsyncFree(ac);
     }
 
-    redis->backoff = redis->backoff
-                     ? ngx_min(redis->backoff * 2,
-                               NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX)
-                     : NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN;
-    redis->retry_at = ngx_current_msec + redis->backoff;
+    ngx_http_social_backoff_failed(&redis->backoff);
 
     return NULL;
 }
@@ -370,8 +363,7 @@ ngx_http_social_redis_connected(const redisAsyncContext *ac, int status)
                    "social redis: connected %p", rc);
 
     rc->connected = 1;
-    redis->backoff = 0;
-    redis->retry_at = 0;
+    ngx_http_social_backoff_reset(&redis->backoff);
 }
 
 
@@ -493,11 +485,7 @@ ngx_http_social_redis_cleanup(void *data)
         }
 
         if (!rc->connected || rc->reason != NGX_HTTP_SOCIAL_BACKEND_OK) {
-            redis->backoff = redis->backoff
-                             ? ngx_min(redis->backoff * 2,
-                                       NGX_HTTP_SOCIAL_REDIS_BACKOFF_MAX)
-                             : NGX_HTTP_SOCIAL_REDIS_BACKOFF_MIN;
-            redis->retry_at = ngx_current_msec + redis->backoff;
+            ngx_http_social_backoff_failed(&redis->backoff);
         }
     }
 
@@ -567,7 +555,7 @@ ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc)
             ngx_del_timer(&rc->timer);
         }
 
-        if (ngx_exiting || ngx_quit || ngx_terminate) {
+        if (ngx_http_social_exiting()) {
             /* the last reply of an exiting worker: nothing more comes */
             ngx_http_social_redis_drop(rc, NGX_HTTP_SOCIAL_BACKEND_OK);
             return;

@@ -4,14 +4,23 @@
  */
 
 
+/*
+ * A request's life: the body read, the checks in the API's error order,
+ * the endpoint run, the wait for its backends, and the cleanup that
+ * detaches them when the client goes away.  And what the endpoints read
+ * of the request besides its body: ?limit=, ?before= and the path's id,
+ * judged by the pure parsers of _args.c and _util.c.
+ */
+
+
 #include "ngx_http_social_module.h"
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
-
-#define NGX_HTTP_SOCIAL_CURSOR_MAC  8
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_util.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_args.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_auth.h"
+#include "ngx_http_social_endpoints.h"
 
 
 static void ngx_http_social_body_handler(ngx_http_request_t *r);
@@ -20,44 +29,13 @@ static void ngx_http_social_authed(ngx_http_social_ctx_t *ctx);
 static ngx_int_t ngx_http_social_run_endpoint(ngx_http_social_ctx_t *ctx);
 static ngx_int_t ngx_http_social_auth_error(ngx_http_social_ctx_t *ctx,
     ngx_int_t status);
+static ngx_int_t ngx_http_social_read_body(ngx_http_social_ctx_t *ctx);
+static ngx_uint_t ngx_http_social_content_type(ngx_http_request_t *r);
 static void ngx_http_social_check_broken(ngx_http_request_t *r);
 static void ngx_http_social_cleanup(void *data);
-static ngx_int_t ngx_http_social_allow(ngx_http_social_ctx_t *ctx);
-
-
-typedef struct {
-    ngx_uint_t                      status;
-    const char                     *code;
-    const char                     *message;
-} ngx_http_social_status_t;
-
-
-static ngx_http_social_status_t  ngx_http_social_statuses[] = {
-    { NGX_HTTP_BAD_REQUEST, "bad_request", "The request is malformed." },
-    { NGX_HTTP_UNAUTHORIZED, "unauthorized", "A valid token is required." },
-    { NGX_HTTP_FORBIDDEN, "forbidden", "This is not allowed." },
-    { NGX_HTTP_NOT_FOUND, "not_found", "Nothing is here." },
-    { NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
-      "This method is not allowed here." },
-    { NGX_HTTP_REQUEST_TIME_OUT, "request_timeout",
-      "The request took too long to arrive." },
-    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload_too_large",
-      "The request body is too large." },
-    { NGX_HTTP_REQUEST_URI_TOO_LARGE, "uri_too_long",
-      "The request URI is too long." },
-    { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-      "The request body must be application/json." },
-    { NGX_HTTP_BAD_GATEWAY, "service_unavailable",
-      "The service is unavailable." },
-    { NGX_HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
-      "The service is unavailable." },
-    { NGX_HTTP_GATEWAY_TIME_OUT, "service_unavailable",
-      "The service is unavailable." },
-    { 0, "internal", "Something went wrong on our side." }
-};
-
-
-static ngx_str_t  ngx_http_social_json_type = ngx_string("application/json");
+static ngx_int_t ngx_http_social_limit(ngx_http_social_ctx_t *ctx,
+    ngx_uint_t min, ngx_uint_t max, ngx_uint_t def, const char *what,
+    ngx_uint_t *limit);
 
 
 ngx_int_t
@@ -146,7 +124,7 @@ ngx_http_social_run(ngx_http_social_ctx_t *ctx)
                                      NULL);
     }
 
-    if (ep->auth) {
+    if (ep->flags & NGX_HTTP_SOCIAL_AUTH) {
         rc = ngx_http_social_auth_check(ctx, ngx_http_social_authed);
 
         if (rc == NGX_DONE) {
@@ -211,7 +189,7 @@ ngx_http_social_run_endpoint(ngx_http_social_ctx_t *ctx)
     r = ctx->request;
 
     if (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH)) {
-        rc = ngx_http_social_json_parse_body(ctx);
+        rc = ngx_http_social_read_body(ctx);
 
         switch (rc) {
 
@@ -239,6 +217,123 @@ ngx_http_social_run_endpoint(ngx_http_social_ctx_t *ctx)
     }
 
     return ctx->endpoint->handler(ctx);
+}
+
+
+/*
+ * the request body as a tree: NGX_OK, or the status of the error
+ * (415 for a body that is not JSON by its type, 400 for invalid JSON,
+ * 422 for JSON that is not an object); an empty body counts as {}
+ */
+
+static ngx_int_t
+ngx_http_social_read_body(ngx_http_social_ctx_t *ctx)
+{
+    off_t                size;
+    u_char              *text, *p;
+    ssize_t              n;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    size = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (size == 0) {
+        ctx->body = ngx_pcalloc(r->pool, sizeof(ngx_http_social_json_t));
+        if (ctx->body == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->body->type = NGX_HTTP_SOCIAL_JSON_OBJECT;
+
+        return NGX_OK;
+    }
+
+    if (!ngx_http_social_content_type(r)) {
+        return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
+
+    text = ngx_pnalloc(r->pool, (size_t) size);
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = text;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            /* a body over client_body_buffer_size: nginx's own temp file */
+            n = ngx_read_file(b->file, p, (size_t) (b->file_last
+                                                    - b->file_pos),
+                              b->file_pos);
+            if (n == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            p += n;
+
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    ctx->body = ngx_http_social_json_parse(r->pool, text, p - text);
+
+    if (ctx->body == NULL) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (ctx->body->type != NGX_HTTP_SOCIAL_JSON_OBJECT) {
+        ctx->body = NULL;
+        return NGX_HTTP_UNPROCESSABLE_ENTITY;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "application/json", any case, parameters allowed */
+
+static ngx_uint_t
+ngx_http_social_content_type(ngx_http_request_t *r)
+{
+    size_t            len;
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.content_type;
+    if (h == NULL) {
+        return 0;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    len = sizeof("application/json") - 1;
+
+    if ((size_t) (last - p) < len
+        || ngx_strncasecmp(p, (u_char *) "application/json", len) != 0)
+    {
+        return 0;
+    }
+
+    p += len;
+
+    return p == last || *p == ';' || *p == ' ' || *p == '\t';
 }
 
 
@@ -331,187 +426,36 @@ ngx_http_social_check_broken(ngx_http_request_t *r)
 static void
 ngx_http_social_cleanup(void *data)
 {
-    ngx_http_social_ctx_release(data);
+    ngx_http_social_task_release(data);
 }
 
 
-/* the backend ops of a request or a job that ends are detached */
-
-void
-ngx_http_social_ctx_release(ngx_http_social_ctx_t *ctx)
-{
-    ngx_queue_t           *q;
-    ngx_http_social_op_t  *op;
-
-    while (!ngx_queue_empty(&ctx->ops)) {
-        q = ngx_queue_head(&ctx->ops);
-        op = ngx_queue_data(q, ngx_http_social_op_t, link);
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
-                       "social: detaching op %p", op);
-
-        ngx_http_social_op_unlink(op);
-        op->detach(op);
-    }
-
-    ngx_http_social_pg_release(ctx);
-}
-
-
-void
-ngx_http_social_op_attach(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_op_t *op)
-{
-    op->ctx = ctx;
-    ngx_queue_insert_tail(&ctx->ops, &op->link);
-}
-
-
-void
-ngx_http_social_op_unlink(ngx_http_social_op_t *op)
-{
-    if (op->ctx) {
-        ngx_queue_remove(&op->link);
-        op->ctx = NULL;
-    }
-}
-
+/* ?limit= of a page of a list: 1 to 100, 20 when absent */
 
 ngx_int_t
-ngx_http_social_send(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
-    yajl_gen g)
+ngx_http_social_page_limit(ngx_http_social_ctx_t *ctx, ngx_uint_t *limit)
 {
-    size_t               len;
-    ngx_int_t            rc;
-    ngx_chain_t         *out;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    out = NULL;
-    len = 0;
-
-    if (g && ngx_http_social_json_body(ctx, g, &out, &len) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-
-    if (len) {
-        r->headers_out.content_type = ngx_http_social_json_type;
-        r->headers_out.content_type_len = ngx_http_social_json_type.len;
-        r->headers_out.content_type_lowcase = NULL;
-    }
-
-    if (len == 0 && r->method != NGX_HTTP_HEAD) {
-        r->header_only = 1;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, out);
+    return ngx_http_social_limit(ctx, 1, NGX_HTTP_SOCIAL_PAGE_MAX,
+                                 NGX_HTTP_SOCIAL_PAGE_DEFAULT,
+                                 "must be an integer from 1 to 100", limit);
 }
 
 
-ngx_int_t
-ngx_http_social_error(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
-    const char *code, const char *message, const char *field)
-{
-    yajl_gen             g;
-    ngx_str_t            value;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    /* whatever was set for a success is not for the error */
-
-    ngx_http_clean_header(r);
-
-    if (status == NGX_HTTP_UNAUTHORIZED) {
-        ngx_str_set(&value, "Bearer");
-
-        if (ngx_http_social_add_header(r, "WWW-Authenticate", &value)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else if (status == NGX_HTTP_NOT_ALLOWED) {
-        if (ngx_http_social_allow(ctx) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        ngx_str_set(&value, "1");
-
-        if (ngx_http_social_add_header(r, "Retry-After", &value) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    g = ngx_http_social_json_gen(r->pool);
-    if (g == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, "error");
-    yajl_gen_map_open(g);
-    ngx_http_social_json_kv(g, "code", code);
-    ngx_http_social_json_kv(g, "message", message);
-
-    if (field) {
-        ngx_http_social_json_kv(g, "field", field);
-    }
-
-    yajl_gen_map_close(g);
-    yajl_gen_map_close(g);
-
-    return ngx_http_social_send(ctx, status, g);
-}
-
-
-/* the 503 of a backend that could not answer, with the reason logged */
-
-ngx_int_t
-ngx_http_social_unavailable(ngx_http_social_ctx_t *ctx, const char *what)
-{
-    u_char      *p;
-    const char  *why;
-    u_char       msg[128];
-
-    switch (ctx->backend_error) {
-    case NGX_HTTP_SOCIAL_BACKEND_TIMEOUT:
-        why = "timed out";
-        break;
-    case NGX_HTTP_SOCIAL_BACKEND_BUSY:
-        why = "is busy";
-        break;
-    default:
-        why = "is down";
-    }
-
-    p = ngx_snprintf(msg, sizeof(msg) - 1, "%s %s; try again shortly.",
-                     what, why);
-    *p = '\0';
-
-    return ngx_http_social_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                 "service_unavailable", (char *) msg, NULL);
-}
-
-
-/* ?limit=: a plain integer in min..max, or the default when absent */
+/* ?limit= in other bounds: min..max, def when absent */
 
 ngx_int_t
 ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx, ngx_uint_t min,
     ngx_uint_t max, ngx_uint_t def, ngx_uint_t *limit)
 {
-    ngx_int_t  n;
+    return ngx_http_social_limit(ctx, min, max, def,
+                                 "must be an integer in range", limit);
+}
+
+
+static ngx_int_t
+ngx_http_social_limit(ngx_http_social_ctx_t *ctx, ngx_uint_t min,
+    ngx_uint_t max, ngx_uint_t def, const char *what, ngx_uint_t *limit)
+{
     ngx_str_t  arg;
 
     if (ngx_http_arg(ctx->request, (u_char *) "limit", 5, &arg) != NGX_OK) {
@@ -519,37 +463,25 @@ ngx_http_social_arg_limit(ngx_http_social_ctx_t *ctx, ngx_uint_t min,
         return NGX_OK;
     }
 
-    n = (arg.len > 0 && arg.len <= 4) ? ngx_atoi(arg.data, arg.len)
-                                      : NGX_ERROR;
-
-    if (n == NGX_ERROR || (ngx_uint_t) n < min || (ngx_uint_t) n > max) {
-        ctx->field = "limit";
-        ctx->message = (max == 100) ? "limit must be an integer from 1 to 100."
-                                    : "limit must be an integer in range.";
-        return NGX_ERROR;
+    if (ngx_http_social_limit_parse(&arg, min, max, limit) != NGX_OK) {
+        return ngx_http_social_note_invalid(ctx, "limit", what);
     }
-
-    *limit = n;
 
     return NGX_OK;
 }
 
 
 /*
- * ?before=: a cursor this server issued: base64url of "c:<a>:<b>", two
- * non-negative integers (a position in a list), and 8 bytes of its HMAC
- * with the server key, so that a cursor the server did not issue is 422;
- * absent: INT64_MAX for both
+ * ?before=: a cursor this server issued (ngx_http_social_args.c), the
+ * fault noted when it is not; absent: INT64_MAX for both
  */
 
 ngx_int_t
 ngx_http_social_cursor_parse(ngx_http_social_ctx_t *ctx, int64_t *a,
     int64_t *b)
 {
-    u_char        *p, *last, *colon;
-    ngx_str_t      arg, text;
-    unsigned int   maclen;
-    u_char         mac[EVP_MAX_MD_SIZE];
+    ngx_int_t  rc;
+    ngx_str_t  arg;
 
     *a = INT64_MAX;
     *b = INT64_MAX;
@@ -558,90 +490,15 @@ ngx_http_social_cursor_parse(ngx_http_social_ctx_t *ctx, int64_t *a,
         return NGX_OK;
     }
 
-    text.data = ngx_pnalloc(ctx->request->pool,
-                            ngx_base64_decoded_length(arg.len) + 1);
-    if (text.data == NULL) {
-        return NGX_ERROR;
+    rc = ngx_http_social_cursor_decode(ctx->pool, &ctx->smcf->jwt_key, &arg,
+                                       a, b);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_social_note_invalid(ctx, "before",
+                                            "is not a cursor of this list");
     }
 
-    if (arg.len == 0 || arg.len > 96
-        || ngx_decode_base64url(&text, &arg) != NGX_OK
-        || text.len < 5 + NGX_HTTP_SOCIAL_CURSOR_MAC)
-    {
-        goto invalid;
-    }
-
-    text.len -= NGX_HTTP_SOCIAL_CURSOR_MAC;
-
-    if (HMAC(EVP_sha256(), ctx->smcf->jwt_key.data, ctx->smcf->jwt_key.len,
-             text.data, text.len, mac, &maclen)
-        == NULL
-        || CRYPTO_memcmp(mac, text.data + text.len,
-                         NGX_HTTP_SOCIAL_CURSOR_MAC) != 0
-        || text.data[0] != 'c' || text.data[1] != ':')
-    {
-        goto invalid;
-    }
-
-    p = text.data + 2;
-    last = text.data + text.len;
-    colon = ngx_strlchr(p, last, ':');
-
-    if (colon == NULL || colon == p || colon + 1 == last
-        || colon - p > 19 || last - colon - 1 > 19)
-    {
-        goto invalid;
-    }
-
-    *a = ngx_atoof(p, colon - p);
-    *b = ngx_atoof(colon + 1, last - colon - 1);
-
-    if (*a < 0 || *b < 0) {
-        goto invalid;
-    }
-
-    return NGX_OK;
-
-invalid:
-
-    return ngx_http_social_json_invalid(ctx, "before",
-                                        "is not a cursor of this list");
-}
-
-
-/* the cursor of the position (a, b), into the JSON being generated */
-
-ngx_int_t
-ngx_http_social_cursor_json(ngx_http_social_ctx_t *ctx, yajl_gen g,
-    const char *a, const char *b)
-{
-    u_char        *p;
-    ngx_str_t      src, dst;
-    unsigned int   maclen;
-    u_char         text[48 + EVP_MAX_MD_SIZE];
-
-    p = ngx_snprintf(text, 48, "c:%s:%s", a, b);
-
-    if (HMAC(EVP_sha256(), ctx->smcf->jwt_key.data, ctx->smcf->jwt_key.len,
-             text, p - text, p, &maclen)
-        == NULL)
-    {
-        return NGX_ERROR;
-    }
-
-    src.data = text;
-    src.len = p - text + NGX_HTTP_SOCIAL_CURSOR_MAC;
-
-    dst.data = ngx_pnalloc(ctx->request->pool,
-                           ngx_base64_encoded_length(src.len));
-    if (dst.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_encode_base64url(&dst, &src);
-    yajl_gen_string(g, dst.data, dst.len);
-
-    return NGX_OK;
+    return rc;
 }
 
 
@@ -650,8 +507,6 @@ ngx_http_social_cursor_json(ngx_http_social_ctx_t *ctx, yajl_gen g,
 ngx_int_t
 ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id)
 {
-    u_char              *p, *last;
-    int64_t              n;
     ngx_http_request_t  *r;
 
     r = ctx->request;
@@ -660,245 +515,6 @@ ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id)
         return NGX_DECLINED;
     }
 
-    p = r->captures_data + r->captures[2];
-    last = r->captures_data + r->captures[3];
-
-    if (p == last || last - p > 19 || *p == '0') {
-        return NGX_DECLINED;
-    }
-
-    for (n = 0; p < last; p++) {
-        if (*p < '0' || *p > '9' || n > (INT64_MAX - (*p - '0')) / 10) {
-            return NGX_DECLINED;
-        }
-
-        n = n * 10 + (*p - '0');
-    }
-
-    *id = n;
-
-    return NGX_OK;
-}
-
-
-/* the start of a list: {"key": [ ; NULL when it failed (and answered) */
-
-yajl_gen
-ngx_http_social_page_start(ngx_http_social_ctx_t *ctx, const char *key)
-{
-    yajl_gen  g;
-
-    g = ngx_http_social_json_gen(ctx->pool);
-    if (g == NULL) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return NULL;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, key);
-    yajl_gen_array_open(g);
-
-    return g;
-}
-
-
-/*
- * The end of a list: the items' array closed, "next": the cursor after
- * the page's last item (a, b), or null when a is NULL, and the answer.
- */
-
-void
-ngx_http_social_page_end(ngx_http_social_ctx_t *ctx, yajl_gen g,
-    const char *a, const char *b)
-{
-    yajl_gen_array_close(g);
-    ngx_http_social_json_str(g, "next");
-
-    if (a == NULL) {
-        yajl_gen_null(g);
-
-    } else if (ngx_http_social_cursor_json(ctx, g, a, b) != NGX_OK) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    yajl_gen_map_close(g);
-
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
-}
-
-
-/* an integer as a query parameter, in the request's (or job's) pool */
-
-const char *
-ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n)
-{
-    u_char  *p;
-
-    p = ngx_pnalloc(ctx->pool, NGX_INT64_LEN + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    *ngx_sprintf(p, "%L", n) = '\0';
-
-    return (char *) p;
-}
-
-
-ngx_int_t
-ngx_http_social_forbidden(ngx_http_social_ctx_t *ctx)
-{
-    return ngx_http_social_error(ctx, NGX_HTTP_FORBIDDEN, "forbidden",
-                                 "This is not allowed for this user.", NULL);
-}
-
-
-ngx_int_t
-ngx_http_social_not_found(ngx_http_social_ctx_t *ctx)
-{
-    return ngx_http_social_error(ctx, NGX_HTTP_NOT_FOUND, "not_found",
-                                 "No such thing.", NULL);
-}
-
-
-/* an id of the request that names nothing: 404 with the field */
-
-ngx_int_t
-ngx_http_social_no_such(ngx_http_social_ctx_t *ctx, const char *field)
-{
-    u_char  *p;
-
-    p = ngx_pnalloc(ctx->pool, ngx_strlen(field) + sizeof(" names nothing."));
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    *ngx_sprintf(p, "%s names nothing.", field) = '\0';
-
-    return ngx_http_social_error(ctx, NGX_HTTP_NOT_FOUND, "not_found",
-                                 (char *) p, field);
-}
-
-
-/* a statement that did not run (503) or failed unexpectedly (500) */
-
-ngx_int_t
-ngx_http_social_pg_failed(ngx_http_social_ctx_t *ctx, PGresult *res)
-{
-    if (res == NULL) {
-        return ngx_http_social_unavailable(ctx, "PostgreSQL");
-    }
-
-    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                  "social: query failed: %s", PQresultErrorMessage(res));
-
-    return ngx_http_social_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 "internal",
-                                 "Something went wrong on our side.", NULL);
-}
-
-
-/* 422 for the field that validation found at fault */
-
-ngx_int_t
-ngx_http_social_invalid(ngx_http_social_ctx_t *ctx)
-{
-    return ngx_http_social_error(ctx, NGX_HTTP_UNPROCESSABLE_ENTITY,
-                                 "validation_failed",
-                                 ctx->message ? ctx->message
-                                              : "The request is not valid.",
-                                 ctx->field);
-}
-
-
-/* the target of error_page: nginx's own errors as JSON too */
-
-ngx_int_t
-ngx_http_social_error_endpoint(ngx_http_social_ctx_t *ctx)
-{
-    ngx_uint_t                 status;
-    ngx_http_request_t        *r;
-    ngx_http_social_status_t  *s;
-
-    r = ctx->request;
-
-    status = r->err_status ? r->err_status : NGX_HTTP_NOT_FOUND;
-
-    for (s = ngx_http_social_statuses; s->status; s++) {
-        if (s->status == status) {
-            break;
-        }
-    }
-
-    if (s->status == 0 && status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
-        s = &ngx_http_social_statuses[0];
-    }
-
-    return ngx_http_social_error(ctx, status, s->code, s->message, NULL);
-}
-
-
-ngx_int_t
-ngx_http_social_add_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_social_allow(ngx_http_social_ctx_t *ctx)
-{
-    u_char      *p;
-    ngx_str_t    value;
-    ngx_uint_t   i, methods;
-
-    static struct {
-        ngx_uint_t   method;
-        const char  *name;
-    } names[] = {
-        { NGX_HTTP_GET, "GET" },
-        { NGX_HTTP_HEAD, "HEAD" },
-        { NGX_HTTP_POST, "POST" },
-        { NGX_HTTP_PUT, "PUT" },
-        { NGX_HTTP_DELETE, "DELETE" },
-        { 0, NULL }
-    };
-
-    methods = ctx->endpoint->methods;
-
-    p = ngx_pnalloc(ctx->request->pool, sizeof("GET, HEAD, POST, PUT, DELETE"));
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    value.data = p;
-
-    for (i = 0; names[i].name; i++) {
-        if (methods & names[i].method) {
-            if (p != value.data) {
-                *p++ = ',';
-                *p++ = ' ';
-            }
-
-            p = ngx_cpymem(p, names[i].name, ngx_strlen(names[i].name));
-        }
-    }
-
-    value.len = p - value.data;
-
-    return ngx_http_social_add_header(ctx->request, "Allow", &value);
+    return ngx_http_social_parse_id(r->captures_data + r->captures[2],
+                                    r->captures[3] - r->captures[2], id);
 }

@@ -39,6 +39,10 @@
  */
 
 
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_redis.h"
 #include "ngx_http_social_revoke.h"
 
 
@@ -49,10 +53,6 @@
 
 /* the age of the worker's last complete read of the log still current */
 #define NGX_HTTP_SOCIAL_REVOKE_CURRENT     900
-
-/* the generation of a deleted user: no token carries it */
-#define NGX_HTTP_SOCIAL_GEN_GONE           INT64_MAX
-
 
 typedef struct {
     int64_t                         user_id;

@@ -24,6 +24,11 @@
  */
 
 
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_job.h"
 #include "ngx_http_social_revoke.h"
 
 

@@ -8,6 +8,15 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_password.h"
+#include "ngx_http_social_auth.h"
+#include "ngx_http_social_token.h"
+#include "ngx_http_social_revoke.h"
+#include "ngx_http_social_endpoints.h"
 
 #include <openssl/rand.h>
 
@@ -95,7 +104,7 @@ ngx_http_social_signup(ngx_http_social_ctx_t *ctx)
 
     if (v && v->type != NGX_HTTP_SOCIAL_JSON_NULL) {
         if (ngx_http_social_attributes(ctx, v, &attrs, &s->attrs) != NGX_OK) {
-            return ngx_http_social_invalid(ctx);
+            return ngx_http_social_unprocessable(ctx);
         }
 
     } else {
@@ -112,7 +121,7 @@ ngx_http_social_signup(ngx_http_social_ctx_t *ctx)
         || (rc == NGX_OK
             && ngx_http_social_check_username(ctx, &s->username) != NGX_OK))
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     rc = ngx_http_social_json_string(ctx, ctx->body, "email", 3, 254,
@@ -121,12 +130,12 @@ ngx_http_social_signup(ngx_http_social_ctx_t *ctx)
         || (rc == NGX_OK
             && ngx_http_social_check_email(ctx, &s->email) != NGX_OK))
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     rc = ngx_http_social_password_field(ctx, "password", &s->password);
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     s->values[0] = (char *) s->username.data;
@@ -212,8 +221,8 @@ ngx_http_social_signup_insert(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_signup_t  *s = ctx->data;
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_signup, 6,
-                                   s->values, ngx_http_social_signup_done);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_signup, 6,
+                                     s->values, ngx_http_social_signup_done);
 }
 
 
@@ -278,11 +287,7 @@ ngx_http_social_signup_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         yajl_gen_string(g, s->password.data, s->password.len);
     }
 
-    ngx_http_social_json_str(g, "token");
-    yajl_gen_string(g, token.data, token.len);
-    ngx_http_social_json_kv(g, "token_type", "Bearer");
-    ngx_http_social_json_str(g, "expires_in");
-    yajl_gen_integer(g, ctx->smcf->token_lifetime);
+    ngx_http_social_token_json(g, &token, ctx->smcf->token_lifetime);
     yajl_gen_map_close(g);
 
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_CREATED, g));
@@ -303,7 +308,7 @@ ngx_http_social_check_username(ngx_http_social_ctx_t *ctx, ngx_str_t *v)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
               || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
         {
-            return ngx_http_social_json_invalid(ctx, "username",
+            return ngx_http_social_note_invalid(ctx, "username",
                        "must be 3 to 32 of letters, digits, '_', '.', '-'");
         }
     }
@@ -326,13 +331,13 @@ ngx_http_social_check_email(ngx_http_social_ctx_t *ctx, ngx_str_t *v)
         || at == v->data + v->len - 1
         || ngx_strlchr(at + 1, v->data + v->len, '@') != NULL)
     {
-        return ngx_http_social_json_invalid(ctx, "email",
+        return ngx_http_social_note_invalid(ctx, "email",
                                   "must be an address with one '@'");
     }
 
     for (i = 0; i < v->len; i++) {
         if (v->data[i] <= ' ' || v->data[i] == 0x7f) {
-            return ngx_http_social_json_invalid(ctx, "email",
+            return ngx_http_social_note_invalid(ctx, "email",
                                   "must not contain white space");
         }
     }
@@ -356,13 +361,11 @@ ngx_http_social_password_field(ngx_http_social_ctx_t *ctx, const char *key,
     }
 
     if (v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
-        return ngx_http_social_json_invalid(ctx, key, "must be a string");
+        return ngx_http_social_note_invalid(ctx, key, "must be a string");
     }
 
-    if (v->str.len < 8 || v->str.len > 128
-        || ngx_strlchr(v->str.data, v->str.data + v->str.len, '\0'))
-    {
-        return ngx_http_social_json_invalid(ctx, key,
+    if (!ngx_http_social_password_valid(&v->str)) {
+        return ngx_http_social_note_invalid(ctx, key,
                                             "must be 8 to 128 bytes long");
     }
 
@@ -417,7 +420,7 @@ ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
 
     rc = ngx_http_social_json_id(ctx, ctx->body, "user_id", &id);
     if (rc == NGX_ERROR) {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (rc == NGX_OK) {
@@ -436,13 +439,13 @@ ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
         }
 
         if (rc == NGX_ERROR) {
-            return ngx_http_social_invalid(ctx);
+            return ngx_http_social_unprocessable(ctx);
         }
 
         if (rc == NGX_DECLINED) {
-            ngx_http_social_json_invalid(ctx, "user_id",
+            ngx_http_social_note_invalid(ctx, "user_id",
                              "(or username, or email) is required");
-            return ngx_http_social_invalid(ctx);
+            return ngx_http_social_unprocessable(ctx);
         }
 
         s->values[0] = (char *) name.data;
@@ -451,8 +454,8 @@ ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
     rc = ngx_http_social_password_field(ctx, "password", &s->password);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_social_json_invalid(ctx, "password", "is required");
-        return ngx_http_social_invalid(ctx);
+        ngx_http_social_note_invalid(ctx, "password", "is required");
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (rc == NGX_ERROR) {
@@ -460,8 +463,8 @@ ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_invalid_credentials(ctx);
     }
 
-    return ngx_http_social_pg_step(ctx, sql, 1, s->values,
-                                   ngx_http_social_signin_found);
+    return ngx_http_social_pg_or_503(ctx, sql, 1, s->values,
+                                     ngx_http_social_signin_found);
 }
 
 
@@ -472,7 +475,7 @@ ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_str_t                  stored, ok;
     ngx_http_social_signin_t  *s = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -564,11 +567,7 @@ ngx_http_social_signin_reply(ngx_http_social_ctx_t *ctx)
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "user_id");
     yajl_gen_integer(g, s->user_id);
-    ngx_http_social_json_str(g, "token");
-    yajl_gen_string(g, token.data, token.len);
-    ngx_http_social_json_kv(g, "token_type", "Bearer");
-    ngx_http_social_json_str(g, "expires_in");
-    yajl_gen_integer(g, ctx->smcf->token_lifetime);
+    ngx_http_social_token_json(g, &token, ctx->smcf->token_lifetime);
     yajl_gen_map_close(g);
 
     return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
@@ -600,8 +599,8 @@ ngx_http_social_signout(ngx_http_social_ctx_t *ctx)
 
     values[0] = ngx_http_social_int64(ctx, ctx->user_id);
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_signout, 1, values,
-                                   ngx_http_social_signout_moved);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_signout, 1,
+                                     values, ngx_http_social_signout_moved);
 }
 
 
@@ -610,7 +609,7 @@ ngx_http_social_signout_moved(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     int64_t  gen;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

@@ -8,6 +8,15 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_password.h"
+#include "ngx_http_social_auth.h"
+#include "ngx_http_social_token.h"
+#include "ngx_http_social_revoke.h"
+#include "ngx_http_social_endpoints.h"
 
 
 typedef struct {
@@ -169,15 +178,15 @@ ngx_http_social_user_read(ngx_http_social_ctx_t *ctx)
 
     u->values[1] = ngx_http_social_int64(ctx, ctx->user_id);
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user_visible, 2,
-                                   u->values, ngx_http_social_user_show);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_user_visible, 2,
+                                     u->values, ngx_http_social_user_show);
 }
 
 
 static void
 ngx_http_social_user_show(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -232,11 +241,7 @@ ngx_http_social_user_reply(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_json_pg(g, res, 0, 10, NGX_HTTP_SOCIAL_JSON_INTEGER);
 
     if (u->token.len) {
-        ngx_http_social_json_str(g, "token");
-        yajl_gen_string(g, u->token.data, u->token.len);
-        ngx_http_social_json_kv(g, "token_type", "Bearer");
-        ngx_http_social_json_str(g, "expires_in");
-        yajl_gen_integer(g, ctx->smcf->token_lifetime);
+        ngx_http_social_token_json(g, &u->token, ctx->smcf->token_lifetime);
     }
 
     yajl_gen_map_close(g);
@@ -270,7 +275,7 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
 
     if (v && v->type != NGX_HTTP_SOCIAL_JSON_NULL) {
         if (ngx_http_social_attributes(ctx, v, &attrs, &list) != NGX_OK) {
-            return ngx_http_social_invalid(ctx);
+            return ngx_http_social_unprocessable(ctx);
         }
 
         u->attrs = 1;
@@ -282,7 +287,7 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
         || (rc == NGX_OK
             && ngx_http_social_check_username(ctx, &name) != NGX_OK))
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     u->values[1] = (rc == NGX_OK) ? (char *) name.data : NULL;
@@ -292,7 +297,7 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
         || (rc == NGX_OK
             && ngx_http_social_check_email(ctx, &email) != NGX_OK))
     {
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     u->values[2] = (rc == NGX_OK) ? (char *) email.data : NULL;
@@ -301,12 +306,11 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
 
     if (v && v->type != NGX_HTTP_SOCIAL_JSON_NULL) {
         if (v->type != NGX_HTTP_SOCIAL_JSON_STRING
-            || v->str.len < 8 || v->str.len > 128
-            || ngx_strlchr(v->str.data, v->str.data + v->str.len, '\0'))
+            || !ngx_http_social_password_valid(&v->str))
         {
-            ngx_http_social_json_invalid(ctx, "password",
+            ngx_http_social_note_invalid(ctx, "password",
                                          "must be 8 to 128 bytes long");
-            return ngx_http_social_invalid(ctx);
+            return ngx_http_social_unprocessable(ctx);
         }
 
         u->password = v->str;
@@ -315,9 +319,9 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
             v = ngx_http_social_json_get(ctx->body, "current_password");
 
             if (v == NULL || v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
-                ngx_http_social_json_invalid(ctx, "current_password",
+                ngx_http_social_note_invalid(ctx, "current_password",
                                "is required to change the password");
-                return ngx_http_social_invalid(ctx);
+                return ngx_http_social_unprocessable(ctx);
             }
 
             u->current = v->str;
@@ -335,8 +339,8 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
     u->values[5] = (char *) ctx->smcf->group_threshold.data;
     u->values[6] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user_hash, 1,
-                                   u->values, ngx_http_social_user_found);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_user_hash, 1,
+                                     u->values, ngx_http_social_user_found);
 }
 
 
@@ -347,7 +351,7 @@ ngx_http_social_user_found(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_str_t                stored, ok;
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -463,7 +467,7 @@ ngx_http_social_user_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_COMMAND_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_COMMAND_OK)) {
         return;
     }
 
@@ -479,8 +483,8 @@ ngx_http_social_user_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
     u->regroup[2] = u->values[5];
     u->regroup[3] = u->values[6];
 
-    ngx_http_social_pg_next(ctx, ngx_http_social_sql_user_regroup, 4,
-                            u->regroup, ngx_http_social_user_regrouped);
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_user_regroup, 4,
+                               u->regroup, ngx_http_social_user_regrouped);
 }
 
 
@@ -496,8 +500,8 @@ ngx_http_social_user_regrouped(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_pg_next(ctx, ngx_http_social_sql_user_update, 4, u->values,
-                            ngx_http_social_user_updated);
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_user_update, 4,
+                               u->values, ngx_http_social_user_updated);
 }
 
 
@@ -536,7 +540,7 @@ ngx_http_social_user_committed(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_COMMAND_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_COMMAND_OK)) {
         return;
     }
 
@@ -583,8 +587,8 @@ ngx_http_social_user_show_row(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    ngx_http_social_pg_next(ctx, ngx_http_social_sql_user, 1, u->values,
-                            ngx_http_social_user_show);
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_user, 1, u->values,
+                               ngx_http_social_user_show);
 }
 
 
@@ -610,8 +614,8 @@ ngx_http_social_user_delete(ngx_http_social_ctx_t *ctx)
 
     u->values[1] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user_delete, 2,
-                                   u->values, ngx_http_social_user_deleted);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_user_delete, 2,
+                                     u->values, ngx_http_social_user_deleted);
 }
 
 
@@ -620,7 +624,7 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
@@ -648,8 +652,8 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     /* no generation is that high: every token of the user stops working */
 
-    ngx_http_social_revoke_publish(ctx, u->id, INT64_MAX, u->rev,
-                                   ngx_http_social_user_gone);
+    ngx_http_social_revoke_publish(ctx, u->id, NGX_HTTP_SOCIAL_GEN_GONE,
+                                   u->rev, ngx_http_social_user_gone);
 }
 
 
@@ -671,9 +675,9 @@ ngx_http_social_user_role(ngx_http_social_ctx_t *ctx)
         || !((role.len == 5 && ngx_strncmp(role.data, "admin", 5) == 0)
              || (role.len == 4 && ngx_strncmp(role.data, "user", 4) == 0)))
     {
-        ngx_http_social_json_invalid(ctx, "role",
+        ngx_http_social_note_invalid(ctx, "role",
                                      "must be \"admin\" or \"user\"");
-        return ngx_http_social_invalid(ctx);
+        return ngx_http_social_unprocessable(ctx);
     }
 
     if (!ctx->admin) {
@@ -686,8 +690,8 @@ ngx_http_social_user_role(ngx_http_social_ctx_t *ctx)
 
     u->values[1] = (char *) role.data;
 
-    return ngx_http_social_pg_step(ctx, ngx_http_social_sql_user_role, 2,
-                                   u->values, ngx_http_social_user_role_set);
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_user_role, 2,
+                                     u->values, ngx_http_social_user_role_set);
 }
 
 
@@ -696,7 +700,7 @@ ngx_http_social_user_role_set(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_user_t  *u = ctx->data;
 
-    if (!ngx_http_social_pg_ok(ctx, res, PGRES_TUPLES_OK)) {
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 

@@ -1,0 +1,52 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * Redis, as the rest of the module sees it: a command (or a Lua script,
+ * called by its SHA1) is sent for a task on the worker's one pipelined
+ * connection, and its handler runs with the reply, or with NULL when it
+ * could not run (ctx->backend_error says why); nobody answers a request
+ * here.
+ */
+
+
+#ifndef _NGX_HTTP_SOCIAL_REDIS_H_INCLUDED_
+#define _NGX_HTTP_SOCIAL_REDIS_H_INCLUDED_
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+
+/* reply is NULL when the command could not run */
+typedef void (*ngx_http_social_redis_handler_pt)(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+
+
+/* a Redis Lua script, called by its SHA1 */
+
+typedef struct {
+    const char                     *text;
+    char                            sha1[41];
+} ngx_http_social_script_t;
+
+
+ngx_int_t ngx_http_social_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_redis_exit_process(void);
+ngx_int_t ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler, int argc, const char **argv,
+    const size_t *argvlen);
+ngx_int_t ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler,
+    ngx_http_social_script_t *script, int argc, const char **argv,
+    const size_t *argvlen);
+
+
+#endif /* _NGX_HTTP_SOCIAL_REDIS_H_INCLUDED_ */

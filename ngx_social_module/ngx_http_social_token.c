@@ -1,0 +1,300 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * Tokens: JWT HS256 signed with OpenSSL's HMAC, strict base64url, the
+ * signature compared in constant time, nothing unsigned parsed.
+ */
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_util.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+
+static ngx_int_t ngx_http_social_token_claims(ngx_pool_t *pool,
+    ngx_str_t *text, time_t now, ngx_http_social_claims_t *claims);
+static ngx_int_t ngx_http_social_claim_int(ngx_http_social_json_t *payload,
+    const char *key, int64_t *n);
+static ngx_int_t ngx_http_social_b64url(ngx_pool_t *pool, ngx_str_t *in,
+    ngx_str_t *out);
+
+
+static const char  ngx_http_social_jwt_header[] =
+    "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+
+
+/*
+ * <header>.<payload>.<signature>, signed with the key and current at now:
+ * NGX_OK with the claims, NGX_DECLINED for anything else
+ */
+
+ngx_int_t
+ngx_http_social_token_parse(ngx_pool_t *pool, ngx_str_t *key,
+    ngx_str_t *token, time_t now, ngx_http_social_claims_t *claims)
+{
+    u_char                  *dot1, *dot2, *last;
+    ngx_str_t                part, text, sig;
+    unsigned int             len;
+    ngx_http_social_json_t  *header, *v;
+    u_char                   mac[EVP_MAX_MD_SIZE];
+
+    last = token->data + token->len;
+
+    dot1 = ngx_strlchr(token->data, last, '.');
+    if (dot1 == NULL) {
+        return NGX_DECLINED;
+    }
+
+    dot2 = ngx_strlchr(dot1 + 1, last, '.');
+    if (dot2 == NULL || ngx_strlchr(dot2 + 1, last, '.') != NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* the signature first: nothing unsigned is parsed */
+
+    part.data = dot2 + 1;
+    part.len = last - part.data;
+
+    if (ngx_http_social_b64url(pool, &part, &sig) != NGX_OK
+        || sig.len != 32)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (HMAC(EVP_sha256(), key->data, key->len,
+             token->data, dot2 - token->data, mac, &len)
+        == NULL
+        || len != 32
+        || CRYPTO_memcmp(mac, sig.data, 32) != 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                       "social auth: bad signature");
+        return NGX_DECLINED;
+    }
+
+    /* only HS256: "none" and every other algorithm are refused */
+
+    part.data = token->data;
+    part.len = dot1 - token->data;
+
+    if (ngx_http_social_b64url(pool, &part, &text) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    header = ngx_http_social_json_parse(pool, text.data, text.len);
+    v = ngx_http_social_json_get(header, "alg");
+
+    if (v == NULL || v->type != NGX_HTTP_SOCIAL_JSON_STRING
+        || v->str.len != 5 || ngx_strncmp(v->str.data, "HS256", 5) != 0
+        || ngx_http_social_json_get(header, "crit") != NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    part.data = dot1 + 1;
+    part.len = dot2 - part.data;
+
+    if (ngx_http_social_b64url(pool, &part, &text) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_social_token_claims(pool, &text, now, claims);
+}
+
+
+/* the payload: "sub", "role", "iat", "exp" after now, "gen" */
+
+static ngx_int_t
+ngx_http_social_token_claims(ngx_pool_t *pool, ngx_str_t *text, time_t now,
+    ngx_http_social_claims_t *claims)
+{
+    int64_t                  exp, iat, sub, gen;
+    ngx_uint_t               admin;
+    ngx_http_social_json_t  *payload, *v;
+
+    payload = ngx_http_social_json_parse(pool, text->data, text->len);
+
+    /* "sub": the user id as a decimal string, no sign, no leading zero */
+
+    v = ngx_http_social_json_get(payload, "sub");
+
+    if (v == NULL || v->type != NGX_HTTP_SOCIAL_JSON_STRING
+        || ngx_http_social_parse_id(v->str.data, v->str.len, &sub) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_social_claim_int(payload, "exp", &exp) != NGX_OK
+        || ngx_http_social_claim_int(payload, "iat", &iat) != NGX_OK
+        || ngx_http_social_claim_int(payload, "gen", &gen) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (exp <= now) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                       "social auth: token expired");
+        return NGX_DECLINED;
+    }
+
+    v = ngx_http_social_json_get(payload, "role");
+
+    if (v == NULL || v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
+        return NGX_DECLINED;
+    }
+
+    if (v->str.len == 5 && ngx_strncmp(v->str.data, "admin", 5) == 0) {
+        admin = 1;
+
+    } else if (v->str.len == 4 && ngx_strncmp(v->str.data, "user", 4) == 0) {
+        admin = 0;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    claims->user_id = sub;
+    claims->gen = gen;
+    claims->admin = admin;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_claim_int(ngx_http_social_json_t *payload, const char *key,
+    int64_t *n)
+{
+    ngx_http_social_json_t  *v;
+
+    v = ngx_http_social_json_get(payload, key);
+
+    if (v == NULL || v->type != NGX_HTTP_SOCIAL_JSON_INTEGER || v->big
+        || v->integer < 0)
+    {
+        return NGX_ERROR;
+    }
+
+    *n = v->integer;
+
+    return NGX_OK;
+}
+
+
+/* strict base64url: the URL alphabet, no padding, canonical trailing bits */
+
+static ngx_int_t
+ngx_http_social_b64url(ngx_pool_t *pool, ngx_str_t *in, ngx_str_t *out)
+{
+    ngx_str_t  again;
+
+    if (in->len == 0 || in->len % 4 == 1) {
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(pool, ngx_base64_decoded_length(in->len) + 1);
+    again.data = ngx_pnalloc(pool, ngx_base64_encoded_length(in->len));
+
+    if (out->data == NULL || again.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_decode_base64url(out, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(&again, out);
+
+    if (again.len != in->len || ngx_strncmp(again.data, in->data, in->len))
+    {
+        return NGX_ERROR;
+    }
+
+    out->data[out->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+/* a signed token of the claims, issued at now, in the pool */
+
+ngx_int_t
+ngx_http_social_token_sign(ngx_pool_t *pool, ngx_str_t *key,
+    ngx_http_social_claims_t *claims, time_t now, time_t lifetime,
+    ngx_str_t *token)
+{
+    u_char        *p, *buf;
+    size_t         plen;
+    ngx_str_t      src, dst;
+    unsigned int   len;
+    u_char         payload[256], mac[EVP_MAX_MD_SIZE];
+
+    plen = ngx_snprintf(payload, sizeof(payload),
+                        "{\"sub\":\"%L\",\"role\":\"%s\",\"iat\":%T,"
+                        "\"exp\":%T,\"gen\":%L}",
+                        claims->user_id, claims->admin ? "admin" : "user",
+                        now, now + lifetime, claims->gen)
+           - payload;
+
+    buf = ngx_pnalloc(pool, ngx_base64_encoded_length(
+                                sizeof(ngx_http_social_jwt_header))
+                            + ngx_base64_encoded_length(plen)
+                            + ngx_base64_encoded_length(32) + 2);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst.data = buf;
+    src.data = (u_char *) ngx_http_social_jwt_header;
+    src.len = sizeof(ngx_http_social_jwt_header) - 1;
+    ngx_encode_base64url(&dst, &src);
+    p = buf + dst.len;
+    *p++ = '.';
+
+    dst.data = p;
+    src.data = payload;
+    src.len = plen;
+    ngx_encode_base64url(&dst, &src);
+    p += dst.len;
+
+    if (HMAC(EVP_sha256(), key->data, key->len, buf, p - buf, mac, &len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    *p++ = '.';
+
+    dst.data = p;
+    src.data = mac;
+    src.len = len;
+    ngx_encode_base64url(&dst, &src);
+    p += dst.len;
+
+    token->data = buf;
+    token->len = p - buf;
+
+    return NGX_OK;
+}
+
+
+/* the token as every answer that gives one shows it */
+
+void
+ngx_http_social_token_json(yajl_gen g, ngx_str_t *token, time_t lifetime)
+{
+    ngx_http_social_json_str(g, "token");
+    (void) yajl_gen_string(g, token->data, token->len);
+    ngx_http_social_json_kv(g, "token_type", "Bearer");
+    ngx_http_social_json_str(g, "expires_in");
+    (void) yajl_gen_integer(g, lifetime);
+}

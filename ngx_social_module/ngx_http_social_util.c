@@ -1,0 +1,133 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+#include "ngx_http_social_util.h"
+
+
+/*
+ * an nginx connection around a socket that a library (libpq, hiredis)
+ * owns: the events leave it without a system call (the library closes the
+ * socket right after, and the kernel forgets it then), nothing posted or
+ * timed stays behind, and the socket itself is not closed here
+ */
+
+void
+ngx_http_social_connection_release(ngx_connection_t *c)
+{
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+}
+
+
+/* a connect failed, or a connection was lost: the next waits longer */
+
+void
+ngx_http_social_backoff_failed(ngx_http_social_backoff_t *b)
+{
+    b->wait = b->wait ? ngx_min(b->wait * 2, NGX_HTTP_SOCIAL_BACKOFF_MAX)
+                      : NGX_HTTP_SOCIAL_BACKOFF_MIN;
+    b->retry_at = ngx_current_msec + b->wait;
+}
+
+
+/* a connect succeeded: the next one, when needed, goes at once */
+
+void
+ngx_http_social_backoff_reset(ngx_http_social_backoff_t *b)
+{
+    b->wait = 0;
+    b->retry_at = 0;
+}
+
+
+/* is it too early for another connect */
+
+ngx_uint_t
+ngx_http_social_backoff_waiting(ngx_http_social_backoff_t *b)
+{
+    return ngx_current_msec < b->retry_at;
+}
+
+
+/*
+ * Decimal digits as a non-negative integer, read from the left: NGX_OK
+ * with the value; NGX_DECLINED at a byte that is not a digit (or when
+ * there is no digit at all); NGX_ERROR when the value passes INT64_MAX
+ * before that.  Pure: bytes in, a number out.
+ */
+
+ngx_int_t
+ngx_http_social_atoi64(const u_char *p, size_t len, int64_t *n)
+{
+    int64_t        v;
+    const u_char  *last;
+
+    if (len == 0) {
+        return NGX_DECLINED;
+    }
+
+    last = p + len;
+
+    for (v = 0; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_DECLINED;
+        }
+
+        if (v > (INT64_MAX - (*p - '0')) / 10) {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + (*p - '0');
+    }
+
+    *n = v;
+
+    return NGX_OK;
+}
+
+
+/*
+ * an id as clients write it: 1 to 2^63-1 in decimal, no sign, no leading
+ * zero; NGX_OK or NGX_DECLINED
+ */
+
+ngx_int_t
+ngx_http_social_parse_id(const u_char *p, size_t len, int64_t *id)
+{
+    if (len == 0 || len > 19 || p[0] == '0') {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_social_atoi64(p, len, id) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
