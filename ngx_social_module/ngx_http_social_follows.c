@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_feed_cache.h"
 
 
 static ngx_int_t ngx_http_social_relation(ngx_http_social_ctx_t *ctx,

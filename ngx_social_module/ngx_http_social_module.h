@@ -320,27 +320,12 @@ ngx_int_t ngx_http_social_user_following(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_user_ref_json(yajl_gen g, PGresult *res, int row,
     int col);
 
-/* ngx_http_social_feed_cache.c */
-typedef struct {
-    const char                     *user;         /* events of, about it */
-    const char                     *user_object;  /* its cached object */
-    const char                     *events;       /* "{1,2}": these go */
-    const char                     *posts;        /* "{1,2}": cached ones */
-} ngx_http_social_forget_t;
-
-extern ngx_http_social_script_t  ngx_http_social_feed_read_script;
-extern ngx_http_social_script_t  ngx_http_social_feed_put_script;
-
+/* ngx_http_social_feed_cache.c (the feed store: its own header) */
 ngx_int_t ngx_http_social_feed_cache_init_process(ngx_cycle_t *cycle,
     ngx_http_social_main_conf_t *smcf);
 void ngx_http_social_feed_cache_exit_process(void);
-void ngx_http_social_feed_changed(void);
-void ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_forget_t *f, ngx_http_social_step_pt next);
-ngx_uint_t ngx_http_social_feed_ids(const char *array, const char **argv,
-    size_t *lens);
 
-/* ngx_http_social_cache.c */
+/* ngx_http_social_evict.c */
 ngx_int_t ngx_http_social_cache_evict_endpoint(ngx_http_social_ctx_t *ctx);
 
 /* ngx_http_social_learning.c */

@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_feed_cache.h"
 
 
 static void ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx,

@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_feed_cache.h"
 
 
 typedef struct {
