@@ -333,29 +333,8 @@ ngx_int_t ngx_http_social_conversations(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_conversation_utterances(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_utterances(ngx_http_social_ctx_t *ctx);
 
-/* ngx_http_social_errors.c */
+/* ngx_http_social_points.c (the point store: ngx_http_social_points.h) */
 ngx_int_t ngx_http_social_errors(ngx_http_social_ctx_t *ctx);
-void ngx_http_social_errors_forget(ngx_http_social_ctx_t *ctx,
-    int64_t user_id);
-ngx_int_t ngx_http_social_errors_view(ngx_http_social_ctx_t *ctx,
-    int64_t user_id, ngx_http_social_redis_handler_pt handler);
-ngx_int_t ngx_http_social_errors_cut(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_redis_handler_pt handler);
-ngx_int_t ngx_http_social_errors_rows(ngx_http_social_ctx_t *ctx,
-    ngx_str_t *batch, ngx_uint_t from, ngx_uint_t to,
-    ngx_http_social_redis_handler_pt handler);
-ngx_int_t ngx_http_social_errors_ack(ngx_http_social_ctx_t *ctx,
-    ngx_str_t *batch, ngx_http_social_redis_handler_pt handler);
-void ngx_http_social_errors_failed(ngx_http_social_ctx_t *ctx,
-    ngx_str_t *batch);
-ngx_int_t ngx_http_social_errors_hold(ngx_http_social_ctx_t *ctx,
-    ngx_str_t *batch, const char *why,
-    ngx_http_social_redis_handler_pt handler);
-
-/* ngx_http_social_errors_check.c */
-const char *ngx_http_social_errors_row_check(u_char *row, size_t len);
-const char *ngx_http_social_errors_spelling_check(u_char *spelling,
-    size_t len);
 
 /* ngx_http_social_flush.c */
 ngx_int_t ngx_http_social_flush_init_process(ngx_cycle_t *cycle,

@@ -9,6 +9,7 @@
 
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_feed_cache.h"
+#include "ngx_http_social_points.h"
 
 
 typedef struct {
@@ -645,7 +646,7 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     /* what still waits in Redis for the user goes too (best effort) */
 
-    ngx_http_social_errors_forget(ctx, u->id);
+    ngx_http_social_point_forget(ctx, u->id);
 
     /* no generation is that high: every token of the user stops working */
 
