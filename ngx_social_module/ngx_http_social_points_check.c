@@ -47,7 +47,7 @@ static int ngx_http_social_point_check_open(void *ctx);
 static int ngx_http_social_point_check_close(void *ctx);
 static const char *ngx_http_social_point_check_next(
     ngx_http_social_point_check_t *c, char type);
-static ngx_uint_t ngx_http_social_point_check_run(u_char *p, u_char *last,
+static ngx_uint_t ngx_http_social_point_check_digits(u_char *p, u_char *last,
     ngx_uint_t hex, size_t max);
 
 
@@ -325,16 +325,16 @@ ngx_http_social_point_batch_check(u_char *p, size_t len, ngx_uint_t part)
     switch (part) {
 
     case NGX_HTTP_SOCIAL_POINT_EPOCH:
-        return ngx_http_social_point_check_run(p, last, 1, 32);
+        return ngx_http_social_point_check_digits(p, last, 1, 32);
 
     case NGX_HTTP_SOCIAL_POINT_SEQ:
-        return ngx_http_social_point_check_run(p, last, 0, 18);
+        return ngx_http_social_point_check_digits(p, last, 0, 18);
 
     default: /* NGX_HTTP_SOCIAL_POINT_BATCH */
         colon = ngx_strlchr(p, last, ':');
 
-        return colon && ngx_http_social_point_check_run(p, colon, 1, 32)
-               && ngx_http_social_point_check_run(colon + 1, last, 0, 18);
+        return colon && ngx_http_social_point_check_digits(p, colon, 1, 32)
+               && ngx_http_social_point_check_digits(colon + 1, last, 0, 18);
     }
 }
 
@@ -342,7 +342,7 @@ ngx_http_social_point_batch_check(u_char *p, size_t len, ngx_uint_t part)
 /* 1 to max lower-case hex digits, or digits */
 
 static ngx_uint_t
-ngx_http_social_point_check_run(u_char *p, u_char *last, ngx_uint_t hex,
+ngx_http_social_point_check_digits(u_char *p, u_char *last, ngx_uint_t hex,
     size_t max)
 {
     if (p == last || (size_t) (last - p) > max) {
