@@ -6,9 +6,9 @@
 
 /*
  * The endpoints: the table's entry (module.c holds the table), every
- * handler, and what endpoints share with each other.  The handlers of the
- * two stores (feed, errors, exercises, cache_evict) are still declared in
- * _module.h's marked block.
+ * handler, and what endpoints share with each other.  The stores behind
+ * them have their own headers: _feed_cache.h (the feed), _points.h (the
+ * error points).
  */
 
 
@@ -73,6 +73,12 @@ ngx_int_t ngx_http_social_like(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_post_json(yajl_gen g, PGresult *res, int row, int col,
     ngx_uint_t mine);
 
+/* ngx_http_social_feed.c */
+ngx_int_t ngx_http_social_feed(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_evict.c */
+ngx_int_t ngx_http_social_evict(ngx_http_social_ctx_t *ctx);
+
 /* ngx_http_social_follows.c */
 ngx_int_t ngx_http_social_follow(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_block(ngx_http_social_ctx_t *ctx);
@@ -88,6 +94,12 @@ void ngx_http_social_user_ref_json(yajl_gen g, PGresult *res, int row,
 ngx_int_t ngx_http_social_conversations(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_conversation_utterances(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_utterances(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_points.c */
+ngx_int_t ngx_http_social_points(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_exercises.c */
+ngx_int_t ngx_http_social_exercises(ngx_http_social_ctx_t *ctx);
 
 /* ngx_http_social_debug.c */
 ngx_int_t ngx_http_social_debug_redis_blob(ngx_http_social_ctx_t *ctx);

@@ -18,13 +18,33 @@
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_util.h"
 #include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
 #include "ngx_http_social_json.h"
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_points.h"
 
 
 #define NGX_HTTP_SOCIAL_EXERCISES_MAX  20
+
+
+/* the columns of the exercises query */
+
+enum {
+    NGX_HTTP_SOCIAL_EXERCISES_COL_RANK = 0,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_EXERCISE,     /* NULL: none, or own */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_TYPE,         /* NULL: none */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_PROMPT,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_CHOICES,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_ANSWER,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE
+};
 
 
 typedef struct {
@@ -50,21 +70,12 @@ static void ngx_http_social_exercises_exists(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
-static ngx_uint_t ngx_http_social_exercises_counts(yajl_gen g,
-    redisReply *list, ngx_uint_t batch, redisReply **bad);
-static const char *ngx_http_social_exercises_batch(ngx_http_social_ctx_t *ctx,
-    redisReply *r, ngx_uint_t kind);
 static void ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_uint_t ngx_http_social_exercises_share(
     ngx_http_social_focus_t *focus, ngx_uint_t n, ngx_uint_t limit);
 static void ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
     int row);
-static ngx_uint_t ngx_http_social_exercises_run(u_char *p, u_char *last,
-    ngx_uint_t hex, size_t max);
-static ngx_uint_t ngx_http_social_exercises_digits(redisReply *r,
-    size_t max);
-static ngx_uint_t ngx_http_social_exercises_ids(redisReply *r);
 
 
 static const char  ngx_http_social_sql_exercises_user[] =
@@ -219,34 +230,15 @@ ngx_http_social_exercises(ngx_http_social_ctx_t *ctx)
 static ngx_int_t
 ngx_http_social_exercises_user(ngx_http_social_ctx_t *ctx, int64_t *id)
 {
-    u_char     *p, *last;
-    int64_t     n;
-    ngx_str_t   arg;
+    ngx_str_t  arg;
 
     if (ngx_http_arg(ctx->request, (u_char *) "user_id", 7, &arg) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    p = arg.data;
-    last = p + arg.len;
-
-    if (p == last || last - p > 19 || *p == '0') {
-        goto invalid;
+    if (ngx_http_social_parse_id(arg.data, arg.len, id) == NGX_OK) {
+        return NGX_OK;
     }
-
-    for (n = 0; p < last; p++) {
-        if (*p < '0' || *p > '9' || n > (INT64_MAX - (*p - '0')) / 10) {
-            goto invalid;
-        }
-
-        n = n * 10 + (*p - '0');
-    }
-
-    *id = n;
-
-    return NGX_OK;
-
-invalid:
 
     return ngx_http_social_note_invalid(ctx, "user_id",
                               "must be an integer id from 1 to 2^63-1");
@@ -282,8 +274,8 @@ ngx_http_social_exercises_pending(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_exercises_t  *x = ctx->data;
 
-    if (ngx_http_social_errors_view(ctx, x->user_id,
-                                    ngx_http_social_exercises_waiting)
+    if (ngx_http_social_point_view(ctx, x->user_id,
+                                   ngx_http_social_exercises_waiting)
         != NGX_OK)
     {
         return ngx_http_social_unavailable(ctx, "Redis");
@@ -297,26 +289,18 @@ static void
 ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
-    u_char                       *colon;
-    size_t                        len;
-    yajl_gen                      g;
-    ngx_uint_t                    skipped;
-    redisReply                  **e, *bad;
-    const u_char                 *buf;
-    ngx_http_social_exercises_t  *x = ctx->data;
+    ngx_int_t                      rc;
+    ngx_http_social_exercises_t   *x = ctx->data;
+    ngx_http_social_point_view_t   view;
 
     if (reply == NULL) {
         ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
         return;
     }
 
-    e = reply->element;
+    rc = ngx_http_social_point_view_read(ctx->request->pool, reply, &view);
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5
-        || e[0]->type != REDIS_REPLY_STRING
-        || e[1]->type != REDIS_REPLY_STRING
-        || e[2]->type != REDIS_REPLY_STRING)
-    {
+    if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                       "social: reading pending errors failed: %*s",
                       reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
@@ -325,236 +309,28 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
         return;
     }
 
-    g = ngx_http_social_json_gen(ctx->request->pool);
-    if (g == NULL) {
+    if (rc != NGX_OK) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    /*
-     * what an older version, or a hand, left in Redis that PostgreSQL
-     * could not take is skipped, never a 500: the flush sets its rows
-     * aside and the hashes go with their batch
-     */
-
-    bad = NULL;
-
-    yajl_gen_array_open(g);
-    skipped = ngx_http_social_exercises_counts(g, e[3], 0, &bad)
-              + ngx_http_social_exercises_counts(g, e[4], 1, &bad);
-    yajl_gen_array_close(g);
-
-    if (skipped) {
+    if (view.skipped) {
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "social: %ui pending error counts of user %L are not "
-                      "as written, skipped (the first: \"%*s\")", skipped,
-                      x->user_id, bad ? ngx_min(bad->len, 200) : 0,
-                      bad ? bad->str : "");
+                      "as written, skipped (the first: \"%*s\")",
+                      view.skipped, x->user_id,
+                      view.bad ? ngx_min(view.bad->len, 200) : 0,
+                      view.bad ? view.bad->str : "");
     }
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    x->values[1] = (char *) buf;    /* NUL-terminated by yajl */
-
-    /* the ids of batches, as written by the cut, or none */
-
-    x->values[2] = ngx_http_social_exercises_batch(ctx, e[0], 'e');
-    x->values[3] = ngx_http_social_exercises_batch(ctx, e[1], 's');
-    x->values[4] = ngx_http_social_exercises_batch(ctx, e[2], 'b');
-    x->values[5] = "0";
-
-    if (x->values[2] == NULL || x->values[3] == NULL
-        || x->values[4] == NULL)
-    {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    /* the open batch "<epoch>:<seq>" as epoch and seq */
-
-    colon = (u_char *) ngx_strchr(x->values[4], ':');
-
-    if (colon) {
-        *colon = '\0';
-        x->values[5] = (char *) colon + 1;
-    }
+    x->values[1] = view.counts;
+    x->values[2] = view.epoch;
+    x->values[3] = view.seq;
+    x->values[4] = view.open_epoch;
+    x->values[5] = view.open_seq;
 
     ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 7, x->values,
                                ngx_http_social_exercises_read);
-}
-
-
-/*
- * spelling, count, utterances triples as {"s", "n", "u", "b"} objects;
- * the number of those skipped, not as this module writes them, the first
- * one's spelling in *bad
- */
-
-static ngx_uint_t
-ngx_http_social_exercises_counts(yajl_gen g, redisReply *list,
-    ngx_uint_t batch, redisReply **bad)
-{
-    size_t        i;
-    ngx_uint_t    skipped;
-    redisReply  **e;
-
-    if (list->type != REDIS_REPLY_ARRAY || list->elements % 3) {
-        return 1;
-    }
-
-    e = list->element;
-    skipped = 0;
-
-    for (i = 0; i < list->elements; i += 3) {
-        if (e[i]->type != REDIS_REPLY_STRING
-            || ngx_http_social_errors_spelling_check((u_char *) e[i]->str,
-                                                     e[i]->len)
-               != NULL
-            || !ngx_http_social_exercises_digits(e[i + 1], 18)
-            || !ngx_http_social_exercises_ids(e[i + 2]))
-        {
-            if (*bad == NULL && e[i]->type == REDIS_REPLY_STRING) {
-                *bad = e[i];
-            }
-
-            skipped++;
-
-            continue;
-        }
-
-        /* the spelling is JSON this module wrote with yajl, checked */
-
-        yajl_gen_map_open(g);
-        ngx_http_social_json_str(g, "s");
-        ngx_http_social_json_raw(g, e[i]->str, e[i]->len);
-        ngx_http_social_json_str(g, "n");
-        ngx_http_social_json_raw(g, e[i + 1]->str, e[i + 1]->len);
-        ngx_http_social_json_str(g, "u");
-        yajl_gen_string(g, (u_char *) e[i + 2]->str, e[i + 2]->len);
-        ngx_http_social_json_str(g, "b");
-        yajl_gen_integer(g, batch);
-        yajl_gen_map_close(g);
-    }
-
-    return skipped;
-}
-
-
-/*
- * from Redis, NUL-terminated in the pool: an epoch ('e', 1 to 32 hex
- * digits), a seq ('s', 1 to 18 digits) or a batch "<epoch>:<seq>" ('b');
- * one not as the cut writes it is none ("", or "0" for a seq), which no
- * batch of PostgreSQL has
- */
-
-static const char *
-ngx_http_social_exercises_batch(ngx_http_social_ctx_t *ctx, redisReply *r,
-    ngx_uint_t kind)
-{
-    u_char      *p, *last, *colon;
-    ngx_uint_t   ok;
-
-    p = (u_char *) r->str;
-    last = p + r->len;
-
-    switch (kind) {
-
-    case 'e':
-        ok = ngx_http_social_exercises_run(p, last, 1, 32);
-        break;
-
-    case 's':
-        ok = ngx_http_social_exercises_run(p, last, 0, 18);
-        break;
-
-    default:
-        colon = ngx_strlchr(p, last, ':');
-        ok = colon && ngx_http_social_exercises_run(p, colon, 1, 32)
-             && ngx_http_social_exercises_run(colon + 1, last, 0, 18);
-    }
-
-    if (!ok) {
-        return (kind == 's') ? "0" : "";
-    }
-
-    p = ngx_pnalloc(ctx->request->pool, r->len + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    *ngx_cpymem(p, r->str, r->len) = '\0';
-
-    return (char *) p;
-}
-
-
-/* 1 to max lower-case hex digits, or digits */
-
-static ngx_uint_t
-ngx_http_social_exercises_run(u_char *p, u_char *last, ngx_uint_t hex,
-    size_t max)
-{
-    if (p == last || (size_t) (last - p) > max) {
-        return 0;
-    }
-
-    for ( /* void */ ; p < last; p++) {
-        if ((*p < '0' || *p > '9') && (!hex || *p < 'a' || *p > 'f')) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static ngx_uint_t
-ngx_http_social_exercises_digits(redisReply *r, size_t max)
-{
-    size_t  i;
-
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > max) {
-        return 0;
-    }
-
-    for (i = 0; i < r->len; i++) {
-        if (r->str[i] < '0' || r->str[i] > '9') {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/* "12,9,4" (or empty): ids of 1 to 18 digits */
-
-static ngx_uint_t
-ngx_http_social_exercises_ids(redisReply *r)
-{
-    size_t  i, n;
-
-    if (r->type != REDIS_REPLY_STRING) {
-        return 0;
-    }
-
-    n = 0;
-
-    for (i = 0; i < r->len; i++) {
-        if (r->str[i] == ',' && n > 0) {
-            n = 0;
-            continue;
-        }
-
-        if (r->str[i] < '0' || r->str[i] > '9' || ++n > 18) {
-            return 0;
-        }
-    }
-
-    return r->len == 0 || n > 0;
 }
 
 
@@ -578,8 +354,11 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     for (row = 0; row < n; row++) {
         if (row == 0
-            || ngx_strcmp(PQgetvalue(res, row, 0),
-                          PQgetvalue(res, row - 1, 0)) != 0)
+            || ngx_strcmp(PQgetvalue(res, row,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK),
+                          PQgetvalue(res, row - 1,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK))
+               != 0)
         {
             if (nfocus == NGX_HTTP_SOCIAL_EXERCISES_MAX) {
                 break;
@@ -589,12 +368,14 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
             focus[nfocus].ncands = 0;
             focus[nfocus].slots = 0;
             focus[nfocus].frequency = ngx_atoof((u_char *)
-                                                PQgetvalue(res, row, 3),
-                                                PQgetlength(res, row, 3));
+                               PQgetvalue(res, row,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY),
+                               PQgetlength(res, row,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY));
             nfocus++;
         }
 
-        if (!PQgetisnull(res, row, 5)) {
+        if (!PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_TYPE)) {
             focus[nfocus - 1].ncands++;
         }
     }
@@ -625,11 +406,17 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 
         yajl_gen_map_open(g);
         ngx_http_social_json_str(g, "category");
-        ngx_http_social_json_pg(g, res, row, 1, NGX_HTTP_SOCIAL_JSON_STRING);
+        ngx_http_social_json_pg(g, res, row,
+                                NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
+                                NGX_HTTP_SOCIAL_JSON_STRING);
         ngx_http_social_json_str(g, "subcategory");
-        ngx_http_social_json_pg(g, res, row, 2, NGX_HTTP_SOCIAL_JSON_STRING);
+        ngx_http_social_json_pg(g, res, row,
+                                NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
+                                NGX_HTTP_SOCIAL_JSON_STRING);
         ngx_http_social_json_str(g, "frequency");
-        ngx_http_social_json_pg(g, res, row, 3, NGX_HTTP_SOCIAL_JSON_INTEGER);
+        ngx_http_social_json_pg(g, res, row,
+                                NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY,
+                                NGX_HTTP_SOCIAL_JSON_INTEGER);
         yajl_gen_map_close(g);
     }
 
@@ -703,20 +490,32 @@ ngx_http_social_exercise_json(yajl_gen g, PGresult *res, int row)
 {
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "exercise_id");
-    ngx_http_social_json_pg(g, res, row, 4, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, row,
+                            NGX_HTTP_SOCIAL_EXERCISES_COL_EXERCISE,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "type");
-    ngx_http_social_json_pg(g, res, row, 5, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_TYPE,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "category");
-    ngx_http_social_json_pg(g, res, row, 1, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row,
+                            NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "subcategory");
-    ngx_http_social_json_pg(g, res, row, 2, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row,
+                            NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "prompt");
-    ngx_http_social_json_pg(g, res, row, 6, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_PROMPT,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "choices");
-    ngx_http_social_json_pg(g, res, row, 7, NGX_HTTP_SOCIAL_JSON_ARRAY);
+    ngx_http_social_json_pg(g, res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CHOICES,
+                            NGX_HTTP_SOCIAL_JSON_ARRAY);
     ngx_http_social_json_str(g, "answer");
-    ngx_http_social_json_pg(g, res, row, 8, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_ANSWER,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "utterance_id");
-    ngx_http_social_json_pg(g, res, row, 9, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, row,
+                            NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     yajl_gen_map_close(g);
 }

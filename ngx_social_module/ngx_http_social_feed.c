@@ -12,13 +12,27 @@
  * event id of the page, so new events never shift a page (no duplicates,
  * no gaps).
  *
- * Pages within the recent events come from Redis (ngx_http_social_feed_
- * cache.c): the reader's follows and blocks and the last event id are read
- * from PostgreSQL, one script walks the recent set down from the cursor,
- * filters it and answers the page with the cached post and user objects.
- * When Redis is behind PostgreSQL, or the page reaches past what the set
- * holds, the whole page comes from PostgreSQL; objects not cached are read
- * by event id and cached.  The cursor is the same either way.
+ *   1. The arguments: the limit and the cursor (422).  Without Redis, the
+ *      whole page comes from PostgreSQL (6).
+ *   2. PostgreSQL: the reader's follows and blocks, and the last event id
+ *      (ngx_http_social_feed_context()).
+ *   3. Redis, one script of the feed store (ngx_http_social_feed_cache.c):
+ *      it walks the recent set down from the cursor, filters it and answers
+ *      the page's events with their cached post and user objects
+ *      (ngx_http_social_feed_cached()).  A set that is stale (its refresh
+ *      is kicked), one short of events while up to date, or a reply not as
+ *      written: 6.
+ *   4. Every object cached and the set as new as PostgreSQL: the page from
+ *      Redis alone (ngx_http_social_feed_render()).
+ *   5. Else PostgreSQL: the events the set chose, by id, and the reader's
+ *      events newer than the set (ngx_http_social_feed_fetched()).  An
+ *      event the set chose went meanwhile, or the set held too few: 6.
+ *      Else the objects go back to Redis, fire and forget
+ *      (ngx_http_social_feed_put()), and the page is made of these rows.
+ *   6. The whole page from PostgreSQL (ngx_http_social_feed_pg()), made
+ *      by ngx_http_social_feed_read().
+ *
+ * The cursor is the same whichever way a page comes.
  */
 
 
@@ -29,11 +43,51 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_feed_cache.h"
+#include "ngx_http_social_keys.h"
+#include "ngx_http_social_argv.h"
+#include "ngx_http_social_pg_array.h"
 
 
-static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx);
+/* how many recent events a read may look at before it asks PostgreSQL */
+#define NGX_HTTP_SOCIAL_FEED_SCAN_TEXT  "5000"
+
+
+/* the columns of the context: follows and blocks as array texts */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_CONTEXT_FOLLOWS = 0,
+    NGX_HTTP_SOCIAL_FEED_CONTEXT_BLOCKS,
+    NGX_HTTP_SOCIAL_FEED_CONTEXT_LAST
+};
+
+
+/* the columns of a page's rows, the feed query's and the ids query's */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_COL_EVENT = 0,
+    NGX_HTTP_SOCIAL_FEED_COL_TYPE,
+    NGX_HTTP_SOCIAL_FEED_COL_CREATED_AT,
+    NGX_HTTP_SOCIAL_FEED_COL_ACTOR,             /* user_id, username */
+    NGX_HTTP_SOCIAL_FEED_COL_POST = NGX_HTTP_SOCIAL_FEED_COL_ACTOR + 2,
+                                                /* 5: post_json() */
+    NGX_HTTP_SOCIAL_FEED_COL_TARGET = NGX_HTTP_SOCIAL_FEED_COL_POST + 5
+                                                /* user_id, username */
+};
+
+
+typedef struct {
+    const char                     *values[3];  /* reader, before, limit */
+    ngx_uint_t                      limit;
+    int64_t                         last;       /* in PostgreSQL */
+    int64_t                         top;        /* in the set */
+    ngx_uint_t                      count;      /* events the set chose */
+    ngx_uint_t                      short_page; /* unsigned:1 */
+    ngx_str_t                       gen;        /* of the cached objects */
+    const char                     *ids[5];
+} ngx_http_social_feed_t;
+
+
 static void ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx,
@@ -47,15 +101,11 @@ static void ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_int_t ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx,
-    PGresult *res, int row, int col, ngx_uint_t post, const char **key,
-    size_t *len);
-
-
-/* how many recent events a read may look at before it asks PostgreSQL */
-#define NGX_HTTP_SOCIAL_FEED_SCAN_TEXT  "5000"
-
-/* event, type, actor, post, author, target, created_at */
-#define NGX_HTTP_SOCIAL_FEED_FIELDS  7
+    PGresult *res, int row, int col, ngx_uint_t post,
+    ngx_http_social_argv_t *a, ngx_uint_t slot);
+static void ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
 
 
 /* the users in a block with the reader are read once, as a hashed set */
@@ -128,21 +178,7 @@ static const char  ngx_http_social_sql_feed_ids[] =
     " LIMIT $5";
 
 
-typedef struct {
-    const char                     *values[3];
-    ngx_uint_t                      limit;
-    int64_t                         last;       /* in PostgreSQL */
-    int64_t                         top;        /* in the set */
-    ngx_uint_t                      count;      /* events the set chose */
-    ngx_uint_t                      short_page; /* unsigned:1 */
-    ngx_str_t                       gen;        /* of the cached objects */
-    const char                     *ids[5];
-} ngx_http_social_feed_t;
-
-
-/* the script's answer: "ok", the generation, top, then 4 per event */
-#define NGX_HTTP_SOCIAL_FEED_HEAD  3
-
+/* 1. the arguments, then the context (2) or, without Redis, the page (6) */
 
 ngx_int_t
 ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
@@ -180,75 +216,82 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 }
 
 
-/* the whole page from PostgreSQL */
-
-static void
-ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx)
-{
-    ngx_http_social_feed_t  *f = ctx->data;
-
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed, 3, f->values,
-                               ngx_http_social_feed_read);
-}
-
+/* 2. the context read: the set's script is called with it (3) */
 
 static void
 ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    size_t                  *lens;
-    ngx_uint_t               i, n, nfollow;
-    const char             **argv;
+    char                    *follows, *blocks;
+    ngx_uint_t               n, slot, nfollow, nblock;
+    const char              *text;
+    ngx_http_social_argv_t   a;
     ngx_http_social_feed_t  *f = ctx->data;
 
     if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
-    /* an id takes at least two characters of the array text */
+    follows = PQgetvalue(res, 0, NGX_HTTP_SOCIAL_FEED_CONTEXT_FOLLOWS);
+    blocks = PQgetvalue(res, 0, NGX_HTTP_SOCIAL_FEED_CONTEXT_BLOCKS);
 
-    n = 10 + (PQgetlength(res, 0, 0) + PQgetlength(res, 0, 1)) / 2;
+    n = NGX_HTTP_SOCIAL_FEED_READ_FOLLOWED
+        + ngx_http_social_pg_array_max(PQgetlength(res, 0,
+                                        NGX_HTTP_SOCIAL_FEED_CONTEXT_FOLLOWS))
+        + ngx_http_social_pg_array_max(PQgetlength(res, 0,
+                                        NGX_HTTP_SOCIAL_FEED_CONTEXT_BLOCKS));
 
-    argv = ngx_palloc(ctx->pool, n * sizeof(char *));
-    lens = ngx_palloc(ctx->pool, n * sizeof(size_t));
-
-    if (argv == NULL || lens == NULL) {
+    if (ngx_http_social_argv_create(&a, ctx->pool, n) != NGX_OK) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    argv[0] = "3";
-    argv[1] = "social:feed:recent";
-    argv[2] = "social:feed:top";
-    argv[3] = "social:feed:bottom";
-    argv[4] = f->values[1];
-    argv[5] = f->values[2];
-    argv[6] = NGX_HTTP_SOCIAL_FEED_SCAN_TEXT;
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_NKEYS,
+                             NGX_HTTP_SOCIAL_FEED_READ_NKEYS_TEXT);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_RECENT,
+                             NGX_HTTP_SOCIAL_KEY_FEED_RECENT);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_TOP,
+                             NGX_HTTP_SOCIAL_KEY_FEED_TOP);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_BOTTOM,
+                             NGX_HTTP_SOCIAL_KEY_FEED_BOTTOM);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_BEFORE,
+                             f->values[1]);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_NEED,
+                             f->values[2]);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_CAP,
+                             NGX_HTTP_SOCIAL_FEED_SCAN_TEXT);
 
-    f->last = ngx_atoof((u_char *) PQgetvalue(res, 0, 2),
-                        PQgetlength(res, 0, 2));
+    f->last = ngx_atoof((u_char *) PQgetvalue(res, 0,
+                                       NGX_HTTP_SOCIAL_FEED_CONTEXT_LAST),
+                        PQgetlength(res, 0,
+                                    NGX_HTTP_SOCIAL_FEED_CONTEXT_LAST));
 
-    /* whom the reader follows, and the reader; then the blocks */
+    /* the reader and whom the reader follows; then the blocks */
 
-    argv[8] = f->values[0];
-    nfollow = 1 + ngx_http_social_feed_ids(PQgetvalue(res, 0, 0),
-                                           &argv[9], &lens[9]);
-    argv[7] = ngx_http_social_int64(ctx, nfollow);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_READER,
+                             f->values[0]);
 
-    n = 8 + nfollow;
-    n += ngx_http_social_feed_ids(PQgetvalue(res, 0, 1), &argv[n], &lens[n]);
+    slot = NGX_HTTP_SOCIAL_FEED_READ_FOLLOWED;
+    nfollow = ngx_http_social_pg_array_ids(follows, &a.argv[slot],
+                                           &a.lens[slot], n - slot);
+    ngx_http_social_argv_filled(&a, slot, nfollow);
 
-    if (argv[7] == NULL) {
+    slot += nfollow;
+    nblock = ngx_http_social_pg_array_ids(blocks, &a.argv[slot],
+                                          &a.lens[slot], n - slot);
+    ngx_http_social_argv_filled(&a, slot, nblock);
+
+    text = ngx_http_social_int64(ctx, 1 + nfollow);
+
+    if (text == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    for (i = 0; i < 9; i++) {
-        lens[i] = ngx_strlen(argv[i]);
-    }
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_NFOLLOW, text);
 
     if (ngx_http_social_redis_script(ctx, ngx_http_social_feed_cached,
                                      &ngx_http_social_feed_read_script,
-                                     n, argv, lens)
+                                     a.argc, a.argv, a.lens)
         != NGX_OK)
     {
         ngx_http_social_feed_pg(ctx);
@@ -256,36 +299,41 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
+/* 3. the set's answer: the page from it (4), with PostgreSQL (5), or not */
+
 static void
 ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
     u_char                  *p;
-    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_FIELDS];
+    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];
     ngx_uint_t               i, n, missing;
-    redisReply             **el;
+    redisReply             **el, *status, *member;
     ngx_http_social_feed_t  *f = ctx->data;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 1
-        || reply->element[0]->type != REDIS_REPLY_STRING)
+        || reply->element[NGX_HTTP_SOCIAL_FEED_REPLY_STATUS]->type
+           != REDIS_REPLY_STRING)
     {
         ngx_http_social_feed_pg(ctx);
         return;
     }
 
     el = reply->element;
+    status = el[NGX_HTTP_SOCIAL_FEED_REPLY_STATUS];
 
-    if ((ngx_strcmp(el[0]->str, "ok") != 0
-         && ngx_strcmp(el[0]->str, "short") != 0)
-        || reply->elements < NGX_HTTP_SOCIAL_FEED_HEAD
-        || el[1]->type != REDIS_REPLY_STRING
-        || el[2]->type != REDIS_REPLY_STRING
-        || (reply->elements - NGX_HTTP_SOCIAL_FEED_HEAD) % 4 != 0)
+    if ((ngx_strcmp(status->str, "ok") != 0
+         && ngx_strcmp(status->str, "short") != 0)
+        || reply->elements < NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS
+        || el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->type != REDIS_REPLY_STRING
+        || el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->type != REDIS_REPLY_STRING
+        || (reply->elements - NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS)
+           % NGX_HTTP_SOCIAL_FEED_EVENT_SIZE != 0)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
-                       "social feed: redis set %s", el[0]->str);
+                       "social feed: redis set %s", status->str);
 
-        if (ngx_strcmp(el[0]->str, "stale") == 0) {
+        if (ngx_strcmp(status->str, "stale") == 0) {
             ngx_http_social_feed_changed();
         }
 
@@ -293,10 +341,12 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    n = (reply->elements - NGX_HTTP_SOCIAL_FEED_HEAD) / 4;
+    n = (reply->elements - NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS)
+        / NGX_HTTP_SOCIAL_FEED_EVENT_SIZE;
     missing = 0;
 
-    f->top = ngx_atoof((u_char *) el[2]->str, el[2]->len);
+    f->top = ngx_atoof((u_char *) el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->str,
+                       el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->len);
 
     if (f->top == NGX_ERROR) {
         ngx_http_social_feed_pg(ctx);
@@ -305,7 +355,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     /* short: the set holds fewer matching events than the page needs */
 
-    f->short_page = (el[0]->str[0] == 's');
+    f->short_page = (status->str[0] == 's');
 
     if (f->short_page && f->top >= f->last) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
@@ -314,17 +364,22 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    el += NGX_HTTP_SOCIAL_FEED_HEAD;
+    el += NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
 
-    for (i = 0; i < n; i++, el += 4) {
-        if (ngx_http_social_feed_split(el[0], ev) != NGX_OK) {
+    for (i = 0; i < n; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
+        if (ngx_http_social_feed_split(el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER],
+                                       ev)
+            != NGX_OK)
+        {
             ngx_http_social_feed_pg(ctx);
             return;
         }
 
-        if ((el[1]->len == 0 && ev[3].data[0] != '0')
-            || el[2]->len == 0
-            || (el[3]->len == 0 && ev[5].data[0] != '0'))
+        if ((el[NGX_HTTP_SOCIAL_FEED_EVENT_POST]->len == 0
+             && ev[NGX_HTTP_SOCIAL_FEED_MEMBER_POST].data[0] != '0')
+            || el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR]->len == 0
+            || (el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET]->len == 0
+                && ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TARGET].data[0] != '0'))
         {
             missing = 1;
         }
@@ -348,7 +403,8 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     el = reply->element;
     f->count = n;
 
-    f->gen.data = ngx_pnalloc(ctx->pool, el[1]->len);
+    f->gen.data = ngx_pnalloc(ctx->pool,
+                              el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->len);
     p = ngx_pnalloc(ctx->pool, n * (NGX_INT64_LEN + 1) + 3);
 
     if (f->gen.data == NULL || p == NULL) {
@@ -356,8 +412,11 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    f->gen.len = el[1]->len;
-    ngx_memcpy(f->gen.data, el[1]->str, el[1]->len);
+    f->gen.len = el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->len;
+    ngx_memcpy(f->gen.data, el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->str,
+               f->gen.len);
+
+    /* reader, the set's top, before, the set's events, limit */
 
     f->ids[0] = f->values[0];
     f->ids[1] = ngx_http_social_int64(ctx, f->top);
@@ -371,11 +430,13 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     }
 
     *p++ = '{';
-    el += NGX_HTTP_SOCIAL_FEED_HEAD;
+    el += NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
 
-    for (i = 0; i < n; i++, el += 4) {
-        (void) ngx_http_social_feed_split(el[0], ev);
-        p = ngx_cpymem(p, ev[0].data, ev[0].len);
+    for (i = 0; i < n; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
+        member = el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER];
+        (void) ngx_http_social_feed_split(member, ev);
+        p = ngx_cpymem(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].data,
+                       ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len);
 
         if (i + 1 < n) {
             *p++ = ',';
@@ -405,10 +466,10 @@ ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
     p = (u_char *) member->str;
     last = p + member->len;
 
-    for (i = 0; i < NGX_HTTP_SOCIAL_FEED_FIELDS; i++) {
+    for (i = 0; i < NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS; i++) {
         fields[i].data = p;
 
-        if (i + 1 < NGX_HTTP_SOCIAL_FEED_FIELDS) {
+        if (i + 1 < NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS) {
             p = ngx_strlchr(p, last, '|');
             if (p == NULL) {
                 return NGX_ERROR;
@@ -431,41 +492,52 @@ ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
 }
 
 
-/* the page from the set and the cached objects alone */
+/* 4. the page from the set and the cached objects alone */
 
 static void
 ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
     ngx_uint_t n)
 {
     yajl_gen                 g;
-    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_FIELDS];
+    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];
+    ngx_str_t               *id;
     ngx_uint_t               i;
-    redisReply             **el;
+    redisReply             **el, *member, *post, *target;
     ngx_http_social_feed_t  *f = ctx->data;
 
-    el = reply->element + NGX_HTTP_SOCIAL_FEED_HEAD;
+    el = reply->element + NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
+    id = &ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID];
 
     g = ngx_http_social_page_start(ctx, "events");
     if (g == NULL) {
         return;
     }
 
-    for (i = 0; i < ngx_min(n, f->limit); i++, el += 4) {
-        (void) ngx_http_social_feed_split(el[0], ev);
+    for (i = 0; i < ngx_min(n, f->limit);
+         i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE)
+    {
+        member = el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER];
+        (void) ngx_http_social_feed_split(member, ev);
+
+        post = el[NGX_HTTP_SOCIAL_FEED_EVENT_POST];
+        target = el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET];
 
         yajl_gen_map_open(g);
         ngx_http_social_json_str(g, "event_id");
-        ngx_http_social_json_raw(g, (char *) ev[0].data, ev[0].len);
+        ngx_http_social_json_raw(g, (char *) id->data, id->len);
         ngx_http_social_json_str(g, "type");
-        yajl_gen_string(g, ev[1].data, ev[1].len);
+        yajl_gen_string(g, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].data,
+                        ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].len);
         ngx_http_social_json_str(g, "created_at");
-        yajl_gen_string(g, ev[6].data, ev[6].len);
+        yajl_gen_string(g, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].data,
+                        ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].len);
         ngx_http_social_json_str(g, "actor");
-        ngx_http_social_json_raw(g, el[2]->str, el[2]->len);
+        ngx_http_social_json_raw(g, el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR]->str,
+                                 el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR]->len);
         ngx_http_social_json_str(g, "post");
 
-        if (el[1]->len) {
-            ngx_http_social_json_raw(g, el[1]->str, el[1]->len);
+        if (post->len) {
+            ngx_http_social_json_raw(g, post->str, post->len);
 
         } else {
             yajl_gen_null(g);
@@ -473,8 +545,8 @@ ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
 
         ngx_http_social_json_str(g, "target");
 
-        if (el[3]->len) {
-            ngx_http_social_json_raw(g, el[3]->str, el[3]->len);
+        if (target->len) {
+            ngx_http_social_json_raw(g, target->str, target->len);
 
         } else {
             yajl_gen_null(g);
@@ -484,18 +556,21 @@ ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
     }
 
     if (n > f->limit) {
-        el = reply->element + NGX_HTTP_SOCIAL_FEED_HEAD
-             + 4 * (f->limit - 1);
-        (void) ngx_http_social_feed_split(el[0], ev);
-        ev[0].data[ev[0].len] = '\0';
+        el = reply->element + NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS
+             + NGX_HTTP_SOCIAL_FEED_EVENT_SIZE * (f->limit - 1);
+        member = el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER];
+        (void) ngx_http_social_feed_split(member, ev);
+        id->data[id->len] = '\0';
 
-        ngx_http_social_page_end(ctx, g, (char *) ev[0].data, "0");
+        ngx_http_social_page_end(ctx, g, (char *) id->data, "0");
         return;
     }
 
     ngx_http_social_page_end(ctx, g, NULL, NULL);
 }
 
+
+/* 5. the set's events and the newer ones: the page, or all from 6 */
 
 static void
 ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx, PGresult *res)
@@ -514,8 +589,9 @@ ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx, PGresult *res)
     n = PQntuples(res);
 
     for (i = 0; i < n; i++) {
-        if (ngx_atoof((u_char *) PQgetvalue(res, i, 0),
-                      PQgetlength(res, i, 0))
+        if (ngx_atoof((u_char *) PQgetvalue(res, i,
+                                            NGX_HTTP_SOCIAL_FEED_COL_EVENT),
+                      PQgetlength(res, i, NGX_HTTP_SOCIAL_FEED_COL_EVENT))
             <= f->top)
         {
             break;
@@ -541,91 +617,98 @@ ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-/* the post and user objects of the page into Redis, fire and forget */
+/* 5. the post and user objects of the page into Redis, fire and forget */
 
 static void
 ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     int                      i, n;
-    size_t                  *lens;
-    ngx_uint_t               argc;
-    const char             **argv;
+    ngx_uint_t               slot;
+    const char              *ttl;
+    ngx_http_social_argv_t   a;
     ngx_http_social_feed_t  *f = ctx->data;
 
     n = PQntuples(res);
 
-    argv = ngx_palloc(ctx->pool, (4 + 6 * n) * sizeof(char *));
-    lens = ngx_palloc(ctx->pool, (4 + 6 * n) * sizeof(size_t));
+    /* for each row: its actor, its post and its target, a key and JSON */
 
-    if (argv == NULL || lens == NULL) {
+    if (ngx_http_social_argv_create(&a, ctx->pool,
+                                    NGX_HTTP_SOCIAL_FEED_PUT_OBJECTS + 6 * n)
+        != NGX_OK)
+    {
         return;
     }
 
-    argv[0] = "1";
-    argv[1] = "social:feed:objgen";
-    argv[2] = (char *) f->gen.data;
-    argv[3] = ngx_http_social_int64(ctx, ctx->smcf->object_ttl);
+    ttl = ngx_http_social_int64(ctx, ctx->smcf->object_ttl);
 
-    if (argv[3] == NULL) {
+    if (ttl == NULL) {
         return;
     }
 
-    lens[0] = 1;
-    lens[1] = sizeof("social:feed:objgen") - 1;
-    lens[2] = f->gen.len;
-    lens[3] = ngx_strlen(argv[3]);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_PUT_NKEYS,
+                             NGX_HTTP_SOCIAL_FEED_PUT_NKEYS_TEXT);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_PUT_OBJGEN,
+                             NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_FEED_PUT_GEN,
+                                 (char *) f->gen.data, f->gen.len);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_PUT_TTL, ttl);
 
-    argc = 4;
+    slot = NGX_HTTP_SOCIAL_FEED_PUT_OBJECTS;
 
     for (i = 0; i < n; i++) {
-        if (ngx_http_social_feed_object(ctx, res, i, 3, 0, &argv[argc],
-                                        &lens[argc])
+        if (ngx_http_social_feed_object(ctx, res, i,
+                                        NGX_HTTP_SOCIAL_FEED_COL_ACTOR, 0,
+                                        &a, slot)
             != NGX_OK)
         {
             return;
         }
 
-        argc += 2;
+        slot += 2;
 
-        if (!PQgetisnull(res, i, 5)) {
-            if (ngx_http_social_feed_object(ctx, res, i, 5, 1, &argv[argc],
-                                            &lens[argc])
+        if (!PQgetisnull(res, i, NGX_HTTP_SOCIAL_FEED_COL_POST)) {
+            if (ngx_http_social_feed_object(ctx, res, i,
+                                            NGX_HTTP_SOCIAL_FEED_COL_POST, 1,
+                                            &a, slot)
                 != NGX_OK)
             {
                 return;
             }
 
-            argc += 2;
+            slot += 2;
         }
 
-        if (!PQgetisnull(res, i, 10)) {
-            if (ngx_http_social_feed_object(ctx, res, i, 10, 0, &argv[argc],
-                                            &lens[argc])
+        if (!PQgetisnull(res, i, NGX_HTTP_SOCIAL_FEED_COL_TARGET)) {
+            if (ngx_http_social_feed_object(ctx, res, i,
+                                            NGX_HTTP_SOCIAL_FEED_COL_TARGET, 0,
+                                            &a, slot)
                 != NGX_OK)
             {
                 return;
             }
 
-            argc += 2;
+            slot += 2;
         }
     }
 
     (void) ngx_http_social_redis_script(ctx, NULL,
                                         &ngx_http_social_feed_put_script,
-                                        argc, argv, lens);
+                                        a.argc, a.argv, a.lens);
 }
 
 
 /*
  * A post (with its like_count) or a {user_id, username} of a row, as two
- * arguments: "social:post:<id>" or "social:user:<id>", and its JSON
+ * arguments from slot: "social:post:<id>" or "social:user:<id>", and its
+ * JSON
  */
 
 static ngx_int_t
 ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx, PGresult *res,
-    int row, int col, ngx_uint_t post, const char **key, size_t *len)
+    int row, int col, ngx_uint_t post, ngx_http_social_argv_t *a,
+    ngx_uint_t slot)
 {
-    u_char               *p;
+    u_char               *p, *last;
     size_t                n;
     yajl_gen              g;
     const unsigned char  *buf;
@@ -646,21 +729,38 @@ ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx, PGresult *res,
         return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(ctx->pool, sizeof("social:post:") + NGX_INT64_LEN);
+    p = ngx_pnalloc(ctx->pool, ngx_max(sizeof(NGX_HTTP_SOCIAL_KEY_POST),
+                                       sizeof(NGX_HTTP_SOCIAL_KEY_USER))
+                               + NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    key[0] = (char *) p;
-    len[0] = ngx_sprintf(p, "social:%s:%s", post ? "post" : "user",
-                         PQgetvalue(res, row, col))
-             - p;
-    key[1] = (char *) buf;
-    len[1] = n;
+    last = ngx_sprintf(p, "%s%s",
+                       post ? NGX_HTTP_SOCIAL_KEY_POST
+                            : NGX_HTTP_SOCIAL_KEY_USER,
+                       PQgetvalue(res, row, col));
+
+    ngx_http_social_argv_set_len(a, slot, (char *) p, last - p);
+    ngx_http_social_argv_set_len(a, slot + 1, (char *) buf, n);
 
     return NGX_OK;
 }
 
+
+/* 6. the whole page from PostgreSQL */
+
+static void
+ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed, 3, f->values,
+                               ngx_http_social_feed_read);
+}
+
+
+/* the page of PostgreSQL's rows (5, 6) */
 
 static void
 ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
@@ -683,29 +783,36 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     for (i = 0; i < n; i++) {
         yajl_gen_map_open(g);
         ngx_http_social_json_str(g, "event_id");
-        ngx_http_social_json_pg(g, res, i, 0, NGX_HTTP_SOCIAL_JSON_INTEGER);
+        ngx_http_social_json_pg(g, res, i, NGX_HTTP_SOCIAL_FEED_COL_EVENT,
+                                NGX_HTTP_SOCIAL_JSON_INTEGER);
         ngx_http_social_json_str(g, "type");
-        ngx_http_social_json_pg(g, res, i, 1, NGX_HTTP_SOCIAL_JSON_STRING);
+        ngx_http_social_json_pg(g, res, i, NGX_HTTP_SOCIAL_FEED_COL_TYPE,
+                                NGX_HTTP_SOCIAL_JSON_STRING);
         ngx_http_social_json_str(g, "created_at");
-        ngx_http_social_json_pg(g, res, i, 2, NGX_HTTP_SOCIAL_JSON_STRING);
+        ngx_http_social_json_pg(g, res, i,
+                                NGX_HTTP_SOCIAL_FEED_COL_CREATED_AT,
+                                NGX_HTTP_SOCIAL_JSON_STRING);
 
         ngx_http_social_json_str(g, "actor");
-        ngx_http_social_user_ref_json(g, res, i, 3);
+        ngx_http_social_user_ref_json(g, res, i,
+                                      NGX_HTTP_SOCIAL_FEED_COL_ACTOR);
 
         ngx_http_social_json_str(g, "post");
-        if (PQgetisnull(res, i, 5)) {
+        if (PQgetisnull(res, i, NGX_HTTP_SOCIAL_FEED_COL_POST)) {
             yajl_gen_null(g);
 
         } else {
-            ngx_http_social_post_json(g, res, i, 5, 0);
+            ngx_http_social_post_json(g, res, i,
+                                      NGX_HTTP_SOCIAL_FEED_COL_POST, 0);
         }
 
         ngx_http_social_json_str(g, "target");
-        if (PQgetisnull(res, i, 10)) {
+        if (PQgetisnull(res, i, NGX_HTTP_SOCIAL_FEED_COL_TARGET)) {
             yajl_gen_null(g);
 
         } else {
-            ngx_http_social_user_ref_json(g, res, i, 10);
+            ngx_http_social_user_ref_json(g, res, i,
+                                          NGX_HTTP_SOCIAL_FEED_COL_TARGET);
         }
 
         yajl_gen_map_close(g);
@@ -713,5 +820,7 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     ngx_http_social_page_end(ctx, g,
                              PQntuples(res) > (int) f->limit
-                             ? PQgetvalue(res, n - 1, 0) : NULL, "0");
+                             ? PQgetvalue(res, n - 1,
+                                          NGX_HTTP_SOCIAL_FEED_COL_EVENT)
+                             : NULL, "0");
 }

@@ -34,12 +34,84 @@
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_task.h"
 #include "ngx_http_social_redis.h"
+#include "ngx_http_social_json.h"
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_job.h"
 #include "ngx_http_social_request.h"
+#include "ngx_http_social_feed_cache.h"
+#include "ngx_http_social_keys.h"
+#include "ngx_http_social_argv.h"
+#include "ngx_http_social_pg_array.h"
 
 
 #define NGX_HTTP_SOCIAL_FEED_LOAD_TRIES  3
+
+
+/* the refresh reads MGET top gen: the slots of its reply */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_MARK_TOP = 0,
+    NGX_HTTP_SOCIAL_FEED_MARK_GEN,
+    NGX_HTTP_SOCIAL_FEED_MARKS
+};
+
+
+/*
+ * the load script's arguments: KEYS recent, top, bottom, gen; ARGV the
+ * mode ("reset" or "extend"), the generation and the top the refresh
+ * read, the new top and bottom, then the members
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_LOAD_NKEYS = 0,
+    NGX_HTTP_SOCIAL_FEED_LOAD_RECENT,
+    NGX_HTTP_SOCIAL_FEED_LOAD_TOP,
+    NGX_HTTP_SOCIAL_FEED_LOAD_BOTTOM,
+    NGX_HTTP_SOCIAL_FEED_LOAD_GEN,
+    NGX_HTTP_SOCIAL_FEED_LOAD_MODE,
+    NGX_HTTP_SOCIAL_FEED_LOAD_GEN_READ,
+    NGX_HTTP_SOCIAL_FEED_LOAD_TOP_READ,
+    NGX_HTTP_SOCIAL_FEED_LOAD_NEW_TOP,
+    NGX_HTTP_SOCIAL_FEED_LOAD_NEW_BOTTOM,
+    NGX_HTTP_SOCIAL_FEED_LOAD_MEMBERS
+};
+
+
+/* the trim script's arguments: KEYS recent, bottom; ARGV the size */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_TRIM_NKEYS = 0,
+    NGX_HTTP_SOCIAL_FEED_TRIM_RECENT,
+    NGX_HTTP_SOCIAL_FEED_TRIM_BOTTOM,
+    NGX_HTTP_SOCIAL_FEED_TRIM_SIZE,
+    NGX_HTTP_SOCIAL_FEED_TRIM_ARGC
+};
+
+
+/*
+ * the forget script's arguments: KEYS recent, gen, objgen; ARGV the user
+ * whose events go, the user whose object goes ("0": none), how many event
+ * ids follow, the event ids, then the posts whose objects go
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_FORGET_NKEYS = 0,
+    NGX_HTTP_SOCIAL_FEED_FORGET_RECENT,
+    NGX_HTTP_SOCIAL_FEED_FORGET_GEN,
+    NGX_HTTP_SOCIAL_FEED_FORGET_OBJGEN,
+    NGX_HTTP_SOCIAL_FEED_FORGET_USER,
+    NGX_HTTP_SOCIAL_FEED_FORGET_USER_OBJECT,
+    NGX_HTTP_SOCIAL_FEED_FORGET_NEVENTS,
+    NGX_HTTP_SOCIAL_FEED_FORGET_EVENTS          /* then the posts */
+};
+
+
+/* the columns of the members query */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_ID = 0,
+    NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_MEMBER
+};
 
 
 static void ngx_http_social_feed_refresh(ngx_http_social_job_t *job);
@@ -79,7 +151,8 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
     "for i = 5 + nf, #ARGV do block[ARGV[i]] = true end "
     "local max = '(' .. ARGV[1] "
     "if tonumber(ARGV[1]) > top then max = top end "
-    "local out = {'ok', redis.call('GET', 'social:feed:objgen') or '0', "
+    "local out = {'ok', redis.call('GET', '"
+                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') or '0', "
     "  topv} "
     "local scanned, chunk = 0, need "
     "while true do "
@@ -92,11 +165,14 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
     "       and not block[t] then "
     "      out[#out + 1] = m "
     "      out[#out + 1] = p ~= '0' and "
-    "        redis.call('HGET', 'social:post:' .. p, 'json') or '' "
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_POST "' .. p, "
+    "'json') or '' "
     "      out[#out + 1] = "
-    "        redis.call('HGET', 'social:user:' .. a, 'json') or '' "
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. a, "
+    "'json') or '' "
     "      out[#out + 1] = t ~= '0' and "
-    "        redis.call('HGET', 'social:user:' .. t, 'json') or '' "
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. t, "
+    "'json') or '' "
     "      if (#out - 3) / 4 == need then return out end "
     "    end "
     "  end "
@@ -166,11 +242,11 @@ static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
     "for i = 4 + k, #ARGV do drop[ARGV[i]] = true end "
     "for p in pairs(drop) do "
     "  objects = true "
-    "  n = n + redis.call('DEL', 'social:post:' .. p) "
+    "  n = n + redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POST "' .. p) "
     "end "
     "if ARGV[2] ~= '0' then "
     "  objects = true "
-    "  n = n + redis.call('DEL', 'social:user:' .. ARGV[2]) "
+    "  n = n + redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_USER "' .. ARGV[2]) "
     "end "
     "if objects then redis.call('INCR', KEYS[3]) end "
     "return n",
@@ -280,9 +356,10 @@ ngx_http_social_feed_changed(void)
 static void
 ngx_http_social_feed_refresh(ngx_http_social_job_t *job)
 {
-    size_t                        lens[5];
-    const char                   *argv[5];
+    size_t                        lens[1 + NGX_HTTP_SOCIAL_FEED_MARKS];
+    const char                   *argv[1 + NGX_HTTP_SOCIAL_FEED_MARKS];
     ngx_http_social_ctx_t        *ctx;
+    ngx_http_social_argv_t        a;
     ngx_http_social_feed_load_t  *load;
 
     ctx = job->ctx;
@@ -297,15 +374,16 @@ ngx_http_social_feed_refresh(ngx_http_social_job_t *job)
         job->data = load;
     }
 
-    argv[0] = "MGET";
-    argv[1] = "social:feed:top";
-    argv[2] = "social:feed:gen";
-    lens[0] = 4;
-    lens[1] = sizeof("social:feed:top") - 1;
-    lens[2] = sizeof("social:feed:gen") - 1;
+    ngx_http_social_argv_init(&a, argv, lens, 1 + NGX_HTTP_SOCIAL_FEED_MARKS);
 
-    if (ngx_http_social_redis_command(ctx, ngx_http_social_feed_marks, 3,
-                                      argv, lens)
+    ngx_http_social_argv_set(&a, 0, "MGET");
+    ngx_http_social_argv_set(&a, 1 + NGX_HTTP_SOCIAL_FEED_MARK_TOP,
+                             NGX_HTTP_SOCIAL_KEY_FEED_TOP);
+    ngx_http_social_argv_set(&a, 1 + NGX_HTTP_SOCIAL_FEED_MARK_GEN,
+                             NGX_HTTP_SOCIAL_KEY_FEED_GEN);
+
+    if (ngx_http_social_redis_command(ctx, ngx_http_social_feed_marks,
+                                      a.argc, a.argv, a.lens)
         != NGX_OK)
     {
         ngx_http_social_job_done(job);
@@ -325,14 +403,14 @@ ngx_http_social_feed_marks(ngx_http_social_ctx_t *ctx, redisReply *reply)
     load = job->data;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2)
+        || reply->elements != NGX_HTTP_SOCIAL_FEED_MARKS)
     {
         ngx_http_social_job_done(job);
         return;
     }
 
-    top = reply->element[0];
-    gen = reply->element[1];
+    top = reply->element[NGX_HTTP_SOCIAL_FEED_MARK_TOP];
+    gen = reply->element[NGX_HTTP_SOCIAL_FEED_MARK_GEN];
 
     load->reset = (top->type != REDIS_REPLY_STRING || load->lost);
     ngx_str_null(&load->top);
@@ -383,9 +461,9 @@ ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     ngx_http_social_job_t  *job = ctx->data;
 
-    int                           i, n, argc;
-    size_t                       *lens;
-    const char                  **argv;
+    int                           i, n, id, member;
+    const char                   *top;
+    ngx_http_social_argv_t        a;
     ngx_http_social_feed_load_t  *load;
 
     load = job->data;
@@ -408,46 +486,52 @@ ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx, PGresult *res)
         n = ngx_min(n, (int) ctx->smcf->feed_cache_size);
     }
 
-    argc = 10 + n;
-
-    argv = ngx_palloc(ctx->pool, argc * sizeof(char *));
-    lens = ngx_palloc(ctx->pool, argc * sizeof(size_t));
-
-    if (argv == NULL || lens == NULL) {
+    if (ngx_http_social_argv_create(&a, ctx->pool,
+                                    NGX_HTTP_SOCIAL_FEED_LOAD_MEMBERS + n)
+        != NGX_OK)
+    {
         ngx_http_social_job_done(job);
         return;
     }
 
-    argv[0] = "4";
-    argv[1] = "social:feed:recent";
-    argv[2] = "social:feed:top";
-    argv[3] = "social:feed:bottom";
-    argv[4] = "social:feed:gen";
-    argv[5] = load->reset ? "reset" : "extend";
-    argv[6] = (char *) load->gen.data;
-    lens[6] = load->gen.len;
-    argv[7] = load->top.len ? (char *) load->top.data : "";
+    top = load->top.len ? (char *) load->top.data : "";
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_NKEYS, "4");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_RECENT,
+                             NGX_HTTP_SOCIAL_KEY_FEED_RECENT);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_TOP,
+                             NGX_HTTP_SOCIAL_KEY_FEED_TOP);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_BOTTOM,
+                             NGX_HTTP_SOCIAL_KEY_FEED_BOTTOM);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_GEN,
+                             NGX_HTTP_SOCIAL_KEY_FEED_GEN);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_MODE,
+                             load->reset ? "reset" : "extend");
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_FEED_LOAD_GEN_READ,
+                                 (char *) load->gen.data, load->gen.len);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_TOP_READ, top);
 
     /* top: the newest event read, or what it was; bottom: 0 is "all" */
 
-    argv[8] = n ? PQgetvalue(res, 0, 0) : (load->reset ? "0" : argv[7]);
-    argv[9] = (n < (int) ctx->smcf->feed_cache_size) ? "0"
-                                                 : PQgetvalue(res, n - 1, 0);
+    id = NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_ID;
+    member = NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_MEMBER;
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_NEW_TOP,
+                             n ? PQgetvalue(res, 0, id)
+                               : (load->reset ? "0" : top));
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_NEW_BOTTOM,
+                             (n < (int) ctx->smcf->feed_cache_size)
+                             ? "0" : PQgetvalue(res, n - 1, id));
 
     for (i = 0; i < n; i++) {
-        argv[10 + i] = PQgetvalue(res, i, 1);
-        lens[10 + i] = PQgetlength(res, i, 1);
-    }
-
-    for (i = 0; i < 10; i++) {
-        if (i != 6) {
-            lens[i] = ngx_strlen(argv[i]);
-        }
+        ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_FEED_LOAD_MEMBERS + i,
+                                     PQgetvalue(res, i, member),
+                                     PQgetlength(res, i, member));
     }
 
     if (ngx_http_social_redis_script(ctx, ngx_http_social_feed_loaded,
                                      &ngx_http_social_feed_load_script,
-                                     argc, argv, lens)
+                                     a.argc, a.argv, a.lens)
         != NGX_OK)
     {
         ngx_http_social_job_done(job);
@@ -495,30 +579,33 @@ ngx_http_social_feed_loaded(ngx_http_social_ctx_t *ctx, redisReply *reply)
 static void
 ngx_http_social_feed_trim(ngx_http_social_job_t *job)
 {
-    size_t                  lens[4];
-    const char             *argv[4];
-    ngx_http_social_ctx_t  *ctx;
+    size_t                   lens[NGX_HTTP_SOCIAL_FEED_TRIM_ARGC];
+    const char              *argv[NGX_HTTP_SOCIAL_FEED_TRIM_ARGC];
+    const char              *size;
+    ngx_http_social_ctx_t   *ctx;
+    ngx_http_social_argv_t   a;
 
     ctx = job->ctx;
 
-    argv[0] = "2";
-    argv[1] = "social:feed:recent";
-    argv[2] = "social:feed:bottom";
-    argv[3] = ngx_http_social_int64(ctx, ctx->smcf->feed_cache_size);
+    size = ngx_http_social_int64(ctx, ctx->smcf->feed_cache_size);
 
-    if (argv[3] == NULL) {
+    if (size == NULL) {
         ngx_http_social_job_done(job);
         return;
     }
 
-    lens[0] = 1;
-    lens[1] = sizeof("social:feed:recent") - 1;
-    lens[2] = sizeof("social:feed:bottom") - 1;
-    lens[3] = ngx_strlen(argv[3]);
+    ngx_http_social_argv_init(&a, argv, lens, NGX_HTTP_SOCIAL_FEED_TRIM_ARGC);
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_TRIM_NKEYS, "2");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_TRIM_RECENT,
+                             NGX_HTTP_SOCIAL_KEY_FEED_RECENT);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_TRIM_BOTTOM,
+                             NGX_HTTP_SOCIAL_KEY_FEED_BOTTOM);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_TRIM_SIZE, size);
 
     if (ngx_http_social_redis_script(ctx, ngx_http_social_feed_trimmed,
                                      &ngx_http_social_feed_trim_script,
-                                     4, argv, lens)
+                                     a.argc, a.argv, a.lens)
         != NGX_OK)
     {
         ngx_http_social_job_done(job);
@@ -531,8 +618,9 @@ ngx_http_social_feed_trimmed(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
     ngx_http_social_job_t  *job = ctx->data;
 
-    size_t       lens[4];
-    const char  *argv[4];
+    size_t                  lens[4];
+    const char             *argv[4];
+    ngx_http_social_argv_t  a;
 
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
         ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
@@ -548,18 +636,15 @@ ngx_http_social_feed_trimmed(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     /* the repair: the members PostgreSQL no longer has */
 
-    argv[0] = "ZRANGE";
-    argv[1] = "social:feed:recent";
-    argv[2] = "0";
-    argv[3] = "-1";
+    ngx_http_social_argv_init(&a, argv, lens, 4);
 
-    lens[0] = sizeof("ZRANGE") - 1;
-    lens[1] = sizeof("social:feed:recent") - 1;
-    lens[2] = 1;
-    lens[3] = 2;
+    ngx_http_social_argv_set(&a, 0, "ZRANGE");
+    ngx_http_social_argv_set(&a, 1, NGX_HTTP_SOCIAL_KEY_FEED_RECENT);
+    ngx_http_social_argv_set(&a, 2, "0");
+    ngx_http_social_argv_set(&a, 3, "-1");
 
-    if (ngx_http_social_redis_command(ctx, ngx_http_social_feed_members, 4,
-                                      argv, lens)
+    if (ngx_http_social_redis_command(ctx, ngx_http_social_feed_members,
+                                      a.argc, a.argv, a.lens)
         != NGX_OK)
     {
         ngx_http_social_job_done(job);
@@ -702,50 +787,59 @@ static ngx_int_t
 ngx_http_social_feed_forget_send(ngx_http_social_ctx_t *ctx,
     ngx_http_social_forget_t *f, ngx_http_social_redis_handler_pt handler)
 {
-    u_char       *p;
-    size_t       *lens;
-    ngx_uint_t    i, n, k;
-    const char  **argv;
+    u_char                  *p;
+    ngx_uint_t               n, k, slot;
+    ngx_http_social_argv_t   a;
 
-    n = 7 + (f->events ? ngx_strlen(f->events) : 0) / 2
-        + (f->posts ? ngx_strlen(f->posts) : 0) / 2;
+    n = NGX_HTTP_SOCIAL_FEED_FORGET_EVENTS
+        + ngx_http_social_pg_array_max(f->events ? ngx_strlen(f->events) : 0)
+        + ngx_http_social_pg_array_max(f->posts ? ngx_strlen(f->posts) : 0);
 
-    argv = ngx_palloc(ctx->pool, n * sizeof(char *));
-    lens = ngx_palloc(ctx->pool, n * sizeof(size_t));
     p = ngx_pnalloc(ctx->pool, NGX_INT64_LEN);
 
-    if (argv == NULL || lens == NULL || p == NULL) {
+    if (ngx_http_social_argv_create(&a, ctx->pool, n) != NGX_OK
+        || p == NULL)
+    {
         return NGX_ERROR;
     }
 
-    argv[0] = "3";
-    argv[1] = "social:feed:recent";
-    argv[2] = "social:feed:gen";
-    argv[3] = "social:feed:objgen";
-    argv[4] = f->user ? f->user : "0";
-    argv[5] = f->user_object ? f->user_object : "0";
-
-    for (i = 0; i < 6; i++) {
-        lens[i] = ngx_strlen(argv[i]);
-    }
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_NKEYS, "3");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_RECENT,
+                             NGX_HTTP_SOCIAL_KEY_FEED_RECENT);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_GEN,
+                             NGX_HTTP_SOCIAL_KEY_FEED_GEN);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_OBJGEN,
+                             NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_USER,
+                             f->user ? f->user : "0");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_USER_OBJECT,
+                             f->user_object ? f->user_object : "0");
 
     /* the event ids, then the posts, from PostgreSQL's "{1,2,3}" */
 
-    k = f->events ? ngx_http_social_feed_ids(f->events, &argv[7], &lens[7])
+    slot = NGX_HTTP_SOCIAL_FEED_FORGET_EVENTS;
+
+    k = f->events ? ngx_http_social_pg_array_ids(f->events, &a.argv[slot],
+                                                 &a.lens[slot], n - slot)
                   : 0;
 
-    argv[6] = (char *) p;
-    lens[6] = ngx_sprintf(p, "%ui", k) - p;
+    ngx_http_social_argv_filled(&a, slot, k);
 
-    n = 7 + k;
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_FEED_FORGET_NEVENTS,
+                                 (char *) p, ngx_sprintf(p, "%ui", k) - p);
+
+    slot += k;
 
     if (f->posts) {
-        n += ngx_http_social_feed_ids(f->posts, &argv[n], &lens[n]);
+        ngx_http_social_argv_filled(&a, slot,
+                                    ngx_http_social_pg_array_ids(f->posts,
+                                        &a.argv[slot], &a.lens[slot],
+                                        n - slot));
     }
 
     return ngx_http_social_redis_script(ctx, handler,
                                         &ngx_http_social_feed_forget_script,
-                                        n, argv, lens);
+                                        a.argc, a.argv, a.lens);
 }
 
 
@@ -765,38 +859,4 @@ ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_NO_CONTENT,
                                                    NULL));
-}
-
-
-/* the ids of PostgreSQL's array text "{1,2,3}" as arguments, in place */
-
-ngx_uint_t
-ngx_http_social_feed_ids(const char *array, const char **argv, size_t *lens)
-{
-    ngx_uint_t   n;
-    const char  *p, *start;
-
-    n = 0;
-
-    for (p = array + 1; *p && *p != '}'; p++) {
-        start = p;
-
-        while (*p >= '0' && *p <= '9') {
-            p++;
-        }
-
-        if (p == start) {
-            break;
-        }
-
-        argv[n] = start;
-        lens[n] = p - start;
-        n++;
-
-        if (*p != ',') {
-            break;
-        }
-    }
-
-    return n;
 }

@@ -14,10 +14,10 @@
  *      by renames under a new id "<epoch>:<seq>"; and whether a run
  *      failed on it.
  *   2. PostgreSQL, one transaction: the batch id into error_batches, then
- *      its rows, read from Redis in chunks:
+ *      its rows, read from Redis in chunks (ngx_http_social_flush_rows.c):
  *      a. each row checked here first (UTF-8 of scalar values, the shape
  *         [user, utterance, "Category", "Subcategory", ms, "point id"],
- *         the types and lengths: ngx_http_social_errors_row_check()); a
+ *         the types and lengths: ngx_http_social_point_row_check()); a
  *         row that fails goes aside, whole, into error_dead_letters;
  *      b. the other rows in one statement under a SAVEPOINT: into
  *         utterance_errors, each row once (its random point id is unique:
@@ -51,37 +51,12 @@
 
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_job.h"
-
-
-/* the rows of a batch go to PostgreSQL this many at a time */
-#define NGX_HTTP_SOCIAL_FLUSH_CHUNK  1000
-
-
-typedef struct {
-    ngx_str_t                       text;       /* as Redis holds it */
-    const char                     *why;        /* it fails the checks */
-} ngx_http_social_flush_row_t;
-
-
-typedef struct {
-    ngx_str_t                       batch;      /* "<epoch>:<seq>" */
-    const char                     *values[4];  /* epoch, seq, then own */
-    ngx_uint_t                      nrows;      /* in Redis */
-    ngx_uint_t                      next;       /* the next row to read */
-    ngx_uint_t                      written;    /* rows inserted */
-    ngx_uint_t                      aside;      /* rows set aside */
-    ngx_pool_t                     *pool;       /* the chunk's */
-    ngx_http_social_flush_row_t    *rows;       /* the chunk */
-    ngx_uint_t                      nchunk;
-    ngx_uint_t                      row;        /* the row in hand */
-    const char                     *why;        /* it goes aside for this */
-    unsigned                        fresh:1;
-    unsigned                        careful:1;  /* a run failed on it */
-    unsigned                        alone:1;    /* the chunk row by row */
-    unsigned                        in_row:1;   /* under its savepoint */
-} ngx_http_social_flush_t;
+#include "ngx_http_social_flush.h"
+#include "ngx_http_social_points.h"
+#include "ngx_http_social_keys.h"
 
 
 static void ngx_http_social_flush_run(ngx_http_social_job_t *job);
@@ -92,32 +67,6 @@ static void ngx_http_social_flush_begun(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static void ngx_http_social_flush_read(ngx_http_social_ctx_t *ctx);
-static void ngx_http_social_flush_rows(ngx_http_social_ctx_t *ctx,
-    redisReply *reply);
-static void ngx_http_social_flush_checked(ngx_http_social_ctx_t *ctx);
-static void ngx_http_social_flush_chunk(ngx_http_social_ctx_t *ctx);
-static void ngx_http_social_flush_chunk_saved(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_chunk_inserted(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_chunk_undone(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_chunk_released(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_alone(ngx_http_social_ctx_t *ctx);
-static void ngx_http_social_flush_row_saved(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_row_inserted(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_row_undone(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_aside(ngx_http_social_ctx_t *ctx);
-static void ngx_http_social_flush_set_aside(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_row_released(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_flush_chunk_done(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_flush_counted(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_flush_ended(ngx_http_social_ctx_t *ctx,
@@ -126,20 +75,8 @@ static void ngx_http_social_flush_acked(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_flush_held(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
-static void ngx_http_social_flush_query(ngx_http_social_ctx_t *ctx,
-    const char *sql, int nparams, ngx_http_social_pg_handler_pt handler);
-static ngx_uint_t ngx_http_social_flush_pg(ngx_http_social_ctx_t *ctx,
-    PGresult *res, ExecStatusType status, const char *what);
-static ngx_uint_t ngx_http_social_flush_passing(PGresult *res);
-static const char *ngx_http_social_flush_reason(ngx_pool_t *pool,
-    PGresult *res);
 static ngx_int_t ngx_http_social_flush_id(ngx_http_social_flush_t *f,
     ngx_pool_t *pool, redisReply *id);
-static void ngx_http_social_flush_failed(ngx_http_social_ctx_t *ctx,
-    const char *what);
-static void ngx_http_social_flush_broken(ngx_http_social_ctx_t *ctx,
-    const char *what, const char *why);
-static void ngx_http_social_flush_free_chunk(void *data);
 
 
 static ngx_http_social_job_t  ngx_http_social_flush_job;
@@ -148,47 +85,6 @@ static ngx_http_social_job_t  ngx_http_social_flush_job;
 static const char  ngx_http_social_sql_flush_claim[] =
     "INSERT INTO error_batches (epoch, seq) VALUES ($1, $2::bigint) "
     "ON CONFLICT DO NOTHING RETURNING seq";
-
-/*
- * the rows [user, utterance, "Category", "Subcategory", ms, "point id"],
- * in order, each once (its point id), and the counts of those inserted
- * added to the frequencies, the first spelling kept
- */
-static const char  ngx_http_social_sql_flush_rows[] =
-    "WITH i AS (INSERT INTO utterance_errors (utterance_id, user_id, "
-    "                  category, subcategory, recorded_at, point_id, "
-    "                  batch_epoch, batch_seq) "
-    "           SELECT u.utterance_id, u.user_id, r.e->>2, r.e->>3, "
-    "                  to_timestamp((r.e->>4)::numeric / 1000), r.e->>5, "
-    "                  $1, $2::bigint "
-    "             FROM json_array_elements($3::json) WITH ORDINALITY "
-    "                  r(e, i) "
-    "             JOIN utterances u "
-    "               ON u.utterance_id = (r.e->>1)::bigint "
-    "              AND u.user_id = (r.e->>0)::bigint "
-    "            ORDER BY r.i "
-    "           ON CONFLICT (point_id) DO NOTHING "
-    "           RETURNING error_id, user_id, category_key, "
-    "                     subcategory_key, category, subcategory), "
-    "     f AS (INSERT INTO error_frequencies AS f "
-    "                  (user_id, category_key, subcategory_key, category, "
-    "                   subcategory, frequency) "
-    "           SELECT user_id, category_key, subcategory_key, "
-    "                  (array_agg(category ORDER BY error_id))[1], "
-    "                  (array_agg(subcategory ORDER BY error_id))[1], "
-    "                  count(*) "
-    "             FROM i "
-    "            GROUP BY user_id, category_key, subcategory_key "
-    "           ON CONFLICT (user_id, category_key, subcategory_key) "
-    "           DO UPDATE SET frequency = f.frequency + excluded.frequency, "
-    "                         updated_at = now()) "
-    "SELECT count(*) FROM i";
-
-/* a row, hex-encoded, aside with the reason, once (a batch applied again) */
-static const char  ngx_http_social_sql_flush_aside[] =
-    "INSERT INTO error_dead_letters (batch_epoch, batch_seq, raw, reason) "
-    "VALUES ($1, $2::bigint, decode($3, 'hex'), $4) "
-    "ON CONFLICT DO NOTHING RETURNING dead_letter_id";
 
 static const char  ngx_http_social_sql_flush_counts[] =
     "UPDATE error_batches SET errors = errors + $3::int "
@@ -254,7 +150,7 @@ ngx_http_social_flush_run(ngx_http_social_job_t *job)
 static void
 ngx_http_social_flush_cut(ngx_http_social_ctx_t *ctx)
 {
-    if (ngx_http_social_errors_cut(ctx, ngx_http_social_flush_batch)
+    if (ngx_http_social_point_cut(ctx, ngx_http_social_flush_batch)
         != NGX_OK)
     {
         ngx_http_social_flush_failed(ctx, "redis unavailable");
@@ -285,11 +181,13 @@ ngx_http_social_flush_batch(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     e = reply->element;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4
-        || e[0]->type != REDIS_REPLY_STRING || e[0]->len == 0
-        || e[1]->type != REDIS_REPLY_INTEGER
-        || e[2]->type != REDIS_REPLY_INTEGER
-        || e[3]->type != REDIS_REPLY_INTEGER)
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != NGX_HTTP_SOCIAL_POINT_CUT_REPLY
+        || e[NGX_HTTP_SOCIAL_POINT_CUT_BATCH]->type != REDIS_REPLY_STRING
+        || e[NGX_HTTP_SOCIAL_POINT_CUT_BATCH]->len == 0
+        || e[NGX_HTTP_SOCIAL_POINT_CUT_ROWS]->type != REDIS_REPLY_INTEGER
+        || e[NGX_HTTP_SOCIAL_POINT_CUT_FRESH]->type != REDIS_REPLY_INTEGER
+        || e[NGX_HTTP_SOCIAL_POINT_CUT_FAILED]->type != REDIS_REPLY_INTEGER)
     {
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                       "social: error flush: unexpected reply to the cut: "
@@ -299,14 +197,17 @@ ngx_http_social_flush_batch(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    f->fresh = e[2]->integer ? 1 : 0;
-    f->careful = e[3]->integer ? 1 : 0;
+    f->fresh = e[NGX_HTTP_SOCIAL_POINT_CUT_FRESH]->integer ? 1 : 0;
+    f->careful = e[NGX_HTTP_SOCIAL_POINT_CUT_FAILED]->integer ? 1 : 0;
     f->nrows = 0;
     f->next = 0;
     f->written = 0;
     f->aside = 0;
 
-    if (ngx_http_social_flush_id(f, ctx->pool, e[0]) != NGX_OK) {
+    if (ngx_http_social_flush_id(f, ctx->pool,
+                                 e[NGX_HTTP_SOCIAL_POINT_CUT_BATCH])
+        != NGX_OK)
+    {
         if (f->batch.data == NULL) {
             ngx_http_social_job_done(job);
             return;
@@ -317,13 +218,13 @@ ngx_http_social_flush_batch(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    if (e[1]->integer < 0) {
+    if (e[NGX_HTTP_SOCIAL_POINT_CUT_ROWS]->integer < 0) {
         ngx_http_social_flush_broken(ctx, "reading the rows",
                                      "they are not a Redis list");
         return;
     }
 
-    f->nrows = e[1]->integer;
+    f->nrows = e[NGX_HTTP_SOCIAL_POINT_CUT_ROWS]->integer;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                    "social flush: batch %V, %ui rows%s", &f->batch, f->nrows,
@@ -384,470 +285,24 @@ ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-static void
-ngx_http_social_flush_read(ngx_http_social_ctx_t *ctx)
+/* 2. the rows are in: the count into error_batches, then COMMIT */
+
+void
+ngx_http_social_flush_count(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_job_t    *job = ctx->data;
     ngx_http_social_flush_t  *f = job->data;
 
-    if (f->next >= f->nrows) {
-        f->values[2] = ngx_http_social_int64(ctx, f->written);
+    f->values[NGX_HTTP_SOCIAL_FLUSH_VALUE] = ngx_http_social_int64(ctx,
+                                                                f->written);
 
-        if (f->values[2] == NULL) {
-            ngx_http_social_job_done(job);
-            return;
-        }
-
-        ngx_http_social_flush_query(ctx, ngx_http_social_sql_flush_counts, 3,
-                                    ngx_http_social_flush_counted);
-        return;
-    }
-
-    if (ngx_http_social_errors_rows(ctx, &f->batch, f->next,
-                                    f->next + NGX_HTTP_SOCIAL_FLUSH_CHUNK - 1,
-                                    ngx_http_social_flush_rows)
-        != NGX_OK)
-    {
-        ngx_http_social_flush_failed(ctx, "redis unavailable");
-    }
-}
-
-
-/* a chunk of rows: copied (the reply goes), each checked */
-
-static void
-ngx_http_social_flush_rows(ngx_http_social_ctx_t *ctx, redisReply *reply)
-{
-    size_t                        i;
-    redisReply                   *r;
-    ngx_http_social_job_t        *job = ctx->data;
-    ngx_http_social_flush_t      *f = job->data;
-    ngx_http_social_flush_row_t  *row;
-
-    if (reply == NULL) {
-        ngx_http_social_flush_failed(ctx, "redis unavailable");
-        return;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        ngx_http_social_flush_broken(ctx, "reading the rows",
-                                     "unexpected reply to LRANGE");
-        return;
-    }
-
-    if (reply->elements == 0) {
-        /* fewer rows than counted: Redis lost some, what is there lands */
-        f->nrows = f->next;
-        ngx_http_social_flush_read(ctx);
-        return;
-    }
-
-    f->pool = ngx_create_pool(16384, ctx->log);
-    if (f->pool == NULL) {
+    if (f->values[NGX_HTTP_SOCIAL_FLUSH_VALUE] == NULL) {
         ngx_http_social_job_done(job);
         return;
     }
 
-    f->rows = ngx_palloc(f->pool,
-                         reply->elements * sizeof(ngx_http_social_flush_row_t));
-    if (f->rows == NULL) {
-        ngx_http_social_job_done(job);
-        return;
-    }
-
-    for (i = 0; i < reply->elements; i++) {
-        r = reply->element[i];
-        row = &f->rows[i];
-
-        if (r->type != REDIS_REPLY_STRING) {
-            ngx_str_null(&row->text);
-            row->why = "not a string";
-            continue;
-        }
-
-        row->text.len = r->len;
-        row->text.data = ngx_pnalloc(f->pool, r->len);
-        if (row->text.data == NULL) {
-            ngx_http_social_job_done(job);
-            return;
-        }
-
-        ngx_memcpy(row->text.data, r->str, r->len);
-
-        row->why = ngx_http_social_errors_row_check(row->text.data,
-                                                    row->text.len);
-    }
-
-    f->nchunk = reply->elements;
-    f->next += reply->elements;
-    f->row = 0;
-    f->alone = f->careful;
-
-    ngx_http_social_flush_checked(ctx);
-}
-
-
-/* the rows that failed the checks go aside first, one by one */
-
-static void
-ngx_http_social_flush_checked(ngx_http_social_ctx_t *ctx)
-{
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    for ( /* void */ ; f->row < f->nchunk; f->row++) {
-        if (f->rows[f->row].why) {
-            f->why = f->rows[f->row].why;
-            f->in_row = 0;
-            ngx_http_social_flush_aside(ctx);
-            return;
-        }
-    }
-
-    f->row = 0;
-
-    ngx_http_social_flush_chunk(ctx);
-}
-
-
-/* the others as one JSON array, under a savepoint */
-
-static void
-ngx_http_social_flush_chunk(ngx_http_social_ctx_t *ctx)
-{
-    u_char                   *p;
-    size_t                    len;
-    ngx_uint_t                i, n;
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    if (f->alone) {
-        ngx_http_social_flush_alone(ctx);
-        return;
-    }
-
-    len = 2;
-    n = 0;
-
-    for (i = 0; i < f->nchunk; i++) {
-        if (f->rows[i].why == NULL) {
-            len += f->rows[i].text.len + 1;
-            n++;
-        }
-    }
-
-    if (n == 0) {
-        ngx_http_social_flush_chunk_done(ctx);
-        return;
-    }
-
-    p = ngx_pnalloc(f->pool, len + 1);
-    if (p == NULL) {
-        ngx_http_social_job_done(job);
-        return;
-    }
-
-    f->values[2] = (char *) p;
-    *p++ = '[';
-
-    for (i = 0; i < f->nchunk; i++) {
-        if (f->rows[i].why) {
-            continue;
-        }
-
-        if (p != (u_char *) f->values[2] + 1) {
-            *p++ = ',';
-        }
-
-        p = ngx_cpymem(p, f->rows[i].text.data, f->rows[i].text.len);
-    }
-
-    *p++ = ']';
-    *p = '\0';
-
-    ngx_http_social_flush_query(ctx, "SAVEPOINT social_chunk", 0,
-                                ngx_http_social_flush_chunk_saved);
-}
-
-
-static void
-ngx_http_social_flush_chunk_saved(ngx_http_social_ctx_t *ctx, PGresult *res)
-{
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK, "SAVEPOINT")) {
-        return;
-    }
-
-    ngx_http_social_flush_query(ctx, ngx_http_social_sql_flush_rows, 3,
-                                ngx_http_social_flush_chunk_inserted);
-}
-
-
-static void
-ngx_http_social_flush_chunk_inserted(ngx_http_social_ctx_t *ctx,
-    PGresult *res)
-{
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        f->written += ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
-                               PQgetlength(res, 0, 0));
-
-        ngx_http_social_flush_query(ctx, "RELEASE SAVEPOINT social_chunk", 0,
-                                    ngx_http_social_flush_chunk_released);
-        return;
-    }
-
-    if (res == NULL || ngx_http_social_flush_passing(res)) {
-        (void) ngx_http_social_flush_pg(ctx, res, PGRES_TUPLES_OK,
-                                        "the rows");
-        return;
-    }
-
-    /* a row of it is refused: which one, the rows alone will tell */
-
-    ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
-                  "social: error batch %V: a chunk of rows was refused "
-                  "(%s), its rows go one at a time", &f->batch,
-                  ngx_http_social_flush_reason(f->pool, res));
-
-    f->alone = 1;
-
-    ngx_http_social_flush_query(ctx, "ROLLBACK TO SAVEPOINT social_chunk", 0,
-                                ngx_http_social_flush_chunk_undone);
-}
-
-
-static void
-ngx_http_social_flush_chunk_undone(ngx_http_social_ctx_t *ctx, PGresult *res)
-{
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK,
-                                  "ROLLBACK TO SAVEPOINT"))
-    {
-        return;
-    }
-
-    ngx_http_social_flush_query(ctx, "RELEASE SAVEPOINT social_chunk", 0,
-                                ngx_http_social_flush_chunk_released);
-}
-
-
-static void
-ngx_http_social_flush_chunk_released(ngx_http_social_ctx_t *ctx,
-    PGresult *res)
-{
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK,
-                                  "RELEASE SAVEPOINT"))
-    {
-        return;
-    }
-
-    if (f->alone) {
-        f->row = 0;
-        ngx_http_social_flush_alone(ctx);
-        return;
-    }
-
-    ngx_http_social_flush_chunk_done(ctx);
-}
-
-
-/* the next good row of the chunk, alone, as [row], under a savepoint */
-
-static void
-ngx_http_social_flush_alone(ngx_http_social_ctx_t *ctx)
-{
-    u_char                       *p;
-    ngx_http_social_job_t        *job = ctx->data;
-    ngx_http_social_flush_t      *f = job->data;
-    ngx_http_social_flush_row_t  *row;
-
-    while (f->row < f->nchunk && f->rows[f->row].why) {
-        f->row++;
-    }
-
-    if (f->row == f->nchunk) {
-        ngx_http_social_flush_chunk_done(ctx);
-        return;
-    }
-
-    row = &f->rows[f->row];
-
-    p = ngx_pnalloc(f->pool, row->text.len + 3);
-    if (p == NULL) {
-        ngx_http_social_job_done(job);
-        return;
-    }
-
-    f->values[2] = (char *) p;
-    *p++ = '[';
-    p = ngx_cpymem(p, row->text.data, row->text.len);
-    *p++ = ']';
-    *p = '\0';
-
-    ngx_http_social_flush_query(ctx, "SAVEPOINT social_row", 0,
-                                ngx_http_social_flush_row_saved);
-}
-
-
-static void
-ngx_http_social_flush_row_saved(ngx_http_social_ctx_t *ctx, PGresult *res)
-{
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK, "SAVEPOINT")) {
-        return;
-    }
-
-    ngx_http_social_flush_query(ctx, ngx_http_social_sql_flush_rows, 3,
-                                ngx_http_social_flush_row_inserted);
-}
-
-
-static void
-ngx_http_social_flush_row_inserted(ngx_http_social_ctx_t *ctx,
-    PGresult *res)
-{
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        f->written += ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
-                               PQgetlength(res, 0, 0));
-
-        ngx_http_social_flush_query(ctx, "RELEASE SAVEPOINT social_row", 0,
-                                    ngx_http_social_flush_row_released);
-        return;
-    }
-
-    if (res == NULL || ngx_http_social_flush_passing(res)) {
-        (void) ngx_http_social_flush_pg(ctx, res, PGRES_TUPLES_OK, "a row");
-        return;
-    }
-
-    /* refused alone: it goes aside with PostgreSQL's message */
-
-    f->why = ngx_http_social_flush_reason(f->pool, res);
-
-    ngx_http_social_flush_query(ctx, "ROLLBACK TO SAVEPOINT social_row", 0,
-                                ngx_http_social_flush_row_undone);
-}
-
-
-static void
-ngx_http_social_flush_row_undone(ngx_http_social_ctx_t *ctx, PGresult *res)
-{
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK,
-                                  "ROLLBACK TO SAVEPOINT"))
-    {
-        return;
-    }
-
-    f->in_row = 1;
-
-    ngx_http_social_flush_aside(ctx);
-}
-
-
-/* the row in hand into error_dead_letters, byte for byte, with f->why */
-
-static void
-ngx_http_social_flush_aside(ngx_http_social_ctx_t *ctx)
-{
-    u_char                       *p;
-    ngx_http_social_job_t        *job = ctx->data;
-    ngx_http_social_flush_t      *f = job->data;
-    ngx_http_social_flush_row_t  *row;
-
-    row = &f->rows[f->row];
-
-    /* parameters go as text: the bytes as hex, whatever they are */
-
-    p = ngx_pnalloc(f->pool, 2 * row->text.len + 1);
-    if (p == NULL) {
-        ngx_http_social_job_done(job);
-        return;
-    }
-
-    f->values[2] = (char *) p;
-    p = ngx_hex_dump(p, row->text.data, row->text.len);
-    *p = '\0';
-
-    f->values[3] = f->why;
-
-    ngx_http_social_flush_query(ctx, ngx_http_social_sql_flush_aside, 4,
-                                ngx_http_social_flush_set_aside);
-}
-
-
-static void
-ngx_http_social_flush_set_aside(ngx_http_social_ctx_t *ctx, PGresult *res)
-{
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_TUPLES_OK,
-                                  "setting a row aside"))
-    {
-        return;
-    }
-
-    /* none returned: set aside by an earlier run of this batch */
-
-    if (PQntuples(res) == 1) {
-        f->aside++;
-
-        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
-                      "social: error batch %V: a row set aside as dead "
-                      "letter %s: %s", &f->batch, PQgetvalue(res, 0, 0),
-                      f->why);
-    }
-
-    if (f->in_row) {
-        f->in_row = 0;
-        ngx_http_social_flush_query(ctx, "RELEASE SAVEPOINT social_row", 0,
-                                    ngx_http_social_flush_row_released);
-        return;
-    }
-
-    f->row++;
-
-    ngx_http_social_flush_checked(ctx);
-}
-
-
-static void
-ngx_http_social_flush_row_released(ngx_http_social_ctx_t *ctx,
-    PGresult *res)
-{
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK,
-                                  "RELEASE SAVEPOINT"))
-    {
-        return;
-    }
-
-    f->row++;
-
-    ngx_http_social_flush_alone(ctx);
-}
-
-
-static void
-ngx_http_social_flush_chunk_done(ngx_http_social_ctx_t *ctx)
-{
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    ngx_http_social_flush_free_chunk(f);
-
-    ngx_http_social_flush_read(ctx);
+    ngx_http_social_flush_query(ctx, ngx_http_social_sql_flush_counts, 3,
+                                ngx_http_social_flush_counted);
 }
 
 
@@ -887,7 +342,7 @@ ngx_http_social_flush_ended(ngx_http_social_ctx_t *ctx, PGresult *res)
                       f->nrows, f->aside);
     }
 
-    if (ngx_http_social_errors_ack(ctx, &f->batch,
+    if (ngx_http_social_point_ack(ctx, &f->batch,
                                    ngx_http_social_flush_acked)
         != NGX_OK)
     {
@@ -936,8 +391,9 @@ ngx_http_social_flush_held(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                   "social: error batch %V is held in redis as "
-                  "social:err:held:%L:*, for an operator, and the points "
-                  "behind it go on", &f->batch, (int64_t) reply->integer);
+                  NGX_HTTP_SOCIAL_KEY_POINT_HELD ":%L:*, for an operator, "
+                  "and the points behind it go on", &f->batch,
+                  (int64_t) reply->integer);
 
     ngx_http_social_flush_cut(ctx);
 }
@@ -945,7 +401,7 @@ ngx_http_social_flush_held(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
 /* a statement of the run with epoch, seq and its own values */
 
-static void
+void
 ngx_http_social_flush_query(ngx_http_social_ctx_t *ctx, const char *sql,
     int nparams, ngx_http_social_pg_handler_pt handler)
 {
@@ -967,7 +423,7 @@ ngx_http_social_flush_query(ngx_http_social_ctx_t *ctx, const char *sql,
  * reason, else it is broken
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_social_flush_pg(ngx_http_social_ctx_t *ctx, PGresult *res,
     ExecStatusType status, const char *what)
 {
@@ -1010,7 +466,7 @@ ngx_http_social_flush_pg(ngx_http_social_ctx_t *ctx, PGresult *res,
  * connection lost, as libpq says it)
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_social_flush_passing(PGresult *res)
 {
     char  *state;
@@ -1038,7 +494,7 @@ ngx_http_social_flush_passing(PGresult *res)
 
 /* "23514: new row for relation ... violates check constraint ..." */
 
-static const char *
+const char *
 ngx_http_social_flush_reason(ngx_pool_t *pool, PGresult *res)
 {
     char    *state, *msg;
@@ -1077,14 +533,17 @@ ngx_http_social_flush_reason(ngx_pool_t *pool, PGresult *res)
 }
 
 
-/* "<epoch>:<seq>" from the cut: 1 to 32 hex digits, 1 to 18 digits */
+/*
+ * "<epoch>:<seq>" from the cut, kept, and as the parameters epoch and seq;
+ * NGX_DECLINED when it is not as the cut writes it
+ * (ngx_http_social_point_batch_check())
+ */
 
 static ngx_int_t
 ngx_http_social_flush_id(ngx_http_social_flush_t *f, ngx_pool_t *pool,
     redisReply *id)
 {
-    u_char      *p, *colon, *last;
-    ngx_uint_t   bad;
+    u_char  *p, *colon, *last;
 
     p = ngx_pnalloc(pool, 2 * (id->len + 1));
     if (p == NULL) {
@@ -1104,22 +563,13 @@ ngx_http_social_flush_id(ngx_http_social_flush_t *f, ngx_pool_t *pool,
     *last = '\0';
 
     colon = ngx_strlchr(p, last, ':');
-    bad = (colon == NULL || colon == p || colon - p > 32
-           || last - colon < 2 || last - colon > 19);
 
-    f->values[0] = (char *) p;
-    f->values[1] = colon ? (char *) colon + 1 : "";
+    f->values[NGX_HTTP_SOCIAL_FLUSH_EPOCH] = (char *) p;
+    f->values[NGX_HTTP_SOCIAL_FLUSH_SEQ] = colon ? (char *) colon + 1 : "";
 
-    for ( /* void */ ; !bad && p < last; p++) {
-        if (p < colon) {
-            bad = !((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'));
-
-        } else if (p > colon) {
-            bad = (*p < '0' || *p > '9');
-        }
-    }
-
-    if (bad) {
+    if (!ngx_http_social_point_batch_check(p, id->len,
+                                           NGX_HTTP_SOCIAL_POINT_BATCH))
+    {
         return NGX_DECLINED;
     }
 
@@ -1131,7 +581,7 @@ ngx_http_social_flush_id(ngx_http_social_flush_t *f, ngx_pool_t *pool,
 
 /* out of reach: the batch waits in Redis, open, for the next run */
 
-static void
+void
 ngx_http_social_flush_failed(ngx_http_social_ctx_t *ctx, const char *what)
 {
     ngx_http_social_job_t    *job = ctx->data;
@@ -1156,7 +606,7 @@ ngx_http_social_flush_failed(ngx_http_social_ctx_t *ctx, const char *what)
  * the next run takes its rows one at a time; the second time it is held
  */
 
-static void
+void
 ngx_http_social_flush_broken(ngx_http_social_ctx_t *ctx, const char *what,
     const char *why)
 {
@@ -1169,7 +619,7 @@ ngx_http_social_flush_broken(ngx_http_social_ctx_t *ctx, const char *what,
                       "next run takes its rows one at a time", what,
                       &f->batch, why);
 
-        ngx_http_social_errors_failed(ctx, &f->batch);
+        ngx_http_social_point_failed(ctx, &f->batch);
         ngx_http_social_job_done(job);
         return;
     }
@@ -1183,7 +633,7 @@ ngx_http_social_flush_broken(ngx_http_social_ctx_t *ctx, const char *what,
     ngx_http_social_pg_release(ctx);
     ngx_http_social_flush_free_chunk(f);
 
-    if (ngx_http_social_errors_hold(ctx, &f->batch, why,
+    if (ngx_http_social_point_hold(ctx, &f->batch, why,
                                     ngx_http_social_flush_held)
         != NGX_OK)
     {
@@ -1192,7 +642,7 @@ ngx_http_social_flush_broken(ngx_http_social_ctx_t *ctx, const char *what,
 }
 
 
-static void
+void
 ngx_http_social_flush_free_chunk(void *data)
 {
     ngx_http_social_flush_t  *f = data;

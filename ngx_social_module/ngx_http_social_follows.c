@@ -9,9 +9,20 @@
 
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_task.h"
+#include "ngx_http_social_json.h"
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_feed_cache.h"
+
+
+/* the columns of each statement */
+
+enum {
+    NGX_HTTP_SOCIAL_RELATION_FOUND = 0,         /* the other user */
+    NGX_HTTP_SOCIAL_RELATION_BLOCKED,           /* a block between them */
+    NGX_HTTP_SOCIAL_RELATION_EVENTS             /* "{1,2}" gone, or NULL */
+};
 
 
 static ngx_int_t ngx_http_social_relation(ngx_http_social_ctx_t *ctx,
@@ -122,12 +133,12 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (PQgetvalue(res, 0, 0)[0] != 't') {
+    if (PQgetvalue(res, 0, NGX_HTTP_SOCIAL_RELATION_FOUND)[0] != 't') {
         ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
         return;
     }
 
-    if (PQgetvalue(res, 0, 1)[0] == 't') {
+    if (PQgetvalue(res, 0, NGX_HTTP_SOCIAL_RELATION_BLOCKED)[0] == 't') {
         ngx_http_social_done(ctx, ngx_http_social_error(ctx,
                                  NGX_HTTP_FORBIDDEN, "forbidden",
                                  "A block stands between these users.",
@@ -135,7 +146,7 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (PQgetisnull(res, 0, 2)) {
+    if (PQgetisnull(res, 0, NGX_HTTP_SOCIAL_RELATION_EVENTS)) {
         if (ctx->request->method == NGX_HTTP_PUT) {
             /* a follow's event, perhaps */
             ngx_http_social_feed_changed();
@@ -150,7 +161,7 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
     /* follow events went: out of the feed in Redis before the answer */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
-    f.events = PQgetvalue(res, 0, 2);
+    f.events = PQgetvalue(res, 0, NGX_HTTP_SOCIAL_RELATION_EVENTS);
 
     ngx_http_social_feed_forget(ctx, &f, NULL);
 }

@@ -25,6 +25,37 @@
 #define NGX_HTTP_SOCIAL_UTTERANCE_MAX  4000
 
 
+/* a conversation's columns, from the first given to _conversation_json() */
+
+enum {
+    NGX_HTTP_SOCIAL_CONVERSATION_COL_ID = 0,
+    NGX_HTTP_SOCIAL_CONVERSATION_COL_USER,
+    NGX_HTTP_SOCIAL_CONVERSATION_COL_STARTED_AT
+};
+
+
+/* an utterance's columns, from the first given to _utterance_json() */
+
+enum {
+    NGX_HTTP_SOCIAL_UTTERANCE_COL_ID = 0,
+    NGX_HTTP_SOCIAL_UTTERANCE_COL_CONVERSATION,
+    NGX_HTTP_SOCIAL_UTTERANCE_COL_USER,
+    NGX_HTTP_SOCIAL_UTTERANCE_COL_CONTENT,
+    NGX_HTTP_SOCIAL_UTTERANCE_COL_CREATED_AT
+};
+
+
+/*
+ * the rows of POST /utterances and of GET /conversations/{id}/utterances:
+ * the conversation's user, then the utterance (NULLs: none)
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_UTTERANCES_COL_OWNER = 0,
+    NGX_HTTP_SOCIAL_UTTERANCES_COL_UTTERANCE
+};
+
+
 typedef struct {
     const char                     *values[4];
     ngx_uint_t                      limit;
@@ -240,7 +271,9 @@ ngx_http_social_conversation_listed(ngx_http_social_ctx_t *ctx,
 
     ngx_http_social_page_end(ctx, g,
                              PQntuples(res) > (int) l->limit
-                             ? PQgetvalue(res, n - 1, 0) : NULL, "0");
+                             ? PQgetvalue(res, n - 1,
+                                          NGX_HTTP_SOCIAL_CONVERSATION_COL_ID)
+                             : NULL, "0");
 }
 
 
@@ -311,18 +344,21 @@ ngx_http_social_utterance_created(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (PQgetisnull(res, 0, 0)) {
+    if (PQgetisnull(res, 0, NGX_HTTP_SOCIAL_UTTERANCES_COL_OWNER)) {
         ngx_http_social_done(ctx,
                              ngx_http_social_no_such(ctx, "conversation_id"));
         return;
     }
 
-    if (ngx_strcmp(PQgetvalue(res, 0, 0), l->values[1]) != 0) {
+    if (ngx_strcmp(PQgetvalue(res, 0, NGX_HTTP_SOCIAL_UTTERANCES_COL_OWNER),
+                   l->values[1])
+        != 0)
+    {
         ngx_http_social_done(ctx, ngx_http_social_forbidden(ctx));
         return;
     }
 
-    if (PQgetisnull(res, 0, 1)) {
+    if (PQgetisnull(res, 0, NGX_HTTP_SOCIAL_UTTERANCES_COL_UTTERANCE)) {
         /* the reader's conversation, and user_id names someone else */
         ngx_http_social_note_invalid(ctx, "user_id",
                                      "does not match the conversation's user");
@@ -336,7 +372,8 @@ ngx_http_social_utterance_created(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_utterance_json(g, res, 0, 1);
+    ngx_http_social_utterance_json(g, res, 0,
+                                   NGX_HTTP_SOCIAL_UTTERANCES_COL_UTTERANCE);
 
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_CREATED, g));
 }
@@ -392,7 +429,11 @@ ngx_http_social_utterance_listed(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (!ctx->admin && ngx_strcmp(PQgetvalue(res, 0, 0), l->values[3]) != 0)
+    if (!ctx->admin
+        && ngx_strcmp(PQgetvalue(res, 0,
+                                 NGX_HTTP_SOCIAL_UTTERANCES_COL_OWNER),
+                      l->values[3])
+           != 0)
     {
         ngx_http_social_done(ctx, ngx_http_social_forbidden(ctx));
         return;
@@ -400,7 +441,8 @@ ngx_http_social_utterance_listed(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     /* a conversation without utterances is one row of NULLs */
 
-    n = PQgetisnull(res, 0, 1) ? 0 : ngx_min(PQntuples(res), (int) l->limit);
+    n = PQgetisnull(res, 0, NGX_HTTP_SOCIAL_UTTERANCES_COL_UTTERANCE)
+        ? 0 : ngx_min(PQntuples(res), (int) l->limit);
 
     g = ngx_http_social_page_start(ctx, "utterances");
     if (g == NULL) {
@@ -408,12 +450,16 @@ ngx_http_social_utterance_listed(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     for (i = 0; i < n; i++) {
-        ngx_http_social_utterance_json(g, res, i, 1);
+        ngx_http_social_utterance_json(g, res, i,
+                                     NGX_HTTP_SOCIAL_UTTERANCES_COL_UTTERANCE);
     }
 
     ngx_http_social_page_end(ctx, g,
                              PQntuples(res) > (int) l->limit
-                             ? PQgetvalue(res, n - 1, 1) : NULL, "0");
+                             ? PQgetvalue(res, n - 1,
+                                     NGX_HTTP_SOCIAL_UTTERANCES_COL_UTTERANCE
+                                     + NGX_HTTP_SOCIAL_UTTERANCE_COL_ID)
+                             : NULL, "0");
 }
 
 
@@ -425,12 +471,17 @@ ngx_http_social_conversation_json(yajl_gen g, PGresult *res, int row,
 {
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "conversation_id");
-    ngx_http_social_json_pg(g, res, row, col, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_CONVERSATION_COL_ID,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "user_id");
-    ngx_http_social_json_pg(g, res, row, col + 1,
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_CONVERSATION_COL_USER,
                             NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "started_at");
-    ngx_http_social_json_pg(g, res, row, col + 2, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_CONVERSATION_COL_STARTED_AT,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     yajl_gen_map_close(g);
 }
 
@@ -442,16 +493,23 @@ ngx_http_social_utterance_json(yajl_gen g, PGresult *res, int row, int col)
 {
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "utterance_id");
-    ngx_http_social_json_pg(g, res, row, col, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, row, col + NGX_HTTP_SOCIAL_UTTERANCE_COL_ID,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "conversation_id");
-    ngx_http_social_json_pg(g, res, row, col + 1,
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_UTTERANCE_COL_CONVERSATION,
                             NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "user_id");
-    ngx_http_social_json_pg(g, res, row, col + 2,
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_UTTERANCE_COL_USER,
                             NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "content");
-    ngx_http_social_json_pg(g, res, row, col + 3, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_UTTERANCE_COL_CONTENT,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "created_at");
-    ngx_http_social_json_pg(g, res, row, col + 4, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_UTTERANCE_COL_CREATED_AT,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     yajl_gen_map_close(g);
 }

@@ -23,7 +23,20 @@ typedef struct {
     const char                     *sql;
     const char                     *key;
     ngx_uint_t                      posts;      /* unsigned:1 */
+    int                             cursor;     /* its two columns */
 } ngx_http_social_list_kind_t;
+
+
+/* a user's columns, from the first given to ngx_http_social_user_ref_json() */
+
+enum {
+    NGX_HTTP_SOCIAL_USER_REF_COL_ID = 0,
+    NGX_HTTP_SOCIAL_USER_REF_COL_USERNAME,
+    NGX_HTTP_SOCIAL_USER_REF_COLUMNS
+};
+
+/* a post is 5 columns (ngx_http_social_post_json()), then the cursor */
+#define NGX_HTTP_SOCIAL_LIST_POST_CURSOR  5
 
 
 typedef struct {
@@ -57,7 +70,7 @@ static ngx_http_social_list_kind_t  ngx_http_social_list_posts = {
     " WHERE p.author_id = $1 AND $2::bigint IS NOT NULL "
     "   AND (p.post_id, 0::bigint) < ($3, $4) "
     " ORDER BY p.post_id DESC LIMIT $5",
-    "posts", 1
+    "posts", 1, NGX_HTTP_SOCIAL_LIST_POST_CURSOR
 };
 
 static ngx_http_social_list_kind_t  ngx_http_social_list_followers = {
@@ -68,7 +81,7 @@ static ngx_http_social_list_kind_t  ngx_http_social_list_followers = {
     "   AND ((extract(epoch FROM f.created_at) * 1000000)::bigint, "
     "        u.user_id) < ($3, $4) "
     " ORDER BY f.created_at DESC, u.user_id DESC LIMIT $5",
-    "followers", 0
+    "followers", 0, NGX_HTTP_SOCIAL_USER_REF_COLUMNS
 };
 
 static ngx_http_social_list_kind_t  ngx_http_social_list_following = {
@@ -79,7 +92,7 @@ static ngx_http_social_list_kind_t  ngx_http_social_list_following = {
     "   AND ((extract(epoch FROM f.created_at) * 1000000)::bigint, "
     "        u.user_id) < ($3, $4) "
     " ORDER BY f.created_at DESC, u.user_id DESC LIMIT $5",
-    "following", 0
+    "following", 0, NGX_HTTP_SOCIAL_USER_REF_COLUMNS
 };
 
 
@@ -162,7 +175,7 @@ ngx_http_social_list_visible(ngx_http_social_ctx_t *ctx, PGresult *res)
 static void
 ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    int                      i, n, key;
+    int                      i, n, cursor;
     yajl_gen                 g;
     ngx_http_social_list_t  *l = ctx->data;
 
@@ -171,7 +184,7 @@ ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     n = ngx_min(PQntuples(res), (int) l->limit);
-    key = l->kind->posts ? 5 : 2;
+    cursor = l->kind->cursor;
 
     g = ngx_http_social_page_start(ctx, l->kind->key);
     if (g == NULL) {
@@ -188,8 +201,8 @@ ngx_http_social_list_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     if (PQntuples(res) > (int) l->limit) {
-        ngx_http_social_page_end(ctx, g, PQgetvalue(res, n - 1, key),
-                                 PQgetvalue(res, n - 1, key + 1));
+        ngx_http_social_page_end(ctx, g, PQgetvalue(res, n - 1, cursor),
+                                 PQgetvalue(res, n - 1, cursor + 1));
         return;
     }
 
@@ -204,9 +217,12 @@ ngx_http_social_user_ref_json(yajl_gen g, PGresult *res, int row, int col)
 {
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "user_id");
-    ngx_http_social_json_pg(g, res, row, col, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_USER_REF_COL_ID,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "username");
-    ngx_http_social_json_pg(g, res, row, col + 1,
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_USER_REF_COL_USERNAME,
                             NGX_HTTP_SOCIAL_JSON_STRING);
     yajl_gen_map_close(g);
 }

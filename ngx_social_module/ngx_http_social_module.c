@@ -15,6 +15,8 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_redis.h"
 #include "ngx_http_social_revoke.h"
+#include "ngx_http_social_feed_cache.h"
+#include "ngx_http_social_points.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
 
@@ -96,7 +98,7 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
       ngx_http_social_block, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("cache_evict"), NGX_HTTP_POST,
-      ngx_http_social_cache_evict_endpoint, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_evict, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("feed"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_social_feed, NGX_HTTP_SOCIAL_AUTH },
@@ -120,7 +122,7 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
       ngx_http_social_utterances, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("errors"), NGX_HTTP_POST,
-      ngx_http_social_errors, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_points, NGX_HTTP_SOCIAL_AUTH },
 
     { ngx_string("exercises"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_social_exercises, NGX_HTTP_SOCIAL_AUTH },

@@ -16,6 +16,38 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_feed_cache.h"
+
+
+/* a post's columns, from the first given to ngx_http_social_post_json() */
+
+enum {
+    NGX_HTTP_SOCIAL_POST_COL_ID = 0,
+    NGX_HTTP_SOCIAL_POST_COL_AUTHOR,
+    NGX_HTTP_SOCIAL_POST_COL_CONTENT,
+    NGX_HTTP_SOCIAL_POST_COL_CREATED_AT,
+    NGX_HTTP_SOCIAL_POST_COL_LIKE_COUNT,
+    NGX_HTTP_SOCIAL_POST_COL_LIKED_BY_ME        /* GET /posts/{id} only */
+};
+
+
+/* the columns of the delete */
+
+enum {
+    NGX_HTTP_SOCIAL_POST_DELETE_FOUND = 0,
+    NGX_HTTP_SOCIAL_POST_DELETE_DELETED,
+    NGX_HTTP_SOCIAL_POST_DELETE_EVENTS,         /* "{1,2}", or NULL */
+    NGX_HTTP_SOCIAL_POST_DELETE_POSTS           /* "{1}" */
+};
+
+
+/* the columns of a like and of an unlike */
+
+enum {
+    NGX_HTTP_SOCIAL_LIKE_FOUND = 0,
+    NGX_HTTP_SOCIAL_LIKE_EVENTS,                /* "{1,2}", or NULL */
+    NGX_HTTP_SOCIAL_LIKE_POSTS                  /* "{1}" */
+};
 
 
 static void ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx,
@@ -141,21 +173,30 @@ ngx_http_social_post_json(yajl_gen g, PGresult *res, int row, int col,
 {
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "post_id");
-    ngx_http_social_json_pg(g, res, row, col, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, row, col + NGX_HTTP_SOCIAL_POST_COL_ID,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "author_id");
-    ngx_http_social_json_pg(g, res, row, col + 1,
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_POST_COL_AUTHOR,
                             NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "content");
-    ngx_http_social_json_pg(g, res, row, col + 2, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_POST_COL_CONTENT,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "created_at");
-    ngx_http_social_json_pg(g, res, row, col + 3, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_POST_COL_CREATED_AT,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "like_count");
-    ngx_http_social_json_pg(g, res, row, col + 4,
+    ngx_http_social_json_pg(g, res, row,
+                            col + NGX_HTTP_SOCIAL_POST_COL_LIKE_COUNT,
                             NGX_HTTP_SOCIAL_JSON_INTEGER);
 
     if (mine) {
         ngx_http_social_json_str(g, "liked_by_me");
-        yajl_gen_bool(g, PQgetvalue(res, row, col + 5)[0] == 't');
+        yajl_gen_bool(g, PQgetvalue(res, row,
+                                    col + NGX_HTTP_SOCIAL_POST_COL_LIKED_BY_ME)
+                         [0] == 't');
     }
 
     yajl_gen_map_close(g);
@@ -245,12 +286,12 @@ ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (PQgetvalue(res, 0, 0)[0] != 't') {
+    if (PQgetvalue(res, 0, NGX_HTTP_SOCIAL_POST_DELETE_FOUND)[0] != 't') {
         ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
         return;
     }
 
-    if (PQgetvalue(res, 0, 1)[0] != 't') {
+    if (PQgetvalue(res, 0, NGX_HTTP_SOCIAL_POST_DELETE_DELETED)[0] != 't') {
         ngx_http_social_done(ctx, ngx_http_social_forbidden(ctx));
         return;
     }
@@ -258,8 +299,10 @@ ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
     /* gone from the feed in Redis too before the answer */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
-    f.events = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
-    f.posts = PQgetvalue(res, 0, 3);
+    f.events = PQgetisnull(res, 0, NGX_HTTP_SOCIAL_POST_DELETE_EVENTS)
+               ? NULL
+               : PQgetvalue(res, 0, NGX_HTTP_SOCIAL_POST_DELETE_EVENTS);
+    f.posts = PQgetvalue(res, 0, NGX_HTTP_SOCIAL_POST_DELETE_POSTS);
 
     ngx_http_social_feed_forget(ctx, &f, NULL);
 }
@@ -294,7 +337,7 @@ ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (PQgetvalue(res, 0, 0)[0] != 't') {
+    if (PQgetvalue(res, 0, NGX_HTTP_SOCIAL_LIKE_FOUND)[0] != 't') {
         ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
         return;
     }
@@ -306,8 +349,9 @@ ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
     /* like_count changed: the cached post goes, and an unlike's event */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
-    f.events = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
-    f.posts = PQgetvalue(res, 0, 2);
+    f.events = PQgetisnull(res, 0, NGX_HTTP_SOCIAL_LIKE_EVENTS)
+               ? NULL : PQgetvalue(res, 0, NGX_HTTP_SOCIAL_LIKE_EVENTS);
+    f.posts = PQgetvalue(res, 0, NGX_HTTP_SOCIAL_LIKE_POSTS);
 
     ngx_http_social_feed_forget(ctx, &f, NULL);
 }

@@ -4,7 +4,31 @@
  */
 
 
-/* GET, PUT, DELETE /user/{id} and PUT /user/{id}/role */
+/*
+ * GET, PUT, DELETE /user/{id} and PUT /user/{id}/role.
+ *
+ * PUT /user/{id}, the longest chain:
+ *
+ *   1. The body (422), the user or an admin (403), the id (404):
+ *      ngx_http_social_user_update().
+ *   2. PostgreSQL: the stored password hash, and whether the user is
+ *      there (404): ngx_http_social_user_found().
+ *   3. A new password: current_password verified in the thread pool,
+ *      unless an admin asks (403): ngx_http_social_user_checked(); then
+ *      the new one hashed there: ngx_http_social_user_hashed().
+ *   4. PostgreSQL, one transaction (ngx_http_social_user_begin(), _begun()):
+ *      the regrouping first when the attributes change, as it takes the
+ *      grouping lock before the row as signup and delete do
+ *      (ngx_http_social_user_regrouped()); then the other fields, the
+ *      token generation moved on with a new password (_updated()); COMMIT
+ *      (_committed()).
+ *   5. A new password: a fresh token, and the revocation of the older ones
+ *      published (ngx_http_social_revoke_publish()).
+ *   6. The user's cached {user_id, username} out of the feed in Redis:
+ *      ngx_http_social_user_reread().
+ *   7. The committed row read again for the answer, with the fresh token:
+ *      ngx_http_social_user_show_row(), _show(), _reply().
+ */
 
 
 #include "ngx_http_social_module.h"
@@ -17,12 +41,75 @@
 #include "ngx_http_social_token.h"
 #include "ngx_http_social_revoke.h"
 #include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_feed_cache.h"
+#include "ngx_http_social_points.h"
+
+
+/*
+ * the parameters of PUT: the update's ($1 the id, $2 username, $3 email,
+ * $4 the new hash, NULL when unchanged), then what the regrouping takes;
+ * GET, DELETE and the role have the id and one of their own
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_USER_ID = 0,
+    NGX_HTTP_SOCIAL_USER_USERNAME,
+    NGX_HTTP_SOCIAL_USER_EMAIL,
+    NGX_HTTP_SOCIAL_USER_HASH,
+    NGX_HTTP_SOCIAL_USER_ATTRIBUTES,
+    NGX_HTTP_SOCIAL_USER_THRESHOLD,
+    NGX_HTTP_SOCIAL_USER_MAX_SIZE,
+    NGX_HTTP_SOCIAL_USER_PARAMS
+};
+
+#define NGX_HTTP_SOCIAL_USER_UPDATE_PARAMS  4
+
+
+/* the regrouping's: the id, the attributes, the threshold, the max size */
+
+enum {
+    NGX_HTTP_SOCIAL_REGROUP_ID = 0,
+    NGX_HTTP_SOCIAL_REGROUP_ATTRIBUTES,
+    NGX_HTTP_SOCIAL_REGROUP_THRESHOLD,
+    NGX_HTTP_SOCIAL_REGROUP_MAX_SIZE,
+    NGX_HTTP_SOCIAL_REGROUP_PARAMS
+};
+
+
+/*
+ * the columns of NGX_HTTP_SOCIAL_USER_COLUMNS, then of the update's and
+ * the role's RETURNING, the revocation record
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_USER_COL_ID = 0,
+    NGX_HTTP_SOCIAL_USER_COL_USERNAME,
+    NGX_HTTP_SOCIAL_USER_COL_EMAIL,
+    NGX_HTTP_SOCIAL_USER_COL_ATTRIBUTES,
+    NGX_HTTP_SOCIAL_USER_COL_GROUP,
+    NGX_HTTP_SOCIAL_USER_COL_ROLE,
+    NGX_HTTP_SOCIAL_USER_COL_CREATED_AT,
+    NGX_HTTP_SOCIAL_USER_COL_TOKEN_GEN,
+    NGX_HTTP_SOCIAL_USER_COL_FOLLOWERS,
+    NGX_HTTP_SOCIAL_USER_COL_FOLLOWING,
+    NGX_HTTP_SOCIAL_USER_COL_POSTS,
+    NGX_HTTP_SOCIAL_USER_COL_REVOCATION
+};
+
+
+/* the columns of the delete */
+
+enum {
+    NGX_HTTP_SOCIAL_USER_DELETE_GONE = 0,
+    NGX_HTTP_SOCIAL_USER_DELETE_LIKED,
+    NGX_HTTP_SOCIAL_USER_DELETE_REVOCATION
+};
 
 
 typedef struct {
     int64_t                         id;
-    const char                     *values[7];
-    const char                     *regroup[4];
+    const char                     *values[NGX_HTTP_SOCIAL_USER_PARAMS];
+    const char                     *regroup[NGX_HTTP_SOCIAL_REGROUP_PARAMS];
     ngx_str_t                       password;
     ngx_str_t                       current;
     ngx_str_t                       token;
@@ -154,9 +241,9 @@ ngx_http_social_user_state(ngx_http_social_ctx_t *ctx)
     }
 
     u->self = (u->id == ctx->user_id);
-    u->values[0] = ngx_http_social_int64(ctx, u->id);
+    u->values[NGX_HTTP_SOCIAL_USER_ID] = ngx_http_social_int64(ctx, u->id);
 
-    return u->values[0] ? u : NULL;
+    return u->values[NGX_HTTP_SOCIAL_USER_ID] ? u : NULL;
 }
 
 
@@ -216,29 +303,39 @@ ngx_http_social_user_reply(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "user_id");
-    ngx_http_social_json_pg(g, res, 0, 0, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_ID,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "username");
-    ngx_http_social_json_pg(g, res, 0, 1, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_USERNAME,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
 
     if (u->self || ctx->admin) {
         ngx_http_social_json_str(g, "email");
-        ngx_http_social_json_pg(g, res, 0, 2, NGX_HTTP_SOCIAL_JSON_STRING);
+        ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_EMAIL,
+                                NGX_HTTP_SOCIAL_JSON_STRING);
     }
 
     ngx_http_social_json_str(g, "attributes");
-    ngx_http_social_json_pg(g, res, 0, 3, NGX_HTTP_SOCIAL_JSON_ARRAY);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_ATTRIBUTES,
+                            NGX_HTTP_SOCIAL_JSON_ARRAY);
     ngx_http_social_json_str(g, "group_id");
-    ngx_http_social_json_pg(g, res, 0, 4, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_GROUP,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "role");
-    ngx_http_social_json_pg(g, res, 0, 5, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_ROLE,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "created_at");
-    ngx_http_social_json_pg(g, res, 0, 6, NGX_HTTP_SOCIAL_JSON_STRING);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_CREATED_AT,
+                            NGX_HTTP_SOCIAL_JSON_STRING);
     ngx_http_social_json_str(g, "followers");
-    ngx_http_social_json_pg(g, res, 0, 8, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_FOLLOWERS,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "following");
-    ngx_http_social_json_pg(g, res, 0, 9, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_FOLLOWING,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     ngx_http_social_json_str(g, "posts");
-    ngx_http_social_json_pg(g, res, 0, 10, NGX_HTTP_SOCIAL_JSON_INTEGER);
+    ngx_http_social_json_pg(g, res, 0, NGX_HTTP_SOCIAL_USER_COL_POSTS,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
 
     if (u->token.len) {
         ngx_http_social_token_json(g, &u->token, ctx->smcf->token_lifetime);
@@ -279,7 +376,7 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
         }
 
         u->attrs = 1;
-        u->values[4] = (char *) attrs.data;
+        u->values[NGX_HTTP_SOCIAL_USER_ATTRIBUTES] = (char *) attrs.data;
     }
 
     rc = ngx_http_social_json_string(ctx, ctx->body, "username", 3, 32, &name);
@@ -290,7 +387,8 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_unprocessable(ctx);
     }
 
-    u->values[1] = (rc == NGX_OK) ? (char *) name.data : NULL;
+    u->values[NGX_HTTP_SOCIAL_USER_USERNAME] = (rc == NGX_OK)
+                                               ? (char *) name.data : NULL;
 
     rc = ngx_http_social_json_string(ctx, ctx->body, "email", 3, 254, &email);
     if (rc == NGX_ERROR
@@ -300,7 +398,8 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_unprocessable(ctx);
     }
 
-    u->values[2] = (rc == NGX_OK) ? (char *) email.data : NULL;
+    u->values[NGX_HTTP_SOCIAL_USER_EMAIL] = (rc == NGX_OK)
+                                            ? (char *) email.data : NULL;
 
     v = ngx_http_social_json_get(ctx->body, "password");
 
@@ -336,8 +435,10 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_forbidden(ctx);
     }
 
-    u->values[5] = (char *) ctx->smcf->group_threshold.data;
-    u->values[6] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
+    u->values[NGX_HTTP_SOCIAL_USER_THRESHOLD] =
+                                   (char *) ctx->smcf->group_threshold.data;
+    u->values[NGX_HTTP_SOCIAL_USER_MAX_SIZE] =
+                   ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
 
     return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_user_hash, 1,
                                      u->values, ngx_http_social_user_found);
@@ -441,7 +542,7 @@ ngx_http_social_user_hashed(ngx_http_social_ctx_t *ctx, ngx_str_t *hash)
     }
 
     *ngx_cpymem(p, hash->data, hash->len) = '\0';
-    u->values[3] = (char *) p;
+    u->values[NGX_HTTP_SOCIAL_USER_HASH] = (char *) p;
 
     rc = ngx_http_social_user_begin(ctx);
 
@@ -476,15 +577,18 @@ ngx_http_social_user_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    /* user id, attributes, threshold, max size */
+    u->regroup[NGX_HTTP_SOCIAL_REGROUP_ID] =
+                                          u->values[NGX_HTTP_SOCIAL_USER_ID];
+    u->regroup[NGX_HTTP_SOCIAL_REGROUP_ATTRIBUTES] =
+                                  u->values[NGX_HTTP_SOCIAL_USER_ATTRIBUTES];
+    u->regroup[NGX_HTTP_SOCIAL_REGROUP_THRESHOLD] =
+                                   u->values[NGX_HTTP_SOCIAL_USER_THRESHOLD];
+    u->regroup[NGX_HTTP_SOCIAL_REGROUP_MAX_SIZE] =
+                                    u->values[NGX_HTTP_SOCIAL_USER_MAX_SIZE];
 
-    u->regroup[0] = u->values[0];
-    u->regroup[1] = u->values[4];
-    u->regroup[2] = u->values[5];
-    u->regroup[3] = u->values[6];
-
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_user_regroup, 4,
-                               u->regroup, ngx_http_social_user_regrouped);
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_user_regroup,
+                               NGX_HTTP_SOCIAL_REGROUP_PARAMS, u->regroup,
+                               ngx_http_social_user_regrouped);
 }
 
 
@@ -500,8 +604,9 @@ ngx_http_social_user_regrouped(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_user_update, 4,
-                               u->values, ngx_http_social_user_updated);
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_user_update,
+                               NGX_HTTP_SOCIAL_USER_UPDATE_PARAMS, u->values,
+                               ngx_http_social_user_updated);
 }
 
 
@@ -521,10 +626,15 @@ ngx_http_social_user_updated(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    u->gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 7),
-                       PQgetlength(res, 0, 7));
-    u->rev = ngx_http_social_revoke_number(res, 11);
-    u->role_admin = (ngx_strcmp(PQgetvalue(res, 0, 5), "admin") == 0);
+    u->gen = ngx_atoof((u_char *) PQgetvalue(res, 0,
+                                         NGX_HTTP_SOCIAL_USER_COL_TOKEN_GEN),
+                       PQgetlength(res, 0, NGX_HTTP_SOCIAL_USER_COL_TOKEN_GEN));
+    u->rev = ngx_http_social_revoke_number(res,
+                                           NGX_HTTP_SOCIAL_USER_COL_REVOCATION);
+    u->role_admin = (ngx_strcmp(PQgetvalue(res, 0,
+                                           NGX_HTTP_SOCIAL_USER_COL_ROLE),
+                                "admin")
+                     == 0);
 
     if (ngx_http_social_pg_end(ctx, 1, ngx_http_social_user_committed)
         != NGX_OK)
@@ -544,7 +654,7 @@ ngx_http_social_user_committed(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (u->values[3]) {
+    if (u->values[NGX_HTTP_SOCIAL_USER_HASH]) {
         /* a new password: older tokens stop working, a new one is given */
 
         if (ngx_http_social_token(ctx, u->id, u->role_admin, u->gen,
@@ -576,7 +686,7 @@ ngx_http_social_user_reread(ngx_http_social_ctx_t *ctx)
     /* the cached {user_id, username} of the feed goes first */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
-    f.user_object = u->values[0];
+    f.user_object = u->values[NGX_HTTP_SOCIAL_USER_ID];
 
     ngx_http_social_feed_forget(ctx, &f, ngx_http_social_user_show_row);
 }
@@ -628,27 +738,30 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (PQgetvalue(res, 0, 0)[0] != 't') {
+    if (PQgetvalue(res, 0, NGX_HTTP_SOCIAL_USER_DELETE_GONE)[0] != 't') {
         ngx_http_social_done(ctx, ngx_http_social_not_found(ctx));
         return;
     }
 
-    u->rev = ngx_http_social_revoke_number(res, 2);
+    u->rev = ngx_http_social_revoke_number(res,
+                                       NGX_HTTP_SOCIAL_USER_DELETE_REVOCATION);
 
-    if (!PQgetisnull(res, 0, 1)) {
-        u->liked.len = PQgetlength(res, 0, 1);
+    if (!PQgetisnull(res, 0, NGX_HTTP_SOCIAL_USER_DELETE_LIKED)) {
+        u->liked.len = PQgetlength(res, 0, NGX_HTTP_SOCIAL_USER_DELETE_LIKED);
         u->liked.data = ngx_pnalloc(ctx->pool, u->liked.len + 1);
         if (u->liked.data == NULL) {
             ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
-        ngx_memcpy(u->liked.data, PQgetvalue(res, 0, 1), u->liked.len + 1);
+        ngx_memcpy(u->liked.data,
+                   PQgetvalue(res, 0, NGX_HTTP_SOCIAL_USER_DELETE_LIKED),
+                   u->liked.len + 1);
     }
 
     /* what still waits in Redis for the user goes too (best effort) */
 
-    ngx_http_social_errors_forget(ctx, u->id);
+    ngx_http_social_point_forget(ctx, u->id);
 
     /* no generation is that high: every token of the user stops working */
 
@@ -709,9 +822,11 @@ ngx_http_social_user_role_set(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    u->gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 7),
-                       PQgetlength(res, 0, 7));
-    u->rev = ngx_http_social_revoke_number(res, 11);
+    u->gen = ngx_atoof((u_char *) PQgetvalue(res, 0,
+                                         NGX_HTTP_SOCIAL_USER_COL_TOKEN_GEN),
+                       PQgetlength(res, 0, NGX_HTTP_SOCIAL_USER_COL_TOKEN_GEN));
+    u->rev = ngx_http_social_revoke_number(res,
+                                           NGX_HTTP_SOCIAL_USER_COL_REVOCATION);
 
     /*
      * committed: 200 once Redis has answered or failed; every node refuses
@@ -733,8 +848,8 @@ ngx_http_social_user_gone(ngx_http_social_ctx_t *ctx)
     /* every event of or about the user out of the feed, and its objects */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
-    f.user = u->values[0];
-    f.user_object = u->values[0];
+    f.user = u->values[NGX_HTTP_SOCIAL_USER_ID];
+    f.user_object = u->values[NGX_HTTP_SOCIAL_USER_ID];
     f.posts = (char *) u->liked.data;
 
     ngx_http_social_feed_forget(ctx, &f, NULL);

@@ -1,0 +1,125 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * The feed store, the Redis side of the feed (ngx_http_social_feed_cache.c):
+ * what the endpoints that write events and GET /feed (_feed.c) use of it.
+ * The layouts of the scripts that _feed.c calls are named here, slot by
+ * slot, beside the scripts.  Its start and stop are the module's
+ * (ngx_http_social_module.h).
+ */
+
+
+#ifndef _NGX_HTTP_SOCIAL_FEED_CACHE_H_INCLUDED_
+#define _NGX_HTTP_SOCIAL_FEED_CACHE_H_INCLUDED_
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_keys.h"
+
+
+/* a member of the set, "id|type|actor|post|author|target|created_at" */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_MEMBER_ID = 0,
+    NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE,
+    NGX_HTTP_SOCIAL_FEED_MEMBER_ACTOR,
+    NGX_HTTP_SOCIAL_FEED_MEMBER_POST,           /* 0: none */
+    NGX_HTTP_SOCIAL_FEED_MEMBER_AUTHOR,         /* 0: none */
+    NGX_HTTP_SOCIAL_FEED_MEMBER_TARGET,         /* 0: none */
+    NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT,
+    NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS
+};
+
+
+/*
+ * The read script's arguments: KEYS recent, top, bottom; ARGV the cursor,
+ * the events wanted, how many it may look at, how many of the ids are
+ * followed (the reader first), then those ids, then the ids in a block
+ * with the reader
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_READ_NKEYS = 0,
+    NGX_HTTP_SOCIAL_FEED_READ_RECENT,
+    NGX_HTTP_SOCIAL_FEED_READ_TOP,
+    NGX_HTTP_SOCIAL_FEED_READ_BOTTOM,
+    NGX_HTTP_SOCIAL_FEED_READ_BEFORE,
+    NGX_HTTP_SOCIAL_FEED_READ_NEED,
+    NGX_HTTP_SOCIAL_FEED_READ_CAP,
+    NGX_HTTP_SOCIAL_FEED_READ_NFOLLOW,
+    NGX_HTTP_SOCIAL_FEED_READ_READER,
+    NGX_HTTP_SOCIAL_FEED_READ_FOLLOWED          /* then the blocks */
+};
+
+#define NGX_HTTP_SOCIAL_FEED_READ_NKEYS_TEXT  "3"
+
+
+/*
+ * Its reply: "ok" (or "short": the set holds fewer matching events than
+ * wanted, or "stale": not to be trusted), the objects' generation, the
+ * set's top, then 4 for each event: its member and the cached JSON of its
+ * post, its actor and its target ("" when not cached, or none)
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_REPLY_STATUS = 0,
+    NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN,
+    NGX_HTTP_SOCIAL_FEED_REPLY_TOP,
+    NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS
+};
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER = 0,
+    NGX_HTTP_SOCIAL_FEED_EVENT_POST,
+    NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR,
+    NGX_HTTP_SOCIAL_FEED_EVENT_TARGET,
+    NGX_HTTP_SOCIAL_FEED_EVENT_SIZE
+};
+
+
+/*
+ * The put script's arguments: KEYS objgen; ARGV the generation read with
+ * the objects, their TTL in ms, then a key and its JSON for each object
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_FEED_PUT_NKEYS = 0,
+    NGX_HTTP_SOCIAL_FEED_PUT_OBJGEN,
+    NGX_HTTP_SOCIAL_FEED_PUT_GEN,
+    NGX_HTTP_SOCIAL_FEED_PUT_TTL,
+    NGX_HTTP_SOCIAL_FEED_PUT_OBJECTS
+};
+
+#define NGX_HTTP_SOCIAL_FEED_PUT_NKEYS_TEXT  "1"
+
+
+/* what a delete or a change takes out of the feed in Redis */
+
+typedef struct {
+    const char                     *user;         /* events of, about it */
+    const char                     *user_object;  /* its cached object */
+    const char                     *events;       /* "{1,2}": these go */
+    const char                     *posts;        /* "{1,2}": cached ones */
+} ngx_http_social_forget_t;
+
+
+extern ngx_http_social_script_t  ngx_http_social_feed_read_script;
+extern ngx_http_social_script_t  ngx_http_social_feed_put_script;
+
+
+ngx_int_t ngx_http_social_feed_cache_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_feed_cache_exit_process(void);
+void ngx_http_social_feed_changed(void);
+void ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_forget_t *f, ngx_http_social_step_pt next);
+
+
+#endif /* _NGX_HTTP_SOCIAL_FEED_CACHE_H_INCLUDED_ */

@@ -1,0 +1,59 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * The Redis keys of the feed (ngx_http_social_feed_cache.c, _feed.c,
+ * _evict.c) and of the error points (ngx_http_social_point_store.c), in
+ * one place.  A key that ends with a colon is a prefix: an id, or a batch,
+ * follows.  The Lua scripts name them with these macros too, so a key is
+ * spelt here only.
+ */
+
+
+#ifndef _NGX_HTTP_SOCIAL_KEYS_H_INCLUDED_
+#define _NGX_HTTP_SOCIAL_KEYS_H_INCLUDED_
+
+
+/*
+ * The feed: the sorted set of the most recent events, score the event id,
+ * member "id|type|actor|post|author|target|created_at"; its two marks
+ * (every event with an id in [bottom, top] is in it); the generations that
+ * a delete (gen) and a change of a cached object (objgen) move on
+ */
+
+#define NGX_HTTP_SOCIAL_KEY_FEED_RECENT    "social:feed:recent"
+#define NGX_HTTP_SOCIAL_KEY_FEED_TOP       "social:feed:top"
+#define NGX_HTTP_SOCIAL_KEY_FEED_BOTTOM    "social:feed:bottom"
+#define NGX_HTTP_SOCIAL_KEY_FEED_GEN       "social:feed:gen"
+#define NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN    "social:feed:objgen"
+
+/* the cached objects: a hash each, its JSON in the field "json" */
+
+#define NGX_HTTP_SOCIAL_KEY_POST           "social:post:"     /* <post> */
+#define NGX_HTTP_SOCIAL_KEY_USER           "social:user:"     /* <user> */
+#define NGX_HTTP_SOCIAL_KEY_GROUP          "social:group:"    /* none yet */
+
+
+/*
+ * The error points (what each holds: ngx_http_social_point_store.c).  A
+ * batch's keys are the pending ones renamed under its id:
+ * social:err:b:<epoch>:<seq>:rows, :u:<user>, :users; a held batch's under
+ * social:err:held:<n>
+ */
+
+#define NGX_HTTP_SOCIAL_KEY_POINT_ROWS     "social:err:rows"
+#define NGX_HTTP_SOCIAL_KEY_POINT_USER     "social:err:u:"    /* <user> */
+#define NGX_HTTP_SOCIAL_KEY_POINT_DIRTY    "social:err:dirty"
+#define NGX_HTTP_SOCIAL_KEY_POINT_EPOCH    "social:err:epoch"
+#define NGX_HTTP_SOCIAL_KEY_POINT_SEQ      "social:err:seq"
+#define NGX_HTTP_SOCIAL_KEY_POINT_OPEN     "social:err:open"
+#define NGX_HTTP_SOCIAL_KEY_POINT_BATCH    "social:err:b:"    /* <batch> */
+#define NGX_HTTP_SOCIAL_KEY_POINT_FAILED   "social:err:failed"
+#define NGX_HTTP_SOCIAL_KEY_POINT_HELD     "social:err:held"
+#define NGX_HTTP_SOCIAL_KEY_POINT_HELD_N   "social:err:held:n"
+
+
+#endif /* _NGX_HTTP_SOCIAL_KEYS_H_INCLUDED_ */

@@ -1,0 +1,863 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * The point store, the Redis side of the learners' error points: POST
+ * /errors (ngx_http_social_points.c) records them here at once, the flush
+ * (ngx_http_social_flush.c) moves them to PostgreSQL in batches, and GET
+ * /exercises adds what still waits here to PostgreSQL's totals.  This file
+ * owns every script of it, and the keys (ngx_http_social_keys.h):
+ *
+ *   social:err:rows          list, one JSON row an error point,
+ *                            [user, utterance, "Category", "Subcategory",
+ *                            unix ms, "point id"], in the order accepted;
+ *                            the point id (128 random bits) makes a row
+ *                            land once, whatever Redis forgets or repeats
+ *   social:err:u:<user>      hash of the user's pending counts: for each
+ *                            key ["category","subcategory"] (normalised,
+ *                            ASCII lower case), "n<key>" the count,
+ *                            "s<key>" the first spelling ["Cat","Sub"],
+ *                            "u<key>" the latest utterances with it, up
+ *                            to 20, newest first: "12,9,4"
+ *   social:err:dirty         set, the users with a pending hash
+ *   social:err:epoch         random, set once: batch ids are <epoch>:<seq>,
+ *   social:err:seq           so a Redis that lost its data never reuses one
+ *   social:err:open          the batch being applied, if any (one at most)
+ *   social:err:b:<batch>:rows, :u:<user>, :users
+ *                            the batch: the rows and hashes moved aside
+ *   social:err:failed        the open batch, when a run failed on it for a
+ *                            reason other than a backend out of reach:
+ *                            the next run takes its rows one at a time
+ *   social:err:held          hash, n => "<batch> <reason>": batches that
+ *   social:err:held:<n>:rows, :u:<user>, :users
+ *                            failed twice, moved out of the way of the
+ *                            points behind them and kept for the operator
+ *   social:err:held:n        the last n
+ *
+ * Every change is one Lua script, so it is atomic: a point is in the rows
+ * and in its user's counts, or in neither.  A batch is cut by renaming the
+ * pending keys (cheap whatever their size); it is deleted only after the
+ * PostgreSQL transaction that records its id has committed.  The scripts
+ * name their keys themselves (one Redis, not a cluster), but for the
+ * record script's.  What a row and a spelling must be is checked in
+ * ngx_http_social_points_check.c.
+ */
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_points.h"
+#include "ngx_http_social_keys.h"
+#include "ngx_http_social_argv.h"
+
+#include <openssl/rand.h>
+
+
+/* "<epoch>:<seq>": 16 hex digits, a colon, at most 20 digits */
+#define NGX_HTTP_SOCIAL_POINT_BATCH_LEN  64
+
+
+/*
+ * The record script's arguments: KEYS the rows, the user's hash, the
+ * dirty set; ARGV the user, the utterance, then the key, the spelling and
+ * the row of each point
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_RECORD_NKEYS = 0,
+    NGX_HTTP_SOCIAL_POINT_RECORD_ROWS,
+    NGX_HTTP_SOCIAL_POINT_RECORD_COUNTS,
+    NGX_HTTP_SOCIAL_POINT_RECORD_DIRTY,
+    NGX_HTTP_SOCIAL_POINT_RECORD_USER,
+    NGX_HTTP_SOCIAL_POINT_RECORD_UTTERANCE,
+    NGX_HTTP_SOCIAL_POINT_RECORD_POINTS
+};
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_RECORD_KEY = 0,
+    NGX_HTTP_SOCIAL_POINT_RECORD_SPELLING,
+    NGX_HTTP_SOCIAL_POINT_RECORD_ROW,
+    NGX_HTTP_SOCIAL_POINT_RECORD_EACH
+};
+
+#define NGX_HTTP_SOCIAL_POINT_RECORD_ARGC                                    \
+    (NGX_HTTP_SOCIAL_POINT_RECORD_POINTS                                      \
+     + NGX_HTTP_SOCIAL_POINT_RECORD_EACH * NGX_HTTP_SOCIAL_POINTS_MAX)
+
+
+/*
+ * The other scripts name their keys themselves: they take none, and
+ * their argv is "0", then ARGV[1], ARGV[2]...: slot n is ARGV[n]
+ */
+
+#define NGX_HTTP_SOCIAL_POINT_NO_KEYS    "0"
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_CUT_EPOCH = 1,    /* for a Redis without one */
+    NGX_HTTP_SOCIAL_POINT_CUT_ARGC
+};
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_ACK_BATCH = 1,
+    NGX_HTTP_SOCIAL_POINT_ACK_ARGC
+};
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_HOLD_BATCH = 1,
+    NGX_HTTP_SOCIAL_POINT_HOLD_WHY,
+    NGX_HTTP_SOCIAL_POINT_HOLD_ARGC
+};
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_VIEW_USER = 1,
+    NGX_HTTP_SOCIAL_POINT_VIEW_ARGC
+};
+
+
+/*
+ * The view's reply: the epoch, the last seq, the open batch, then the
+ * user's pending counts and the open batch's, each a flat list of
+ * spelling, count and latest utterances
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_VIEW_EPOCH = 0,
+    NGX_HTTP_SOCIAL_POINT_VIEW_SEQ,
+    NGX_HTTP_SOCIAL_POINT_VIEW_OPEN,
+    NGX_HTTP_SOCIAL_POINT_VIEW_PENDING,
+    NGX_HTTP_SOCIAL_POINT_VIEW_OPEN_COUNTS,
+    NGX_HTTP_SOCIAL_POINT_VIEW_REPLY
+};
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_COUNT_SPELLING = 0,
+    NGX_HTTP_SOCIAL_POINT_COUNT_N,
+    NGX_HTTP_SOCIAL_POINT_COUNT_UTTERANCES,
+    NGX_HTTP_SOCIAL_POINT_COUNT_EACH
+};
+
+
+static ngx_int_t ngx_http_social_point_row(ngx_pool_t *pool, int64_t user,
+    int64_t utterance, ngx_http_social_point_t *point, int64_t ms,
+    ngx_str_t *out);
+static ngx_uint_t ngx_http_social_point_view_counts(yajl_gen g,
+    redisReply *list, ngx_uint_t batch, ngx_http_social_point_view_t *view);
+static const char *ngx_http_social_point_view_batch(ngx_pool_t *pool,
+    redisReply *r, ngx_uint_t part);
+static ngx_uint_t ngx_http_social_point_view_digits(redisReply *r,
+    size_t max);
+static ngx_uint_t ngx_http_social_point_view_ids(redisReply *r);
+
+
+/*
+ * KEYS: the rows, the user's hash, the dirty set; ARGV: the user, the
+ * utterance, then key, spelling and row of each error point
+ */
+
+static ngx_http_social_script_t  ngx_http_social_point_record_script = {
+    "local c = 0\n"
+    "for i = 3, #ARGV, 3 do\n"
+    "  redis.call('HINCRBY', KEYS[2], 'n' .. ARGV[i], 1)\n"
+    "  redis.call('HSETNX', KEYS[2], 's' .. ARGV[i], ARGV[i + 1])\n"
+    "  local u, n = ARGV[2], 1\n"
+    "  for id in string.gmatch(redis.call('HGET', KEYS[2], 'u' .. ARGV[i])\n"
+    "                          or '', '%d+') do\n"
+    "    if id ~= ARGV[2] and n < 20 then u = u .. ',' .. id; n = n + 1 end\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[2], 'u' .. ARGV[i], u)\n"
+    "  redis.call('RPUSH', KEYS[1], ARGV[i + 2])\n"
+    "  c = c + 1\n"
+    "end\n"
+    "redis.call('SADD', KEYS[3], ARGV[1])\n"
+    "return c\n",
+    ""
+};
+
+
+/*
+ * ARGV[1]: an epoch to use if Redis has none, or one not as written.  The
+ * open batch, or a new one cut from what is pending, as {"<epoch>:<seq>",
+ * its rows (-1: its rows are not a list), 1 if new, 1 if a run failed on
+ * it}; nil: nothing to do
+ */
+
+static ngx_http_social_script_t  ngx_http_social_point_cut_script = {
+    "local open = redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_POINT_OPEN "')\n"
+    "local fresh = 0\n"
+    "if not open then\n"
+    "  if redis.call('EXISTS', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_ROWS "') == 0 then\n"
+    "    return false\n"
+    "  end\n"
+    "  local e = redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_POINT_EPOCH "')\n"
+    "  local s = redis.call('GET', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_SEQ "') or '0'\n"
+    "  if not e or #e ~= 16 or string.find(e, '[^0-9a-f]')\n"
+    "     or #s == 0 or #s > 15 or string.find(s, '[^0-9]') then\n"
+    "    redis.call('SET', '" NGX_HTTP_SOCIAL_KEY_POINT_EPOCH "', ARGV[1])\n"
+    "    redis.call('SET', '" NGX_HTTP_SOCIAL_KEY_POINT_SEQ "', 0)\n"
+    "  end\n"
+    "  open = redis.call('GET', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_EPOCH "') .. ':'\n"
+    "         .. redis.call('INCR', '" NGX_HTTP_SOCIAL_KEY_POINT_SEQ "')\n"
+    "  local b = '" NGX_HTTP_SOCIAL_KEY_POINT_BATCH "' .. open\n"
+    "  redis.call('RENAME', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_ROWS "', b .. ':rows')\n"
+    "  for _, u in ipairs(redis.call('SMEMBERS', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_DIRTY "')) do\n"
+    "    if redis.call('EXISTS', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_USER "' .. u) == 1 then\n"
+    "      redis.call('RENAME', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_USER "' .. u, b .. ':u:' .. u)\n"
+    "      redis.call('SADD', b .. ':users', u)\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POINT_DIRTY "')\n"
+    "  redis.call('SET', '" NGX_HTTP_SOCIAL_KEY_POINT_OPEN "', open)\n"
+    "  fresh = 1\n"
+    "end\n"
+    "local rows = '" NGX_HTTP_SOCIAL_KEY_POINT_BATCH "' .. open .. ':rows'\n"
+    "local n = 0\n"
+    "local t = redis.call('TYPE', rows)['ok']\n"
+    "if t == 'list' then n = redis.call('LLEN', rows)\n"
+    "elseif t ~= 'none' then n = -1 end\n"
+    "local failed = redis.call('GET', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_FAILED "') == open\n"
+    "return {open, n, fresh, failed and 1 or 0}\n",
+    ""
+};
+
+
+/* ARGV[1]: the batch "<epoch>:<seq>", applied: it goes */
+
+static ngx_http_social_script_t  ngx_http_social_point_ack_script = {
+    "local b = '" NGX_HTTP_SOCIAL_KEY_POINT_BATCH "' .. ARGV[1]\n"
+    "for _, u in ipairs(redis.call('SMEMBERS', b .. ':users')) do\n"
+    "  redis.call('UNLINK', b .. ':u:' .. u)\n"
+    "end\n"
+    "redis.call('UNLINK', b .. ':users', b .. ':rows')\n"
+    "if redis.call('GET', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_OPEN "') == ARGV[1] then\n"
+    "  redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POINT_OPEN "')\n"
+    "end\n"
+    "if redis.call('GET', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_FAILED "') == ARGV[1] then\n"
+    "  redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POINT_FAILED "')\n"
+    "end\n"
+    "return 1\n",
+    ""
+};
+
+
+/*
+ * ARGV[1]: a batch that failed twice, ARGV[2] why.  Its keys move out of
+ * the way, renamed under social:err:held:<n>, kept for the operator; the
+ * points pending behind it go on.  Returns n
+ */
+
+static ngx_http_social_script_t  ngx_http_social_point_hold_script = {
+    "local b = '" NGX_HTTP_SOCIAL_KEY_POINT_BATCH "' .. ARGV[1]\n"
+    "local n = redis.call('INCR', '" NGX_HTTP_SOCIAL_KEY_POINT_HELD_N "')\n"
+    "local h = '" NGX_HTTP_SOCIAL_KEY_POINT_HELD ":' .. n\n"
+    "if redis.call('TYPE', b .. ':users')['ok'] == 'set' then\n"
+    "  for _, u in ipairs(redis.call('SMEMBERS', b .. ':users')) do\n"
+    "    if redis.call('EXISTS', b .. ':u:' .. u) == 1 then\n"
+    "      redis.call('RENAME', b .. ':u:' .. u, h .. ':u:' .. u)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "for _, k in ipairs({':users', ':rows'}) do\n"
+    "  if redis.call('EXISTS', b .. k) == 1 then\n"
+    "    redis.call('RENAME', b .. k, h .. k)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HSET', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_HELD "', n, ARGV[1] .. ' ' .. ARGV[2])\n"
+    "if redis.call('GET', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_OPEN "') == ARGV[1] then\n"
+    "  redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POINT_OPEN "')\n"
+    "end\n"
+    "redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POINT_FAILED "')\n"
+    "return n\n",
+    ""
+};
+
+
+/*
+ * ARGV[1]: a user.  {epoch, seq, open batch, pending, the open batch's},
+ * the last two flat lists of spelling, count, latest utterances
+ */
+
+static ngx_http_social_script_t  ngx_http_social_point_view_script = {
+    "local function counts(key)\n"
+    "  local h, m, out = redis.call('HGETALL', key), {}, {}\n"
+    "  for i = 1, #h, 2 do m[h[i]] = h[i + 1] end\n"
+    "  for f, v in pairs(m) do\n"
+    "    local k = string.sub(f, 2)\n"
+    "    if string.sub(f, 1, 1) == 'n' and m['s' .. k] then\n"
+    "      out[#out + 1] = m['s' .. k]\n"
+    "      out[#out + 1] = v\n"
+    "      out[#out + 1] = m['u' .. k] or ''\n"
+    "    end\n"
+    "  end\n"
+    "  return out\n"
+    "end\n"
+    "local open = redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_POINT_OPEN "')\n"
+    "return {redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_POINT_EPOCH "') or '',\n"
+    "        redis.call('GET', '"
+        NGX_HTTP_SOCIAL_KEY_POINT_SEQ "') or '0', open or '',\n"
+    "        counts('" NGX_HTTP_SOCIAL_KEY_POINT_USER "' .. ARGV[1]),\n"
+    "        open and counts('"
+        NGX_HTTP_SOCIAL_KEY_POINT_BATCH "' .. open .. ':u:' .. ARGV[1])\n"
+    "        or {}}\n",
+    ""
+};
+
+
+/*
+ * A POST /errors: its points into the rows and the user's counts, in one
+ * script; the reply is how many.  NGX_ABORT: the rows could not be made
+ * (no memory, no random bytes); NGX_ERROR: Redis did not take them.
+ */
+
+ngx_int_t
+ngx_http_social_point_record(ngx_http_social_ctx_t *ctx, int64_t user,
+    int64_t utterance, ngx_http_social_point_t *points, ngx_uint_t n,
+    ngx_http_social_redis_handler_pt handler)
+{
+    u_char                  *p, *q;
+    int64_t                  ms;
+    ngx_str_t                row;
+    ngx_uint_t               i, slot;
+    ngx_time_t              *tp;
+    ngx_http_social_argv_t   a;
+    size_t                   lens[NGX_HTTP_SOCIAL_POINT_RECORD_ARGC];
+    const char              *argv[NGX_HTTP_SOCIAL_POINT_RECORD_ARGC];
+    u_char                   text[2 * (NGX_INT64_LEN + 1)];
+    u_char                   key[sizeof(NGX_HTTP_SOCIAL_KEY_POINT_USER)
+                                 + NGX_INT64_LEN];
+
+    if (n > NGX_HTTP_SOCIAL_POINTS_MAX) {
+        return NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+    ms = (int64_t) tp->sec * 1000 + tp->msec;
+
+    ngx_http_social_argv_init(&a, argv, lens,
+                              NGX_HTTP_SOCIAL_POINT_RECORD_ARGC);
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_NKEYS, "3");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_ROWS,
+                             NGX_HTTP_SOCIAL_KEY_POINT_ROWS);
+
+    p = ngx_sprintf(key, NGX_HTTP_SOCIAL_KEY_POINT_USER "%L", user);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_RECORD_COUNTS,
+                                 (char *) key, p - key);
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_DIRTY,
+                             NGX_HTTP_SOCIAL_KEY_POINT_DIRTY);
+
+    /* hiredis formats the command at once: nothing here needs to stay */
+
+    p = ngx_sprintf(text, "%L", user);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_RECORD_USER,
+                                 (char *) text, p - text);
+
+    q = ngx_sprintf(p, "%L", utterance);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_RECORD_UTTERANCE,
+                                 (char *) p, q - p);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_social_point_row(ctx->pool, user, utterance, &points[i],
+                                      ms, &row)
+            != NGX_OK)
+        {
+            return NGX_ABORT;
+        }
+
+        slot = NGX_HTTP_SOCIAL_POINT_RECORD_POINTS
+               + NGX_HTTP_SOCIAL_POINT_RECORD_EACH * i;
+
+        ngx_http_social_argv_set_len(&a,
+                                     slot + NGX_HTTP_SOCIAL_POINT_RECORD_KEY,
+                                     (char *) points[i].key.data,
+                                     points[i].key.len);
+        ngx_http_social_argv_set_len(&a,
+                                slot + NGX_HTTP_SOCIAL_POINT_RECORD_SPELLING,
+                                (char *) points[i].spelling.data,
+                                points[i].spelling.len);
+        ngx_http_social_argv_set_len(&a,
+                                     slot + NGX_HTTP_SOCIAL_POINT_RECORD_ROW,
+                                     (char *) row.data, row.len);
+    }
+
+    return ngx_http_social_redis_script(ctx, handler,
+                                        &ngx_http_social_point_record_script,
+                                        a.argc, a.argv, a.lens);
+}
+
+
+/* [user, utterance, "Category", "Subcategory", unix ms, "point id"] */
+
+static ngx_int_t
+ngx_http_social_point_row(ngx_pool_t *pool, int64_t user, int64_t utterance,
+    ngx_http_social_point_t *point, int64_t ms, ngx_str_t *out)
+{
+    size_t          len;
+    yajl_gen        g;
+    const u_char   *buf;
+    u_char          id[16], hex[32];
+
+    if (RAND_bytes(id, sizeof(id)) != 1) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(hex, id, sizeof(id));
+
+    g = ngx_http_social_json_gen(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    yajl_gen_array_open(g);
+    yajl_gen_integer(g, user);
+    yajl_gen_integer(g, utterance);
+    yajl_gen_string(g, point->category.data, point->category.len);
+    yajl_gen_string(g, point->subcategory.data, point->subcategory.len);
+    yajl_gen_integer(g, ms);
+    yajl_gen_string(g, hex, sizeof(hex));
+    yajl_gen_array_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    out->data = (u_char *) buf;
+    out->len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * a deleted user: what waits for them goes (best effort: the flush skips
+ * rows whose utterance is gone, so nothing of theirs lands anyway)
+ */
+
+void
+ngx_http_social_point_forget(ngx_http_social_ctx_t *ctx, int64_t user_id)
+{
+    u_char                  *p;
+    size_t                   lens[2];
+    const char              *argv[2];
+    ngx_http_social_argv_t   a;
+    u_char                   key[sizeof(NGX_HTTP_SOCIAL_KEY_POINT_USER)
+                                 + NGX_INT64_LEN];
+
+    ngx_http_social_argv_init(&a, argv, lens, 2);
+
+    p = ngx_sprintf(key, NGX_HTTP_SOCIAL_KEY_POINT_USER "%L", user_id);
+
+    ngx_http_social_argv_set(&a, 0, "DEL");
+    ngx_http_social_argv_set_len(&a, 1, (char *) key, p - key);
+
+    /*
+     * its entry in the dirty set stays: the next cut skips a user without
+     * a hash, and a point recorded meanwhile keeps its hash reachable
+     */
+
+    (void) ngx_http_social_redis_command(ctx, NULL, a.argc, a.argv, a.lens);
+}
+
+
+/* what waits in Redis for a user, for GET /exercises */
+
+ngx_int_t
+ngx_http_social_point_view(ngx_http_social_ctx_t *ctx, int64_t user_id,
+    ngx_http_social_redis_handler_pt handler)
+{
+    u_char                  *p;
+    size_t                   lens[NGX_HTTP_SOCIAL_POINT_VIEW_ARGC];
+    const char              *argv[NGX_HTTP_SOCIAL_POINT_VIEW_ARGC];
+    ngx_http_social_argv_t   a;
+    u_char                   user[NGX_INT64_LEN + 1];
+
+    ngx_http_social_argv_init(&a, argv, lens,
+                              NGX_HTTP_SOCIAL_POINT_VIEW_ARGC);
+
+    p = ngx_sprintf(user, "%L", user_id);
+
+    ngx_http_social_argv_set(&a, 0, NGX_HTTP_SOCIAL_POINT_NO_KEYS);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_VIEW_USER,
+                                 (char *) user, p - user);
+
+    return ngx_http_social_redis_script(ctx, handler,
+                                        &ngx_http_social_point_view_script,
+                                        a.argc, a.argv, a.lens);
+}
+
+
+/*
+ * The view's reply as PostgreSQL takes it, in the pool.  What an older
+ * version, or a hand, left in Redis that PostgreSQL could not take is
+ * skipped, counted in view->skipped, never an error: the flush sets its
+ * rows aside and the hashes go with their batch.  NGX_DECLINED: not the
+ * script's reply; NGX_ERROR: no memory.
+ */
+
+ngx_int_t
+ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
+    ngx_http_social_point_view_t *view)
+{
+    u_char        *colon;
+    size_t         len;
+    yajl_gen       g;
+    redisReply   **e;
+    const u_char  *buf;
+
+    e = reply->element;
+
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != NGX_HTTP_SOCIAL_POINT_VIEW_REPLY
+        || e[NGX_HTTP_SOCIAL_POINT_VIEW_EPOCH]->type != REDIS_REPLY_STRING
+        || e[NGX_HTTP_SOCIAL_POINT_VIEW_SEQ]->type != REDIS_REPLY_STRING
+        || e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN]->type != REDIS_REPLY_STRING)
+    {
+        return NGX_DECLINED;
+    }
+
+    g = ngx_http_social_json_gen(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    view->skipped = 0;
+    view->bad = NULL;
+
+    yajl_gen_array_open(g);
+    view->skipped += ngx_http_social_point_view_counts(g,
+                                   e[NGX_HTTP_SOCIAL_POINT_VIEW_PENDING], 0,
+                                   view);
+    view->skipped += ngx_http_social_point_view_counts(g,
+                                   e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN_COUNTS],
+                                   1, view);
+    yajl_gen_array_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    view->counts = (char *) buf;    /* NUL-terminated by yajl */
+
+    /* the ids of batches, as written by the cut, or none */
+
+    view->epoch = ngx_http_social_point_view_batch(pool,
+                                      e[NGX_HTTP_SOCIAL_POINT_VIEW_EPOCH],
+                                      NGX_HTTP_SOCIAL_POINT_EPOCH);
+    view->seq = ngx_http_social_point_view_batch(pool,
+                                      e[NGX_HTTP_SOCIAL_POINT_VIEW_SEQ],
+                                      NGX_HTTP_SOCIAL_POINT_SEQ);
+    view->open_epoch = ngx_http_social_point_view_batch(pool,
+                                      e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN],
+                                      NGX_HTTP_SOCIAL_POINT_BATCH);
+    view->open_seq = "0";
+
+    if (view->epoch == NULL || view->seq == NULL || view->open_epoch == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the open batch "<epoch>:<seq>" as epoch and seq */
+
+    colon = (u_char *) ngx_strchr(view->open_epoch, ':');
+
+    if (colon) {
+        *colon = '\0';
+        view->open_seq = (char *) colon + 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * spelling, count, utterances triples as {"s", "n", "u", "b"} objects;
+ * the number of those skipped, not as this module writes them, the first
+ * one's spelling in view->bad
+ */
+
+static ngx_uint_t
+ngx_http_social_point_view_counts(yajl_gen g, redisReply *list,
+    ngx_uint_t batch, ngx_http_social_point_view_t *view)
+{
+    size_t        i;
+    ngx_uint_t    skipped;
+    redisReply  **e, *spelling, *n, *utterances;
+
+    if (list->type != REDIS_REPLY_ARRAY
+        || list->elements % NGX_HTTP_SOCIAL_POINT_COUNT_EACH)
+    {
+        return 1;
+    }
+
+    skipped = 0;
+
+    for (i = 0; i < list->elements; i += NGX_HTTP_SOCIAL_POINT_COUNT_EACH) {
+        e = &list->element[i];
+        spelling = e[NGX_HTTP_SOCIAL_POINT_COUNT_SPELLING];
+        n = e[NGX_HTTP_SOCIAL_POINT_COUNT_N];
+        utterances = e[NGX_HTTP_SOCIAL_POINT_COUNT_UTTERANCES];
+
+        if (spelling->type != REDIS_REPLY_STRING
+            || ngx_http_social_point_spelling_check((u_char *) spelling->str,
+                                                    spelling->len)
+               != NULL
+            || !ngx_http_social_point_view_digits(n, 18)
+            || !ngx_http_social_point_view_ids(utterances))
+        {
+            if (view->bad == NULL && spelling->type == REDIS_REPLY_STRING) {
+                view->bad = spelling;
+            }
+
+            skipped++;
+
+            continue;
+        }
+
+        /* the spelling is JSON this module wrote with yajl, checked */
+
+        yajl_gen_map_open(g);
+        ngx_http_social_json_str(g, "s");
+        ngx_http_social_json_raw(g, spelling->str, spelling->len);
+        ngx_http_social_json_str(g, "n");
+        ngx_http_social_json_raw(g, n->str, n->len);
+        ngx_http_social_json_str(g, "u");
+        yajl_gen_string(g, (u_char *) utterances->str, utterances->len);
+        ngx_http_social_json_str(g, "b");
+        yajl_gen_integer(g, batch);
+        yajl_gen_map_close(g);
+    }
+
+    return skipped;
+}
+
+
+/*
+ * from Redis, NUL-terminated in the pool: an epoch, a seq or a batch id
+ * (ngx_http_social_point_batch_check()); one not as the cut writes it is
+ * none ("", or "0" for a seq), which no batch of PostgreSQL has
+ */
+
+static const char *
+ngx_http_social_point_view_batch(ngx_pool_t *pool, redisReply *r,
+    ngx_uint_t part)
+{
+    u_char  *p;
+
+    if (!ngx_http_social_point_batch_check((u_char *) r->str, r->len, part)) {
+        return (part == NGX_HTTP_SOCIAL_POINT_SEQ) ? "0" : "";
+    }
+
+    p = ngx_pnalloc(pool, r->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(p, r->str, r->len) = '\0';
+
+    return (char *) p;
+}
+
+
+static ngx_uint_t
+ngx_http_social_point_view_digits(redisReply *r, size_t max)
+{
+    size_t  i;
+
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > max) {
+        return 0;
+    }
+
+    for (i = 0; i < r->len; i++) {
+        if (r->str[i] < '0' || r->str[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* "12,9,4" (or empty): ids of 1 to 18 digits */
+
+static ngx_uint_t
+ngx_http_social_point_view_ids(redisReply *r)
+{
+    size_t  i, n;
+
+    if (r->type != REDIS_REPLY_STRING) {
+        return 0;
+    }
+
+    n = 0;
+
+    for (i = 0; i < r->len; i++) {
+        if (r->str[i] == ',' && n > 0) {
+            n = 0;
+            continue;
+        }
+
+        if (r->str[i] < '0' || r->str[i] > '9' || ++n > 18) {
+            return 0;
+        }
+    }
+
+    return r->len == 0 || n > 0;
+}
+
+
+/*
+ * the flush: the batch to apply, cut now if none is open; the reply as
+ * NGX_HTTP_SOCIAL_POINT_CUT_* says, or nil: nothing waits
+ */
+
+ngx_int_t
+ngx_http_social_point_cut(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler)
+{
+    u_char                  *p;
+    size_t                   lens[NGX_HTTP_SOCIAL_POINT_CUT_ARGC];
+    const char              *argv[NGX_HTTP_SOCIAL_POINT_CUT_ARGC];
+    ngx_http_social_argv_t   a;
+    u_char                   rnd[8], epoch[16];
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_hex_dump(epoch, rnd, sizeof(rnd));
+
+    ngx_http_social_argv_init(&a, argv, lens, NGX_HTTP_SOCIAL_POINT_CUT_ARGC);
+
+    ngx_http_social_argv_set(&a, 0, NGX_HTTP_SOCIAL_POINT_NO_KEYS);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_CUT_EPOCH,
+                                 (char *) epoch, p - epoch);
+
+    return ngx_http_social_redis_script(ctx, handler,
+                                        &ngx_http_social_point_cut_script,
+                                        a.argc, a.argv, a.lens);
+}
+
+
+/* rows from..to (inclusive) of a batch "<epoch>:<seq>" */
+
+ngx_int_t
+ngx_http_social_point_rows(ngx_http_social_ctx_t *ctx, ngx_str_t *batch,
+    ngx_uint_t from, ngx_uint_t to, ngx_http_social_redis_handler_pt handler)
+{
+    u_char                  *p;
+    size_t                   lens[4];
+    const char              *argv[4];
+    ngx_http_social_argv_t   a;
+    u_char                   first[NGX_INT_T_LEN], last[NGX_INT_T_LEN];
+    u_char                   key[sizeof(NGX_HTTP_SOCIAL_KEY_POINT_BATCH
+                                        ":rows")
+                                 + NGX_HTTP_SOCIAL_POINT_BATCH_LEN];
+
+    if (batch->len > NGX_HTTP_SOCIAL_POINT_BATCH_LEN) {
+        return NGX_ERROR;
+    }
+
+    /* hiredis formats the command at once: nothing here needs to stay */
+
+    ngx_http_social_argv_init(&a, argv, lens, 4);
+
+    ngx_http_social_argv_set(&a, 0, "LRANGE");
+
+    p = ngx_sprintf(key, NGX_HTTP_SOCIAL_KEY_POINT_BATCH "%V:rows", batch);
+    ngx_http_social_argv_set_len(&a, 1, (char *) key, p - key);
+
+    p = ngx_sprintf(first, "%ui", from);
+    ngx_http_social_argv_set_len(&a, 2, (char *) first, p - first);
+
+    p = ngx_sprintf(last, "%ui", to);
+    ngx_http_social_argv_set_len(&a, 3, (char *) last, p - last);
+
+    return ngx_http_social_redis_command(ctx, handler, a.argc, a.argv,
+                                         a.lens);
+}
+
+
+/* the batch is in PostgreSQL: it leaves Redis */
+
+ngx_int_t
+ngx_http_social_point_ack(ngx_http_social_ctx_t *ctx, ngx_str_t *batch,
+    ngx_http_social_redis_handler_pt handler)
+{
+    size_t                   lens[NGX_HTTP_SOCIAL_POINT_ACK_ARGC];
+    const char              *argv[NGX_HTTP_SOCIAL_POINT_ACK_ARGC];
+    ngx_http_social_argv_t   a;
+
+    ngx_http_social_argv_init(&a, argv, lens, NGX_HTTP_SOCIAL_POINT_ACK_ARGC);
+
+    ngx_http_social_argv_set(&a, 0, NGX_HTTP_SOCIAL_POINT_NO_KEYS);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_ACK_BATCH,
+                                 (char *) batch->data, batch->len);
+
+    return ngx_http_social_redis_script(ctx, handler,
+                                        &ngx_http_social_point_ack_script,
+                                        a.argc, a.argv, a.lens);
+}
+
+
+/*
+ * a run failed on the batch for a reason other than a backend out of
+ * reach: the next run knows it (fire and forget: if this is lost, the
+ * next run fails the same way and says it again)
+ */
+
+void
+ngx_http_social_point_failed(ngx_http_social_ctx_t *ctx, ngx_str_t *batch)
+{
+    size_t                   lens[3];
+    const char              *argv[3];
+    ngx_http_social_argv_t   a;
+
+    ngx_http_social_argv_init(&a, argv, lens, 3);
+
+    ngx_http_social_argv_set(&a, 0, "SET");
+    ngx_http_social_argv_set(&a, 1, NGX_HTTP_SOCIAL_KEY_POINT_FAILED);
+    ngx_http_social_argv_set_len(&a, 2, (char *) batch->data, batch->len);
+
+    (void) ngx_http_social_redis_command(ctx, NULL, a.argc, a.argv, a.lens);
+}
+
+
+/* the batch failed twice: out of the way, kept; the reply is its number */
+
+ngx_int_t
+ngx_http_social_point_hold(ngx_http_social_ctx_t *ctx, ngx_str_t *batch,
+    const char *why, ngx_http_social_redis_handler_pt handler)
+{
+    size_t                   lens[NGX_HTTP_SOCIAL_POINT_HOLD_ARGC];
+    const char              *argv[NGX_HTTP_SOCIAL_POINT_HOLD_ARGC];
+    ngx_http_social_argv_t   a;
+
+    ngx_http_social_argv_init(&a, argv, lens,
+                              NGX_HTTP_SOCIAL_POINT_HOLD_ARGC);
+
+    ngx_http_social_argv_set(&a, 0, NGX_HTTP_SOCIAL_POINT_NO_KEYS);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_HOLD_BATCH,
+                                 (char *) batch->data, batch->len);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_HOLD_WHY, why);
+
+    return ngx_http_social_redis_script(ctx, handler,
+                                        &ngx_http_social_point_hold_script,
+                                        a.argc, a.argv, a.lens);
+}

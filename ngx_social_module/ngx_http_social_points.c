@@ -1,0 +1,493 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * POST /errors (and the original POST /simulate-and-generate): the
+ * learners' error points of an utterance, checked, then recorded in Redis
+ * by the point store (ngx_http_social_point_store.c) at once, 202.  The
+ * endpoint keeps its name, "errors", as the API and the module's endpoint
+ * table have it; inside, they are points, not the HTTP errors.
+ */
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_pg.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_points.h"
+
+
+/* the request's state */
+
+typedef struct {
+    int64_t                         utterance_id;
+    int64_t                         user_id;        /* of the body, or 0 */
+    int64_t                         conversation_id;    /* or 0 */
+    ngx_uint_t                      npoints;
+    ngx_http_social_point_t         points[NGX_HTTP_SOCIAL_POINTS_MAX];
+    const char                     *values[3];
+} ngx_http_social_points_t;
+
+
+/* the columns of the owner query */
+
+enum {
+    NGX_HTTP_SOCIAL_POINTS_COL_USER = 0,
+    NGX_HTTP_SOCIAL_POINTS_COL_CONVERSATION,
+    NGX_HTTP_SOCIAL_POINTS_COL_USER_OK,
+    NGX_HTTP_SOCIAL_POINTS_COL_CONVERSATION_OK
+};
+
+
+static ngx_int_t ngx_http_social_points_item(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *item, ngx_uint_t i,
+    ngx_http_social_point_t *point);
+static ngx_int_t ngx_http_social_points_field(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *item, ngx_uint_t i, const char *name,
+    const char *alias, ngx_str_t *value);
+static ngx_int_t ngx_http_social_points_text(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *v, const char *field, ngx_str_t *value);
+static ngx_int_t ngx_http_social_points_pair(ngx_pool_t *pool, ngx_str_t *a,
+    ngx_str_t *b, ngx_str_t *out);
+static void ngx_http_social_points_owner(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+
+
+/* the utterance's user and conversation; whether the body's ids name any */
+static const char  ngx_http_social_sql_points_owner[] =
+    "SELECT u.user_id, u.conversation_id, "
+    "       $2::bigint = 0 "
+    "       OR EXISTS (SELECT 1 FROM users WHERE user_id = $2), "
+    "       $3::bigint = 0 "
+    "       OR EXISTS (SELECT 1 FROM conversations "
+    "                   WHERE conversation_id = $3) "
+    "  FROM utterances u WHERE u.utterance_id = $1";
+
+
+/*
+ * POST /errors {"utterance_id", "errors": [{"category", "subcategory"}],
+ * "user_id"?, "conversation_id"?}: 422 for the body, 403 unless the
+ * utterance is the reader's (an admin records for anyone), the body's ids
+ * must be the utterance's, then one Redis script: 202 at once
+ */
+
+ngx_int_t
+ngx_http_social_points(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_uint_t                 i;
+    ngx_http_social_json_t    *list, *item;
+    ngx_http_social_points_t  *e;
+
+    e = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_points_t));
+    if (e == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = e;
+
+    rc = ngx_http_social_json_id(ctx, ctx->body, "utterance_id",
+                                 &e->utterance_id);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_social_note_invalid(ctx, "utterance_id", "is required");
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_social_unprocessable(ctx);
+    }
+
+    list = ngx_http_social_json_get(ctx->body, "errors");
+
+    if (list == NULL || list->type == NGX_HTTP_SOCIAL_JSON_NULL) {
+        ngx_http_social_note_invalid(ctx, "errors", "is required");
+        return ngx_http_social_unprocessable(ctx);
+    }
+
+    if (list->type != NGX_HTTP_SOCIAL_JSON_ARRAY
+        || list->nelts < 1 || list->nelts > NGX_HTTP_SOCIAL_POINTS_MAX)
+    {
+        ngx_http_social_note_invalid(ctx, "errors",
+                                     "must be an array of 1 to 50 errors");
+        return ngx_http_social_unprocessable(ctx);
+    }
+
+    for (item = list->first, i = 0; item; item = item->next, i++) {
+        if (ngx_http_social_points_item(ctx, item, i, &e->points[i])
+            != NGX_OK)
+        {
+            return ctx->field ? ngx_http_social_unprocessable(ctx)
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    e->npoints = i;
+
+    rc = ngx_http_social_json_id(ctx, ctx->body, "user_id", &e->user_id);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_social_unprocessable(ctx);
+    }
+
+    rc = ngx_http_social_json_id(ctx, ctx->body, "conversation_id",
+                                 &e->conversation_id);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_social_unprocessable(ctx);
+    }
+
+    if (e->user_id && e->user_id != ctx->user_id && !ctx->admin) {
+        return ngx_http_social_forbidden(ctx);
+    }
+
+    e->values[0] = ngx_http_social_int64(ctx, e->utterance_id);
+    e->values[1] = ngx_http_social_int64(ctx, e->user_id);
+    e->values[2] = ngx_http_social_int64(ctx, e->conversation_id);
+
+    if (e->values[0] == NULL || e->values[1] == NULL || e->values[2] == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_points_owner, 3,
+                                     e->values, ngx_http_social_points_owner);
+}
+
+
+/* one item of "errors": its category and subcategory, in either spelling */
+
+static ngx_int_t
+ngx_http_social_points_item(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *item, ngx_uint_t i,
+    ngx_http_social_point_t *point)
+{
+    ngx_str_t  low_cat, low_sub;
+
+    if (item->type != NGX_HTTP_SOCIAL_JSON_OBJECT) {
+        return ngx_http_social_note_invalid(ctx,
+                   ngx_http_social_json_path(ctx, "errors", i, NULL),
+                   "must be an object with a category and a subcategory");
+    }
+
+    if (ngx_http_social_points_field(ctx, item, i, "category",
+                                     "errorCategory", &point->category)
+        != NGX_OK
+        || ngx_http_social_points_field(ctx, item, i, "subcategory",
+                                        "errorSubCategory",
+                                        &point->subcategory)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the key ignores ASCII case: "grammar" and "Grammar" are one counter */
+
+    low_cat.len = point->category.len;
+    low_cat.data = ngx_pnalloc(ctx->request->pool, low_cat.len);
+    low_sub.len = point->subcategory.len;
+    low_sub.data = ngx_pnalloc(ctx->request->pool, low_sub.len);
+
+    if (low_cat.data == NULL || low_sub.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(low_cat.data, point->category.data, low_cat.len);
+    ngx_strlow(low_sub.data, point->subcategory.data, low_sub.len);
+
+    if (ngx_http_social_points_pair(ctx->request->pool, &low_cat, &low_sub,
+                                    &point->key)
+        != NGX_OK
+        || ngx_http_social_points_pair(ctx->request->pool, &point->category,
+                                       &point->subcategory, &point->spelling)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "category" or its other spelling "errorCategory" (both: they must say
+ * the same); the field of a 422 names the member that was sent
+ */
+
+static ngx_int_t
+ngx_http_social_points_field(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *item, ngx_uint_t i, const char *name,
+    const char *alias, ngx_str_t *value)
+{
+    ngx_str_t                other;
+    const char              *field;
+    ngx_http_social_json_t  *v, *a;
+
+    v = ngx_http_social_json_get(item, name);
+    a = ngx_http_social_json_get(item, alias);
+
+    if (v && v->type == NGX_HTTP_SOCIAL_JSON_NULL) {
+        v = NULL;
+    }
+
+    if (a && a->type == NGX_HTTP_SOCIAL_JSON_NULL) {
+        a = NULL;
+    }
+
+    if (v == NULL && a == NULL) {
+        return ngx_http_social_note_invalid(ctx,
+                   ngx_http_social_json_path(ctx, "errors", i, name),
+                                            "is required");
+    }
+
+    if (v) {
+        field = ngx_http_social_json_path(ctx, "errors", i, name);
+
+        if (ngx_http_social_points_text(ctx, v, field, value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (a == NULL) {
+        return NGX_OK;
+    }
+
+    field = ngx_http_social_json_path(ctx, "errors", i, alias);
+
+    if (ngx_http_social_points_text(ctx, a, field, v ? &other : value)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* both names of the field: one counter, so alike ignoring case */
+
+    if (v && (other.len != value->len
+              || ngx_strncasecmp(other.data, value->data, other.len) != 0))
+    {
+        return ngx_http_social_note_invalid(ctx, field,
+                                            "differs from the other spelling");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * a string without NUL, trimmed, inner white space collapsed to one space,
+ * then 1..64 code points
+ */
+
+static ngx_int_t
+ngx_http_social_points_text(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *v, const char *field, ngx_str_t *value)
+{
+    u_char      *p, *q, *last, c;
+    size_t       n;
+    ngx_uint_t   space;
+
+    if (v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
+        return ngx_http_social_note_invalid(ctx, field, "must be a string");
+    }
+
+    p = v->str.data;
+    last = p + v->str.len;
+
+    if (ngx_strlchr(p, last, '\0') != NULL) {
+        return ngx_http_social_note_invalid(ctx, field,
+                                            "must not contain NUL");
+    }
+
+    value->data = ngx_pnalloc(ctx->request->pool, v->str.len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = value->data;
+    space = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        c = *p;
+
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+            || c == '\v')
+        {
+            space = 1;
+            continue;
+        }
+
+        if (space && q != value->data) {
+            *q++ = ' ';
+        }
+
+        space = 0;
+        *q++ = c;
+    }
+
+    *q = '\0';
+    value->len = q - value->data;
+
+    n = ngx_utf8_length(value->data, value->len);
+
+    if (n < 1 || n > NGX_HTTP_SOCIAL_POINT_FIELD_MAX) {
+        return ngx_http_social_note_invalid(ctx, field,
+                   "must be 1 to 64 characters long after trimming");
+    }
+
+    return NGX_OK;
+}
+
+
+/* ["a","b"] */
+
+static ngx_int_t
+ngx_http_social_points_pair(ngx_pool_t *pool, ngx_str_t *a, ngx_str_t *b,
+    ngx_str_t *out)
+{
+    size_t          len;
+    yajl_gen        g;
+    const u_char   *buf;
+
+    g = ngx_http_social_json_gen(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    yajl_gen_array_open(g);
+    yajl_gen_string(g, a->data, a->len);
+    yajl_gen_string(g, b->data, b->len);
+    yajl_gen_array_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    /* the buffer is the pool's: it stays */
+
+    out->data = (u_char *) buf;
+    out->len = len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_social_points_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    int64_t                    owner, conversation;
+    ngx_int_t                  rc;
+    ngx_uint_t                 user_exists, conversation_exists;
+    ngx_http_social_points_t  *e = ctx->data;
+
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        ngx_http_social_done(ctx,
+                             ngx_http_social_no_such(ctx, "utterance_id"));
+        return;
+    }
+
+    owner = ngx_atoof((u_char *) PQgetvalue(res, 0,
+                                            NGX_HTTP_SOCIAL_POINTS_COL_USER),
+                      PQgetlength(res, 0, NGX_HTTP_SOCIAL_POINTS_COL_USER));
+
+    if (owner != ctx->user_id && !ctx->admin) {
+        ngx_http_social_done(ctx, ngx_http_social_forbidden(ctx));
+        return;
+    }
+
+    /* an id in the body that names nothing: 404 with the field */
+
+    user_exists =
+        (PQgetvalue(res, 0, NGX_HTTP_SOCIAL_POINTS_COL_USER_OK)[0] == 't');
+    conversation_exists =
+        (PQgetvalue(res, 0, NGX_HTTP_SOCIAL_POINTS_COL_CONVERSATION_OK)[0]
+         == 't');
+
+    if (!user_exists || !conversation_exists) {
+        ngx_http_social_done(ctx, ngx_http_social_no_such(ctx,
+                                      !user_exists ? "user_id"
+                                                   : "conversation_id"));
+        return;
+    }
+
+    if (e->user_id && e->user_id != owner) {
+        ngx_http_social_note_invalid(ctx, "user_id",
+                                     "does not match the utterance's user");
+        ngx_http_social_done(ctx, ngx_http_social_unprocessable(ctx));
+        return;
+    }
+
+    conversation = ngx_atoof((u_char *) PQgetvalue(res, 0,
+                                     NGX_HTTP_SOCIAL_POINTS_COL_CONVERSATION),
+                             PQgetlength(res, 0,
+                                     NGX_HTTP_SOCIAL_POINTS_COL_CONVERSATION));
+
+    if (e->conversation_id && e->conversation_id != conversation) {
+        ngx_http_social_note_invalid(ctx, "conversation_id",
+                              "does not match the utterance's conversation");
+        ngx_http_social_done(ctx, ngx_http_social_unprocessable(ctx));
+        return;
+    }
+
+    rc = ngx_http_social_point_record(ctx, owner, e->utterance_id, e->points,
+                                      e->npoints,
+                                      ngx_http_social_points_recorded);
+
+    if (rc == NGX_ABORT) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+    }
+}
+
+
+static void
+ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
+    redisReply *reply)
+{
+    yajl_gen                   g;
+    ngx_http_social_points_t  *e = ctx->data;
+
+    if (reply == NULL) {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "social: recording errors failed: %*s",
+                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
+                      reply->str);
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+        return;
+    }
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "utterance_id");
+    yajl_gen_integer(g, e->utterance_id);
+    ngx_http_social_json_str(g, "recorded");
+    yajl_gen_integer(g, reply->integer);
+    yajl_gen_map_close(g);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_ACCEPTED,
+                                                   g));
+}

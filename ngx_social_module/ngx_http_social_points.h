@@ -1,0 +1,121 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * The learners' error points (not the HTTP errors, which are
+ * ngx_http_social_error() and its kin): what POST /errors
+ * (ngx_http_social_points.c), the flush (_flush.c, _flush_rows.c), GET
+ * /exercises and DELETE /user use of the point store, the Redis side
+ * (ngx_http_social_point_store.c), and of the checks of what it holds
+ * (ngx_http_social_points_check.c, pure).
+ */
+
+
+#ifndef _NGX_HTTP_SOCIAL_POINTS_H_INCLUDED_
+#define _NGX_HTTP_SOCIAL_POINTS_H_INCLUDED_
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_pg.h"
+
+
+/* the points of one POST /errors */
+#define NGX_HTTP_SOCIAL_POINTS_MAX        50
+
+/* the characters of a category or a subcategory */
+#define NGX_HTTP_SOCIAL_POINT_FIELD_MAX   64
+
+
+/* a point as POST /errors took it */
+
+typedef struct {
+    ngx_str_t                       key;        /* ["cat","sub"] */
+    ngx_str_t                       spelling;   /* ["Cat","Sub"] */
+    ngx_str_t                       category;
+    ngx_str_t                       subcategory;
+} ngx_http_social_point_t;
+
+
+/*
+ * The cut's reply (ngx_http_social_point_cut()): the batch id
+ * "<epoch>:<seq>", its rows (-1: they are not a list), 1 if it is new, 1
+ * if a run failed on it
+ */
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_CUT_BATCH = 0,
+    NGX_HTTP_SOCIAL_POINT_CUT_ROWS,
+    NGX_HTTP_SOCIAL_POINT_CUT_FRESH,
+    NGX_HTTP_SOCIAL_POINT_CUT_FAILED,
+    NGX_HTTP_SOCIAL_POINT_CUT_REPLY
+};
+
+
+/*
+ * What waits in Redis for a user, as PostgreSQL takes it: the counts as
+ * JSON [{"s": ["Cat","Sub"], "n": count, "u": "12,9,4", "b": 1 for the
+ * open batch's}], the epoch and the last seq of the cuts, the open batch's
+ * epoch and seq; "" for an epoch and "0" for a seq that is none (or not as
+ * the cut writes it)
+ */
+
+typedef struct {
+    const char                     *counts;
+    const char                     *epoch;
+    const char                     *seq;
+    const char                     *open_epoch;
+    const char                     *open_seq;
+    ngx_uint_t                      skipped;    /* counts not as written */
+    redisReply                     *bad;        /* the first one's spelling */
+} ngx_http_social_point_view_t;
+
+
+/* a batch id "<epoch>:<seq>", or a part of one */
+
+#define NGX_HTTP_SOCIAL_POINT_BATCH       0
+#define NGX_HTTP_SOCIAL_POINT_EPOCH       1
+#define NGX_HTTP_SOCIAL_POINT_SEQ         2
+
+
+/* ngx_http_social_point_store.c */
+ngx_int_t ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
+    int64_t user, int64_t utterance, ngx_http_social_point_t *points,
+    ngx_uint_t n, ngx_http_social_redis_handler_pt handler);
+void ngx_http_social_point_forget(ngx_http_social_ctx_t *ctx,
+    int64_t user_id);
+ngx_int_t ngx_http_social_point_view(ngx_http_social_ctx_t *ctx,
+    int64_t user_id, ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_point_view_read(ngx_pool_t *pool,
+    redisReply *reply, ngx_http_social_point_view_t *view);
+ngx_int_t ngx_http_social_point_cut(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_point_rows(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *batch, ngx_uint_t from, ngx_uint_t to,
+    ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_point_ack(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *batch, ngx_http_social_redis_handler_pt handler);
+void ngx_http_social_point_failed(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *batch);
+ngx_int_t ngx_http_social_point_hold(ngx_http_social_ctx_t *ctx,
+    ngx_str_t *batch, const char *why,
+    ngx_http_social_redis_handler_pt handler);
+
+/* ngx_http_social_flush.c: the job that lands them in PostgreSQL */
+ngx_int_t ngx_http_social_flush_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
+void ngx_http_social_flush_exit_process(void);
+
+/* ngx_http_social_points_check.c */
+const char *ngx_http_social_point_row_check(u_char *row, size_t len);
+const char *ngx_http_social_point_spelling_check(u_char *spelling,
+    size_t len);
+ngx_uint_t ngx_http_social_point_batch_check(u_char *p, size_t len,
+    ngx_uint_t part);
+
+
+#endif /* _NGX_HTTP_SOCIAL_POINTS_H_INCLUDED_ */

@@ -1,0 +1,352 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * What the error points leave in Redis, judged before it goes on: a row
+ * of a batch before the flush sends it to PostgreSQL, a spelling and the
+ * batch ids before GET /exercises does.  Pure functions of the bytes,
+ * callable without a request, a connection or the event loop (so they can
+ * be fuzzed): UTF-8 of scalar values (ngx_http_social_utf8.c), then the
+ * shape, by yajl's callbacks, with its own allocator (nothing outlives a
+ * call).
+ */
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_util.h"
+#include "ngx_http_social_json.h"
+#include "ngx_http_social_utf8.h"
+#include "ngx_http_social_points.h"
+
+
+/* the latest unix time in ms a row may carry: 9999-12-31T23:59:59.999Z */
+#define NGX_HTTP_SOCIAL_POINT_MS_MAX      253402300799999LL
+
+
+/* a JSON text checked against a shape, by yajl's callbacks */
+
+typedef struct {
+    const char                     *shape;      /* what each element is */
+    ngx_uint_t                      n;          /* elements seen */
+    ngx_uint_t                      depth;
+    const char                     *why;        /* what is wrong */
+} ngx_http_social_point_check_t;
+
+
+static const char *ngx_http_social_point_check(u_char *json, size_t len,
+    const char *shape);
+static int ngx_http_social_point_check_scalar(void *ctx);
+static int ngx_http_social_point_check_boolean(void *ctx, int value);
+static int ngx_http_social_point_check_number(void *ctx, const char *s,
+    size_t len);
+static int ngx_http_social_point_check_string(void *ctx,
+    const unsigned char *s, size_t len);
+static int ngx_http_social_point_check_key(void *ctx,
+    const unsigned char *s, size_t len);
+static int ngx_http_social_point_check_open(void *ctx);
+static int ngx_http_social_point_check_close(void *ctx);
+static const char *ngx_http_social_point_check_next(
+    ngx_http_social_point_check_t *c, char type);
+static ngx_uint_t ngx_http_social_point_check_digits(u_char *p, u_char *last,
+    ngx_uint_t hex, size_t max);
+
+
+/*
+ * A row of a batch before it goes to PostgreSQL: UTF-8 of scalar values,
+ * [user, utterance, "Category", "Subcategory", unix ms, "point id"] with
+ * ids from 1 to 2^63-1, categories of 1 to 64 characters without NUL, a
+ * time up to the year 9999 and 32 hex digits.  NULL when it is all that,
+ * else what is wrong.  Callable without a request (a plain function of
+ * the bytes).
+ */
+
+const char *
+ngx_http_social_point_row_check(u_char *row, size_t len)
+{
+    return ngx_http_social_point_check(row, len, "IITTMP");
+}
+
+
+/* a spelling ["Category", "Subcategory"] as this module writes them */
+
+const char *
+ngx_http_social_point_spelling_check(u_char *spelling, size_t len)
+{
+    return ngx_http_social_point_check(spelling, len, "TT");
+}
+
+
+/*
+ * the JSON text is an array of scalars as the shape says, one letter an
+ * element: I an id, T a text, M a unix time in ms, P a point id
+ */
+
+static yajl_callbacks  ngx_http_social_point_check_callbacks = {
+    ngx_http_social_point_check_scalar,
+    ngx_http_social_point_check_boolean,
+    NULL,
+    NULL,
+    ngx_http_social_point_check_number,
+    ngx_http_social_point_check_string,
+    ngx_http_social_point_check_scalar,
+    ngx_http_social_point_check_key,
+    ngx_http_social_point_check_close,
+    ngx_http_social_point_check_open,
+    ngx_http_social_point_check_close
+};
+
+
+static const char *
+ngx_http_social_point_check(u_char *json, size_t len, const char *shape)
+{
+    yajl_handle                    h;
+    yajl_status                    st;
+    ngx_http_social_point_check_t  c;
+
+    if (ngx_http_social_utf8_json(json, len) != NGX_OK) {
+        return "not UTF-8 of Unicode scalar values";
+    }
+
+    ngx_memzero(&c, sizeof(ngx_http_social_point_check_t));
+    c.shape = shape;
+
+    /* yajl's own allocator: nothing of it outlives this call */
+
+    h = yajl_alloc(&ngx_http_social_point_check_callbacks, NULL, &c);
+    if (h == NULL) {
+        return "not checked, out of memory";
+    }
+
+    st = yajl_parse(h, json, len);
+
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    yajl_free(h);
+
+    if (c.why) {
+        return c.why;
+    }
+
+    if (st != yajl_status_ok || c.n != ngx_strlen(shape)) {
+        return (shape[0] == 'I')
+               ? "not a row [user, utterance, \"Category\", "
+                 "\"Subcategory\", ms, \"point id\"]"
+               : "not a pair [\"Category\", \"Subcategory\"]";
+    }
+
+    return NULL;
+}
+
+
+/* null, an object, a boolean, a member name: never in a shape */
+
+static int
+ngx_http_social_point_check_scalar(void *ctx)
+{
+    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+}
+
+
+static int
+ngx_http_social_point_check_boolean(void *ctx, int value)
+{
+    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+}
+
+
+static int
+ngx_http_social_point_check_key(void *ctx, const unsigned char *s,
+    size_t len)
+{
+    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+}
+
+
+static int
+ngx_http_social_point_check_number(void *ctx, const char *s, size_t len)
+{
+    int64_t                         n;
+    const char                     *type;
+    ngx_http_social_point_check_t  *c = ctx;
+
+    type = ngx_http_social_point_check_next(c, 'N');
+    if (type == NULL) {
+        return 0;
+    }
+
+    /* a plain integer that fits in 63 bits */
+
+    if (ngx_http_social_atoi64((const u_char *) s, len, &n) != NGX_OK) {
+        n = -1;
+    }
+
+    if (*type == 'I' && n >= 1) {
+        return 1;
+    }
+
+    if (*type == 'M' && len && n >= 0
+        && n <= NGX_HTTP_SOCIAL_POINT_MS_MAX)
+    {
+        return 1;
+    }
+
+    c->why = (*type == 'I') ? "an id is not an integer from 1 to 2^63-1"
+                            : "the time is not unix ms up to the year 9999";
+
+    return 0;
+}
+
+
+static int
+ngx_http_social_point_check_string(void *ctx, const unsigned char *s,
+    size_t len)
+{
+    size_t                          i, n;
+    const char                     *type;
+    ngx_http_social_point_check_t  *c = ctx;
+
+    type = ngx_http_social_point_check_next(c, 'S');
+    if (type == NULL) {
+        return 0;
+    }
+
+    if (*type == 'P') {
+        for (i = 0; i < len; i++) {
+            if ((s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f')) {
+                break;
+            }
+        }
+
+        if (len == 32 && i == len) {
+            return 1;
+        }
+
+        c->why = "the point id is not 32 hex digits";
+        return 0;
+    }
+
+    /* the text is UTF-8 of scalar values: ngx_http_social_utf8_json() */
+
+    n = ngx_utf8_length((u_char *) s, len);
+
+    if (n >= 1 && n <= NGX_HTTP_SOCIAL_POINT_FIELD_MAX
+        && ngx_strlchr((u_char *) s, (u_char *) s + len, '\0') == NULL)
+    {
+        return 1;
+    }
+
+    c->why = "a category is not 1 to 64 characters without NUL";
+
+    return 0;
+}
+
+
+/* the array itself, at the top; no array nested in it */
+
+static int
+ngx_http_social_point_check_open(void *ctx)
+{
+    ngx_http_social_point_check_t  *c = ctx;
+
+    if (c->depth++ == 0 && c->n == 0) {
+        return 1;
+    }
+
+    return ngx_http_social_point_check_next(c, '-') == NULL;
+}
+
+
+static int
+ngx_http_social_point_check_close(void *ctx)
+{
+    ngx_http_social_point_check_t  *c = ctx;
+
+    c->depth--;
+
+    return 1;
+}
+
+
+/*
+ * the next element, a number (N), a string (S) or something else (-): its
+ * letter in the shape, or NULL when it does not fit there
+ */
+
+static const char *
+ngx_http_social_point_check_next(ngx_http_social_point_check_t *c,
+    char type)
+{
+    const char  *expect;
+
+    if (c->depth != 1 || c->n >= ngx_strlen(c->shape)) {
+        return NULL;
+    }
+
+    expect = &c->shape[c->n++];
+
+    if (type == 'N' && (*expect == 'I' || *expect == 'M')) {
+        return expect;
+    }
+
+    if (type == 'S' && (*expect == 'T' || *expect == 'P')) {
+        return expect;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A batch id "<epoch>:<seq>" as the cut writes it (part
+ * NGX_HTTP_SOCIAL_POINT_BATCH), or one of its parts alone (_EPOCH, _SEQ):
+ * the epoch 1 to 32 lower-case hex digits, the seq 1 to 18 digits.  1
+ * when it is all that.
+ */
+
+ngx_uint_t
+ngx_http_social_point_batch_check(u_char *p, size_t len, ngx_uint_t part)
+{
+    u_char  *last, *colon;
+
+    last = p + len;
+
+    switch (part) {
+
+    case NGX_HTTP_SOCIAL_POINT_EPOCH:
+        return ngx_http_social_point_check_digits(p, last, 1, 32);
+
+    case NGX_HTTP_SOCIAL_POINT_SEQ:
+        return ngx_http_social_point_check_digits(p, last, 0, 18);
+
+    default: /* NGX_HTTP_SOCIAL_POINT_BATCH */
+        colon = ngx_strlchr(p, last, ':');
+
+        return colon && ngx_http_social_point_check_digits(p, colon, 1, 32)
+               && ngx_http_social_point_check_digits(colon + 1, last, 0, 18);
+    }
+}
+
+
+/* 1 to max lower-case hex digits, or digits */
+
+static ngx_uint_t
+ngx_http_social_point_check_digits(u_char *p, u_char *last, ngx_uint_t hex,
+    size_t max)
+{
+    if (p == last || (size_t) (last - p) > max) {
+        return 0;
+    }
+
+    for ( /* void */ ; p < last; p++) {
+        if ((*p < '0' || *p > '9') && (!hex || *p < 'a' || *p > 'f')) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
