@@ -5,12 +5,13 @@
 
 
 /*
- * Endpoints for tests only, refused by "social_endpoint" unless
- * "social_debug_endpoints on" comes first.
+ * Endpoints for tests only: this file is compiled into the test build alone
+ * (see ngx_http_social_debug.h), never into the production module.
  */
 
 
 #include "ngx_http_social_module.h"
+#include "ngx_http_social_debug.h"
 
 
 #define NGX_HTTP_SOCIAL_BLOB_SIZE  (1024 * 1024)
@@ -26,6 +27,27 @@ static ngx_int_t ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx,
     const char *key, long long n);
 static ngx_int_t ngx_http_social_debug_numbers(ngx_http_social_ctx_t *ctx,
     ngx_uint_t n, const char **keys, long long *values);
+
+
+ngx_http_social_endpoint_t  ngx_http_social_debug_endpoints[] = {
+
+    { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
+      ngx_http_social_debug_redis_blob, 0, 1 },
+
+    { ngx_string("debug_pg_sleep"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_sleep, 0, 1 },
+
+    { ngx_string("debug_echo"), NGX_HTTP_POST,
+      ngx_http_social_debug_echo, 0, 1 },
+
+    { ngx_string("debug_pg_txn"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_txn, 0, 1 },
+
+    { ngx_string("debug_pg_statements"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_statements, 0, 1 },
+
+    { ngx_null_string, 0, NULL, 0, 0 }
+};
 
 
 /* GET: SET a 1 MB value and GET it back on the one pipelined connection */

@@ -155,8 +155,6 @@ social redis: connected
 
 
 === TEST 6: a 1 MB Redis reply is read whole (level-triggered events)
---- http_config
-    social_debug_endpoints on;
 --- config
     location = /blob {
         social_endpoint debug_redis_blob;
@@ -172,8 +170,6 @@ GET /blob
 
 
 === TEST 7: a client that goes away mid-query leaves no callback behind
---- http_config
-    social_debug_endpoints on;
 --- config
     location = /sleep {
         social_endpoint debug_pg_sleep;
@@ -223,7 +219,6 @@ GET /concurrent.txt
 
 === TEST 10: a full wait queue answers 503 at once
 --- http_config
-    social_debug_endpoints on;
     social_postgres_pool 1;
     social_postgres_queue 1;
 --- config
@@ -243,7 +238,6 @@ social: postgres wait queue is full
 
 === TEST 11: a wait past social_postgres_queue_timeout answers 503
 --- http_config
-    social_debug_endpoints on;
     social_postgres_pool 1;
     social_postgres_queue_timeout 100ms;
 --- config
@@ -263,7 +257,6 @@ social: no postgres connection within the queue timeout
 
 === TEST 12: a query past social_postgres_query_timeout answers 503
 --- http_config
-    social_debug_endpoints on;
     social_postgres_query_timeout 200ms;
 --- config
     location = /sleep {

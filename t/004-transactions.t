@@ -10,7 +10,6 @@ no_shuffle();
 plan tests => 26;
 
 our $HttpConfig = <<'_EOC_';
-    social_debug_endpoints on;
     social_postgres_pool 2;
 _EOC_
 

@@ -18,8 +18,6 @@ run_tests();
 __DATA__
 
 === TEST 1: the PostgreSQL pool holds two connections, Redis one
---- http_config
-    social_debug_endpoints on;
 --- config
     location = /health {
         social_endpoint health;

@@ -47,7 +47,13 @@ our @EXPORT = qw(social_defaults social_api_defaults social_service
                  social_head_file social_auth social_auth_json
                  social_html_file);
 
+# the module under test: util/build's test variant (or asan), which alone
+# has the test-only endpoints (debug_pg_sleep and the like)
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
+
+# the production variant, for a block that checks what it lacks
+our $ProductionMainConfig =
+    "load_module " . ($ENV{TEST_NGINX_SOCIAL_PRODUCTION_MODULE} // '') . ";";
 
 our $Backends = <<"_EOC_";
     social_postgres "host=127.0.0.1 port=$ENV{TEST_NGINX_PG_PORT} dbname=social user=social";
