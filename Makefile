@@ -1,6 +1,6 @@
 # ngx_social: the two commands are `make run` and `make test`.
 
-.PHONY: run test build stop psql admin bench faults dead-letters
+.PHONY: run test test-asan build stop psql admin bench faults dead-letters
 
 run:
 	@util/run
@@ -8,8 +8,11 @@ run:
 test:
 	@util/test $(T)
 
+test-asan:
+	@SOCIAL_VARIANT=asan util/test $(T)
+
 build:
-	@util/deps && util/build
+	@util/deps && util/build $(VARIANT)
 
 stop:
 	@util/stop

@@ -5,8 +5,8 @@
 
 
 /*
- * Endpoints for tests only, refused by "social_endpoint" unless
- * "social_debug_endpoints on" comes first.
+ * Endpoints for tests only: this file is compiled into the test build alone
+ * (see ngx_http_social_debug.h), never into the production module.
  */
 
 
@@ -17,6 +17,7 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_debug.h"
 
 
 #define NGX_HTTP_SOCIAL_BLOB_SIZE  (1024 * 1024)
@@ -32,6 +33,27 @@ static ngx_int_t ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx,
     const char *key, long long n);
 static ngx_int_t ngx_http_social_debug_numbers(ngx_http_social_ctx_t *ctx,
     ngx_uint_t n, const char **keys, long long *values);
+
+
+ngx_http_social_endpoint_t  ngx_http_social_debug_endpoints[] = {
+
+    { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
+      ngx_http_social_debug_redis_blob, 0 },
+
+    { ngx_string("debug_pg_sleep"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_sleep, 0 },
+
+    { ngx_string("debug_echo"), NGX_HTTP_POST,
+      ngx_http_social_debug_echo, 0 },
+
+    { ngx_string("debug_pg_txn"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_txn, 0 },
+
+    { ngx_string("debug_pg_statements"), NGX_HTTP_GET,
+      ngx_http_social_debug_pg_statements, 0 },
+
+    { ngx_null_string, 0, NULL, 0 }
+};
 
 
 /* GET: SET a 1 MB value and GET it back on the one pipelined connection */

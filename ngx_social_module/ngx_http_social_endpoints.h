@@ -24,7 +24,6 @@
 /* the endpoint's flags */
 #define NGX_HTTP_SOCIAL_AUTH      0x01    /* the reader's token is checked */
 #define NGX_HTTP_SOCIAL_SIGNS     0x02    /* it issues tokens */
-#define NGX_HTTP_SOCIAL_DEBUG     0x04    /* with social_debug_endpoints */
 
 
 /* an endpoint's start: NGX_DONE while its backends work, or the status */
@@ -101,12 +100,6 @@ ngx_int_t ngx_http_social_points(ngx_http_social_ctx_t *ctx);
 /* ngx_http_social_exercises.c */
 ngx_int_t ngx_http_social_exercises(ngx_http_social_ctx_t *ctx);
 
-/* ngx_http_social_debug.c */
-ngx_int_t ngx_http_social_debug_redis_blob(ngx_http_social_ctx_t *ctx);
-ngx_int_t ngx_http_social_debug_pg_sleep(ngx_http_social_ctx_t *ctx);
-ngx_int_t ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx);
-ngx_int_t ngx_http_social_debug_pg_txn(ngx_http_social_ctx_t *ctx);
-ngx_int_t ngx_http_social_debug_pg_statements(ngx_http_social_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_SOCIAL_ENDPOINTS_H_INCLUDED_ */

@@ -19,6 +19,7 @@
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_debug.h"
 
 
 static void *ngx_http_social_create_main_conf(ngx_conf_t *cf);
@@ -127,22 +128,18 @@ static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
     { ngx_string("exercises"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_http_social_exercises, NGX_HTTP_SOCIAL_AUTH },
 
-    { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
-      ngx_http_social_debug_redis_blob, NGX_HTTP_SOCIAL_DEBUG },
-
-    { ngx_string("debug_pg_sleep"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_sleep, NGX_HTTP_SOCIAL_DEBUG },
-
-    { ngx_string("debug_echo"), NGX_HTTP_POST,
-      ngx_http_social_debug_echo, NGX_HTTP_SOCIAL_DEBUG },
-
-    { ngx_string("debug_pg_txn"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_txn, NGX_HTTP_SOCIAL_DEBUG },
-
-    { ngx_string("debug_pg_statements"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_statements, NGX_HTTP_SOCIAL_DEBUG },
-
     { ngx_null_string, 0, NULL, 0 }
+};
+
+
+/* the tables "social_endpoint" looks in: the test build adds its own */
+
+static ngx_http_social_endpoint_t  *ngx_http_social_endpoint_tables[] = {
+    ngx_http_social_endpoints,
+#if (NGX_HTTP_SOCIAL_TEST)
+    ngx_http_social_debug_endpoints,
+#endif
+    NULL
 };
 
 
@@ -273,6 +270,8 @@ static ngx_command_t  ngx_http_social_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_social_main_conf_t, trim_interval),
       NULL },
+
+    /* accepted and ignored: only the test build has those endpoints */
 
     { ngx_string("social_debug_endpoints"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
@@ -449,8 +448,8 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_social_loc_conf_t  *slcf = conf;
 
     ngx_str_t                    *value;
-    ngx_http_social_endpoint_t   *ep;
     ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_social_endpoint_t   *ep, **table;
     ngx_http_social_main_conf_t  *smcf;
 
     if (slcf->endpoint) {
@@ -459,24 +458,25 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (ep = ngx_http_social_endpoints; ep->name.len; ep++) {
-        if (ep->name.len == value[1].len
-            && ngx_strncmp(ep->name.data, value[1].data, value[1].len) == 0)
-        {
-            break;
+    for (table = ngx_http_social_endpoint_tables; *table; table++) {
+        for (ep = *table; ep->name.len; ep++) {
+            if (ep->name.len == value[1].len
+                && ngx_strncmp(ep->name.data, value[1].data, value[1].len)
+                   == 0)
+            {
+                goto found;
+            }
         }
     }
 
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown endpoint \"%V\" in \"social_endpoint\"",
+                       &value[1]);
+    return NGX_CONF_ERROR;
 
-    if (ep->name.len == 0
-        || ((ep->flags & NGX_HTTP_SOCIAL_DEBUG) && smcf->debug_endpoints != 1))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown endpoint \"%V\" in \"social_endpoint\"",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
+found:
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
 
     slcf->endpoint = ep;
 

@@ -29,7 +29,10 @@ unknown endpoint "no_such_thing" in "social_endpoint"
 
 
 
-=== TEST 2: a debug endpoint needs social_debug_endpoints on
+=== TEST 2: the production module has no test-only endpoint (social_debug_endpoints is accepted, and does nothing)
+--- main_config eval: $Social::ProductionMainConfig
+--- http_config
+    social_debug_endpoints on;
 --- config
     location = /x {
         social_endpoint debug_pg_sleep;

@@ -20,9 +20,9 @@ _EOC_
 
 # outage("stop-pg", "start-pg", $name): GET /health every 50 ms from a
 # child process while the backend is stopped for 3.5 s and started again;
-# into html/$name.txt what the answers were while it was down (503 JSON
-# with Retry-After, or the count of others) and how soon after it was back
-# every answer was 200 again (within 1.5 s, or the time)
+# what the answers were while it was down (503 JSON with Retry-After, or
+# the count of others) and how soon after it was back every answer was 200
+# again (within 1.5 s, or the time)
 sub outage {
     my ($stop, $start, $name) = @_;
 
@@ -30,8 +30,8 @@ sub outage {
     require Time::HiRes;
 
     my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    my $log = "$root/html/$name.log";
-    my $done = "$root/html/$name.done";
+    my $log = "$root/logs/$name.answers";
+    my $done = "$root/logs/$name.done";
     unlink $log, $done;
 
     my $pid = fork;
@@ -76,14 +76,14 @@ sub outage {
 
     my $late = defined $last ? $last - $back : 0;
 
-    Social::social_html_file($name,
-        "while down: " . ($bad ? "$bad answers not 503 JSON with Retry-After"
-                               : $down ? "503 JSON with Retry-After"
-                                       : "no 503")
-        . "\nback: " . (defined $first && $late <= 1.5
-                         ? "200 within 1.5 s"
-                         : sprintf("not 200 until %.2f s", $late))
-        . "\n");
+    return "while down: "
+           . ($bad ? "$bad answers not 503 JSON with Retry-After"
+                   : $down ? "503 JSON with Retry-After"
+                           : "no 503")
+           . "\nback: " . (defined $first && $late <= 1.5
+                            ? "200 within 1.5 s"
+                            : sprintf("not 200 until %.2f s", $late))
+           . "\n";
 }
 
 run_tests();
@@ -155,8 +155,6 @@ social redis: connected
 
 
 === TEST 6: a 1 MB Redis reply is read whole (level-triggered events)
---- http_config
-    social_debug_endpoints on;
 --- config
     location = /blob {
         social_endpoint debug_redis_blob;
@@ -172,8 +170,6 @@ GET /blob
 
 
 === TEST 7: a client that goes away mid-query leaves no callback behind
---- http_config
-    social_debug_endpoints on;
 --- config
     location = /sleep {
         social_endpoint debug_pg_sleep;
@@ -211,9 +207,7 @@ social pg: reusing connection
 === TEST 9: 200 concurrent requests are all answered
 --- config eval: $::Config
 --- init
-Social::social_concurrent(200, "/health", "concurrent");
---- request
-GET /concurrent.txt
+Social::social_result(Social::social_concurrent(200, "/health") . "\n");
 --- response_body
 200:200
 --- no_error_log
@@ -223,7 +217,6 @@ GET /concurrent.txt
 
 === TEST 10: a full wait queue answers 503 at once
 --- http_config
-    social_debug_endpoints on;
     social_postgres_pool 1;
     social_postgres_queue 1;
 --- config
@@ -231,9 +224,7 @@ GET /concurrent.txt
         social_endpoint debug_pg_sleep;
     }
 --- init
-Social::social_concurrent(5, "/sleep?ms=300", "queue");
---- request
-GET /queue.txt
+Social::social_result(Social::social_concurrent(5, "/sleep?ms=300") . "\n");
 --- response_body
 200:1 503:4
 --- error_log
@@ -243,7 +234,6 @@ social: postgres wait queue is full
 
 === TEST 11: a wait past social_postgres_queue_timeout answers 503
 --- http_config
-    social_debug_endpoints on;
     social_postgres_pool 1;
     social_postgres_queue_timeout 100ms;
 --- config
@@ -251,9 +241,7 @@ social: postgres wait queue is full
         social_endpoint debug_pg_sleep;
     }
 --- init
-Social::social_concurrent(2, "/sleep?ms=500", "waited");
---- request
-GET /waited.txt
+Social::social_result(Social::social_concurrent(2, "/sleep?ms=500") . "\n");
 --- response_body
 200:1 503:1
 --- error_log
@@ -263,7 +251,6 @@ social: no postgres connection within the queue timeout
 
 === TEST 12: a query past social_postgres_query_timeout answers 503
 --- http_config
-    social_debug_endpoints on;
     social_postgres_query_timeout 200ms;
 --- config
     location = /sleep {
@@ -329,9 +316,7 @@ GET /health
 === TEST 16: PostgreSQL stopped for 3.5 s under light load: only 503 JSON with Retry-After, then 200 again within 1.5 s of it being back
 --- config eval: $::Config
 --- init
-::outage("stop-pg", "start-pg", "pg-outage");
---- request
-GET /pg-outage.txt
+Social::social_result(::outage("stop-pg", "start-pg", "pg-outage"));
 --- response_body
 while down: 503 JSON with Retry-After
 back: 200 within 1.5 s
@@ -344,9 +329,7 @@ back: 200 within 1.5 s
 === TEST 17: Redis stopped for 3.5 s under light load: the same
 --- config eval: $::Config
 --- init
-::outage("stop-redis", "start-redis", "redis-outage");
---- request
-GET /redis-outage.txt
+Social::social_result(::outage("stop-redis", "start-redis", "redis-outage"));
 --- response_body
 while down: 503 JSON with Retry-After
 back: 200 within 1.5 s

@@ -9,10 +9,6 @@ no_shuffle();
 
 plan tests => repeat_each() * (4 * blocks());
 
-our $HttpConfig = <<'_EOC_';
-    social_debug_endpoints on;
-_EOC_
-
 our $Config = <<'_EOC_';
     error_page 400 404 405 408 413 414 500 502 503 504 /_social/error;
 
@@ -39,8 +35,6 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value("http_config", $HttpConfig)
-        unless defined $block->http_config;
     $block->set_value("config", $Config) unless defined $block->config;
     $block->set_value("no_error_log", "[error]")
         unless defined $block->no_error_log || defined $block->error_log;

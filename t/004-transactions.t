@@ -10,7 +10,6 @@ no_shuffle();
 plan tests => 26;
 
 our $HttpConfig = <<'_EOC_';
-    social_debug_endpoints on;
     social_postgres_pool 2;
 _EOC_
 
@@ -82,9 +81,7 @@ GET /txn?key=probe&commit=1&check=abandoned
 --- http_config eval: $::HttpConfig
 --- config eval: $::Config
 --- init
-Social::social_concurrent(6, "/txn?key=many&commit=1&ms=200", "many");
---- request
-GET /many.txt
+Social::social_result(Social::social_concurrent(6, "/txn?key=many&commit=1&ms=200") . "\n");
 --- response_body
 200:6
 --- no_error_log
@@ -97,7 +94,7 @@ GET /many.txt
 --- config eval: $::Config
 --- init
 Social::social_sql("DELETE FROM social_settings WHERE name LIKE 'debug:lost%'");
-my $child = Social::social_background("/txn?key=lost&pause=3000", "lost");
+my $bg = Social::social_background("/txn?key=lost&pause=3000");
 # the endpoint waits on its timer after its first statement: the backend
 # is idle in the transaction until it ends
 my ($backend, $deadline) = (undef, time + 10);
@@ -106,14 +103,10 @@ while (!$backend && time < $deadline) {
     select undef, undef, undef, 0.05 unless $backend;
 }
 my $killed = $backend ? Social::social_sql("SELECT pg_terminate_backend($backend)") : 'none';
-waitpid $child, 0;
-my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-open my $in, '<', "$root/html/lost.txt" or die "lost.txt: $!\n";
-my $answer = <$in>;
-close $in;
-Social::social_html_file("t6", "killed $killed\n$answer" . "committed " . Social::social_sql("SELECT count(*) FROM social_settings WHERE name LIKE 'debug:lost%'") . "\n");
---- request
-GET /t6.txt
+my $answer = Social::social_background_result($bg);
+Social::social_result("killed $killed\n$answer");
+--- sql
+SELECT 'committed ' || count(*) FROM social_settings WHERE name LIKE 'debug:lost%'
 --- response_body
 killed t
 503:1

@@ -18,8 +18,6 @@ run_tests();
 __DATA__
 
 === TEST 1: the PostgreSQL pool holds two connections, Redis one
---- http_config
-    social_debug_endpoints on;
 --- config
     location = /health {
         social_endpoint health;
@@ -40,12 +38,11 @@ GET /health
 
 === TEST 2: on reload, idle connections close at once, a busy one after its reply
 --- init
-Social::social_background("/sleep?ms=800", "busy");
+my $bg = Social::social_background("/sleep?ms=800");
 select undef, undef, undef, 0.3;
 Social::social_signal("HUP");
 sleep 2;
---- request
-GET /busy.txt
+Social::social_result(Social::social_background_result($bg));
 --- response_body
 200:1
 --- error_log

@@ -17,7 +17,6 @@ no_shuffle();
 plan tests => repeat_each() * (6 * blocks());
 
 our $HttpConfig = <<'_EOC_';
-    social_debug_endpoints on;
     social_postgres_pool 1;
 _EOC_
 

@@ -58,8 +58,6 @@ sub auth_json { return Social::social_auth_json(@_) }
 
 sub admin_json { return auth_json(1, role => 'admin') }
 
-sub html_file { Social::social_html_file(@_) }
-
 # what the requests may not change: the rows of PostgreSQL's tables of
 # the API and the error points waiting in Redis
 sub snapshot {
@@ -293,11 +291,7 @@ $::Before = ::snapshot();
 
 === TEST 26: nothing of the refused requests changed PostgreSQL or the error points in Redis
 --- init
-::html_file("same", ::snapshot() eq $::Before ? "same\n" : "changed: $::Before -> " . ::snapshot() . "\n");
---- request
-GET /same.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::snapshot() eq $::Before ? "same\n" : "changed: $::Before -> " . ::snapshot() . "\n");
 --- response_body
 same
 

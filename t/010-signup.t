@@ -60,12 +60,8 @@ Location: /user/3
 
 
 === TEST 4: the password is stored as a salted scrypt hash, never as sent
---- init
-Social::social_sql_file("hash", q{SELECT password_hash ~ '^scrypt[$]10[$]8[$]1[$][A-Za-z0-9+/]{22}==[$][A-Za-z0-9+/]{43}=$', position('horse' in password_hash) FROM users WHERE user_id = 3});
---- request
-GET /hash.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT password_hash ~ '^scrypt[$]10[$]8[$]1[$][A-Za-z0-9+/]{22}==[$][A-Za-z0-9+/]{43}=$', position('horse' in password_hash) FROM users WHERE user_id = 3
 --- response_body
 t|0
 
@@ -271,12 +267,8 @@ Content-Type: application/json
 
 
 === TEST 22: nothing was written by the refused signups
---- init
-Social::social_sql_file("count", "SELECT count(*) FROM users");
---- request
-GET /count.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM users
 --- response_body
 6
 

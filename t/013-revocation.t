@@ -132,12 +132,8 @@ GET /user/2
 
 
 === TEST 5: and the new generation is what Redis tells every node
---- init
-Social::social_sql_file("gen", "SELECT token_gen FROM users WHERE user_id = 2");
---- request
-GET /gen.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT token_gen FROM users WHERE user_id = 2
 --- response_body
 1
 
@@ -322,15 +318,8 @@ social redis: NOSCRIPT, sending the script again with EVAL
 
 
 === TEST 21: which every node finds in Redis
---- init
-my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-open my $out, '>', "$root/html/gen.txt" or die "gen.txt: $!\n";
-print $out Social::social_redis("GET", "social:gen:3"), "\n";
-close $out;
---- request
-GET /gen.txt
---- response_headers
-Content-Type: text/plain
+--- redis
+GET social:gen:3
 --- response_body
 1
 
@@ -399,11 +388,7 @@ push @out, ::refused_in_time($t0, $id, $token, \&::node2) || 'refused on the sec
 my $fresh = SocialNode::signin(SocialNode::first_port(), $id, $main::Password);
 push @out, "a new token: " . ::statuses(\&::node2, 1, $id, $fresh) . ", " . ::statuses(\&::node1, 1, $id, $fresh);
 SocialNode::stop();
-Social::social_html_file("erin", join("\n", @out) . "\n");
---- request
-GET /erin.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(join("\n", @out) . "\n");
 --- response_body
 before: 200 200 200 200, 200 200 200 200
 signed out: 204
@@ -426,11 +411,7 @@ for my $round (1 .. $main::Rounds) {
     $seen{"next " . ::statuses(\&::node1, 1, $id, $token) . ", " . ::statuses(\&::node2, 1, $id, $token)}++;
 }
 SocialNode::stop();
-Social::social_html_file("fred", join '', map { "$_: $seen{$_}\n" } sort keys %seen);
---- request
-GET /fred.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(join '', map { "$_: $seen{$_}\n" } sort keys %seen);
 --- response_body
 before 200 200 200, 200 200: 50
 next 200, 200: 50
@@ -460,11 +441,7 @@ for my $round (1 .. $main::Rounds) {
     }
 }
 SocialNode::stop();
-Social::social_html_file("gina", join '', map { "$_: $seen{$_}\n" } sort keys %seen);
---- request
-GET /gina.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(join '', map { "$_: $seen{$_}\n" } sort keys %seen);
 --- response_body
 before 200 200 200, 200 200: 50
 changed 200: 50
@@ -487,11 +464,7 @@ for my $round (1 .. $main::Rounds) {
     $seen{"next " . ::statuses(\&::node1, 1, $id, $token) . ", " . ::statuses(\&::node2, 1, $id, $token)}++;
 }
 SocialNode::stop();
-Social::social_html_file("hugo", join '', map { "$_: $seen{$_}\n" } sort keys %seen);
---- request
-GET /hugo.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(join '', map { "$_: $seen{$_}\n" } sort keys %seen);
 --- response_body
 before 200 200 200, 200 200: 50
 next 200, 200: 50
@@ -515,11 +488,7 @@ my $fresh = SocialNode::signin(SocialNode::port(), $id, $main::Password);
 push @out, "a new token: " . ::statuses(\&::node1, 1, $id, $fresh) . ", " . ::statuses(\&::node2, 1, $id, $fresh);
 push @out, "an admin's: " . ((::node2('GET', '/user/1', undef, ::auth($fresh)))[1] =~ /"email":/ ? "yes" : "no");
 SocialNode::stop();
-Social::social_html_file("iris", join("\n", @out) . "\n");
---- request
-GET /iris.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(join("\n", @out) . "\n");
 --- response_body
 before: 200 200 200 200, 200 200 200 200
 made an admin

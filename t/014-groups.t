@@ -383,12 +383,8 @@ Content-Type: application/json
 
 
 === TEST 27: social_group_max_size 2: no group is over the limit
---- init
-Social::social_sql_file("full", "SELECT group_id || ':' || size FROM groups ORDER BY group_id");
---- request
-GET /full.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT group_id || ':' || size FROM groups ORDER BY group_id
 --- response_body
 1:2
 2:2
@@ -449,12 +445,8 @@ Content-Type: application/json
 
 
 === TEST 32: no group was made for them
---- init
-Social::social_sql_file("nogroup", "SELECT count(*) FROM groups");
---- request
-GET /nogroup.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM groups
 --- response_body
 0
 
@@ -513,12 +505,8 @@ Content-Type: application/json
 
 
 === TEST 38: normalisation: the group's profile and its members' attributes as stored
---- init
-Social::social_sql_file("norm", "SELECT g.profile::text || ' ' || (SELECT string_agg(u.attributes::text, ' ' ORDER BY u.user_id) FROM users u WHERE u.group_id = g.group_id) FROM groups g ORDER BY g.group_id");
---- request
-GET /norm.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT g.profile::text || ' ' || (SELECT string_agg(u.attributes::text, ' ' ORDER BY u.user_id) FROM users u WHERE u.group_id = g.group_id) FROM groups g ORDER BY g.group_id
 --- response_body
 {"a b",a-,alpha,"hello world",zeta,École} {"a b",a-,alpha,"hello world",zeta,École} {"a b",a-,alpha,"hello world",zeta,École}
 
@@ -661,12 +649,8 @@ PUT /user/3
 
 
 === TEST 52: regroup: still 2 in group 1, no other group
---- init
-Social::social_sql_file("same", "SELECT group_id || ':' || size FROM groups ORDER BY group_id");
---- request
-GET /same.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT group_id || ':' || size FROM groups ORDER BY group_id
 --- response_body
 1:2
 
@@ -683,12 +667,8 @@ PUT /user/3
 
 
 === TEST 54: regroup: group 1 has one member left
---- init
-Social::social_sql_file("left", "SELECT group_id || ':' || size FROM groups ORDER BY group_id");
---- request
-GET /left.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT group_id || ':' || size FROM groups ORDER BY group_id
 --- response_body
 1:1
 2:1
@@ -706,12 +686,8 @@ PUT /user/2
 
 
 === TEST 56: regroup: group 1, left empty, is removed
---- init
-Social::social_sql_file("gone", "SELECT group_id || ':' || size FROM groups ORDER BY group_id");
---- request
-GET /gone.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT group_id || ':' || size FROM groups ORDER BY group_id
 --- response_body
 2:2
 
@@ -790,12 +766,8 @@ PUT /user/4
 
 
 === TEST 64: regroup: the groups, their sizes and their members
---- init
-Social::social_sql_file("rejoin", "SELECT g.group_id || ':' || g.size || ':' || (SELECT string_agg(u.user_id::text, ',' ORDER BY u.user_id) FROM users u WHERE u.group_id = g.group_id) FROM groups g ORDER BY g.group_id");
---- request
-GET /rejoin.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT g.group_id || ':' || g.size || ':' || (SELECT string_agg(u.user_id::text, ',' ORDER BY u.user_id) FROM users u WHERE u.group_id = g.group_id) FROM groups g ORDER BY g.group_id
 --- response_body
 2:2:2,4
 4:1:5
@@ -814,12 +786,8 @@ PUT /user/4
 
 
 === TEST 66: regroup: the groups and user 4 as before the refused change
---- init
-Social::social_sql_file("rollback", "SELECT string_agg(g.group_id || ':' || g.size, ' ' ORDER BY g.group_id) || ' ' || (SELECT attributes::text || ':' || group_id FROM users WHERE user_id = 4) FROM groups g");
---- request
-GET /rollback.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT string_agg(g.group_id || ':' || g.size, ' ' ORDER BY g.group_id) || ' ' || (SELECT attributes::text || ':' || group_id FROM users WHERE user_id = 4) FROM groups g
 --- response_body
 2:2 4:1 {k1,k2,k9}:2
 
@@ -828,23 +796,15 @@ Content-Type: text/plain
 === TEST 67: 20 concurrent identical signups
 --- init
 ::fresh_db();
-Social::social_concurrent_post(20, "/signup", '{"attributes": ["q1", "q2", "q3"]}', "conc");
---- request
-GET /conc.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(Social::social_concurrent_post(20, "/signup", '{"attributes": ["q1", "q2", "q3"]}') . "\n");
 --- response_body
 201:20
 
 
 
 === TEST 68: 20 concurrent identical signups end in one group of 20
---- init
-Social::social_sql_file("conc-groups", "SELECT g.group_id || ':' || g.size || ':' || (SELECT count(*) FROM users u WHERE u.group_id = g.group_id) FROM groups g ORDER BY g.group_id");
---- request
-GET /conc-groups.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT g.group_id || ':' || g.size || ':' || (SELECT count(*) FROM users u WHERE u.group_id = g.group_id) FROM groups g ORDER BY g.group_id
 --- response_body
 1:20:20
 
@@ -855,23 +815,15 @@ Content-Type: text/plain
     social_group_max_size 5;
 --- init
 ::fresh_db();
-Social::social_concurrent_post(20, "/signup", '{"attributes": ["p1", "p2"]}', "conc5");
---- request
-GET /conc5.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(Social::social_concurrent_post(20, "/signup", '{"attributes": ["p1", "p2"]}') . "\n");
 --- response_body
 201:20
 
 
 
 === TEST 70: social_group_max_size 5: they fill 4 groups of 5, as one at a time would
---- init
-Social::social_sql_file("conc5-groups", "SELECT g.group_id || ':' || g.size || ':' || (SELECT count(*) FROM users u WHERE u.group_id = g.group_id) FROM groups g ORDER BY g.group_id");
---- request
-GET /conc5-groups.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT g.group_id || ':' || g.size || ':' || (SELECT count(*) FROM users u WHERE u.group_id = g.group_id) FROM groups g ORDER BY g.group_id
 --- response_body
 1:5:5
 2:5:5
@@ -883,11 +835,7 @@ Content-Type: text/plain
 === TEST 71: max_size lowered: 3 members under the default of 100
 --- init
 ::fresh_db();
-Social::social_concurrent_post(3, "/signup", '{"attributes": ["v1", "v2"]}', "v");
---- request
-GET /v.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(Social::social_concurrent_post(3, "/signup", '{"attributes": ["v1", "v2"]}') . "\n");
 --- response_body
 201:3
 
@@ -897,12 +845,9 @@ Content-Type: text/plain
 --- http_config
     social_group_max_size 2;
 --- init
-Social::social_concurrent_post(1, "/signup", '{"attributes": ["v1", "v2"]}', "v2");
-Social::social_sql_file("v-groups", "SELECT group_id || ':' || size FROM groups ORDER BY group_id");
---- request
-GET /v-groups.txt
---- response_headers
-Content-Type: text/plain
+Social::social_concurrent_post(1, "/signup", '{"attributes": ["v1", "v2"]}');
+--- sql
+SELECT group_id || ':' || size FROM groups ORDER BY group_id
 --- response_body
 1:3
 2:1
@@ -914,11 +859,7 @@ Content-Type: text/plain
     social_group_max_size 2;
 --- init
 ::fresh_db();
-Social::social_concurrent_post(2, "/signup", '{"attributes": ["w1"]}', "w");
---- request
-GET /w.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(Social::social_concurrent_post(2, "/signup", '{"attributes": ["w1"]}') . "\n");
 --- response_body
 201:2
 
@@ -926,11 +867,8 @@ Content-Type: text/plain
 
 === TEST 74: max_size raised: under the default of 100 it has room again, a signup joins it
 --- init
-Social::social_concurrent_post(1, "/signup", '{"attributes": ["w1"]}', "w2");
-Social::social_sql_file("w-groups", "SELECT group_id || ':' || size FROM groups ORDER BY group_id");
---- request
-GET /w-groups.txt
---- response_headers
-Content-Type: text/plain
+Social::social_concurrent_post(1, "/signup", '{"attributes": ["w1"]}');
+--- sql
+SELECT group_id || ':' || size FROM groups ORDER BY group_id
 --- response_body
 1:3

@@ -213,12 +213,8 @@ PUT /user/2
 
 
 === TEST 18: PUT /user: the refused change changed nothing
---- init
-Social::social_sql_file("u2", "SELECT username FROM users WHERE user_id = 2");
---- request
-GET /u2.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT username FROM users WHERE user_id = 2
 --- response_body
 alice2
 
@@ -301,12 +297,8 @@ PUT /user/2
 
 
 === TEST 26: PUT /user: and the free username was not taken either
---- init
-Social::social_sql_file("u2", "SELECT username || ' ' || email FROM users WHERE user_id = 2");
---- request
-GET /u2.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT username || ' ' || email FROM users WHERE user_id = 2
 --- response_body
 alice alice@example.org
 
@@ -422,12 +414,8 @@ PUT /user/2
 
 
 === TEST 37: PUT /user: the refused bodies changed nothing
---- init
-Social::social_sql_file("u2", "SELECT username || ' ' || email || ' ' || attributes::text || ' ' || group_id || ' ' || token_gen FROM users WHERE user_id = 2");
---- request
-GET /u2.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT username || ' ' || email || ' ' || attributes::text || ' ' || group_id || ' ' || token_gen FROM users WHERE user_id = 2
 --- response_body
 ALICE ALICE@example.org {chess,reading} 1 0
 
@@ -456,12 +444,8 @@ PUT /user/3
 
 
 === TEST 40: password: and changed nothing
---- init
-Social::social_sql_file("u3", "SELECT username || ' ' || token_gen FROM users WHERE user_id = 3");
---- request
-GET /u3.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT username || ' ' || token_gen FROM users WHERE user_id = 3
 --- response_body
 bob 0
 
@@ -527,13 +511,7 @@ my ($put, $body) = Social::social_http("PUT", "/user/4", '{"password": "carol-pa
 my ($token) = $body =~ /"token":"([^"]+)"/;
 my ($fresh) = Social::social_http("GET", "/user/4", undef, "Authorization: Bearer " . ($token // 'none'));
 my ($old) = Social::social_http("GET", "/user/4", undef, "Authorization: Bearer " . Social::social_token(4));
-open my $out, '>', html_dir() . "/fresh.txt" or die "fresh.txt: $!\n";
-print $out "PUT $put, fresh token $fresh, old token $old\n";
-close $out;
---- request
-GET /fresh.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result("PUT $put, fresh token $fresh, old token $old\n");
 --- response_body
 PUT 200, fresh token 200, old token 401
 
@@ -799,12 +777,8 @@ WWW-Authenticate: Bearer
 
 
 === TEST 70: role: the role as stored
---- init
-Social::social_sql_file("u5", "SELECT role || ' ' || token_gen FROM users WHERE user_id = 5");
---- request
-GET /u5.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT role || ' ' || token_gen FROM users WHERE user_id = 5
 --- response_body
 user 2
 
@@ -862,12 +836,8 @@ WWW-Authenticate: Bearer
 
 
 === TEST 76: DELETE /user: nothing was deleted so far
---- init
-Social::social_sql_file("count", "SELECT string_agg(user_id::text, ',' ORDER BY user_id) FROM users");
---- request
-GET /count.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT string_agg(user_id::text, ',' ORDER BY user_id) FROM users
 --- response_body
 1,2,3,4,5
 
@@ -885,12 +855,8 @@ DELETE /user/2
 
 
 === TEST 78: DELETE /user: gone, and group 1 is one smaller
---- init
-Social::social_sql_file("del", "SELECT (SELECT count(*) FROM users WHERE user_id = 2) || ' ' || (SELECT size FROM groups WHERE group_id = 1)");
---- request
-GET /del.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT (SELECT count(*) FROM users WHERE user_id = 2) || ' ' || (SELECT size FROM groups WHERE group_id = 1)
 --- response_body
 0 1
 
@@ -939,12 +905,8 @@ DELETE /user/4
 
 
 === TEST 83: DELETE /user: group 2, left empty, is removed
---- init
-Social::social_sql_file("groups", "SELECT string_agg(group_id || ':' || size, ' ' ORDER BY group_id) FROM groups");
---- request
-GET /groups.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT string_agg(group_id || ':' || size, ' ' ORDER BY group_id) FROM groups
 --- response_body
 1:1
 
@@ -984,12 +946,8 @@ DELETE /user/3
 
 
 === TEST 87: DELETE /user: no group is left, only root and user 5
---- init
-Social::social_sql_file("left", "SELECT (SELECT count(*) FROM groups) || ' ' || (SELECT string_agg(user_id::text, ',' ORDER BY user_id) FROM users)");
---- request
-GET /left.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT (SELECT count(*) FROM groups) || ' ' || (SELECT string_agg(user_id::text, ',' ORDER BY user_id) FROM users)
 --- response_body
 0 1,5
 

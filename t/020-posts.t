@@ -357,10 +357,7 @@ main::auth(1)
 === TEST 30: deleting the author deletes the posts
 --- init
 Social::social_http("DELETE", "/user/1", undef, "Authorization: Bearer " . Social::social_token(1));
-Social::social_sql_file("left", "SELECT count(*) FROM posts");
---- request
-GET /left.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM posts
 --- response_body
 0

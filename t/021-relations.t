@@ -49,12 +49,8 @@ main::auth(1)
 
 
 === TEST 3: one follow, one follow event
---- init
-Social::social_sql_file("follows", "SELECT (SELECT count(*) FROM follows) || ' ' || (SELECT count(*) FROM events WHERE type = 'follow')");
---- request
-GET /follows.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT (SELECT count(*) FROM follows) || ' ' || (SELECT count(*) FROM events WHERE type = 'follow')
 --- response_body
 1 1
 
@@ -107,12 +103,8 @@ main::auth(1)
 
 
 === TEST 8: no follow left, no follow event
---- init
-Social::social_sql_file("follows", "SELECT (SELECT count(*) FROM follows) || ' ' || (SELECT count(*) FROM events WHERE type = 'follow')");
---- request
-GET /follows.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT (SELECT count(*) FROM follows) || ' ' || (SELECT count(*) FROM events WHERE type = 'follow')
 --- response_body
 0 0
 
@@ -134,12 +126,8 @@ main::auth(1)
 
 
 === TEST 10: nothing follows across the block
---- init
-Social::social_sql_file("across", "SELECT count(*) FROM follows WHERE 3 IN (follower_id, followed_id)");
---- request
-GET /across.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM follows WHERE 3 IN (follower_id, followed_id)
 --- response_body
 0
 

@@ -80,12 +80,10 @@ sub feed {
            . ($next ? '"[A-Za-z0-9_-]+"' : 'null') . '\}$';
 }
 
-sub html_file { Social::social_html_file(@_) }
-
 # from an --- init: requests [user, method, uri, body] one after the other,
-# their statuses on one line into html/$name.txt
+# their statuses on one line
 sub act {
-    my ($name, @reqs) = @_;
+    my @reqs = @_;
     my @st;
 
     for my $r (@reqs) {
@@ -94,7 +92,7 @@ sub act {
         push @st, $status;
     }
 
-    html_file($name, "@st\n");
+    return "@st\n";
 }
 
 # from an --- init: one page of user $u's feed: its event ids and "next"
@@ -180,11 +178,7 @@ GET /feed
 
 === TEST 6: bob posts p2, cat p3, bob p4 (events 2, 3, 4)
 --- init
-::act("t6", [2, 'POST', '/posts', '{"content":"p2"}'], [3, 'POST', '/posts', '{"content":"p3"}'], [2, 'POST', '/posts', '{"content":"p4"}']);
---- request
-GET /t6.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([2, 'POST', '/posts', '{"content":"p2"}'], [3, 'POST', '/posts', '{"content":"p3"}'], [2, 'POST', '/posts', '{"content":"p4"}']));
 --- response_body
 201 201 201
 
@@ -248,11 +242,7 @@ PUT /user/1/follow
 
 === TEST 13: ann likes p4 twice (event 6), bob likes p1 (event 7), cat likes p2 (event 8)
 --- init
-::act("t13", [1, 'PUT', '/posts/4/like'], [1, 'PUT', '/posts/4/like'], [2, 'PUT', '/posts/1/like'], [3, 'PUT', '/posts/2/like']);
---- request
-GET /t13.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([1, 'PUT', '/posts/4/like'], [1, 'PUT', '/posts/4/like'], [2, 'PUT', '/posts/1/like'], [3, 'PUT', '/posts/2/like']));
 --- response_body
 204 204 204 204
 
@@ -325,11 +315,7 @@ GET /feed
 
 === TEST 21: ann follows bob again (event 9), then cat (event 10)
 --- init
-::act("t21", [1, 'PUT', '/user/2/follow'], [1, 'PUT', '/user/3/follow']);
---- request
-GET /t21.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([1, 'PUT', '/user/2/follow'], [1, 'PUT', '/user/3/follow']));
 --- response_body
 204 204
 
@@ -374,14 +360,10 @@ GET /feed
 
 === TEST 26: bob likes cat's p3 (event 11); a follow event of bob that ann's unfollow may have left is taken out with SQL, so that what follows is exact
 --- init
-::act("t26", [2, 'PUT', '/posts/3/like']);
+Social::social_result(::act([2, 'PUT', '/posts/3/like']));
 Social::social_sql("DELETE FROM events WHERE event_id = 5");
 # as an operator who deletes with SQL would: the feed set in Redis is dropped
 Social::social_redis('DEL', 'social:feed:top');
---- request
-GET /t26.txt
---- response_headers
-Content-Type: text/plain
 --- response_body
 204
 
@@ -416,11 +398,7 @@ GET /feed
 
 === TEST 30: dan posts p5 (event 12), bob likes it (event 13)
 --- init
-::act("t30", [4, 'POST', '/posts', '{"content":"p5"}'], [2, 'PUT', '/posts/5/like']);
---- request
-GET /t30.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([4, 'POST', '/posts', '{"content":"p5"}'], [2, 'PUT', '/posts/5/like']));
 --- response_body
 201 204
 
@@ -474,11 +452,7 @@ GET /feed
 
 === TEST 36: dan blocks ann
 --- init
-::act("t36", [4, 'PUT', '/user/1/block']);
---- request
-GET /t36.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([4, 'PUT', '/user/1/block']));
 --- response_body
 204
 
@@ -494,11 +468,7 @@ GET /feed
 
 === TEST 38: dan unblocks ann; bob follows eve (event 14)
 --- init
-::act("t38", [4, 'DELETE', '/user/1/block'], [2, 'PUT', '/user/5/follow']);
---- request
-GET /t38.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([4, 'DELETE', '/user/1/block'], [2, 'PUT', '/user/5/follow']));
 --- response_body
 204 204
 
@@ -552,11 +522,7 @@ GET /feed
 
 === TEST 44: eve blocks ann
 --- init
-::act("t44", [5, 'PUT', '/user/1/block']);
---- request
-GET /t44.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([5, 'PUT', '/user/1/block']));
 --- response_body
 204
 
@@ -572,11 +538,7 @@ GET /feed
 
 === TEST 46: eve unblocks ann; fay follows ann (event 15), ann follows fay (event 16), fay posts p6 (event 17)
 --- init
-::act("t46", [5, 'DELETE', '/user/1/block'], [6, 'PUT', '/user/1/follow'], [1, 'PUT', '/user/6/follow'], [6, 'POST', '/posts', '{"content":"p6"}']);
---- request
-GET /t46.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([5, 'DELETE', '/user/1/block'], [6, 'PUT', '/user/1/follow'], [1, 'PUT', '/user/6/follow'], [6, 'POST', '/posts', '{"content":"p6"}']));
 --- response_body
 204 204 204 201
 
@@ -602,12 +564,8 @@ PUT /user/6/block
 
 
 === TEST 49: the block removed the follows both ways
---- init
-Social::social_sql_file("t49", "SELECT count(*) FROM follows WHERE 6 IN (follower_id, followed_id)");
---- request
-GET /t49.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM follows WHERE 6 IN (follower_id, followed_id)
 --- response_body
 0
 
@@ -633,11 +591,7 @@ PUT /user/6/follow
 
 === TEST 52: the other way too: fay cannot follow ann
 --- init
-::act("t52", [6, 'PUT', '/user/1/follow']);
---- request
-GET /t52.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([6, 'PUT', '/user/1/follow']));
 --- response_body
 403
 
@@ -645,15 +599,9 @@ Content-Type: text/plain
 
 === TEST 53: ann unblocks fay, follows her again (event 18); fay blocks ann: the follows both ways are gone
 --- init
-::act("t53", [1, 'DELETE', '/user/6/block'], [1, 'PUT', '/user/6/follow'], [6, 'PUT', '/user/1/block']);
-my ($n) = Social::social_sql("SELECT count(*) FROM follows WHERE 6 IN (follower_id, followed_id)");
-open my $out, '>>', ($ENV{TEST_NGINX_SERVROOT} || 't/servroot') . "/html/t53.txt" or die;
-print $out "follows $n\n";
-close $out;
---- request
-GET /t53.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act([1, 'DELETE', '/user/6/block'], [1, 'PUT', '/user/6/follow'], [6, 'PUT', '/user/1/block']));
+--- sql
+SELECT 'follows ' || count(*) FROM follows WHERE 6 IN (follower_id, followed_id)
 --- response_body
 204 204 204
 follows 0
@@ -681,18 +629,14 @@ GET /feed
 === TEST 56: paging: max posts p7..p16 (events 19-28), kim follows leo (29), leo posts p17 (30), likes max's ten posts (31-40), posts p18 (41) and p19 (42); kim blocks max
 --- init
 Social::social_sql("DELETE FROM follows WHERE follower_id = 1 AND followed_id = 6");
-::act("t57",
-      (map { [9, 'POST', '/posts', qq{{"content":"p$_"}}] } 7 .. 16),
-      [7, 'PUT', '/user/8/follow'],
-      [8, 'POST', '/posts', '{"content":"p17"}'],
-      (map { [8, 'PUT', "/posts/$_/like"] } 7 .. 16),
-      [8, 'POST', '/posts', '{"content":"p18"}'],
-      [8, 'POST', '/posts', '{"content":"p19"}'],
-      [7, 'PUT', '/user/9/block']);
---- request
-GET /t57.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::act(
+    (map { [9, 'POST', '/posts', qq{{"content":"p$_"}}] } 7 .. 16),
+    [7, 'PUT', '/user/8/follow'],
+    [8, 'POST', '/posts', '{"content":"p17"}'],
+    (map { [8, 'PUT', "/posts/$_/like"] } 7 .. 16),
+    [8, 'POST', '/posts', '{"content":"p18"}'],
+    [8, 'POST', '/posts', '{"content":"p19"}'],
+    [7, 'PUT', '/user/9/block']));
 --- response_body
 201 201 201 201 201 201 201 201 201 201 204 201 204 204 204 204 204 204 204 204 204 204 201 201 204
 
@@ -712,11 +656,7 @@ my ($ids, $next) = ::page(7, "?limit=2");
 my @l = (::page_line($ids, $next));
 ($ids, $next) = ::page(7, "?limit=1&before=$next") if defined $next;
 push @l, ::page_line($ids, $next);
-::html_file("t59", CORE::join('', @l));
---- request
-GET /t59.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(CORE::join('', @l));
 --- response_body
 42 41 | next
 30 | next
@@ -743,11 +683,7 @@ if (defined $next) {
 }
 ($ids, $next) = ::page(7, "?limit=2");
 push @l, ::page_line($ids, $next);
-::html_file("t61", "posts @st\n" . CORE::join('', @l));
---- request
-GET /t61.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result("posts @st\n" . CORE::join('', @l));
 --- response_body
 posts 201 201
 42 41 | next
@@ -765,11 +701,7 @@ while (defined $next && ++$n < 20) {
     ($ids, $next) = ::page(7, "?limit=1&before=$next");
     push @all, $ids;
 }
-::html_file("t63", CORE::join(' ', @all) . "\n");
---- request
-GET /t63.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(CORE::join(' ', @all) . "\n");
 --- response_body
 44 43 42 41 30 29
 
@@ -781,11 +713,7 @@ my ($ids, $next) = ::page(7, "?limit=3");
 my @l = (::page_line($ids, $next));
 ($ids, $next) = ::page(7, "?limit=3&before=$next") if defined $next;
 push @l, ::page_line($ids, $next);
-::html_file("t64", CORE::join('', @l));
---- request
-GET /t64.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(CORE::join('', @l));
 --- response_body
 44 43 42 | next
 41 30 29 | null

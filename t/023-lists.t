@@ -159,14 +159,11 @@ main::auth(2)
 
 === TEST 13: HEAD on the lists and the feed: GET's status and headers, no body
 --- init
-Social::social_head_file("head", ["/user/1/posts?limit=2",
-                                  "/user/1/followers", "/user/1/following",
-                                  "/feed", "/user/99/posts"],
-                         main::auth(2));
---- request
-GET /head.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(Social::social_head(["/user/1/posts?limit=2",
+                                           "/user/1/followers",
+                                           "/user/1/following",
+                                           "/feed", "/user/99/posts"],
+                                          main::auth(2)));
 --- response_body
 /user/1/posts?limit=2: 200, same headers, no body
 /user/1/followers: 200, same headers, no body

@@ -30,9 +30,9 @@ sub auth {
     return Social::social_auth($id, $id == 1 ? (role => 'admin') : ());
 }
 
+# from an --- init: what the block checks, a line
 sub out {
-    my ($name, $text) = @_;
-    Social::social_html_file($name, "$text\n");
+    Social::social_result("$_[0]\n");
 }
 
 # polls Redis until $cond returns true, for at most 10 s
@@ -101,11 +101,9 @@ my $ok = ::wait_for(sub {
     Social::social_redis('GET', 'social:feed:top') eq '12'
         && ::members() eq '8 9 10 11 12'
 });
-::out("t1", ($ok ? "trimmed" : "not trimmed") . ": " . ::members()
-            . " top " . Social::social_redis('GET', 'social:feed:top')
-            . " bottom " . Social::social_redis('GET', 'social:feed:bottom'));
---- request
-GET /t1.txt
+::out(($ok ? "trimmed" : "not trimmed") . ": " . ::members()
+      . " top " . Social::social_redis('GET', 'social:feed:top')
+      . " bottom " . Social::social_redis('GET', 'social:feed:bottom'));
 --- response_body
 trimmed: 8 9 10 11 12 top 12 bottom 8
 --- error_log
@@ -162,9 +160,7 @@ social feed: redis set short
 
 === TEST 6: paging through the whole feed crosses from Redis to PostgreSQL with no seam, in any page size
 --- init
-::out("t6", join "\n", map { ::pages($_) } 1, 2, 5, 100);
---- request
-GET /t6.txt
+::out(join "\n", map { ::pages($_) } 1, 2, 5, 100);
 --- response_body
 12 | 11 | 10 | 9 | 8 | 7 | 6 | 5 | 4 | 3 | 2 | 1
 12 11 | 10 9 | 8 7 | 6 5 | 4 3 | 2 1
@@ -186,10 +182,8 @@ GET /feed?limit=2
 === TEST 8: and the set is filled again without a write
 --- init
 my $ok = ::wait_for(sub { ::members() eq '8 9 10 11 12' });
-::out("t8", ($ok ? "filled" : "not filled") . ": " . ::members() . " | "
-            . ::pages(4));
---- request
-GET /t8.txt
+::out(($ok ? "filled" : "not filled") . ": " . ::members() . " | "
+      . ::pages(4));
 --- response_body
 filled: 8 9 10 11 12 | 12 11 10 9 | 8 7 6 5 | 4 3 2 1
 
@@ -210,9 +204,7 @@ GET /feed?limit=2
 --- init
 ::pages(3);
 Social::social_http('DELETE', '/posts/11/like', undef, ::auth(3));
-::out("t10", ::members() . " | " . ::pages(3));
---- request
-GET /t10.txt
+::out(::members() . " | " . ::pages(3));
 --- response_body_like
 ^(\d+ )*12 \| 12 11 10 \| 9 8 7 \| 6 5 4 \| 3 2 1$
 
@@ -230,12 +222,9 @@ GET /feed?limit=2
 --- init
 ::pages(3);
 my ($st) = Social::social_http('DELETE', '/posts/12', undef, ::auth(2));
-::out("t12", "$st | " . (::members() =~ /\b12\b/ ? "in set" : "not in set")
-             . " | post object " . Social::social_redis('EXISTS',
-                                                        'social:post:12')
-             . " | " . ::pages(5));
---- request
-GET /t12.txt
+::out("$st | " . (::members() =~ /\b12\b/ ? "in set" : "not in set")
+      . " | post object " . Social::social_redis('EXISTS', 'social:post:12')
+      . " | " . ::pages(5));
 --- response_body
 204 | not in set | post object 0 | 11 10 9 8 7 | 6 5 4 3 2 | 1
 
@@ -260,11 +249,9 @@ Social::social_http('PUT', '/posts/11/like', undef, ::auth(3));
 my $before = ::members();
 ::pages(3);
 my ($st) = Social::social_http('DELETE', '/user/3', undef, ::auth(1));
-::out("t14", "$before | $st | " . ::members() . " | "
-             . Social::social_redis('EXISTS', 'social:user:3') . " | "
-             . ::pages(3));
---- request
-GET /t14.txt
+::out("$before | $st | " . ::members() . " | "
+      . Social::social_redis('EXISTS', 'social:user:3') . " | "
+      . ::pages(3));
 --- response_body_like
 ^(\d+ )*11 14 15 \| 204 \| (\d+ )*11 \| 0 \| 11 10 9 \| 8 7 6 \| 5 4 3 \| 2 1$
 
@@ -282,9 +269,7 @@ while (defined $feed->{next}) {
     $feed = JSON::PP::decode_json($body);
     push @seen, map { $_->{event_id} } @{ $feed->{events} };
 }
-::out("t15", "@seen | " . ::pages(100));
---- request
-GET /t15.txt
+::out("@seen | " . ::pages(100));
 --- response_body
 11 10 9 8 7 6 5 4 3 2 1 | 18 17 16 11 10 9 8 7 6 5 4 3 2 1
 
@@ -337,9 +322,7 @@ Content-Type: application/json
 ::wait_for(sub { Social::social_redis('ZCARD', 'social:feed:recent') eq '5' });
 my $n = Social::social_redis('ZCARD', 'social:feed:recent');
 my ($st, $body) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"feed"}', ::auth(1));
-::out("t20", "$st $body | " . ($body eq qq~{"evicted":$n}~ ? "counted" : "expected $n") . " | " . ::pages(100));
---- request
-GET /t20.txt
+::out("$st $body | " . ($body eq qq~{"evicted":$n}~ ? "counted" : "expected $n") . " | " . ::pages(100));
 --- response_body
 200 {"evicted":5} | counted | 18 17 16 11 10 9 8 7 6 5 4 3 2 1
 
@@ -354,11 +337,9 @@ my $posts = my @p = split /\n/, Social::social_redis('KEYS', 'social:post:*');
 my (undef, $u) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"users"}', ::auth(1));
 my (undef, $p) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"posts"}', ::auth(1));
 my (undef, $g) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"groups"}', ::auth(1));
-::out("t21", ($u eq qq~{"evicted":$users}~ && $users > 0 ? "users counted" : "users $u, expected $users")
-             . " | " . ($p eq qq~{"evicted":$posts}~ && $posts > 0 ? "posts counted" : "posts $p, expected $posts")
-             . " | $g | " . Social::social_redis('KEYS', 'social:post:*') . "|");
---- request
-GET /t21.txt
+::out(($u eq qq~{"evicted":$users}~ && $users > 0 ? "users counted" : "users $u, expected $users")
+      . " | " . ($p eq qq~{"evicted":$posts}~ && $posts > 0 ? "posts counted" : "posts $p, expected $posts")
+      . " | $g | " . Social::social_redis('KEYS', 'social:post:*') . "|");
 --- response_body
 users counted | posts counted | {"evicted":0} | |
 
@@ -368,9 +349,7 @@ users counted | posts counted | {"evicted":0} | |
 --- init
 my (undef, $all) = Social::social_http('POST', '/admin/cache/evict', '{"scope":"all"}', ::auth(1));
 my $ok = ::wait_for(sub { ::members() eq '10 11 16 17 18' });
-::out("t22", ($all =~ /^\{"evicted":\d+\}$/ ? "evicted" : $all) . " | " . ($ok ? "filled" : "not filled: " . ::members()) . " | " . ::pages(7));
---- request
-GET /t22.txt
+::out(($all =~ /^\{"evicted":\d+\}$/ ? "evicted" : $all) . " | " . ($ok ? "filled" : "not filled: " . ::members()) . " | " . ::pages(7));
 --- response_body
 evicted | filled | 18 17 16 11 10 9 8 | 7 6 5 4 3 2 1
 
@@ -381,9 +360,7 @@ evicted | filled | 18 17 16 11 10 9 8 | 7 6 5 4 3 2 1
 ::wait_for(sub { ::members() =~ /\b18$/ });
 Social::social_sql("DELETE FROM events WHERE event_id = 18");
 my $ok = ::wait_for(sub { ::members() !~ /\b18\b/ });
-::out("t23", ($ok ? "repaired" : "not repaired: " . ::members()) . " | " . ::pages(100));
---- request
-GET /t23.txt
+::out(($ok ? "repaired" : "not repaired: " . ::members()) . " | " . ::pages(100));
 --- response_body
 repaired | 17 16 11 10 9 8 7 6 5 4 3 2 1
 --- error_log
@@ -397,9 +374,7 @@ were deleted behind the feed in Redis
 Social::social_redis('DEL', 'social:feed:recent');
 my $page = ::pages(3);
 my $ok = ::wait_for(sub { ::members() eq '9 10 11 16 17' });
-::out("t24", "$page | " . ($ok ? "filled" : "not filled: " . ::members()));
---- request
-GET /t24.txt
+::out("$page | " . ($ok ? "filled" : "not filled: " . ::members()));
 --- response_body
 17 16 11 | 10 9 8 | 7 6 5 | 4 3 2 | 1 | filled
 

@@ -48,18 +48,14 @@ sub list_re {
            . ($next ? '"[A-Za-z0-9_-]+"' : 'null') . '\}$';
 }
 
-sub html_file { Social::social_html_file(@_) }
-
-# from an --- init: the "next" cursor of a list, into html/$name.txt as a
-# query string for the block's request
+# from an --- init: the "next" cursor of a list
 sub cursor_of {
-    my ($name, $uri, $id) = @_;
+    my ($uri, $id) = @_;
 
     require JSON::PP;
 
     my ($status, $body) = Social::social_http('GET', $uri, undef, auth($id));
     my $list = eval { JSON::PP::decode_json($body) } || {};
-    html_file($name, $list->{next} // 'none');
     return $list->{next} // 'none';
 }
 
@@ -269,11 +265,7 @@ GET /conversations?limit=1
 
 === TEST 20: paging: the cursor of the first page is the last id of it
 --- init
-::cursor_of("c20", "/conversations?limit=1", 1);
---- request
-GET /c20.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::cursor_of("/conversations?limit=1", 1));
 --- response_body eval: Social::social_cursor(2, 0)
 
 
@@ -545,12 +537,9 @@ Allow: POST
 
 
 === TEST 46: the refused requests made nothing
---- init
-::html_file("c45", join("\n", Social::social_sql("SELECT count(*) FROM utterances"), Social::social_sql("SELECT count(*) FROM conversations")) . "\n");
---- request
-GET /c45.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM utterances
+SELECT count(*) FROM conversations
 --- response_body
 4
 5
@@ -567,11 +556,7 @@ GET /conversations/1/utterances?limit=3
 
 === TEST 48: the cursor of that page is its last utterance id
 --- init
-::cursor_of("c47", "/conversations/1/utterances?limit=3", 1);
---- request
-GET /c47.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::cursor_of("/conversations/1/utterances?limit=3", 1));
 --- response_body eval: Social::social_cursor(2, 0)
 
 
@@ -664,12 +649,10 @@ DELETE /user/1
 
 
 === TEST 58: her conversations and utterances went with her, the others stay
---- init
-::html_file("c56", join("\n", Social::social_sql("SELECT count(*) FROM utterances WHERE user_id = 1"), Social::social_sql("SELECT count(*) FROM conversations WHERE user_id = 1"), Social::social_sql("SELECT string_agg(conversation_id::text, ',' ORDER BY conversation_id) FROM conversations")) . "\n");
---- request
-GET /c56.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM utterances WHERE user_id = 1
+SELECT count(*) FROM conversations WHERE user_id = 1
+SELECT string_agg(conversation_id::text, ',' ORDER BY conversation_id) FROM conversations
 --- response_body
 0
 0

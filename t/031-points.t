@@ -34,16 +34,8 @@ sub admin_json {
     return auth_json(3, role => 'admin');
 }
 
-sub html_file { Social::social_html_file(@_) }
-
 # a Redis command on the test instance, its reply as redis-cli prints it
 sub redis { return Social::social_redis(@_) }
-
-# from an --- init: Redis commands, their replies one a line, into a file
-sub redis_file {
-    my ($name, @cmds) = @_;
-    html_file($name, join('', map { redis(@$_) . "\n" } @cmds));
-}
 
 our $Ok = '{"utterance_id":1,"recorded":1}';
 
@@ -78,12 +70,14 @@ POST /errors
 
 
 === TEST 2: in Redis: two rows, ann's counts with their spelling and utterance, ann is dirty
---- init
-::redis_file("c2", [qw(LLEN social:err:rows)], [qw(HGET social:err:u:1), 'n["grammar","pronouns"]'], [qw(HGET social:err:u:1), 's["grammar","pronouns"]'], [qw(HGET social:err:u:1), 'u["grammar","pronouns"]'], [qw(HGET social:err:u:1), 'n["vocabulary","word choice"]'], [qw(HGET social:err:u:1), 's["vocabulary","word choice"]'], [qw(SMEMBERS social:err:dirty)]);
---- request
-GET /c2.txt
---- response_headers
-Content-Type: text/plain
+--- redis
+LLEN social:err:rows
+HGET social:err:u:1 'n["grammar","pronouns"]'
+HGET social:err:u:1 's["grammar","pronouns"]'
+HGET social:err:u:1 'u["grammar","pronouns"]'
+HGET social:err:u:1 'n["vocabulary","word choice"]'
+HGET social:err:u:1 's["vocabulary","word choice"]'
+SMEMBERS social:err:dirty
 --- response_body
 2
 1
@@ -97,11 +91,7 @@ Content-Type: text/plain
 
 === TEST 3: a row is [user, utterance, category, subcategory, unix ms, point id] as accepted
 --- init
-::html_file("c3", ::redis(qw(LINDEX social:err:rows 0)) =~ /^\[1,1,"Grammar","Pronouns",(\d{13}),"[0-9a-f]{32}"\]$/ && abs($1 / 1000 - time) < 60 ? "ok\n" : ::redis(qw(LINDEX social:err:rows 0)) . "\n");
---- request
-GET /c3.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::redis(qw(LINDEX social:err:rows 0)) =~ /^\[1,1,"Grammar","Pronouns",(\d{13}),"[0-9a-f]{32}"\]$/ && abs($1 / 1000 - time) < 60 ? "ok\n" : ::redis(qw(LINDEX social:err:rows 0)) . "\n");
 --- response_body
 ok
 
@@ -120,17 +110,18 @@ POST /simulate-and-generate
 
 === TEST 5: one counter ignoring case, the first spelling kept, no new field
 --- init
-::redis_file("c5", [qw(HGET social:err:u:1), 'n["grammar","pronouns"]'], [qw(HGET social:err:u:1), 's["grammar","pronouns"]'], [qw(HLEN social:err:u:1)], [qw(LLEN social:err:rows)]); open my $f, ">>", "$ENV{TEST_NGINX_SERVER_ROOT}/html/c5.txt"; print {$f} ::redis(qw(LINDEX social:err:rows 2)) =~ s/\d{13}/MS/r =~ s/"[0-9a-f]{32}"/ID/r, "\n"; close $f;
---- request
-GET /c5.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::redis(qw(LINDEX social:err:rows 2)) =~ s/\d{13}/MS/r =~ s/"[0-9a-f]{32}"/ID/r, "\n");
+--- redis
+HGET social:err:u:1 'n["grammar","pronouns"]'
+HGET social:err:u:1 's["grammar","pronouns"]'
+HLEN social:err:u:1
+LLEN social:err:rows
 --- response_body
+[1,1,"grammar","PRONOUNS",MS,ID]
 3
 ["Grammar","Pronouns"]
 6
 4
-[1,1,"grammar","PRONOUNS",MS,ID]
 
 
 
@@ -145,12 +136,9 @@ POST /errors
 
 
 === TEST 7: as "Subject Verb Agreement"
---- init
-::redis_file("c7", [qw(HGET social:err:u:1), 'n["grammar","subject verb agreement"]'], [qw(HGET social:err:u:1), 's["grammar","subject verb agreement"]']);
---- request
-GET /c7.txt
---- response_headers
-Content-Type: text/plain
+--- redis
+HGET social:err:u:1 'n["grammar","subject verb agreement"]'
+HGET social:err:u:1 's["grammar","subject verb agreement"]'
 --- response_body
 1
 ["Grammar","Subject Verb Agreement"]
@@ -169,12 +157,9 @@ POST /errors
 
 
 === TEST 9: the latest utterances with the error are remembered, newest first
---- init
-::redis_file("c9", [qw(HGET social:err:u:1), 'u["grammar","pronouns"]'], [qw(HGET social:err:u:1), 'n["grammar","pronouns"]']);
---- request
-GET /c9.txt
---- response_headers
-Content-Type: text/plain
+--- redis
+HGET social:err:u:1 'u["grammar","pronouns"]'
+HGET social:err:u:1 'n["grammar","pronouns"]'
 --- response_body
 3,1
 4
@@ -223,12 +208,11 @@ POST /errors
 
 
 === TEST 14: so far: 59 rows, and É is not é
---- init
-::redis_file("c14", [qw(LLEN social:err:rows)], [qw(HGET social:err:u:1), 'n["punctuation","commas"]'], [qw(HGET social:err:u:1), "n[\"vocabulary\",\"\xc3\x89\xc3\x89\xc3\x89\"]"], [qw(HGET social:err:u:1), "n[\"vocabulary\",\"" . ("\xc3\xa9" x 64) . "\"]"]);
---- request
-GET /c14.txt
---- response_headers
-Content-Type: text/plain
+--- redis
+LLEN social:err:rows
+HGET social:err:u:1 'n["punctuation","commas"]'
+HGET social:err:u:1 'n["vocabulary","ÉÉÉ"]'
+HGET social:err:u:1 'n["vocabulary","éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé"]'
 --- response_body
 59
 50
@@ -577,12 +561,11 @@ POST /errors
 
 
 === TEST 46: the admin's point counts for ann, not for root; bob has his own
---- init
-::redis_file("c46", [qw(HGET social:err:u:1), 'n["grammar","tense"]'], [qw(EXISTS social:err:u:3)], [qw(HGET social:err:u:2), 'n["grammar","tense"]'], [qw(LLEN social:err:rows)]);
---- request
-GET /c46.txt
---- response_headers
-Content-Type: text/plain
+--- redis
+HGET social:err:u:1 'n["grammar","tense"]'
+EXISTS social:err:u:3
+HGET social:err:u:2 'n["grammar","tense"]'
+LLEN social:err:rows
 --- response_body
 2
 0
@@ -640,16 +623,15 @@ POST /errors
 
 
 === TEST 51: the refused requests wrote nothing; nothing is in PostgreSQL with the flush off
---- init
-::redis_file("c51", [qw(LLEN social:err:rows)]); open my $f, ">>", "$ENV{TEST_NGINX_SERVER_ROOT}/html/c51.txt"; print $f Social::social_sql("SELECT count(*) FROM utterance_errors"), "\n", Social::social_sql("SELECT count(*) FROM error_frequencies"), "\n"; close $f;
---- request
-GET /c51.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM utterance_errors
+SELECT count(*) FROM error_frequencies
+--- redis
+LLEN social:err:rows
 --- response_body
+0
+0
 62
-0
-0
 
 
 
@@ -674,11 +656,10 @@ social: redis connect to
 
 === TEST 53: Redis back: the points accepted before are all there (AOF)
 --- init
-Social::social_service("start-redis"); ::redis_file("c53", [qw(LLEN social:err:rows)], [qw(HGET social:err:u:1), 'n["grammar","pronouns"]']);
---- request
-GET /c53.txt
---- response_headers
-Content-Type: text/plain
+Social::social_service("start-redis");
+--- redis
+LLEN social:err:rows
+HGET social:err:u:1 'n["grammar","pronouns"]'
 --- response_body
 62
 4
@@ -708,11 +689,12 @@ DELETE /user/2
 
 === TEST 56: his pending counts are gone from Redis (his entry in the dirty set stays, for the cut to skip), ann's stay
 --- init
-select undef, undef, undef, 0.2; ::redis_file("c56", [qw(EXISTS social:err:u:2)], [qw(SISMEMBER social:err:dirty 2)], [qw(SISMEMBER social:err:dirty 1)], [qw(HGET social:err:u:1), 'n["grammar","tense"]']);
---- request
-GET /c56.txt
---- response_headers
-Content-Type: text/plain
+select undef, undef, undef, 0.2;
+--- redis
+EXISTS social:err:u:2
+SISMEMBER social:err:dirty 2
+SISMEMBER social:err:dirty 1
+HGET social:err:u:1 'n["grammar","tense"]'
 --- response_body
 0
 1

@@ -30,15 +30,13 @@ _EOC_
 
 sub auth { return Social::social_auth(@_) }
 
-sub html_file { Social::social_html_file(@_) }
-
 # a Redis command on the test instance, its reply as redis-cli prints it
 sub redis { return Social::social_redis(@_) }
 
 # from an --- init: POST /errors by user $u on utterance $utt of the error
-# points [category, subcategory] ..., $n times; the statuses into the file
+# points [category, subcategory] ..., $n times; the count of each status
 sub record {
-    my ($name, @reqs) = @_;
+    my @reqs = @_;
     my @st;
 
     for my $r (@reqs) {
@@ -57,7 +55,7 @@ sub record {
 
     my %c;
     $c{$_}++ for @st;
-    html_file($name, join(' ', map { "$_:$c{$_}" } sort keys %c) . "\n");
+    return join(' ', map { "$_:$c{$_}" } sort keys %c) . "\n";
 }
 
 # from an --- init: what GET /exercises$query by $who answers, summed up
@@ -65,7 +63,7 @@ sub record {
 # whether any exercise came twice; the prompts made of the user's own
 # utterances; whether every bank exercise is well formed
 sub summary {
-    my ($name, $who, $query) = @_;
+    my ($who, $query) = @_;
 
     require JSON::PP;
 
@@ -74,8 +72,7 @@ sub summary {
     my $x = eval { JSON::PP::decode_json($body) };
 
     if ($status ne '200' || ref $x ne 'HASH') {
-        html_file($name, "status $status $body\n");
-        return;
+        return "status $status $body\n";
     }
 
     my (@slots, %seen, %spell);
@@ -116,14 +113,14 @@ sub summary {
                || (!$mc && defined $e->{choices});
     }
 
-    html_file($name, join('', "user $x->{user_id}\n",
+    return join('', "user $x->{user_id}\n",
         "focus " . join(', ', map { "$_->{category}/$_->{subcategory}="
                                     . "$_->{frequency}" } @{ $x->{focus} })
         . "\n",
         "slots " . join(', ', map { "$_->[0]:$_->[1]" } @slots) . "\n",
         "twice $twice\n",
         map({ "own $_\n" } @own),
-        "bank $bank_ok\n"));
+        "bank $bank_ok\n");
 }
 
 add_block_preprocessor(sub {
@@ -156,11 +153,7 @@ GET /exercises
 
 === TEST 2: ann records 8 pronoun errors in two spellings, 1 of agreement
 --- init
-::record("t2", [1, 2, 4, ['grammar', 'pronouns']], [1, 4, 2, ['Grammar', 'PRONOUNS'], [' GRAMMAR', 'Pronouns ']], [1, 1, 1, ['Grammar', 'Subject-Verb Agreement']]);
---- request
-GET /t2.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::record([1, 2, 4, ['grammar', 'pronouns']], [1, 4, 2, ['Grammar', 'PRONOUNS'], [' GRAMMAR', 'Pronouns ']], [1, 1, 1, ['Grammar', 'Subject-Verb Agreement']]));
 --- response_body
 202:7
 
@@ -168,11 +161,7 @@ Content-Type: text/plain
 
 === TEST 3: at once, in the bank's spelling; 8 against 1 gets 4 slots against 1, the user's own utterances first
 --- init
-::summary("t3", ::auth(1), "");
---- request
-GET /t3.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(1), ""));
 --- response_body
 user 1
 focus Grammar/Pronouns=8, Grammar/Subject-Verb Agreement=1
@@ -196,11 +185,7 @@ GET /exercises?limit=2
 
 === TEST 5: limit=1: the most frequent subcategory alone
 --- init
-::summary("t5", ::auth(1), "?limit=1");
---- request
-GET /t5.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(1), "?limit=1"));
 --- response_body
 user 1
 focus Grammar/Pronouns=8
@@ -213,11 +198,7 @@ bank yes
 
 === TEST 6: limit=20: every exercise there is, none twice (2 own and 7 of the bank, 1 own and 8 of the bank)
 --- init
-::summary("t6", ::auth(1), "?limit=20");
---- request
-GET /t6.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(1), "?limit=20"));
 --- response_body
 user 1
 focus Grammar/Pronouns=8, Grammar/Subject-Verb Agreement=1
@@ -232,12 +213,8 @@ bank yes
 
 === TEST 7: subcategories the bank does not have: spelt as first recorded, the category as the bank has it
 --- init
-::record("t7", [1, 1, 2, ['style', 'tone shift']], [1, 1, 1, ['Style', 'Tone Shift']], [1, 2, 1, ['GRAMMAR', 'gerunds']], [1, 4, 1, ['grammar', 'Gerunds']]);
-::summary("t7", ::auth(1), "?limit=20");
---- request
-GET /t7.txt
---- response_headers
-Content-Type: text/plain
+::record([1, 1, 2, ['style', 'tone shift']], [1, 1, 1, ['Style', 'Tone Shift']], [1, 2, 1, ['GRAMMAR', 'gerunds']], [1, 4, 1, ['grammar', 'Gerunds']]);
+Social::social_result(::summary(::auth(1), "?limit=20"));
 --- response_body
 user 1
 focus Grammar/Pronouns=8, style/tone shift=3, Grammar/gerunds=2, Grammar/Subject-Verb Agreement=1
@@ -255,11 +232,7 @@ bank yes
 
 === TEST 8: limit=5 among four subcategories: in proportion (8, 3, 2, 1)
 --- init
-::summary("t8", ::auth(1), "?limit=5");
---- request
-GET /t8.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(1), "?limit=5"));
 --- response_body
 user 1
 focus Grammar/Pronouns=8, style/tone shift=3, Grammar/gerunds=2
@@ -294,11 +267,7 @@ GET /generate-exercise?user_id=1
 
 === TEST 11: an admin may
 --- init
-::summary("t11", ::auth(3, role => 'admin'), "?user_id=1&limit=1");
---- request
-GET /t11.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(3, role => 'admin'), "?user_id=1&limit=1"));
 --- response_body
 user 1
 focus Grammar/Pronouns=8
@@ -443,11 +412,10 @@ while (time < $deadline) {
             && Social::social_sql("SELECT count(*) FROM error_batches") > 0;
     select undef, undef, undef, 0.1;
 }
-::html_file("t24", join("\n", Social::social_sql("SELECT category || '/' || subcategory || '=' || frequency FROM error_frequencies WHERE user_id = 1 ORDER BY frequency DESC, category_key, subcategory_key"), ::redis(qw(EXISTS social:err:u:1)), "") );
---- request
-GET /t24.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT category || '/' || subcategory || '=' || frequency FROM error_frequencies WHERE user_id = 1 ORDER BY frequency DESC, category_key, subcategory_key
+--- redis
+EXISTS social:err:u:1
 --- response_body
 grammar/pronouns=8
 style/tone shift=3
@@ -459,11 +427,7 @@ Grammar/Subject-Verb Agreement=1
 
 === TEST 25: after the flush, the same frequencies: nothing counted twice
 --- init
-::summary("t25", ::auth(1), "?limit=5");
---- request
-GET /t25.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(1), "?limit=5"));
 --- response_body
 user 1
 focus Grammar/Pronouns=8, style/tone shift=3, Grammar/gerunds=2
@@ -479,12 +443,8 @@ bank yes
 
 === TEST 26: PostgreSQL's totals and what waits in Redis add up (8 + 3 pending)
 --- init
-::record("t26", [1, 2, 3, ['Grammar', 'pronouns']]);
-::summary("t26", ::auth(1), "?limit=1");
---- request
-GET /t26.txt
---- response_headers
-Content-Type: text/plain
+::record([1, 2, 3, ['Grammar', 'pronouns']]);
+Social::social_result(::summary(::auth(1), "?limit=1"));
 --- response_body
 user 1
 focus Grammar/Pronouns=11
@@ -500,11 +460,7 @@ bank yes
 my ($epoch, $seq) = split /\|/, Social::social_sql("SELECT epoch || '|' || seq FROM error_batches ORDER BY applied_at DESC LIMIT 1");
 ::redis('SET', 'social:err:open', "$epoch:$seq");
 ::redis('HSET', "social:err:b:$epoch:$seq:u:1", 'n["grammar","pronouns"]', '8', 's["grammar","pronouns"]', '["grammar","pronouns"]', 'u["grammar","pronouns"]', '4');
-::summary("t27", ::auth(1), "?limit=1");
---- request
-GET /t27.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(1), "?limit=1"));
 --- response_body
 user 1
 focus Grammar/Pronouns=11
@@ -521,11 +477,7 @@ my ($epoch) = Social::social_sql("SELECT epoch FROM error_batches LIMIT 1");
 ::redis('DEL', split /\n/, ::redis('KEYS', 'social:err:b:*'));
 ::redis('SET', 'social:err:open', "$epoch:999");
 ::redis('HSET', "social:err:b:$epoch:999:u:1", 'n["grammar","pronouns"]', '5', 's["grammar","pronouns"]', '["grammar","pronouns"]', 'u["grammar","pronouns"]', '4');
-::summary("t28", ::auth(1), "?limit=1");
---- request
-GET /t28.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(1), "?limit=1"));
 --- response_body
 user 1
 focus Grammar/Pronouns=16
@@ -540,11 +492,7 @@ bank yes
 --- init
 ::redis('DEL', 'social:err:open', split /\n/, ::redis('KEYS', 'social:err:b:*'));
 ::redis('SET', 'social:err:seq', '0');
-::summary("t29", ::auth(1), "?limit=1");
---- request
-GET /t29.txt
---- response_headers
-Content-Type: text/plain
+Social::social_result(::summary(::auth(1), "?limit=1"));
 --- response_body
 user 1
 focus Grammar/Pronouns=8
@@ -579,12 +527,11 @@ GET /exercises?user_id=1
 
 
 === TEST 32: and her rows, frequencies and pending counts
---- init
-::html_file("t32", join("\n", Social::social_sql("SELECT count(*) FROM utterance_errors WHERE user_id = 1"), Social::social_sql("SELECT count(*) FROM error_frequencies WHERE user_id = 1"), ::redis(qw(EXISTS social:err:u:1)), ""));
---- request
-GET /t32.txt
---- response_headers
-Content-Type: text/plain
+--- sql
+SELECT count(*) FROM utterance_errors WHERE user_id = 1
+SELECT count(*) FROM error_frequencies WHERE user_id = 1
+--- redis
+EXISTS social:err:u:1
 --- response_body
 0
 0

@@ -53,8 +53,6 @@ sub body {
 
 sub auth { return Social::social_auth(@_) }
 
-sub html_file { Social::social_html_file(@_) }
-
 # a Redis command on the test instance, its reply as redis-cli prints it
 sub redis { return Social::social_redis(@_) }
 
@@ -76,7 +74,7 @@ sub post_many {
     my ($n, $u) = @_;
 
     my $summary = Social::social_concurrent_post($n, '/errors', body($u),
-                                                 undef, auth($u));
+                                                 auth($u));
     my ($ok) = $summary =~ /\b202:(\d+)/;
     $ok //= 0;
 
@@ -226,9 +224,7 @@ Social::social_sql("INSERT INTO conversations (user_id) SELECT generate_series(1
 Social::social_sql("INSERT INTO utterances (conversation_id, user_id, content) SELECT i, i, 'utterance ' || i FROM generate_series(1, 6) i");
 my @s = map { ::post_many(50, $_) } 1, 2, 3;
 my $drained = ::drained();
-::html_file("t1", "@s\ndrained $drained\n" . ::totals());
---- request
-GET /t1.txt
+Social::social_result("@s\ndrained $drained\n" . ::totals());
 --- response_body
 202:50 202:50 202:50
 drained 1
@@ -239,9 +235,7 @@ ok
 === TEST 2: GET /exercises agrees with PostgreSQL once drained
 --- init
 my ($st, $body) = Social::social_http('GET', '/exercises?limit=2', undef, ::auth(1));
-::html_file("t2", "$st " . ($body =~ /"focus":(\[[^\]]*\])/ ? $1 : $body) . "\n");
---- request
-GET /t2.txt
+Social::social_result("$st " . ($body =~ /"focus":(\[[^\]]*\])/ ? $1 : $body) . "\n");
 --- response_body
 200 [{"category":"Grammar","subcategory":"Pronouns","frequency":100},{"category":"Spelling","subcategory":"Misspelling","frequency":50}]
 
@@ -257,9 +251,7 @@ my $killed = kill 'KILL', @w;
 my $open = ::redis(qw(EXISTS social:err:open));
 ::release_lock($lock);
 my $drained = ::drained();
-::html_file("t3", "@s\nblocked $blocked, killed $killed of " . scalar(@w) . ", left open $open\ndrained $drained\n" . ::totals());
---- request
-GET /t3.txt
+Social::social_result("@s\nblocked $blocked, killed $killed of " . scalar(@w) . ", left open $open\ndrained $drained\n" . ::totals());
 --- response_body
 202:40 202:40
 blocked 1, killed 2 of 2, left open 1
@@ -282,9 +274,7 @@ for my $i (1 .. 8) {
     ::wait_until(sub { ::workers_pids() == 2 }, 10);
 }
 my $drained = ::drained();
-::html_file("t4", "@s\ndrained $drained\n" . ::totals());
---- request
-GET /t4.txt
+Social::social_result("@s\ndrained $drained\n" . ::totals());
 --- response_body
 202:30 202:30 202:30 202:30 202:30 202:30 202:30 202:30
 drained 1
@@ -301,9 +291,7 @@ Social::social_signal('HUP');
 my @more = map { ::post_many(20, $_) } 1, 4;
 ::release_lock($lock);
 my $drained = ::drained();
-::html_file("t5", "@s @more\nblocked $blocked\ndrained $drained\n" . ::totals());
---- request
-GET /t5.txt
+Social::social_result("@s @more\nblocked $blocked\ndrained $drained\n" . ::totals());
 --- response_body
 202:40 202:40 202:20 202:20
 blocked 1
@@ -324,12 +312,10 @@ Social::social_service('stop-pg');
 my $failed = ::wait_until(sub { `grep -c 'waits in redis' $ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log` >= 3 }, 20);
 my $open = ::redis(qw(EXISTS social:err:open));
 my $rows = ::redis('LLEN', 'social:err:b:' . ::redis(qw(GET social:err:open)) . ':rows') + ::redis(qw(LLEN social:err:rows));
-::html_file("t6", "@s\nblocked $blocked, runs failed $failed, open $open, waiting $rows\n");
+Social::social_result("@s\nblocked $blocked, runs failed $failed, open $open, waiting $rows\n");
 # back before the next block's nginx starts, whose runs would otherwise
 # find it down or starting (an [error] each)
 Social::social_service('start-pg');
---- request
-GET /t6.txt
 --- response_body
 202:40 202:40
 blocked 1, runs failed 1, open 1, waiting 240
@@ -344,9 +330,7 @@ waits in redis
 === TEST 7: PostgreSQL back: the batch lands, once
 --- init
 my $drained = ::drained();
-::html_file("t7", "drained $drained\n" . ::totals());
---- request
-GET /t7.txt
+Social::social_result("drained $drained\n" . ::totals());
 --- response_body
 drained 1
 ok
@@ -368,9 +352,7 @@ my $first = ::totals();
 ::redis('SET', 'social:err:open', $batch);
 my $again = ::drained();
 ::redis('DEL', map { "social:saved:$_" } @keys);
-::html_file("t8", "@s\nblocked $blocked, saved " . scalar(@keys) . " keys\ndrained $drained $again\n$first" . ::totals());
---- request
-GET /t8.txt
+Social::social_result("@s\nblocked $blocked, saved " . scalar(@keys) . " keys\ndrained $drained $again\n$first" . ::totals());
 --- response_body
 202:30
 blocked 1, saved 3 keys
@@ -402,9 +384,7 @@ push @s, ::post_many(10, 6);
 my $again = ::drained();
 # the blocks after this one count on ids not given twice
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
-::html_file("t9", "@s\nblocked $blocked, drained $drained $again\n" . ::totals());
---- request
-GET /t9.txt
+Social::social_result("@s\nblocked $blocked, drained $drained $again\n" . ::totals());
 --- response_body
 202:20 202:10
 blocked 1, drained 1 1
@@ -426,11 +406,9 @@ delete $::Expect{6};
 ::release_lock($lock);
 my $drained = ::drained();
 my $drained2 = ::wait_until(sub { ::redis(qw(EXISTS social:err:rows)) eq '0' && ::redis(qw(EXISTS social:err:open)) eq '0' && Social::social_sql("SELECT count(*) FROM error_batches WHERE applied_at > now() - interval '20 seconds'") >= 2 }, 30);
-::html_file("t9", "@s\nblocked $blocked, delete $st, pending hash left $gone\ndrained $drained $drained2\n"
+Social::social_result("@s\nblocked $blocked, delete $st, pending hash left $gone\ndrained $drained $drained2\n"
     . join(',', Social::social_sql("SELECT errors FROM error_batches ORDER BY applied_at DESC, seq DESC LIMIT 2")) . "\n"
     . Social::social_sql("SELECT count(*) FROM utterance_errors WHERE user_id = 6") . "\n" . ::totals());
---- request
-GET /t9.txt
 --- response_body
 202:20 202:20 202:10
 blocked 1, delete 204, pending hash left 0
@@ -443,10 +421,8 @@ ok
 
 === TEST 11: nothing is left in Redis; PostgreSQL's totals are what was accepted
 --- init
-::html_file("t10", join(',', map { $_ // '' } ::redis('KEYS', 'social:err:b:*'), ::redis(qw(EXISTS social:err:rows)), ::redis(qw(EXISTS social:err:open)), ::redis(qw(SCARD social:err:dirty)))
+Social::social_result(join(',', map { $_ // '' } ::redis('KEYS', 'social:err:b:*'), ::redis(qw(EXISTS social:err:rows)), ::redis(qw(EXISTS social:err:open)), ::redis(qw(SCARD social:err:dirty)))
     . "\n" . Social::social_sql("SELECT sum(frequency) = (SELECT count(*) FROM utterance_errors) FROM error_frequencies") . "\n" . ::totals());
---- request
-GET /t10.txt
 --- response_body
 ,0,0,0
 t

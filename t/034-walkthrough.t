@@ -30,8 +30,6 @@ our $Config = do {
     $server;
 };
 
-sub html_file { Social::social_html_file(@_) }
-
 our %W;    # what the walkthrough learnt: ids, token, password
 
 sub field {
@@ -42,10 +40,7 @@ sub field {
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value("config", $Config . "\n"
-                      . "location = /walk.txt { root html; }\n"
-                      . "location = /mismatch.txt { root html; }\n")
-        unless defined $block->config;
+    $block->set_value("config", $Config) unless defined $block->config;
     $block->set_value("no_error_log", "[error]")
         unless defined $block->no_error_log;
     $block->set_value("response_headers", "Content-Type: text/plain")
@@ -89,9 +84,7 @@ $::W{uid} = ::field($b, 'utterance_id');
 push @st, "simulate-and-generate $s $b";
 ($s, $b) = Social::social_http('GET', "/generate-exercise?user_id=$::W{id}", undef, $auth);
 push @st, "generate-exercise $s";
-::html_file("walk", join("\n", @st, "ids $::W{id} $::W{other} $::W{cid} $::W{uid}", ""));
---- request
-GET /walk.txt
+Social::social_result(join("\n", @st, "ids $::W{id} $::W{other} $::W{cid} $::W{uid}", ""));
 --- response_body
 signup 201
 signin 200
@@ -141,9 +134,7 @@ push @st, "anant on the utterance: $s";
 push @st, "anant's view of the exercises: $s";
 ($s, $b) = Social::social_http('GET', "/generate-exercise?user_id=$::W{id}", undef, $auth);
 push @st, "still one of each: " . join(',', $b =~ /"frequency":(\d+)/g);
-::html_file("mismatch", join("\n", @st, ""));
---- request
-GET /mismatch.txt
+Social::social_result(join("\n", @st, ""));
 --- response_body
 conversation for anant: 403
 utterance naming anant: 403

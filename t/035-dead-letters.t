@@ -41,8 +41,6 @@ our $Unexpected = qr/\[(?:error|crit|alert|emerg)\](?!.*(?:set aside as dead let
 
 sub auth { return Social::social_auth(@_) }
 
-sub html_file { Social::social_html_file(@_) }
-
 sub redis { return Social::social_redis(@_) }
 
 sub sql { return Social::social_sql(@_) }
@@ -154,9 +152,7 @@ my $b = 'social:err:b:aaaaaaaaaaaaaaaa:5';
         'n["raw","x"]', 1, 's["raw","x"]', qq{["\xed\xa0\x80","x"]}, 'u["raw","x"]', '1',
         'n["a","b"]', 'x', 's["a","b"]', '["A","B"]', 'u["a","b"]', '1');
 ::redis(qw(SADD social:err:dirty 1));
-::html_file("t1", join(' ', ::redis('LLEN', "$b:rows"), ::redis(qw(LLEN social:err:rows)), ::redis(qw(HLEN social:err:u:1))) . "\n");
---- request
-GET /t1.txt
+Social::social_result(join(' ', ::redis('LLEN', "$b:rows"), ::redis(qw(LLEN social:err:rows)), ::redis(qw(HLEN social:err:u:1))) . "\n");
 --- response_body
 5 8 12
 
@@ -194,13 +190,11 @@ Content-Type: application/json
 --- init
 my $drained = ::drained();
 my %same = map { $_ => ::sql("SELECT count(*) FROM error_dead_letters WHERE raw = '\\x" . unpack('H*', $::Bad{$_}) . "'::bytea") } sort keys %::Bad;
-::html_file("t4", "drained $drained\n" . ::landed() . "\n"
+Social::social_result("drained $drained\n" . ::landed() . "\n"
     . join("\n", ::sql("SELECT user_id || ' ' || category || '/' || subcategory || ' ' || frequency FROM error_frequencies ORDER BY 1"))
     . "\n" . join("\n", ::sql("SELECT batch_epoch || ':' || batch_seq || ' ' || reason || ' ' || count(*) FROM error_dead_letters GROUP BY batch_epoch, batch_seq, reason ORDER BY 1"))
     . "\n" . join(' ', map { "$_:$same{$_}" } sort keys %same)
     . "\nkeys: [" . join(',', sort split /\n/, ::redis('KEYS', 'social:err:[bu]*')) . "]\n");
---- request
-GET /t4.txt
 --- response_body
 drained 1
 1:3 2:2
@@ -235,11 +229,9 @@ Content-Type: application/json
 my $body = '{"utterance_id": 3, "errors": [{"category": "Grammar", "subcategory": "Tense"}, {"category": "Grammar", "subcategory": "Poison"}, {"category": "Spelling", "subcategory": "Misspelling"}]}';
 my @st = map { (Social::social_http('POST', '/errors', $body, ::auth(3)))[0] } 1, 2;
 my $drained = ::drained();
-::html_file("t6", "@st drained $drained\n" . ::landed() . "\n"
+Social::social_result("@st drained $drained\n" . ::landed() . "\n"
     . join("\n", ::sql("SELECT category || '/' || subcategory || ' ' || frequency FROM error_frequencies WHERE user_id = 3 ORDER BY 1"))
     . "\n" . join("\n", ::sql("SELECT reason || ' ' || count(*) FROM error_dead_letters WHERE reason LIKE '23514%' GROUP BY reason")) . "\n");
---- request
-GET /t6.txt
 --- response_body
 202 202 drained 1
 1:3 2:2 3:4
@@ -265,11 +257,9 @@ $out .= ::dead_letters('replay', $raw);
 my $left = ::sql("SELECT count(*) FROM error_dead_letters");
 my $purged = () = ::dead_letters('purge', 'all') =~ /purged/g;
 $out =~ s/\b$poison[0]\b/A/; $out =~ s/\b$poison[1]\b/B/; $out =~ s/\b$copy\b/C/; $out =~ s/\b$raw\b/R/;
-::html_file("t7", $out . "left $left, $purged purged, then " . ::sql("SELECT count(*) FROM error_dead_letters") . "\n" . ::landed() . "\n"
+Social::social_result($out . "left $left, $purged purged, then " . ::sql("SELECT count(*) FROM error_dead_letters") . "\n" . ::landed() . "\n"
     . join("\n", ::sql("SELECT category || '/' || subcategory || ' ' || frequency FROM error_frequencies WHERE user_id = 3 ORDER BY 1")) . "\n"
     . ::sql("SELECT sum(frequency) = (SELECT count(*) FROM utterance_errors) FROM error_frequencies") . "\n");
---- request
-GET /t7.txt
 --- response_body
 dead letter A replayed: 1 point(s) landed
 dead letter B replayed: 1 point(s) landed
@@ -307,12 +297,10 @@ my $went = ::wait_until(sub { ::landed() =~ /\b2:5\b/ }, 10);
 my $secs = time - $start;
 my $drained = ::drained();
 my ($n, $held) = split /\n/, ::redis(qw(HGETALL social:err:held));
-::html_file("t8", "went on $went, in time " . ($secs < 4 ? 1 : $secs) . ", drained $drained\n" . ::landed() . "\n"
+Social::social_result("went on $went, in time " . ($secs < 4 ? 1 : $secs) . ", drained $drained\n" . ::landed() . "\n"
     . "held $n: $held\n" . ::redis('LLEN', "social:err:held:$n:rows") . " rows, "
     . ::redis('HGET', "social:err:held:$n:u:1", 'n["grammar","tense"]') . " counted\n"
     . ::sql("SELECT count(*) FROM error_batches WHERE epoch = 'aaaaaaaaaaaaaaaa' AND seq = 20") . "\n");
---- request
-GET /t8.txt
 --- response_body
 went on 1, in time 1, drained 1
 1:3 2:5 3:6
@@ -333,11 +321,9 @@ held 1: aaaaaaaaaaaaaaaa:20 23514: new row for relation "error_batches" violates
 ::sql("ALTER TABLE error_batches DROP CONSTRAINT t035_seven");
 my $out = ::dead_letters('requeue', 1);
 my $drained = ::drained();
-::html_file("t9", "requeued $out" . "drained $drained\n" . ::landed() . "\n"
+Social::social_result("requeued $out" . "drained $drained\n" . ::landed() . "\n"
     . join(',', ::redis(qw(HLEN social:err:held)), sort split /\n/, ::redis('KEYS', 'social:err:held:[0-9]*:*')) . "\n"
     . ::sql("SELECT sum(frequency) = (SELECT count(*) FROM utterance_errors) FROM error_frequencies") . "\n");
---- request
-GET /t9.txt
 --- response_body
 requeued 7
 drained 1
@@ -360,10 +346,8 @@ my $went = ::wait_until(sub { ::landed() =~ /\b2:6\b/ }, 10);
 my $held = ::redis(qw(HGET social:err:held 2));
 my $out = ::dead_letters('requeue', 2);
 my $drained = ::drained();
-::html_file("t10", "went on $went\nheld $held\nrequeued $out" . "drained $drained\n" . ::landed() . "\n"
+Social::social_result("went on $went\nheld $held\nrequeued $out" . "drained $drained\n" . ::landed() . "\n"
     . ::sql("SELECT sum(frequency) = (SELECT count(*) FROM utterance_errors) FROM error_frequencies") . "\n");
---- request
-GET /t10.txt
 --- response_body
 went on 1
 held zz:99999999999999999999 it is not <epoch>:<seq>

@@ -74,7 +74,7 @@ sub post_many {
     my ($n, $u) = @_;
 
     my $summary = Social::social_concurrent_post($n, '/errors', body($u),
-                                                 undef, auth($u));
+                                                 auth($u));
     my ($ok) = $summary =~ /\b202:(\d+)/;
     $ok //= 0;
 
@@ -194,10 +194,8 @@ my $s = ::post_many(50, 1);
 my $pending = ::redis(qw(LLEN social:err:rows));
 ::redis(qw(DEL social:lock:flush));
 my $drained = ::wait_until(sub { ::redis(qw(EXISTS social:err:rows)) eq '0' && ::redis(qw(EXISTS social:err:open)) eq '0' }, 30);
-Social::social_html_file("t1", "$s, $pending pending\ndrained $drained\n"
+Social::social_result("$s, $pending pending\ndrained $drained\n"
     . ::sql("SELECT string_agg(errors::text, ',') FROM error_batches") . "\n" . ::totals());
---- request
-GET /t1.txt
 --- response_body
 202:50, 2500 pending
 drained 1
@@ -230,12 +228,10 @@ my $open = ::redis(qw(GET social:err:open)) eq $batch ? 'still open' : 'gone';
 my $ex = ::exercises(2);
 ::redis(qw(DEL social:lock:flush));
 my $drained = ::wait_until(sub { ::redis(qw(EXISTS social:err:rows)) eq '0' && ::redis(qw(EXISTS social:err:open)) eq '0' }, 30);
-Social::social_html_file("t2", "$s\nblocked $blocked, killed $killed, the run failed $ran\n"
+Social::social_result("$s\nblocked $blocked, killed $killed, the run failed $ran\n"
     . "rows committed $written, batch claimed $claimed, batch $open\nexercises $ex\ndrained $drained\n"
     . ::sql("SELECT errors FROM error_batches WHERE epoch || ':' || seq = '$batch'") . "\n"
     . ::exercises(2) . "\n" . ::totals());
---- request
-GET /t2.txt
 --- response_body
 202:50
 blocked 1, killed t, the run failed 1

@@ -34,20 +34,49 @@ package Social;
 #
 # The files of the server itself (t/000-t/005) configure their own
 # locations and take only social_defaults.
+#
+# A block without --- request checks text instead of an answer: what its
+# --- init found, or what PostgreSQL and Redis hold after it.  The text is
+# what the --- init gave social_result(), then the rows of the statements
+# of --- sql (one statement a line), then the replies of the commands of
+# --- redis (one command a line, split into words as the shell does: quote
+# a word with spaces or quotes), each row and reply on its own line; the
+# block's --- response_body (or _like) is what it must be:
+#
+#     === TEST 7: one counter of ann's, with the first spelling
+#     --- redis
+#     HGET social:err:u:1 'n["grammar","subject verb agreement"]'
+#     HGET social:err:u:1 's["grammar","subject verb agreement"]'
+#     --- response_body
+#     1
+#     ["Grammar","Subject Verb Agreement"]
+#
+# (Test::Nginx evaluates every section before the first block runs, and
+# only --- init and the checks run in between, so the block still makes a
+# request: GET /social_result, to a location in every server, whose answer
+# the text replaces; the statements and commands run then.  Under
+# social_api_defaults the answer's Content-Type is text/plain, so that
+# such a block is still 4 tests.)
 
 use strict;
 use warnings;
 
 use Exporter 'import';
+use Text::ParseWords ();
 
 our @EXPORT = qw(social_defaults social_api_defaults social_service
-                 social_concurrent social_background social_signal social_sql
-                 social_token social_reset social_sql_file
+                 social_concurrent social_background social_background_result
+                 social_signal social_sql social_token social_reset
                  social_concurrent_post social_http social_redis
-                 social_head_file social_auth social_auth_json
-                 social_html_file);
+                 social_head social_auth social_auth_json social_result);
 
+# the module under test: util/build's test variant (or asan), which alone
+# has the test-only endpoints (debug_pg_sleep and the like)
 our $MainConfig = "load_module $ENV{TEST_NGINX_SOCIAL_MODULE};";
+
+# the production variant, for a block that checks what it lacks
+our $ProductionMainConfig =
+    "load_module " . ($ENV{TEST_NGINX_SOCIAL_PRODUCTION_MODULE} // '') . ";";
 
 our $Backends = <<"_EOC_";
     social_postgres "host=127.0.0.1 port=$ENV{TEST_NGINX_PG_PORT} dbname=social user=social";
@@ -89,10 +118,24 @@ our $Locations = <<'_EOC_';
 _EOC_
 
 
+# the location that answers the request of a block without one (see the top)
+our $ResultLocation = <<'_EOC_';
+        location = /social_result {
+            default_type text/plain;
+            return 200 "the text of a check replaces this answer\n";
+        }
+_EOC_
+
+# what the --- init of the running block gave social_result()
+our $Result;
+
+
 # add_block_preprocessor(\&social_defaults): the module is loaded and the
 # backends are configured unless the block says otherwise
 sub social_defaults {
     my $block = shift;
+
+    social_result_block($block);
 
     if (!defined $block->main_config) {
         $block->set_value("main_config", $MainConfig);
@@ -114,10 +157,81 @@ sub social_api_defaults {
     $block->set_value("config", $Locations) unless defined $block->config;
     $block->set_value("no_error_log", "[error]")
         unless defined $block->no_error_log;
-    $block->set_value("response_headers", "Content-Type: application/json")
+    $block->set_value("response_headers",
+                      defined $block->request
+                      || defined $block->raw_request
+                      || defined $block->pipelined_requests
+                      ? "Content-Type: application/json"
+                      : "Content-Type: text/plain")
         unless defined $block->response_headers;
 
     social_defaults($block);
+}
+
+
+# a block without --- request: its request and the text it checks (see the
+# top of this file)
+sub social_result_block {
+    my $block = shift;
+
+    # in every server, from the first block on: a block without --- config
+    # keeps the nginx of the block before it
+    Test::Nginx::Socket::config_preamble($ResultLocation);
+
+    return if $block->{_social_result}++;
+
+    $Result = undef;
+
+    my $sql = $block->sql;
+    my $redis = $block->redis;
+
+    if (defined $block->request || defined $block->raw_request
+        || defined $block->pipelined_requests)
+    {
+        die $block->name . ": --- sql and --- redis belong to a block"
+            . " without --- request\n"
+            if defined $sql || defined $redis;
+        return;
+    }
+
+    die $block->name . ": --- response_body_filters and a check of"
+        . " social_result, --- sql or --- redis\n"
+        if defined $block->response_body_filters;
+
+    $block->set_value("request", "GET /social_result");
+    $block->set_value("response_body_filters",
+                      sub { social_result_text($sql, $redis) });
+}
+
+
+# the text a block without --- request checks, once its --- init ran
+sub social_result_text {
+    my ($sql, $redis) = @_;
+
+    my $text = $Result // '';
+
+    my $ok = eval {
+        for my $statement (grep { /\S/ } split /\n/, $sql // '') {
+            $text .= join '', map { "$_\n" } social_sql($statement);
+        }
+
+        for my $command (grep { /\S/ } split /\n/, $redis // '') {
+            my @words = Text::ParseWords::shellwords($command);
+            die "cannot split: $command\n" unless @words;
+            $text .= social_redis(@words) . "\n";
+        }
+
+        1;
+    };
+
+    return $ok ? $text : $text . "social: the check failed: $@";
+}
+
+
+# social_result($text, ...): from the --- init of a block without
+# --- request, what it found, to be compared with its --- response_body
+sub social_result {
+    $Result = ($Result // '') . join '', @_;
 }
 
 
@@ -131,10 +245,9 @@ sub social_service {
 
 
 # social_concurrent($n, $uri): $n requests on $n connections at once; the
-# count of each status ("200:198 503:2"), also written to html/$name.txt so
-# that the block's own request can fetch and check it
+# count of each status ("200:198 503:2")
 sub social_concurrent {
-    my ($n, $uri, $name) = @_;
+    my ($n, $uri) = @_;
 
     require IO::Socket::INET;
     require IO::Select;
@@ -178,35 +291,46 @@ sub social_concurrent {
         $count{$status}++;
     }
 
-    my $summary = join ' ', map { "$_:$count{$_}" } sort keys %count;
-
-    if ($name) {
-        my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-        open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
-        print $out "$summary\n";
-        close $out;
-    }
-
-    return $summary;
+    return join ' ', map { "$_:$count{$_}" } sort keys %count;
 }
 
 
-# social_background($uri, $name): one request from a child process, whose
-# status and body land in html/$name.txt when it is answered
+# social_background($uri): one request from a child process, under way
+# while the --- init goes on; social_background_result() waits for it
 sub social_background {
-    my ($uri, $name) = @_;
+    my $uri = shift;
+
+    pipe my $in, my $out or die "pipe: $!\n";
 
     my $pid = fork;
     die "fork: $!\n" unless defined $pid;
-    return $pid if $pid;
 
-    my $summary = social_concurrent(1, $uri);
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $out, '>', "$root/html/$name.txt" or POSIX::_exit(1);
+    if ($pid) {
+        close $out;
+        return { pid => $pid, in => $in };
+    }
+
+    close $in;
+    my $summary = eval { social_concurrent(1, $uri) } // "failed: $@";
     print $out "$summary\n";
     close $out;
     require POSIX;
     POSIX::_exit(0);
+}
+
+
+# social_background_result($bg): once the request of social_background()
+# is answered, its status as social_concurrent() counts them ("200:1\n")
+sub social_background_result {
+    my $bg = shift;
+    my $in = $bg->{in};
+
+    local $/;
+    my $summary = <$in> // '';
+    close $in;
+    waitpid $bg->{pid}, 0;
+
+    return $summary;
 }
 
 
@@ -253,21 +377,6 @@ sub social_sql {
     chomp @rows;
 
     return wantarray ? @rows : $rows[0];
-}
-
-
-# social_sql_file("name", "SELECT ..."): the rows, one a line, into
-# html/name.txt, for the block's request to fetch and compare (an --- init
-# runs after nginx started, before the request; an eval section does not)
-sub social_sql_file {
-    my ($name, $sql) = @_;
-
-    my @rows = social_sql($sql);
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-
-    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
-    print $out map { "$_\n" } @rows;
-    close $out;
 }
 
 
@@ -333,11 +442,11 @@ sub social_token {
 }
 
 
-# social_concurrent_post($n, $uri, $json, $name, @headers): as
-# social_concurrent, with $n POST requests of the JSON body $json, all sent
-# before any answer is read
+# social_concurrent_post($n, $uri, $json, @headers): as social_concurrent,
+# with $n POST requests of the JSON body $json, all sent before any answer
+# is read
 sub social_concurrent_post {
-    my ($n, $uri, $json, $name, @headers) = @_;
+    my ($n, $uri, $json, @headers) = @_;
 
     require IO::Socket::INET;
     require IO::Select;
@@ -383,16 +492,7 @@ sub social_concurrent_post {
         $count{$status}++;
     }
 
-    my $summary = join ' ', map { "$_:$count{$_}" } sort keys %count;
-
-    if ($name) {
-        my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-        open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
-        print $out "$summary\n";
-        close $out;
-    }
-
-    return $summary;
+    return join ' ', map { "$_:$count{$_}" } sort keys %count;
 }
 
 
@@ -437,12 +537,12 @@ sub social_http {
 }
 
 
-# social_head_file($name, [$uri, ...], @headers): from an --- init, each
-# $uri asked with GET and with HEAD; into html/$name.txt a line a URI, "uri:
-# status, same headers, no body" when HEAD answers GET's status and headers
-# (all but Date) without a body, and what differs otherwise
-sub social_head_file {
-    my ($name, $uris, @headers) = @_;
+# social_head([$uri, ...], @headers): each $uri asked with GET and with
+# HEAD; a line a URI, "uri: status, same headers, no body" when HEAD
+# answers GET's status and headers (all but Date) without a body, and what
+# differs otherwise
+sub social_head {
+    my ($uris, @headers) = @_;
     my $out = '';
 
     for my $uri (@$uris) {
@@ -462,10 +562,7 @@ sub social_head_file {
                 . "\n";
     }
 
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $fh, '>', "$root/html/$name.txt" or die "$name: $!\n";
-    print $fh $out;
-    close $fh;
+    return $out;
 }
 
 # social_redis(@args): one command on the test Redis with redis-cli; its
@@ -490,17 +587,6 @@ sub social_auth {
 
 sub social_auth_json {
     return social_auth(@_) . "\r\nContent-Type: application/json";
-}
-
-
-# social_html_file($name, $text): $text into html/$name.txt, for an
-# --- init whose block then fetches /$name.txt and checks it
-sub social_html_file {
-    my ($name, $text) = @_;
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $out, '>', "$root/html/$name.txt" or die "$name: $!\n";
-    print $out $text;
-    close $out;
 }
 
 1;

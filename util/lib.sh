@@ -5,7 +5,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${SOCIAL_STATE:-$ROOT/.state}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 NGINX=${NGINX:-/usr/sbin/nginx}
-MODULE_SO=$STATE/modules/ngx_http_social_module.so
+# the module of a build variant (util/build): production, test or asan
+social_module_so() {
+    printf '%s\n' "$STATE/modules/$1/ngx_http_social_module.so"
+}
+MODULE_SO=$(social_module_so production)
 
 say() { printf 'social: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
