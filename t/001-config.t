@@ -24,8 +24,8 @@ __DATA__
 GET /x
 --- must_die
 --- suppress_stderr
---- error_log
-unknown endpoint "no_such_thing" in "social_endpoint"
+--- error_log eval
+qr{\[emerg\] .*\Qunknown endpoint "no_such_thing" in "social_endpoint"\E}
 
 
 
@@ -41,8 +41,8 @@ unknown endpoint "no_such_thing" in "social_endpoint"
 GET /x
 --- must_die
 --- suppress_stderr
---- error_log
-unknown endpoint "debug_pg_sleep" in "social_endpoint"
+--- error_log eval
+qr{\[emerg\] .*\Qunknown endpoint "debug_pg_sleep" in "social_endpoint"\E}
 
 
 
@@ -55,8 +55,8 @@ unknown endpoint "debug_pg_sleep" in "social_endpoint"
 GET /x
 --- must_die
 --- suppress_stderr
---- error_log
-invalid number of arguments in "social_endpoint" directive
+--- error_log eval
+qr{\[emerg\] .*\Qinvalid number of arguments in "social_endpoint" directive\E}
 
 
 
@@ -72,8 +72,8 @@ invalid number of arguments in "social_endpoint" directive
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_postgres" needs a numeric host address or a unix socket directory
+--- error_log eval
+qr{\[emerg\] .*\Q"social_postgres" needs a numeric host address or a unix socket directory\E}
 
 
 
@@ -89,8 +89,8 @@ GET /health
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-invalid connection string in "social_postgres"
+--- error_log eval
+qr{\[emerg\] .*\Qinvalid connection string in "social_postgres"\E}
 
 
 
@@ -106,8 +106,8 @@ invalid connection string in "social_postgres"
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_redis" needs a numeric address and a port
+--- error_log eval
+qr{\[emerg\] .*\Q"social_redis" needs a numeric address and a port\E}
 
 
 
@@ -123,8 +123,8 @@ GET /health
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_redis" needs a numeric address and a port
+--- error_log eval
+qr{\[emerg\] .*\Q"social_redis" needs a numeric address and a port\E}
 
 
 
@@ -138,8 +138,8 @@ GET /health
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_postgres" directive is not allowed here
+--- error_log eval
+qr{\[emerg\] .*\Q"social_postgres" directive is not allowed here\E}
 
 
 
@@ -156,8 +156,8 @@ GET /health
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_postgres_pool" must be between 1 and 1024, not "0"
+--- error_log eval
+qr{\[emerg\] .*\Q"social_postgres_pool" must be between 1 and 1024, not "0"\E}
 
 
 
@@ -174,8 +174,8 @@ GET /health
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_postgres_query_timeout" directive invalid value
+--- error_log eval
+qr{\[emerg\] .*\Q"social_postgres_query_timeout" directive invalid value\E}
 
 
 
@@ -192,8 +192,8 @@ GET /health
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_postgres" directive is duplicate
+--- error_log eval
+qr{\[emerg\] .*\Q"social_postgres" directive is duplicate\E}
 
 
 
@@ -225,8 +225,8 @@ fine
 GET /signup
 --- must_die
 --- suppress_stderr
---- error_log
-"social_jwt_key_file" "/dev/null" must hold a key of 32 to 4096 bytes
+--- error_log eval
+qr{\[emerg\] .*\Q"social_jwt_key_file" "/dev/null" must hold a key of 32 to 4096 bytes\E}
 
 
 
@@ -242,8 +242,8 @@ GET /signup
 GET /signin
 --- must_die
 --- suppress_stderr
---- error_log
-need "social_jwt_key_file"
+--- error_log eval
+qr{\[emerg\] .*\Qneed "social_jwt_key_file"\E}
 
 
 
@@ -260,8 +260,8 @@ need "social_jwt_key_file"
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_group_threshold" must be a number above 0 and at most 1, not "1.5"
+--- error_log eval
+qr{\[emerg\] .*\Q"social_group_threshold" must be a number above 0 and at most 1, not "1.5"\E}
 
 
 
@@ -278,5 +278,5 @@ GET /health
 GET /health
 --- must_die
 --- suppress_stderr
---- error_log
-"social_password_cost" must be between 4 and 22, not "30"
+--- error_log eval
+qr{\[emerg\] .*\Q"social_password_cost" must be between 4 and 22, not "30"\E}

@@ -29,7 +29,7 @@ master_on();
 workers(2);
 worker_connections(1024);
 
-plan tests => repeat_each() * (4 * blocks()) + 6;
+plan tests => repeat_each() * (4 * blocks()) + 8;
 
 our $HttpConfig = <<'_EOC_';
     social_flush_interval 300ms;
@@ -257,8 +257,8 @@ Social::social_result("@s\nblocked $blocked, killed $killed of " . scalar(@w) . 
 blocked 1, killed 2 of 2, left open 1
 drained 1
 ok
---- error_log
-left by an earlier run
+--- error_log eval
+["left by an earlier run", qr/\[alert\] .*exited on signal 9/]
 
 
 
@@ -279,6 +279,8 @@ Social::social_result("@s\ndrained $drained\n" . ::totals());
 202:30 202:30 202:30 202:30 202:30 202:30 202:30 202:30
 drained 1
 ok
+--- error_log eval
+qr/\[alert\] .*exited on signal 9/
 
 
 
