@@ -174,7 +174,7 @@ Content-Type: application/json
 
 === TEST 14: more than 32 attributes
 --- request eval
-"POST /signup\n{\"attributes\": [" . join(",", map { "\"a$_\"" } 1 .. 33) . "]}"
+"POST /signup\n{\"attributes\": [" . CORE::join(",", map { "\"a$_\"" } 1 .. 33) . "]}"
 --- more_headers
 Content-Type: application/json
 --- error_code: 422
