@@ -222,6 +222,86 @@ ngx_http_social_conf_threshold(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* social_signin_throttle [free=N] [window=time] [max=time] | off */
+
+char *
+ngx_http_social_conf_signin_throttle(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_social_main_conf_t  *smcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, v;
+    ngx_uint_t   i;
+
+    if (smcf->signin_free != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        smcf->signin_free = NGX_MAX_UINT32_VALUE;
+        smcf->signin_window = 1;
+        smcf->signin_max_delay = 0;
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "free=", 5) == 0) {
+            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            smcf->signin_free = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "window=", 7) == 0) {
+            v.data = value[i].data + 7;
+            v.len = value[i].len - 7;
+
+            smcf->signin_window = ngx_parse_time(&v, 0);
+            if (smcf->signin_window == (ngx_msec_t) NGX_ERROR
+                || smcf->signin_window == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
+            v.data = value[i].data + 4;
+            v.len = value[i].len - 4;
+
+            smcf->signin_max_delay = ngx_parse_time(&v, 0);
+            if (smcf->signin_max_delay == (ngx_msec_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (smcf->signin_free == NGX_CONF_UNSET_UINT) {
+        smcf->signin_free = 5;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
 char *
 ngx_http_social_conf_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {

@@ -59,8 +59,8 @@ void ngx_http_social_json_kv(yajl_gen g, const char *key, const char *value);
  * returns NGX_OK with the value, NGX_DECLINED when the member is absent
  * (or null), NGX_ERROR with the fault noted (ngx_http_social_note_invalid)
  */
-ngx_http_social_json_t *ngx_http_social_json_parse(ngx_pool_t *pool,
-    u_char *text, size_t len);
+ngx_int_t ngx_http_social_json_parse(ngx_pool_t *pool, u_char *text,
+    size_t len, ngx_http_social_json_t **root);
 ngx_http_social_json_t *ngx_http_social_json_get(ngx_http_social_json_t *obj,
     const char *key);
 ngx_int_t ngx_http_social_json_id(ngx_http_social_ctx_t *ctx,

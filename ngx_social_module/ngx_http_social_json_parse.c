@@ -22,6 +22,13 @@
 
 #define NGX_HTTP_SOCIAL_JSON_MAX_DEPTH  32
 
+/*
+ * values in one text: the largest body of the API (POST /errors, 50 points)
+ * holds about 160; a 64 KB body of small values would hold 30000, 3 MB of
+ * nodes
+ */
+#define NGX_HTTP_SOCIAL_JSON_MAX_VALUES  1024
+
 
 /* yajl's callbacks build a small tree in the pool */
 
@@ -31,6 +38,7 @@ typedef struct {
     ngx_http_social_json_t         *container;  /* innermost open one */
     ngx_str_t                       key;        /* the pending member name */
     ngx_uint_t                      depth;
+    ngx_uint_t                      values;
 } ngx_http_social_json_parser_t;
 
 
@@ -68,6 +76,10 @@ static ngx_http_social_json_t *
 ngx_http_social_json_add(ngx_http_social_json_parser_t *p, ngx_uint_t type)
 {
     ngx_http_social_json_t  *node, *parent;
+
+    if (++p->values > NGX_HTTP_SOCIAL_JSON_MAX_VALUES) {
+        return NULL;
+    }
 
     node = ngx_pcalloc(p->pool, sizeof(ngx_http_social_json_t));
     if (node == NULL) {
@@ -280,21 +292,26 @@ ngx_http_social_json_on_start_array(void *ctx)
 
 
 /*
- * a JSON text as a tree in the pool, or NULL when it is not valid JSON:
- * its strings, member names too, must be UTF-8 of Unicode scalar values
- * (ngx_http_social_utf8.c judges the raw text first, yajl does not)
+ * a JSON text as a tree in the pool: NGX_OK; NGX_ERROR when it is not
+ * valid JSON (its strings, member names too, must be UTF-8 of Unicode
+ * scalar values: ngx_http_social_utf8.c judges the raw text first, yajl
+ * does not), or nested too deep; NGX_DECLINED when it holds more values
+ * than NGX_HTTP_SOCIAL_JSON_MAX_VALUES
  */
 
-ngx_http_social_json_t *
-ngx_http_social_json_parse(ngx_pool_t *pool, u_char *text, size_t len)
+ngx_int_t
+ngx_http_social_json_parse(ngx_pool_t *pool, u_char *text, size_t len,
+    ngx_http_social_json_t **root)
 {
     yajl_handle                     h;
     yajl_status                     st;
     yajl_alloc_funcs                af;
     ngx_http_social_json_parser_t   parser;
 
+    *root = NULL;
+
     if (ngx_http_social_utf8_json(text, len) != NGX_OK) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     ngx_http_social_json_alloc(&af, pool);
@@ -304,7 +321,7 @@ ngx_http_social_json_parse(ngx_pool_t *pool, u_char *text, size_t len)
 
     h = yajl_alloc(&ngx_http_social_json_callbacks, &af, &parser);
     if (h == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     st = yajl_parse(h, text, len);
@@ -315,11 +332,17 @@ ngx_http_social_json_parse(ngx_pool_t *pool, u_char *text, size_t len)
 
     yajl_free(h);
 
-    if (st != yajl_status_ok) {
-        return NULL;
+    if (parser.values > NGX_HTTP_SOCIAL_JSON_MAX_VALUES) {
+        return NGX_DECLINED;
     }
 
-    return parser.root;
+    if (st != yajl_status_ok) {
+        return NGX_ERROR;
+    }
+
+    *root = parser.root;
+
+    return NGX_OK;
 }
 
 

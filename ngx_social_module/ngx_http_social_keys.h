@@ -56,4 +56,13 @@
 #define NGX_HTTP_SOCIAL_KEY_POINT_HELD_N   "social:err:held:n"
 
 
+/*
+ * The signin attempts of an account in the window, counted on each try,
+ * forgotten on a success: u:<user> for an account, i:<id>, n:<username>
+ * or e:<email> (lower-cased) for a name that is no account
+ */
+
+#define NGX_HTTP_SOCIAL_KEY_SIGNIN         "social:signin:"
+
+
 #endif /* _NGX_HTTP_SOCIAL_KEYS_H_INCLUDED_ */

@@ -43,6 +43,14 @@ static ngx_conf_num_bounds_t  ngx_http_social_pool_bounds = {
     ngx_http_social_check_bounds, 1, 1024
 };
 
+static ngx_conf_num_bounds_t  ngx_http_social_password_queue_bounds = {
+    ngx_http_social_check_bounds, 1, 65536
+};
+
+static ngx_conf_num_bounds_t  ngx_http_social_password_threads_bounds = {
+    ngx_http_social_check_bounds, 1, 512
+};
+
 static ngx_conf_num_bounds_t  ngx_http_social_queue_bounds = {
     ngx_http_social_check_bounds, 0, 65536
 };
@@ -229,6 +237,34 @@ static ngx_command_t  ngx_http_social_commands[] = {
       offsetof(ngx_http_social_main_conf_t, thread_pool_name),
       NULL },
 
+    { ngx_string("social_password_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, password_queue),
+      &ngx_http_social_password_queue_bounds },
+
+    { ngx_string("social_password_threads"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, password_threads),
+      &ngx_http_social_password_threads_bounds },
+
+    { ngx_string("social_signin_deadline"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, signin_deadline),
+      NULL },
+
+    { ngx_string("social_signin_throttle"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_social_conf_signin_throttle,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("social_group_threshold"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_social_conf_threshold,
@@ -350,6 +386,12 @@ ngx_http_social_create_main_conf(ngx_conf_t *cf)
     smcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     smcf->token_lifetime = NGX_CONF_UNSET;
     smcf->password_cost = NGX_CONF_UNSET_UINT;
+    smcf->password_queue = NGX_CONF_UNSET_UINT;
+    smcf->password_threads = NGX_CONF_UNSET_UINT;
+    smcf->signin_deadline = NGX_CONF_UNSET_MSEC;
+    smcf->signin_free = NGX_CONF_UNSET_UINT;
+    smcf->signin_window = NGX_CONF_UNSET_MSEC;
+    smcf->signin_max_delay = NGX_CONF_UNSET_MSEC;
     smcf->group_max_size = NGX_CONF_UNSET_UINT;
     smcf->feed_cache_size = NGX_CONF_UNSET_UINT;
     smcf->object_ttl = NGX_CONF_UNSET_MSEC;
@@ -377,6 +419,21 @@ ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
 
     /* OWASP: scrypt with N = 2^17, r = 8, p = 1 */
     ngx_conf_init_uint_value(smcf->password_cost, 17);
+
+    /*
+     * at most 32 requests wait for a hash in a worker, 2 hashes run: the
+     * threads of the shipped pool, 256 MiB
+     */
+    ngx_conf_init_uint_value(smcf->password_queue, 32);
+    ngx_conf_init_uint_value(smcf->password_threads, 2);
+
+    /* a failed signin answers 1 s after it came, whatever the reason */
+    ngx_conf_init_msec_value(smcf->signin_deadline, 1000);
+
+    /* 5 failures in 15 min are free, then 0.5 s, 1 s ... up to 8 s */
+    ngx_conf_init_uint_value(smcf->signin_free, 5);
+    ngx_conf_init_msec_value(smcf->signin_window, 900000);
+    ngx_conf_init_msec_value(smcf->signin_max_delay, 8000);
 
     ngx_conf_init_uint_value(smcf->group_max_size, 100);
     ngx_conf_init_msec_value(smcf->flush_interval, 600000);

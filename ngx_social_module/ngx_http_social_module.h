@@ -43,6 +43,13 @@ typedef struct {
     ngx_uint_t                      password_cost;  /* log2 of scrypt's N */
     ngx_str_t                       thread_pool_name;
     ngx_thread_pool_t              *thread_pool;
+    ngx_uint_t                      password_queue;    /* per worker */
+    ngx_uint_t                      password_threads;  /* per worker */
+
+    ngx_msec_t                      signin_deadline;
+    ngx_uint_t                      signin_free;    /* failures, unslowed */
+    ngx_msec_t                      signin_window;
+    ngx_msec_t                      signin_max_delay;
 
     ngx_str_t                       group_threshold;  /* "0.5" */
     ngx_uint_t                      group_max_size;
@@ -74,6 +81,8 @@ char *ngx_http_social_conf_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_social_conf_threshold(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_social_conf_signin_throttle(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_SOCIAL_MODULE_H_INCLUDED_ */

@@ -11,6 +11,11 @@
  * fast keyed hash (HMAC-SHA-256 with a key derived from the server key)
  * and checked on the loop.
  *
+ * Every scrypt waits for its turn at the worker's gate
+ * (ngx_http_social_password_gate.c): a request admitted there keeps what
+ * is to be hashed in its pool, and the thread task is made when the turn
+ * comes, so that a request that goes away before costs nothing.
+ *
  *     scrypt$<log2 N>$<r>$<p>$<salt, base64>$<hash, base64>
  *     hmac$<hash, base64>
  */
@@ -18,7 +23,10 @@
 
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_task.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_json.h"
 #include "ngx_http_social_password.h"
+#include "ngx_http_social_password_gate.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -36,15 +44,30 @@
 #define NGX_HTTP_SOCIAL_SCRYPT_P      1
 
 
+/* what waits for its turn, in the request's pool */
+
 typedef struct {
-    ngx_http_social_op_t            op;
     ngx_http_social_password_pt     handler;
-    u_char                         *password;   /* malloc'ed, wiped */
+    ngx_str_t                       password;
+    ngx_uint_t                      ln;
+    ngx_uint_t                      verify;     /* unsigned:1 */
+    u_char                          salt[NGX_HTTP_SOCIAL_SALT_LEN];
+    u_char                          expect[NGX_HTTP_SOCIAL_HASH_LEN];
+} ngx_http_social_scrypt_job_t;
+
+
+/* the thread task's, malloc'ed: it may outlive the request */
+
+typedef struct {
+    ngx_http_social_gate_t         *gate;
+    ngx_http_social_password_pt     handler;
+    u_char                         *password;   /* wiped */
     size_t                          len;
     uint64_t                        n;
     ngx_uint_t                      ln;
     ngx_uint_t                      verify;     /* unsigned:1 */
     ngx_int_t                       ok;
+    ngx_msec_t                      start;
     ngx_event_t                     hold;       /* the worker waits for it */
     u_char                          salt[NGX_HTTP_SOCIAL_SALT_LEN];
     u_char                          expect[NGX_HTTP_SOCIAL_HASH_LEN];
@@ -52,11 +75,14 @@ typedef struct {
 } ngx_http_social_scrypt_t;
 
 
+static ngx_int_t ngx_http_social_scrypt_wait(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_scrypt_job_t *job);
+static void ngx_http_social_scrypt_turn(ngx_http_social_ctx_t *ctx,
+    void *data, ngx_int_t rc);
 static ngx_int_t ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
-    ngx_thread_task_t *task);
+    ngx_http_social_scrypt_job_t *job);
 static void ngx_http_social_scrypt_thread(void *data, ngx_log_t *log);
 static void ngx_http_social_scrypt_done(ngx_event_t *ev);
-static void ngx_http_social_scrypt_detach(ngx_http_social_op_t *op);
 static void ngx_http_social_scrypt_hold(ngx_event_t *ev);
 static ngx_int_t ngx_http_social_password_format(ngx_http_social_ctx_t *ctx,
     ngx_http_social_scrypt_t *s, ngx_str_t *out);
@@ -77,60 +103,49 @@ ngx_http_social_password_valid(ngx_str_t *password)
 }
 
 
-/* scrypt of a new password, on the thread pool: handler(ctx, hash) */
+/*
+ * scrypt of a new password, on the thread pool, at the request's turn:
+ * handler(ctx, hash); NGX_BUSY when the gate has no place (answer with
+ * ngx_http_social_gate_refuse())
+ */
 
 ngx_int_t
 ngx_http_social_password_hash(ngx_http_social_ctx_t *ctx,
     ngx_str_t *password, ngx_http_social_password_pt handler)
 {
-    ngx_thread_task_t         *task;
-    ngx_http_social_scrypt_t  *s;
+    ngx_http_social_scrypt_job_t  *job;
 
-    task = ngx_calloc(sizeof(ngx_thread_task_t)
-                      + sizeof(ngx_http_social_scrypt_t) + password->len,
-                      ctx->request->connection->log);
-    if (task == NULL) {
+    job = ngx_pcalloc(ctx->pool, sizeof(ngx_http_social_scrypt_job_t));
+    if (job == NULL) {
         return NGX_ERROR;
     }
 
-    s = (ngx_http_social_scrypt_t *) (task + 1);
-    task->ctx = s;
+    job->password = *password;
+    job->ln = ctx->smcf->password_cost;
+    job->handler = handler;
 
-    s->password = (u_char *) (s + 1);
-    s->len = password->len;
-    ngx_memcpy(s->password, password->data, password->len);
-
-    s->ln = ctx->smcf->password_cost;
-    s->n = (uint64_t) 1 << s->ln;
-    s->handler = handler;
-
-    if (RAND_bytes(s->salt, NGX_HTTP_SOCIAL_SALT_LEN) != 1) {
-        ngx_free(task);
-        return NGX_ERROR;
-    }
-
-    return ngx_http_social_scrypt_post(ctx, task);
+    return ngx_http_social_scrypt_wait(ctx, job);
 }
 
 
 /*
  * does the password match the stored hash: handler(ctx, hash) with a
- * non-NULL hash when it does; an hmac hash is checked at once (NGX_OK or
- * NGX_DECLINED, no handler)
+ * non-NULL hash when it does, after the request's turn (NGX_AGAIN, or
+ * NGX_BUSY when the gate has no place); an hmac hash is checked at once
+ * (NGX_OK or NGX_DECLINED, no handler)
  */
 
 ngx_int_t
 ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,
     ngx_str_t *password, ngx_str_t *stored, ngx_http_social_password_pt handler)
 {
-    u_char                    *p, *last, *f[6];
-    ngx_int_t                  ln, r, par;
-    ngx_str_t                  src, dst;
-    ngx_uint_t                 i;
-    ngx_thread_task_t         *task;
-    ngx_http_social_scrypt_t  *s;
-    u_char                     mac[NGX_HTTP_SOCIAL_HASH_LEN];
-    u_char                     want[NGX_HTTP_SOCIAL_HASH_LEN + 4];
+    u_char                        *p, *last, *f[6];
+    ngx_int_t                      ln, r, par, rc;
+    ngx_str_t                      src, dst;
+    ngx_uint_t                     i;
+    ngx_http_social_scrypt_job_t  *s;
+    u_char                         mac[NGX_HTTP_SOCIAL_HASH_LEN];
+    u_char                         want[NGX_HTTP_SOCIAL_HASH_LEN + 4];
 
     p = stored->data;
     last = p + stored->len;
@@ -181,15 +196,10 @@ ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    task = ngx_calloc(sizeof(ngx_thread_task_t)
-                      + sizeof(ngx_http_social_scrypt_t) + password->len,
-                      ctx->request->connection->log);
-    if (task == NULL) {
+    s = ngx_pcalloc(ctx->pool, sizeof(ngx_http_social_scrypt_job_t));
+    if (s == NULL) {
         return NGX_ERROR;
     }
-
-    s = (ngx_http_social_scrypt_t *) (task + 1);
-    task->ctx = s;
 
     src.data = f[4];
     src.len = f[5] - f[4] - 1;
@@ -199,7 +209,6 @@ ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,
         || ngx_decode_base64(&dst, &src) != NGX_OK
         || dst.len != NGX_HTTP_SOCIAL_SALT_LEN)
     {
-        ngx_free(task);
         return NGX_DECLINED;
     }
 
@@ -213,26 +222,48 @@ ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,
         || ngx_decode_base64(&dst, &src) != NGX_OK
         || dst.len != NGX_HTTP_SOCIAL_HASH_LEN)
     {
-        ngx_free(task);
         return NGX_DECLINED;
     }
 
     ngx_memcpy(s->expect, want, NGX_HTTP_SOCIAL_HASH_LEN);
 
-    s->password = (u_char *) (s + 1);
-    s->len = password->len;
-    ngx_memcpy(s->password, password->data, password->len);
-
+    s->password = *password;
     s->ln = ln;
-    s->n = (uint64_t) 1 << ln;
     s->verify = 1;
     s->handler = handler;
 
-    if (ngx_http_social_scrypt_post(ctx, task) != NGX_OK) {
-        return NGX_ERROR;
+    rc = ngx_http_social_scrypt_wait(ctx, s);
+
+    return rc == NGX_OK ? NGX_AGAIN : rc;
+}
+
+
+/* 8..128 bytes, no NUL: NGX_OK, NGX_DECLINED when absent, NGX_ERROR */
+
+ngx_int_t
+ngx_http_social_password_field(ngx_http_social_ctx_t *ctx, const char *key,
+    ngx_str_t *pw)
+{
+    ngx_http_social_json_t  *v;
+
+    v = ngx_http_social_json_get(ctx->body, key);
+
+    if (v == NULL || v->type == NGX_HTTP_SOCIAL_JSON_NULL) {
+        return NGX_DECLINED;
     }
 
-    return NGX_AGAIN;
+    if (v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
+        return ngx_http_social_note_invalid(ctx, key, "must be a string");
+    }
+
+    if (!ngx_http_social_password_valid(&v->str)) {
+        return ngx_http_social_note_invalid(ctx, key,
+                                            "must be 8 to 128 bytes long");
+    }
+
+    *pw = v->str;
+
+    return NGX_OK;
 }
 
 
@@ -249,7 +280,7 @@ ngx_http_social_password_hmac(ngx_http_social_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    out->data = ngx_pnalloc(ctx->request->pool, sizeof("hmac$")
+    out->data = ngx_pnalloc(ctx->pool, sizeof("hmac$")
                    + ngx_base64_encoded_length(NGX_HTTP_SOCIAL_HASH_LEN));
     if (out->data == NULL) {
         return NGX_ERROR;
@@ -297,22 +328,79 @@ ngx_http_social_hmac(ngx_http_social_ctx_t *ctx, ngx_str_t *password,
 }
 
 
+/* in the queue of the gate: NGX_OK, NGX_BUSY or NGX_ERROR */
+
+static ngx_int_t
+ngx_http_social_scrypt_wait(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_scrypt_job_t *job)
+{
+    return ngx_http_social_gate_wait(ctx, ngx_http_social_scrypt_turn, job);
+}
+
+
+/* the turn has come: the hash goes to the thread pool */
+
+static void
+ngx_http_social_scrypt_turn(ngx_http_social_ctx_t *ctx, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_social_scrypt_job_t  *job = data;
+
+    if (rc != NGX_OK) {
+        ngx_http_social_done(ctx, ngx_http_social_gate_refuse(ctx));
+        return;
+    }
+
+    if (ngx_http_social_scrypt_post(ctx, job) != NGX_OK) {
+        ngx_http_social_gate_end(ctx->gate, 0);
+        ngx_http_social_done(ctx,
+                       ngx_http_social_unavailable(ctx, "Password hashing"));
+    }
+}
+
+
 static ngx_int_t
 ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
-    ngx_thread_task_t *task)
+    ngx_http_social_scrypt_job_t *job)
 {
-    ngx_http_social_scrypt_t  *s = task->ctx;
+    ngx_thread_task_t         *task;
+    ngx_http_social_scrypt_t  *s;
+
+    task = ngx_calloc(sizeof(ngx_thread_task_t)
+                      + sizeof(ngx_http_social_scrypt_t) + job->password.len,
+                      ctx->log);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = (ngx_http_social_scrypt_t *) (task + 1);
+    task->ctx = s;
+
+    s->gate = ctx->gate;
+    s->handler = job->handler;
+    s->password = (u_char *) (s + 1);
+    s->len = job->password.len;
+    ngx_memcpy(s->password, job->password.data, job->password.len);
+    s->ln = job->ln;
+    s->n = (uint64_t) 1 << job->ln;
+    s->verify = job->verify;
+    s->start = ngx_current_msec;
+    ngx_memcpy(s->expect, job->expect, NGX_HTTP_SOCIAL_HASH_LEN);
+
+    if (job->verify) {
+        ngx_memcpy(s->salt, job->salt, NGX_HTTP_SOCIAL_SALT_LEN);
+
+    } else if (RAND_bytes(s->salt, NGX_HTTP_SOCIAL_SALT_LEN) != 1) {
+        ngx_free(task);
+        return NGX_ERROR;
+    }
 
     task->handler = ngx_http_social_scrypt_thread;
     task->event.handler = ngx_http_social_scrypt_done;
     task->event.data = task;
-    task->event.log = ctx->request->connection->log;
-
-    s->op.detach = ngx_http_social_scrypt_detach;
-    ngx_http_social_op_attach(ctx, &s->op);
+    task->event.log = ngx_cycle->log;
 
     if (ngx_thread_task_post(ctx->smcf->thread_pool, task) != NGX_OK) {
-        ngx_http_social_op_unlink(&s->op);
         ngx_explicit_memzero(s->password, s->len);
         ngx_free(task);
         return NGX_ERROR;
@@ -373,7 +461,7 @@ ngx_http_social_scrypt_done(ngx_event_t *ev)
     ngx_connection_t       *c;
     ngx_http_social_ctx_t  *ctx;
 
-    ctx = s->op.ctx;
+    ctx = ngx_http_social_gate_ctx(s->gate);
 
     if (s->hold.timer_set) {
         ngx_del_timer(&s->hold);
@@ -381,13 +469,13 @@ ngx_http_social_scrypt_done(ngx_event_t *ev)
 
     ngx_explicit_memzero(s->password, s->len);
 
+    /* the next turn; a gate whose request went away is freed */
+    ngx_http_social_gate_end(s->gate, ngx_current_msec - s->start);
+
     if (ctx == NULL) {
-        /* the request went away meanwhile */
         ngx_free(task);
         return;
     }
-
-    ngx_http_social_op_unlink(&s->op);
 
     hash = NULL;
 
@@ -410,13 +498,6 @@ ngx_http_social_scrypt_done(ngx_event_t *ev)
 
 
 static void
-ngx_http_social_scrypt_detach(ngx_http_social_op_t *op)
-{
-    /* a thread task cannot be cancelled: it finishes and is freed */
-}
-
-
-static void
 ngx_http_social_scrypt_hold(ngx_event_t *ev)
 {
     ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
@@ -431,7 +512,7 @@ ngx_http_social_password_format(ngx_http_social_ctx_t *ctx,
     u_char     *p;
     ngx_str_t   src, dst;
 
-    p = ngx_pnalloc(ctx->request->pool, 64
+    p = ngx_pnalloc(ctx->pool, 64
                     + ngx_base64_encoded_length(NGX_HTTP_SOCIAL_SALT_LEN)
                     + ngx_base64_encoded_length(NGX_HTTP_SOCIAL_HASH_LEN));
     if (p == NULL) {

@@ -21,6 +21,8 @@ typedef void (*ngx_http_social_password_pt)(ngx_http_social_ctx_t *ctx,
 
 
 ngx_uint_t ngx_http_social_password_valid(ngx_str_t *password);
+ngx_int_t ngx_http_social_password_field(ngx_http_social_ctx_t *ctx,
+    const char *key, ngx_str_t *pw);
 ngx_int_t ngx_http_social_password_hash(ngx_http_social_ctx_t *ctx,
     ngx_str_t *password, ngx_http_social_password_pt handler);
 ngx_int_t ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,

@@ -177,7 +177,14 @@ ngx_http_social_error(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
         }
 
     } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        ngx_str_set(&value, "1");
+        value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        value.len = ngx_sprintf(value.data, "%T",
+                                ngx_max(ctx->retry_after, 1))
+                    - value.data;
 
         if (ngx_http_social_add_header(r, "Retry-After", &value) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -208,7 +208,8 @@ ngx_http_social_run_endpoint(ngx_http_social_ctx_t *ctx)
 
         case NGX_HTTP_UNPROCESSABLE_ENTITY:
             return ngx_http_social_error(ctx, rc, "validation_failed",
-                               "The request body must be a JSON object.",
+                               ctx->message ? ctx->message
+                               : "The request body must be a JSON object.",
                                NULL);
 
         default:
@@ -287,9 +288,16 @@ ngx_http_social_read_body(ngx_http_social_ctx_t *ctx)
         }
     }
 
-    ctx->body = ngx_http_social_json_parse(r->pool, text, p - text);
+    switch (ngx_http_social_json_parse(r->pool, text, p - text, &ctx->body))
+    {
+    case NGX_OK:
+        break;
 
-    if (ctx->body == NULL) {
+    case NGX_DECLINED:
+        ctx->message = "The request body holds too many JSON values.";
+        return NGX_HTTP_UNPROCESSABLE_ENTITY;
+
+    default:
         return NGX_HTTP_BAD_REQUEST;
     }
 

@@ -4,7 +4,7 @@
  */
 
 
-/* POST /signup, POST /signin, POST /signout */
+/* POST /signup, POST /signout (POST /signin: ngx_http_social_signin.c) */
 
 
 #include "ngx_http_social_module.h"
@@ -13,6 +13,7 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_password.h"
+#include "ngx_http_social_password_gate.h"
 #include "ngx_http_social_auth.h"
 #include "ngx_http_social_token.h"
 #include "ngx_http_social_revoke.h"
@@ -30,29 +31,11 @@ typedef struct {
 } ngx_http_social_signup_t;
 
 
-typedef struct {
-    const char                     *values[1];
-    ngx_str_t                       password;
-    int64_t                         user_id;
-    int64_t                         gen;
-    ngx_uint_t                      admin;
-} ngx_http_social_signin_t;
-
-
 static ngx_int_t ngx_http_social_signup_insert(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_signup_hashed(ngx_http_social_ctx_t *ctx,
     ngx_str_t *hash);
 static void ngx_http_social_signup_done(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static ngx_int_t ngx_http_social_password_field(ngx_http_social_ctx_t *ctx,
-    const char *key, ngx_str_t *pw);
-static void ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static void ngx_http_social_signin_checked(ngx_http_social_ctx_t *ctx,
-    ngx_str_t *hash);
-static ngx_int_t ngx_http_social_signin_reply(ngx_http_social_ctx_t *ctx);
-static ngx_int_t ngx_http_social_invalid_credentials(
-    ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_signout_moved(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_signout_published(ngx_http_social_ctx_t *ctx);
@@ -62,26 +45,9 @@ static const char  ngx_http_social_sql_signup[] =
     "SELECT user_id, group_id, created_at, token_gen "
     "  FROM social_signup($1, $2, $3::text[], $4, $5::numeric, $6::int)";
 
-static const char  ngx_http_social_sql_signin_id[] =
-    "SELECT user_id, password_hash, role, token_gen FROM users "
-    " WHERE user_id = $1";
-
-static const char  ngx_http_social_sql_signin_username[] =
-    "SELECT user_id, password_hash, role, token_gen FROM users "
-    " WHERE lower(username) = lower($1)";
-
-static const char  ngx_http_social_sql_signin_email[] =
-    "SELECT user_id, password_hash, role, token_gen FROM users "
-    " WHERE lower(email) = lower($1)";
-
 static const char  ngx_http_social_sql_signout[] =
     "UPDATE users SET token_gen = token_gen + 1 WHERE user_id = $1 "
     "RETURNING token_gen, current_setting('social.revocation', true)";
-
-/* checked when the user is unknown, so that both answers take as long */
-static const char  ngx_http_social_no_hash[] =
-    "scrypt$%ui$8$1$AAAAAAAAAAAAAAAAAAAAAA=="
-    "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 
 ngx_int_t
@@ -145,12 +111,16 @@ ngx_http_social_signup(ngx_http_social_ctx_t *ctx)
     s->values[5] = ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
 
     if (rc == NGX_OK) {
-        /* the client's password: scrypt, on the thread pool */
+        /* the client's password: scrypt, on the thread pool, in turn */
 
-        if (ngx_http_social_password_hash(ctx, &s->password,
-                                          ngx_http_social_signup_hashed)
-            != NGX_OK)
-        {
+        rc = ngx_http_social_password_hash(ctx, &s->password,
+                                           ngx_http_social_signup_hashed);
+
+        if (rc == NGX_BUSY) {
+            return ngx_http_social_gate_refuse(ctx);
+        }
+
+        if (rc != NGX_OK) {
             return ngx_http_social_unavailable(ctx, "Password hashing");
         }
 
@@ -346,35 +316,6 @@ ngx_http_social_check_email(ngx_http_social_ctx_t *ctx, ngx_str_t *v)
 }
 
 
-/* 8..128 bytes, no NUL: NGX_OK, NGX_DECLINED when absent, NGX_ERROR */
-
-static ngx_int_t
-ngx_http_social_password_field(ngx_http_social_ctx_t *ctx, const char *key,
-    ngx_str_t *pw)
-{
-    ngx_http_social_json_t  *v;
-
-    v = ngx_http_social_json_get(ctx->body, key);
-
-    if (v == NULL || v->type == NGX_HTTP_SOCIAL_JSON_NULL) {
-        return NGX_DECLINED;
-    }
-
-    if (v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
-        return ngx_http_social_note_invalid(ctx, key, "must be a string");
-    }
-
-    if (!ngx_http_social_password_valid(&v->str)) {
-        return ngx_http_social_note_invalid(ctx, key,
-                                            "must be 8 to 128 bytes long");
-    }
-
-    *pw = v->str;
-
-    return NGX_OK;
-}
-
-
 /* a unique index said no: 409 naming the field; anything else 500/503 */
 
 ngx_int_t
@@ -397,191 +338,6 @@ ngx_http_social_conflict(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     return ngx_http_social_error(ctx, NGX_HTTP_CONFLICT, "conflict",
                                  "This username is taken.", "username");
-}
-
-
-/* POST /signin {"user_id" | "username" | "email", "password"} */
-
-ngx_int_t
-ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
-{
-    int64_t                    id;
-    ngx_int_t                  rc;
-    ngx_str_t                  name;
-    const char                *sql;
-    ngx_http_social_signin_t  *s;
-
-    s = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_signin_t));
-    if (s == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->data = s;
-
-    rc = ngx_http_social_json_id(ctx, ctx->body, "user_id", &id);
-    if (rc == NGX_ERROR) {
-        return ngx_http_social_unprocessable(ctx);
-    }
-
-    if (rc == NGX_OK) {
-        sql = ngx_http_social_sql_signin_id;
-        s->values[0] = ngx_http_social_int64(ctx, id);
-
-    } else {
-        rc = ngx_http_social_json_string(ctx, ctx->body, "username", 1, 254,
-                                         &name);
-        sql = ngx_http_social_sql_signin_username;
-
-        if (rc == NGX_DECLINED) {
-            rc = ngx_http_social_json_string(ctx, ctx->body, "email", 1, 254,
-                                             &name);
-            sql = ngx_http_social_sql_signin_email;
-        }
-
-        if (rc == NGX_ERROR) {
-            return ngx_http_social_unprocessable(ctx);
-        }
-
-        if (rc == NGX_DECLINED) {
-            ngx_http_social_note_invalid(ctx, "user_id",
-                             "(or username, or email) is required");
-            return ngx_http_social_unprocessable(ctx);
-        }
-
-        s->values[0] = (char *) name.data;
-    }
-
-    rc = ngx_http_social_password_field(ctx, "password", &s->password);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_social_note_invalid(ctx, "password", "is required");
-        return ngx_http_social_unprocessable(ctx);
-    }
-
-    if (rc == NGX_ERROR) {
-        /* no stored password is shorter or longer: it cannot match */
-        return ngx_http_social_invalid_credentials(ctx);
-    }
-
-    return ngx_http_social_pg_or_503(ctx, sql, 1, s->values,
-                                     ngx_http_social_signin_found);
-}
-
-
-static void
-ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx, PGresult *res)
-{
-    ngx_int_t                  rc;
-    ngx_str_t                  stored, ok;
-    ngx_http_social_signin_t  *s = ctx->data;
-
-    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
-        return;
-    }
-
-    if (PQntuples(res) == 1) {
-        s->user_id = ngx_atoof((u_char *) PQgetvalue(res, 0, 0),
-                               PQgetlength(res, 0, 0));
-        s->admin = (ngx_strcmp(PQgetvalue(res, 0, 2), "admin") == 0);
-        s->gen = ngx_atoof((u_char *) PQgetvalue(res, 0, 3),
-                           PQgetlength(res, 0, 3));
-
-        stored.len = PQgetlength(res, 0, 1);
-        stored.data = ngx_pnalloc(ctx->request->pool, stored.len);
-        if (stored.data == NULL) {
-            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_memcpy(stored.data, PQgetvalue(res, 0, 1), stored.len);
-
-    } else {
-        stored.data = ngx_pnalloc(ctx->request->pool,
-                                  sizeof(ngx_http_social_no_hash) + 4);
-        if (stored.data == NULL) {
-            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        stored.len = ngx_sprintf(stored.data, ngx_http_social_no_hash,
-                                 ctx->smcf->password_cost)
-                     - stored.data;
-    }
-
-    rc = ngx_http_social_password_verify(ctx, &s->password, &stored,
-                                         ngx_http_social_signin_checked);
-
-    switch (rc) {
-
-    case NGX_AGAIN:
-        return;
-
-    case NGX_OK:
-        ngx_str_set(&ok, "ok");
-        ngx_http_social_signin_checked(ctx, &ok);
-        return;
-
-    case NGX_DECLINED:
-        ngx_http_social_signin_checked(ctx, NULL);
-        return;
-
-    default:
-        ngx_http_social_done(ctx,
-                       ngx_http_social_unavailable(ctx, "Password hashing"));
-    }
-}
-
-
-static void
-ngx_http_social_signin_checked(ngx_http_social_ctx_t *ctx, ngx_str_t *hash)
-{
-    ngx_http_social_signin_t  *s = ctx->data;
-
-    if (hash == NULL || s->user_id == 0) {
-        ngx_http_social_done(ctx, ngx_http_social_invalid_credentials(ctx));
-        return;
-    }
-
-    ngx_http_social_done(ctx, ngx_http_social_signin_reply(ctx));
-}
-
-
-static ngx_int_t
-ngx_http_social_signin_reply(ngx_http_social_ctx_t *ctx)
-{
-    yajl_gen                   g;
-    ngx_str_t                  token;
-    ngx_http_social_signin_t  *s = ctx->data;
-
-    if (ngx_http_social_token(ctx, s->user_id, s->admin, s->gen, &token)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    g = ngx_http_social_json_gen(ctx->request->pool);
-    if (g == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, "user_id");
-    yajl_gen_integer(g, s->user_id);
-    ngx_http_social_token_json(g, &token, ctx->smcf->token_lifetime);
-    yajl_gen_map_close(g);
-
-    return ngx_http_social_send(ctx, NGX_HTTP_OK, g);
-}
-
-
-/* the same answer for an unknown user and a wrong password */
-
-static ngx_int_t
-ngx_http_social_invalid_credentials(ngx_http_social_ctx_t *ctx)
-{
-    return ngx_http_social_error(ctx, NGX_HTTP_UNAUTHORIZED,
-                                 "invalid_credentials",
-                                 "The user or the password is wrong.", NULL);
 }
 
 

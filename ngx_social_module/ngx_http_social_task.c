@@ -9,6 +9,19 @@
 #include "ngx_http_social_pg.h"
 
 
+/* a wait of a task on a timer: an op, so that an ended task cancels it */
+
+typedef struct {
+    ngx_http_social_op_t            op;
+    ngx_event_t                     ev;
+    ngx_http_social_step_pt         step;
+} ngx_http_social_sleep_t;
+
+
+static void ngx_http_social_sleep_done(ngx_event_t *ev);
+static void ngx_http_social_sleep_detach(ngx_http_social_op_t *op);
+
+
 /* the backend ops of a request or a job that ends are detached */
 
 void
@@ -66,4 +79,64 @@ ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n)
     *ngx_sprintf(p, "%L", n) = '\0';
 
     return (char *) p;
+}
+
+
+/* step(ctx) in msec, unless the task ends first */
+
+ngx_int_t
+ngx_http_social_task_sleep(ngx_http_social_ctx_t *ctx, ngx_msec_t msec,
+    ngx_http_social_step_pt step)
+{
+    ngx_http_social_sleep_t  *sl;
+
+    sl = ngx_pcalloc(ctx->pool, sizeof(ngx_http_social_sleep_t));
+    if (sl == NULL) {
+        return NGX_ERROR;
+    }
+
+    sl->step = step;
+    sl->ev.handler = ngx_http_social_sleep_done;
+    sl->ev.data = sl;
+    sl->ev.log = ctx->log;
+
+    sl->op.detach = ngx_http_social_sleep_detach;
+    ngx_http_social_op_attach(ctx, &sl->op);
+
+    ngx_add_timer(&sl->ev, msec);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_social_sleep_done(ngx_event_t *ev)
+{
+    ngx_http_social_sleep_t  *sl = ev->data;
+
+    ngx_connection_t       *c;
+    ngx_http_social_ctx_t  *ctx;
+
+    ctx = sl->op.ctx;
+    c = ctx->request ? ctx->request->connection : NULL;
+
+    ngx_http_social_op_unlink(&sl->op);
+    sl->step(ctx);
+
+    if (c) {
+        ngx_http_run_posted_requests(c);
+    }
+}
+
+
+static void
+ngx_http_social_sleep_detach(ngx_http_social_op_t *op)
+{
+    ngx_http_social_sleep_t  *sl;
+
+    sl = (ngx_http_social_sleep_t *) op;
+
+    if (sl->ev.timer_set) {
+        ngx_del_timer(&sl->ev);
+    }
 }

@@ -24,6 +24,7 @@ typedef struct ngx_http_social_ctx_s        ngx_http_social_ctx_t;
 typedef struct ngx_http_social_op_s         ngx_http_social_op_t;
 typedef struct ngx_http_social_json_s       ngx_http_social_json_t;
 typedef struct ngx_http_social_pg_conn_s    ngx_http_social_pg_conn_t;
+typedef struct ngx_http_social_gate_s       ngx_http_social_gate_t;
 
 
 /* the next step of an endpoint */
@@ -66,6 +67,8 @@ struct ngx_http_social_ctx_s {
     ngx_http_social_auth_handler_pt  auth_handler;
 
     ngx_uint_t                      backend_error;
+    time_t                          retry_after;  /* of a 503, 1 if 0 */
+    ngx_http_social_gate_t         *gate;       /* of password hashing */
     ngx_uint_t                      pending;    /* endpoint's own counter */
     void                           *data;       /* endpoint's own state */
     ngx_http_social_step_pt         next;
@@ -89,6 +92,8 @@ void ngx_http_social_op_attach(ngx_http_social_ctx_t *ctx,
     ngx_http_social_op_t *op);
 void ngx_http_social_op_unlink(ngx_http_social_op_t *op);
 const char *ngx_http_social_int64(ngx_http_social_ctx_t *ctx, int64_t n);
+ngx_int_t ngx_http_social_task_sleep(ngx_http_social_ctx_t *ctx,
+    ngx_msec_t msec, ngx_http_social_step_pt step);
 
 
 #endif /* _NGX_HTTP_SOCIAL_TASK_H_INCLUDED_ */

@@ -90,7 +90,12 @@ ngx_http_social_token_parse(ngx_pool_t *pool, ngx_str_t *key,
         return NGX_DECLINED;
     }
 
-    header = ngx_http_social_json_parse(pool, text.data, text.len);
+    if (ngx_http_social_json_parse(pool, text.data, text.len, &header)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
     v = ngx_http_social_json_get(header, "alg");
 
     if (v == NULL || v->type != NGX_HTTP_SOCIAL_JSON_STRING
@@ -121,7 +126,11 @@ ngx_http_social_token_claims(ngx_pool_t *pool, ngx_str_t *text, time_t now,
     ngx_uint_t               admin;
     ngx_http_social_json_t  *payload, *v;
 
-    payload = ngx_http_social_json_parse(pool, text->data, text->len);
+    if (ngx_http_social_json_parse(pool, text->data, text->len, &payload)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
 
     /* "sub": the user id as a decimal string, no sign, no leading zero */
 

@@ -37,6 +37,7 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_password.h"
+#include "ngx_http_social_password_gate.h"
 #include "ngx_http_social_auth.h"
 #include "ngx_http_social_token.h"
 #include "ngx_http_social_revoke.h"
@@ -440,6 +441,20 @@ ngx_http_social_user_update(ngx_http_social_ctx_t *ctx)
     u->values[NGX_HTTP_SOCIAL_USER_MAX_SIZE] =
                    ngx_http_social_int64(ctx, ctx->smcf->group_max_size);
 
+    /* a hash will be needed: a place at the gate, before the lookup */
+
+    if (u->password.data) {
+        rc = ngx_http_social_gate_admit(ctx);
+
+        if (rc == NGX_BUSY) {
+            return ngx_http_social_gate_refuse(ctx);
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_user_hash, 1,
                                      u->values, ngx_http_social_user_found);
 }
@@ -483,6 +498,11 @@ ngx_http_social_user_found(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
+    if (rc == NGX_BUSY) {
+        ngx_http_social_done(ctx, ngx_http_social_gate_refuse(ctx));
+        return;
+    }
+
     if (rc == NGX_ERROR) {
         ngx_http_social_done(ctx,
                        ngx_http_social_unavailable(ctx, "Password hashing"));
@@ -509,10 +529,13 @@ ngx_http_social_user_checked(ngx_http_social_ctx_t *ctx, ngx_str_t *hash)
     }
 
     if (u->password.data) {
-        if (ngx_http_social_password_hash(ctx, &u->password,
-                                          ngx_http_social_user_hashed)
-            != NGX_OK)
-        {
+        rc = ngx_http_social_password_hash(ctx, &u->password,
+                                           ngx_http_social_user_hashed);
+
+        if (rc == NGX_BUSY) {
+            ngx_http_social_done(ctx, ngx_http_social_gate_refuse(ctx));
+
+        } else if (rc != NGX_OK) {
             ngx_http_social_done(ctx,
                        ngx_http_social_unavailable(ctx, "Password hashing"));
         }

@@ -1,0 +1,608 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * The gate of password hashing, one per worker.
+ *
+ * A request that will need a hash is admitted first, before it looks its
+ * user up, and is counted as waiting until its turn comes.  At most
+ * social_password_queue requests wait.  When the gate is full, the newest
+ * waiting request of the address that has the most waiting is pushed out
+ * (503 with Retry-After), unless the newcomer's address has as many: then
+ * the newcomer is refused at once.  So one address can take the whole gate
+ * when it is alone, and never a place another address asks for.
+ *
+ * Turns: at most social_password_threads hashes run at once (the threads
+ * of the pool: the pool's own queue stays empty), and the next turn goes
+ * to the next address in a ring that has a request queued, oldest first.
+ * A flood from one address delays another's hash by about one hash per
+ * address waiting.
+ *
+ * A request that goes away leaves the gate: a queued hash of a gone client
+ * is never computed.  A hash that runs finishes, and its turn ends from the
+ * thread's completion (ngx_http_social_gate_end()), whoever is left.
+ *
+ * A hold is a turn without a hash: it keeps its place for the time a hash
+ * takes (a moving average), on a timer, not a core.  A failed signin that
+ * needs no hash (an unknown user, a wrong generated password) holds, so
+ * that it waits as a wrong chosen password does.
+ */
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_password_gate.h"
+
+
+#define NGX_HTTP_SOCIAL_GATE_ADMITTED  0    /* waiting; looks its user up */
+#define NGX_HTTP_SOCIAL_GATE_QUEUED    1    /* waiting for its turn */
+#define NGX_HTTP_SOCIAL_GATE_RUNNING   2    /* has its turn */
+#define NGX_HTTP_SOCIAL_GATE_IDLE      3    /* between two hashes */
+#define NGX_HTTP_SOCIAL_GATE_PUSHED    4    /* pushed out: answers 503 */
+
+#define NGX_HTTP_SOCIAL_GATE_KEY_LEN   16
+
+
+/* the requests of one client address that wait */
+
+typedef struct {
+    ngx_queue_t                     ring;       /* in the ring of addresses */
+    ngx_queue_t                     waiting;    /* its gates, oldest first */
+    ngx_uint_t                      n;
+    size_t                          len;
+    u_char                          key[NGX_HTTP_SOCIAL_GATE_KEY_LEN];
+} ngx_http_social_gate_addr_t;
+
+
+struct ngx_http_social_gate_s {
+    ngx_http_social_op_t            op;         /* in the request's task */
+    ngx_queue_t                     link;       /* in addr->waiting */
+    ngx_http_social_gate_addr_t    *addr;       /* while waiting */
+    ngx_http_social_gate_pt         turn;
+    void                           *data;
+    ngx_event_t                     ev;         /* turn, hold's time, push */
+    ngx_uint_t                      state;
+    size_t                          len;
+    u_char                          key[NGX_HTTP_SOCIAL_GATE_KEY_LEN];
+
+    unsigned                        hold:1;
+    unsigned                        delivered:1;  /* turn() was called */
+};
+
+
+static ngx_int_t ngx_http_social_gate_count(ngx_http_social_gate_t *g);
+static void ngx_http_social_gate_uncount(ngx_http_social_gate_t *g);
+static ngx_http_social_gate_addr_t *ngx_http_social_gate_find(u_char *key,
+    size_t len);
+static ngx_http_social_gate_addr_t *ngx_http_social_gate_heaviest(void);
+static void ngx_http_social_gate_push(ngx_http_social_gate_t *g);
+static void ngx_http_social_gate_dispatch(void);
+static void ngx_http_social_gate_turn(ngx_event_t *ev);
+static void ngx_http_social_gate_held(ngx_event_t *ev);
+static void ngx_http_social_gate_pushed(ngx_event_t *ev);
+static void ngx_http_social_gate_call(ngx_http_social_gate_t *g,
+    ngx_int_t rc);
+static void ngx_http_social_gate_detach(ngx_http_social_op_t *op);
+static void ngx_http_social_gate_free(ngx_http_social_gate_t *g);
+static size_t ngx_http_social_gate_key(ngx_connection_t *c, u_char *key);
+
+
+/* the gate of this worker */
+
+static ngx_queue_t  ngx_http_social_gate_ring;
+static ngx_uint_t   ngx_http_social_gate_waiting;    /* admitted, queued */
+static ngx_uint_t   ngx_http_social_gate_queued;
+static ngx_uint_t   ngx_http_social_gate_running;
+static ngx_msec_t   ngx_http_social_gate_estimate;   /* of one hash */
+
+
+/* NGX_OK with ctx->gate, or NGX_BUSY: ngx_http_social_gate_refuse() */
+
+ngx_int_t
+ngx_http_social_gate_admit(ngx_http_social_ctx_t *ctx)
+{
+    size_t                        len;
+    ngx_http_social_gate_t       *g;
+    ngx_http_social_gate_addr_t  *addr, *heavy;
+    u_char                        key[NGX_HTTP_SOCIAL_GATE_KEY_LEN];
+
+    if (ctx->gate) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_social_gate_ring.next == NULL) {
+        ngx_queue_init(&ngx_http_social_gate_ring);
+    }
+
+    len = ngx_http_social_gate_key(ctx->request->connection, key);
+    addr = ngx_http_social_gate_find(key, len);
+
+    if (ngx_http_social_gate_waiting >= ctx->smcf->password_queue) {
+        heavy = ngx_http_social_gate_heaviest();
+
+        if (heavy == NULL || (addr && addr->n >= heavy->n)) {
+            return NGX_BUSY;
+        }
+
+        /* the newest of the address with the most waiting makes room */
+
+        ngx_http_social_gate_push(ngx_queue_data(
+                                     ngx_queue_last(&heavy->waiting),
+                                     ngx_http_social_gate_t, link));
+    }
+
+    g = ngx_calloc(sizeof(ngx_http_social_gate_t), ctx->log);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    g->len = len;
+    ngx_memcpy(g->key, key, len);
+
+    if (ngx_http_social_gate_count(g) != NGX_OK) {
+        ngx_free(g);
+        return NGX_ERROR;
+    }
+
+    g->state = NGX_HTTP_SOCIAL_GATE_ADMITTED;
+
+    /* the gate may outlive the request: its events log to the cycle */
+
+    g->ev.data = g;
+    g->ev.log = ngx_cycle->log;
+
+    g->op.detach = ngx_http_social_gate_detach;
+    ngx_http_social_op_attach(ctx, &g->op);
+    ctx->gate = g;
+
+    return NGX_OK;
+}
+
+
+/* 503 with the time a place should take to free */
+
+ngx_int_t
+ngx_http_social_gate_refuse(ngx_http_social_ctx_t *ctx)
+{
+    ngx_msec_t  wait;
+
+    wait = (ngx_http_social_gate_waiting / ctx->smcf->password_threads + 1)
+           * ngx_http_social_gate_estimate;
+
+    ctx->retry_after = ngx_max((time_t) ((wait + 999) / 1000), 1);
+
+    return ngx_http_social_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 "service_unavailable",
+                                 "Password hashing is busy; "
+                                 "try again shortly.", NULL);
+}
+
+
+/*
+ * a turn for a hash: turn(ctx, data, NGX_OK) when it comes, and the hash
+ * runs then; the thread's completion ends the turn.  NGX_BUSY when the
+ * request was pushed out meanwhile.
+ */
+
+ngx_int_t
+ngx_http_social_gate_wait(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_gate_pt turn, void *data)
+{
+    ngx_http_social_gate_t  *g;
+
+    if (ngx_http_social_gate_admit(ctx) != NGX_OK) {
+        return NGX_BUSY;
+    }
+
+    g = ctx->gate;
+
+    switch (g->state) {
+
+    case NGX_HTTP_SOCIAL_GATE_ADMITTED:
+        break;
+
+    case NGX_HTTP_SOCIAL_GATE_IDLE:
+        /* a second hash of the request (a new password after the old) */
+        if (ngx_http_social_gate_count(g) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_SOCIAL_GATE_PUSHED:
+        return NGX_BUSY;
+
+    default:
+        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
+                      "social: a password gate waits twice");
+        return NGX_ERROR;
+    }
+
+    g->state = NGX_HTTP_SOCIAL_GATE_QUEUED;
+    g->turn = turn;
+    g->data = data;
+    g->delivered = 0;
+    ngx_http_social_gate_queued++;
+
+    ngx_http_social_gate_dispatch();
+
+    return NGX_OK;
+}
+
+
+/* a turn without a hash: turn() after the time of one */
+
+ngx_int_t
+ngx_http_social_gate_hold(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_gate_pt turn, void *data)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_social_gate_wait(ctx, turn, data);
+
+    if (rc == NGX_OK) {
+        ctx->gate->hold = 1;
+    }
+
+    return rc;
+}
+
+
+/*
+ * the hash of a turn is done (took: its time): the next turn is given, and
+ * a gate whose request has gone is freed
+ */
+
+void
+ngx_http_social_gate_end(ngx_http_social_gate_t *g, ngx_msec_t took)
+{
+    ngx_msec_t  *e = &ngx_http_social_gate_estimate;
+
+    ngx_http_social_gate_running--;
+
+    if (took) {
+        *e = *e ? (*e * 7 + took) / 8 : took;
+    }
+
+    if (g->op.ctx == NULL) {
+        ngx_free(g);
+
+    } else {
+        g->state = NGX_HTTP_SOCIAL_GATE_IDLE;
+    }
+
+    ngx_http_social_gate_dispatch();
+}
+
+
+/* the request of a gate, NULL once it has gone */
+
+ngx_http_social_ctx_t *
+ngx_http_social_gate_ctx(ngx_http_social_gate_t *g)
+{
+    return g->op.ctx;
+}
+
+
+/* counted as waiting, in the queue of its address */
+
+static ngx_int_t
+ngx_http_social_gate_count(ngx_http_social_gate_t *g)
+{
+    ngx_http_social_gate_addr_t  *addr;
+
+    addr = ngx_http_social_gate_find(g->key, g->len);
+
+    if (addr == NULL) {
+        addr = ngx_alloc(sizeof(ngx_http_social_gate_addr_t),
+                         ngx_cycle->log);
+        if (addr == NULL) {
+            return NGX_ERROR;
+        }
+
+        addr->n = 0;
+        addr->len = g->len;
+        ngx_memcpy(addr->key, g->key, g->len);
+        ngx_queue_init(&addr->waiting);
+        ngx_queue_insert_tail(&ngx_http_social_gate_ring, &addr->ring);
+    }
+
+    ngx_queue_insert_tail(&addr->waiting, &g->link);
+    addr->n++;
+    g->addr = addr;
+    ngx_http_social_gate_waiting++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_social_gate_uncount(ngx_http_social_gate_t *g)
+{
+    ngx_http_social_gate_addr_t  *addr = g->addr;
+
+    if (g->state == NGX_HTTP_SOCIAL_GATE_QUEUED) {
+        ngx_http_social_gate_queued--;
+    }
+
+    ngx_queue_remove(&g->link);
+    g->addr = NULL;
+    ngx_http_social_gate_waiting--;
+
+    if (--addr->n == 0) {
+        ngx_queue_remove(&addr->ring);
+        ngx_free(addr);
+    }
+}
+
+
+/* the addresses that wait are at most social_password_queue */
+
+static ngx_http_social_gate_addr_t *
+ngx_http_social_gate_find(u_char *key, size_t len)
+{
+    ngx_queue_t                  *q;
+    ngx_http_social_gate_addr_t  *addr;
+
+    for (q = ngx_queue_head(&ngx_http_social_gate_ring);
+         q != ngx_queue_sentinel(&ngx_http_social_gate_ring);
+         q = ngx_queue_next(q))
+    {
+        addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, ring);
+
+        if (addr->len == len && ngx_memcmp(addr->key, key, len) == 0) {
+            return addr;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_social_gate_addr_t *
+ngx_http_social_gate_heaviest(void)
+{
+    ngx_queue_t                  *q;
+    ngx_http_social_gate_addr_t  *addr, *heavy;
+
+    heavy = NULL;
+
+    for (q = ngx_queue_head(&ngx_http_social_gate_ring);
+         q != ngx_queue_sentinel(&ngx_http_social_gate_ring);
+         q = ngx_queue_next(q))
+    {
+        addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, ring);
+
+        if (heavy == NULL || addr->n > heavy->n) {
+            heavy = addr;
+        }
+    }
+
+    return heavy;
+}
+
+
+/*
+ * out of the gate: a queued request is answered from the event loop, one
+ * that looks its user up is answered when it asks for its turn
+ */
+
+static void
+ngx_http_social_gate_push(ngx_http_social_gate_t *g)
+{
+    ngx_uint_t  queued;
+
+    queued = (g->state == NGX_HTTP_SOCIAL_GATE_QUEUED);
+
+    ngx_http_social_gate_uncount(g);
+    g->state = NGX_HTTP_SOCIAL_GATE_PUSHED;
+
+    if (queued) {
+        g->ev.handler = ngx_http_social_gate_pushed;
+        ngx_post_event(&g->ev, &ngx_posted_events);
+    }
+}
+
+
+/* the free threads go to the next addresses of the ring with a turn due */
+
+static void
+ngx_http_social_gate_dispatch(void)
+{
+    ngx_uint_t                    threads;
+    ngx_queue_t                  *q, *gq;
+    ngx_http_social_gate_t       *g;
+    ngx_http_social_gate_addr_t  *addr;
+    ngx_http_social_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_social_module);
+    threads = smcf->password_threads;
+
+    while (ngx_http_social_gate_running < threads
+           && ngx_http_social_gate_queued > 0)
+    {
+        g = NULL;
+
+        for (q = ngx_queue_head(&ngx_http_social_gate_ring);
+             g == NULL && q != ngx_queue_sentinel(&ngx_http_social_gate_ring);
+             q = ngx_queue_next(q))
+        {
+            addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, ring);
+
+            for (gq = ngx_queue_head(&addr->waiting);
+                 gq != ngx_queue_sentinel(&addr->waiting);
+                 gq = ngx_queue_next(gq))
+            {
+                g = ngx_queue_data(gq, ngx_http_social_gate_t, link);
+
+                if (g->state == NGX_HTTP_SOCIAL_GATE_QUEUED) {
+                    /* this address had its turn: it goes to the end */
+                    ngx_queue_remove(&addr->ring);
+                    ngx_queue_insert_tail(&ngx_http_social_gate_ring,
+                                          &addr->ring);
+                    break;
+                }
+
+                g = NULL;
+            }
+        }
+
+        if (g == NULL) {
+            return;
+        }
+
+        ngx_http_social_gate_uncount(g);
+        g->state = NGX_HTTP_SOCIAL_GATE_RUNNING;
+        ngx_http_social_gate_running++;
+
+        g->ev.handler = ngx_http_social_gate_turn;
+        ngx_post_event(&g->ev, &ngx_posted_events);
+    }
+}
+
+
+/* from the event loop: the turn of a gate has come */
+
+static void
+ngx_http_social_gate_turn(ngx_event_t *ev)
+{
+    ngx_http_social_gate_t  *g = ev->data;
+
+    if (g->hold) {
+        ev->handler = ngx_http_social_gate_held;
+        ngx_add_timer(ev, ngx_max(ngx_http_social_gate_estimate, 1));
+        return;
+    }
+
+    g->delivered = 1;
+    ngx_http_social_gate_call(g, NGX_OK);
+}
+
+
+static void
+ngx_http_social_gate_held(ngx_event_t *ev)
+{
+    ngx_http_social_gate_t  *g = ev->data;
+
+    g->hold = 0;
+    ngx_http_social_gate_end(g, 0);
+    ngx_http_social_gate_call(g, NGX_OK);
+}
+
+
+static void
+ngx_http_social_gate_pushed(ngx_event_t *ev)
+{
+    ngx_http_social_gate_call(ev->data, NGX_BUSY);
+}
+
+
+static void
+ngx_http_social_gate_call(ngx_http_social_gate_t *g, ngx_int_t rc)
+{
+    ngx_connection_t       *c;
+    ngx_http_social_ctx_t  *ctx;
+
+    ctx = g->op.ctx;
+    c = ctx->request->connection;
+
+    g->turn(ctx, g->data, rc);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * the request has gone: a waiting gate leaves, and its hash is never
+ * computed; a hash that runs is left to finish
+ */
+
+static void
+ngx_http_social_gate_detach(ngx_http_social_op_t *op)
+{
+    ngx_http_social_gate_t  *g;
+
+    g = (ngx_http_social_gate_t *) ((u_char *) op
+                                    - offsetof(ngx_http_social_gate_t, op));
+
+    switch (g->state) {
+
+    case NGX_HTTP_SOCIAL_GATE_QUEUED:
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "social: a waiting password hash is dropped, "
+                      "its client has gone");
+
+        /* fall through */
+
+    case NGX_HTTP_SOCIAL_GATE_ADMITTED:
+        ngx_http_social_gate_uncount(g);
+        break;
+
+    case NGX_HTTP_SOCIAL_GATE_RUNNING:
+        if (g->delivered) {
+            /* its hash runs: ngx_http_social_gate_end() frees it */
+            return;
+        }
+
+        ngx_http_social_gate_running--;
+        ngx_http_social_gate_free(g);
+        ngx_http_social_gate_dispatch();
+        return;
+
+    default: /* NGX_HTTP_SOCIAL_GATE_IDLE, NGX_HTTP_SOCIAL_GATE_PUSHED */
+        break;
+    }
+
+    ngx_http_social_gate_free(g);
+}
+
+
+static void
+ngx_http_social_gate_free(ngx_http_social_gate_t *g)
+{
+    if (g->ev.posted) {
+        ngx_delete_posted_event(&g->ev);
+    }
+
+    if (g->ev.timer_set) {
+        ngx_del_timer(&g->ev);
+    }
+
+    ngx_free(g);
+}
+
+
+/* a client address: IPv4, the /64 of IPv6, one key for unix sockets */
+
+static size_t
+ngx_http_social_gate_key(ngx_connection_t *c, u_char *key)
+{
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6  *sin6;
+#endif
+
+    switch (c->sockaddr->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) c->sockaddr;
+        ngx_memcpy(key, &sin->sin_addr, 4);
+        return 4;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) c->sockaddr;
+        ngx_memcpy(key, sin6->sin6_addr.s6_addr, 8);
+        return 8;
+#endif
+
+    default:
+        key[0] = 0;
+        return 1;
+    }
+}
