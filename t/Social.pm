@@ -68,7 +68,8 @@ our @EXPORT = qw(social_defaults social_api_defaults social_service
                  social_concurrent social_background social_background_result
                  social_signal social_sql social_token social_reset
                  social_concurrent_post social_http social_redis
-                 social_head social_auth social_auth_json social_result);
+                 social_head social_auth social_auth_json social_result
+                 social_flood);
 
 # the module under test: util/build's test variant (or asan), which alone
 # has the test-only endpoints (debug_pg_sleep and the like)
@@ -493,6 +494,101 @@ sub social_concurrent_post {
     }
 
     return join ' ', map { "$_:$count{$_}" } sort keys %count;
+}
+
+
+# social_flood({from => '127.0.0.2', uri => '/signin', json => '{...}',
+# at => 0.1, close => 0.2}, ...): each request on its own connection from
+# the local address "from", sent "at" seconds after the first (0 when
+# absent), its connection closed "close" seconds after it was sent when
+# given; for each, in order, {status, secs (from its sending to its whole
+# answer), retry_after, body}
+sub social_flood {
+    my @reqs = @_;
+
+    require IO::Socket::INET;
+    require IO::Select;
+    require Time::HiRes;
+
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+    my $sel = IO::Select->new;
+    my $t0 = Time::HiRes::time();
+    my (%by, @out);
+
+    for my $i (0 .. $#reqs) {
+        $out[$i] = {status => 'none', secs => undef, buf => ''};
+    }
+
+    my @todo = sort { ($reqs[$a]{at} // 0) <=> ($reqs[$b]{at} // 0) }
+               0 .. $#reqs;
+
+    while (@todo || $sel->count) {
+        my $now = Time::HiRes::time() - $t0;
+
+        while (@todo && ($reqs[$todo[0]]{at} // 0) <= $now) {
+            my $i = shift @todo;
+            my $r = $reqs[$i];
+            my $json = $r->{json} // '';
+            my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                          LocalAddr => $r->{from}
+                                                       // '127.0.0.1',
+                                          Proto => 'tcp')
+                or die "connect from " . ($r->{from} // '') . ": $!\n";
+
+            print $s (($r->{method} // 'POST') . " $r->{uri} HTTP/1.1\r\n"
+                      . "Host: localhost\r\nConnection: close\r\n"
+                      . "Content-Type: application/json\r\n"
+                      . join('', map { "$_\r\n" } @{$r->{headers} // []})
+                      . "Content-Length: " . length($json) . "\r\n\r\n"
+                      . $json);
+
+            $out[$i]{sent} = Time::HiRes::time();
+            $by{$s} = $i;
+            $sel->add($s);
+        }
+
+        for my $s ($sel->handles) {
+            my $i = $by{$s};
+            my $close = $reqs[$i]{close};
+
+            if (defined $close
+                && Time::HiRes::time() - $out[$i]{sent} >= $close)
+            {
+                $sel->remove($s);
+                close $s;
+                $out[$i]{status} = 'closed';
+            }
+        }
+
+        die "social_flood: no answer in 30 s\n"
+            if Time::HiRes::time() - $t0 > 30;
+
+        for my $s ($sel->can_read(0.01)) {
+            my $i = $by{$s};
+            my $got = sysread($s, my $chunk, 65536);
+
+            if ($got) {
+                $out[$i]{buf} .= $chunk;
+                next;
+            }
+
+            $sel->remove($s);
+            close $s;
+            $out[$i]{secs} = Time::HiRes::time() - $out[$i]{sent};
+        }
+    }
+
+    for my $o (@out) {
+        next if $o->{status} eq 'closed';
+
+        my ($head, $body) = split /\r\n\r\n/, delete $o->{buf}, 2;
+
+        $o->{status} = $1 if ($head // '') =~ m{^HTTP/1\.1 (\d+)};
+        $o->{retry_after} = $1 if ($head // '') =~ /^Retry-After: (\d+)/mi;
+        $o->{body} = $body // '';
+    }
+
+    return @out;
 }
 
 
