@@ -1,6 +1,6 @@
 # ngx_social: the two commands are `make run` and `make test`.
 
-.PHONY: run test test-asan build stop psql admin bench faults dead-letters
+.PHONY: run test test-asan build stop psql admin bench faults flood dead-letters
 
 run:
 	@util/run
@@ -25,6 +25,9 @@ bench:
 
 faults:
 	@util/faults
+
+flood:
+	@util/flood
 
 admin:
 	@util/admin $(ID)

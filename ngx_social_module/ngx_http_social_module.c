@@ -421,11 +421,11 @@ ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(smcf->password_cost, 17);
 
     /*
-     * at most 32 requests wait for a hash in a worker, 2 hashes run: the
-     * threads of the shipped pool, 256 MiB
+     * at most 8 requests wait for a hash in a worker (a few seconds), 1
+     * hash runs: the thread of the shipped pool, 128 MiB
      */
-    ngx_conf_init_uint_value(smcf->password_queue, 32);
-    ngx_conf_init_uint_value(smcf->password_threads, 2);
+    ngx_conf_init_uint_value(smcf->password_queue, 8);
+    ngx_conf_init_uint_value(smcf->password_threads, 1);
 
     /* a failed signin answers 1 s after it came, whatever the reason */
     ngx_conf_init_msec_value(smcf->signin_deadline, 1000);

@@ -18,8 +18,10 @@
  * Turns: at most social_password_threads hashes run at once (the threads
  * of the pool: the pool's own queue stays empty), and the next turn goes
  * to the next address in a ring that has a request queued, oldest first.
- * A flood from one address delays another's hash by about one hash per
- * address waiting.
+ * An address that had nothing waiting enters the ring at its head, and one
+ * that had its turn goes to the tail (new flows first, as in FQ-CoDel): a
+ * client that asks once waits for the hashes that run, then its own,
+ * however many requests a flood keeps waiting.
  *
  * A request that goes away leaves the gate: a queued hash of a gone client
  * is never computed.  A hash that runs finishes, and its turn ends from the
@@ -308,7 +310,9 @@ ngx_http_social_gate_count(ngx_http_social_gate_t *g)
         addr->len = g->len;
         ngx_memcpy(addr->key, g->key, g->len);
         ngx_queue_init(&addr->waiting);
-        ngx_queue_insert_tail(&ngx_http_social_gate_ring, &addr->ring);
+
+        /* a new address comes first: a client that asks once is served next */
+        ngx_queue_insert_head(&ngx_http_social_gate_ring, &addr->ring);
     }
 
     ngx_queue_insert_tail(&addr->waiting, &g->link);

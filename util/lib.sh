@@ -39,6 +39,10 @@ social_instance() {
         PG_PORT=${FAULTS_PG_PORT:-28432}
         REDIS_PORT=${FAULTS_REDIS_PORT:-28379}
         ;;
+    flood)
+        PG_PORT=${FLOOD_PG_PORT:-29432}
+        REDIS_PORT=${FLOOD_REDIS_PORT:-29379}
+        ;;
     *)
         die "unknown instance '$INSTANCE'"
         ;;
