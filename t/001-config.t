@@ -280,3 +280,57 @@ GET /health
 --- suppress_stderr
 --- error_log eval
 qr{\[emerg\] .*\Q"social_password_cost" must be between 4 and 22, not "30"\E}
+
+
+
+=== TEST 17: a password queue of nothing is refused
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1:6379;
+    social_password_queue 0;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Q"social_password_queue" must be between 1 and 65536, not "0"\E}
+
+
+
+=== TEST 18: social_signin_throttle takes free=, window= and max= only
+--- http_config
+    social_postgres "host=127.0.0.1 dbname=social";
+    social_redis 127.0.0.1:6379;
+    social_signin_throttle free=3 window=1m wait=2s;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Qinvalid parameter "wait=2s"\E}
+
+
+
+=== TEST 19: the gate's and the signin's directives, and throttling off
+--- http_config
+    social_password_queue 100;
+    social_password_threads 2;
+    social_signin_deadline 500ms;
+    social_signin_throttle off;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- error_code: 200
+--- no_error_log
+[emerg]

@@ -284,3 +284,36 @@ Content-Type: application/json
 --- error_code: 401
 --- response_body chomp
 {"error":{"code":"invalid_credentials","message":"The user or the password is wrong."}}
+
+
+
+=== TEST 9: signups and password changes wait at the same gate
+From the address that fills the gate, a signup and a password change with a
+chosen password are refused too; a signup without one needs no hash.
+--- init
+Social::social_redis('FLUSHALL');
+
+my ($s, $b) = Social::social_http('POST', '/signin',
+                   '{"username": "bob", "password": "bob password"}');
+my ($token) = $b =~ /"token":"([^"]+)"/;
+
+Social::social_redis('SET', "social:signin:u:$main::Id{alice}", 100);
+
+my @r = Social::social_flood(
+    (map { main::signin('127.0.0.2', 'alice', 'wrong password') } 1 .. 4),
+    {from => '127.0.0.2', uri => '/signup', at => 0.1,
+     json => '{"username": "dave", "password": "dave password"}'},
+    {from => '127.0.0.2', uri => '/signup', at => 0.1,
+     json => '{"username": "erin"}'},
+    {from => '127.0.0.2', uri => "/user/$main::Id{bob}", at => 0.1,
+     method => 'PUT', headers => ["Authorization: Bearer $token"],
+     json => '{"password": "new bob password", '
+             . '"current_password": "bob password"}'});
+
+Social::social_result("signup with a password: $r[4]{status}\n");
+Social::social_result("signup without: $r[5]{status}\n");
+Social::social_result("password change: $r[6]{status}\n");
+--- response_body
+signup with a password: 503
+signup without: 201
+password change: 503
