@@ -240,8 +240,10 @@ ngx_http_social_conf_signin_throttle(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
+    /* off: no wait, and nothing counted */
+
     if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        smcf->signin_free = NGX_MAX_UINT32_VALUE;
+        smcf->signin_free = 0;
         smcf->signin_window = 1;
         smcf->signin_max_delay = 0;
         return NGX_CONF_OK;

@@ -44,11 +44,11 @@ ngx_int_t ngx_http_social_health(ngx_http_social_ctx_t *ctx);
 /* ngx_http_social_reply.c */
 ngx_int_t ngx_http_social_error_endpoint(ngx_http_social_ctx_t *ctx);
 
-/* ngx_http_social_signup.c */
-ngx_int_t ngx_http_social_signup(ngx_http_social_ctx_t *ctx);
-
 /* ngx_http_social_signin.c */
 ngx_int_t ngx_http_social_signin(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_signup.c */
+ngx_int_t ngx_http_social_signup(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_signout(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_check_username(ngx_http_social_ctx_t *ctx,
     ngx_str_t *v);

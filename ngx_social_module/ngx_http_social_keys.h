@@ -57,9 +57,9 @@
 
 
 /*
- * The signin attempts of an account in the window, counted on each try,
- * forgotten on a success: u:<user> for an account, i:<id>, n:<username>
- * or e:<email> (lower-cased) for a name that is no account
+ * The signin attempts on an account in the window, counted on each try,
+ * forgotten on a success, under the name it is asked by: i:<id>,
+ * n:<username> or e:<email> (ASCII lower-cased), account or not
  */
 
 #define NGX_HTTP_SOCIAL_KEY_SIGNIN         "social:signin:"

@@ -44,7 +44,7 @@ static ngx_conf_num_bounds_t  ngx_http_social_pool_bounds = {
 };
 
 static ngx_conf_num_bounds_t  ngx_http_social_password_queue_bounds = {
-    ngx_http_social_check_bounds, 1, 65536
+    ngx_http_social_check_bounds, 1, 1024
 };
 
 static ngx_conf_num_bounds_t  ngx_http_social_password_threads_bounds = {

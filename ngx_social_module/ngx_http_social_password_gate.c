@@ -11,17 +11,19 @@
  * user up, and is counted as waiting until its turn comes.  At most
  * social_password_queue requests wait.  When the gate is full, the newest
  * waiting request of the address that has the most waiting is pushed out
- * (503 with Retry-After), unless the newcomer's address has as many: then
- * the newcomer is refused at once.  So one address can take the whole gate
- * when it is alone, and never a place another address asks for.
+ * (503 with Retry-After) if that address has at least two more waiting
+ * than the newcomer's; otherwise the newcomer is refused at once.  So one
+ * address can take the whole gate when it is alone, and never keeps
+ * another address out.
  *
  * Turns: at most social_password_threads hashes run at once (the threads
- * of the pool: the pool's own queue stays empty), and the next turn goes
- * to the next address in a ring that has a request queued, oldest first.
- * An address that had nothing waiting enters the ring at its head, and one
- * that had its turn goes to the tail (new flows first, as in FQ-CoDel): a
- * client that asks once waits for the hashes that run, then its own,
- * however many requests a flood keeps waiting.
+ * of the pool: the pool's own queue stays empty).  The next turn goes to
+ * the first new address with a request queued (an address that had
+ * nothing in the gate), else to the next old one in turn; an address that
+ * had its turn goes to the end of the old ones (new flows first, as in
+ * FQ-CoDel).  A client that asks once waits for the hashes that run and
+ * the new addresses before it, then its own, however many requests a
+ * flood keeps waiting.
  *
  * A request that goes away leaves the gate: a queued hash of a gone client
  * is never computed.  A hash that runs finishes, and its turn ends from the
@@ -48,13 +50,18 @@
 
 #define NGX_HTTP_SOCIAL_GATE_KEY_LEN   16
 
+/* the most a Retry-After says, in seconds */
+#define NGX_HTTP_SOCIAL_GATE_RETRY_MAX 60
 
-/* the requests of one client address that wait */
+
+/* a client address with requests in the gate */
 
 typedef struct {
-    ngx_queue_t                     ring;       /* in the ring of addresses */
+    ngx_queue_t                     list;       /* in the new or old list */
     ngx_queue_t                     waiting;    /* its gates, oldest first */
-    ngx_uint_t                      n;
+    ngx_uint_t                      n;          /* waiting */
+    ngx_uint_t                      running;
+    ngx_uint_t                      old;        /* unsigned:1 */
     size_t                          len;
     u_char                          key[NGX_HTTP_SOCIAL_GATE_KEY_LEN];
 } ngx_http_social_gate_addr_t;
@@ -63,7 +70,7 @@ typedef struct {
 struct ngx_http_social_gate_s {
     ngx_http_social_op_t            op;         /* in the request's task */
     ngx_queue_t                     link;       /* in addr->waiting */
-    ngx_http_social_gate_addr_t    *addr;       /* while waiting */
+    ngx_http_social_gate_addr_t    *addr;       /* waiting or running */
     ngx_http_social_gate_pt         turn;
     void                           *data;
     ngx_event_t                     ev;         /* turn, hold's time, push */
@@ -78,11 +85,14 @@ struct ngx_http_social_gate_s {
 
 static ngx_int_t ngx_http_social_gate_count(ngx_http_social_gate_t *g);
 static void ngx_http_social_gate_uncount(ngx_http_social_gate_t *g);
+static void ngx_http_social_gate_stop(ngx_http_social_gate_t *g);
+static void ngx_http_social_gate_release(ngx_http_social_gate_addr_t *addr);
 static ngx_http_social_gate_addr_t *ngx_http_social_gate_find(u_char *key,
     size_t len);
 static ngx_http_social_gate_addr_t *ngx_http_social_gate_heaviest(void);
 static void ngx_http_social_gate_push(ngx_http_social_gate_t *g);
 static void ngx_http_social_gate_dispatch(void);
+static ngx_http_social_gate_t *ngx_http_social_gate_next(ngx_queue_t *list);
 static void ngx_http_social_gate_turn(ngx_event_t *ev);
 static void ngx_http_social_gate_held(ngx_event_t *ev);
 static void ngx_http_social_gate_pushed(ngx_event_t *ev);
@@ -93,22 +103,35 @@ static void ngx_http_social_gate_free(ngx_http_social_gate_t *g);
 static size_t ngx_http_social_gate_key(ngx_connection_t *c, u_char *key);
 
 
-/* the gate of this worker */
+/*
+ * The gate of this worker.  An address enters the list of new addresses
+ * (at its tail) and moves to the tail of the old ones at each turn; it
+ * stays while it has a request waiting or running, so that a client that
+ * keeps asking stays old.
+ */
 
-static ngx_queue_t  ngx_http_social_gate_ring;
+static ngx_queue_t  ngx_http_social_gate_new = {
+    &ngx_http_social_gate_new, &ngx_http_social_gate_new
+};
+
+static ngx_queue_t  ngx_http_social_gate_old = {
+    &ngx_http_social_gate_old, &ngx_http_social_gate_old
+};
+
 static ngx_uint_t   ngx_http_social_gate_waiting;    /* admitted, queued */
 static ngx_uint_t   ngx_http_social_gate_queued;
 static ngx_uint_t   ngx_http_social_gate_running;
 static ngx_msec_t   ngx_http_social_gate_estimate;   /* of one hash */
 
 
-/* NGX_OK with ctx->gate, or NGX_BUSY: ngx_http_social_gate_refuse() */
+/* NGX_OK with ctx->gate; NGX_BUSY: ngx_http_social_gate_refuse() */
 
 ngx_int_t
 ngx_http_social_gate_admit(ngx_http_social_ctx_t *ctx)
 {
     size_t                        len;
-    ngx_http_social_gate_t       *g;
+    ngx_uint_t                    mine;
+    ngx_http_social_gate_t       *g, *newest;
     ngx_http_social_gate_addr_t  *addr, *heavy;
     u_char                        key[NGX_HTTP_SOCIAL_GATE_KEY_LEN];
 
@@ -116,25 +139,23 @@ ngx_http_social_gate_admit(ngx_http_social_ctx_t *ctx)
         return NGX_OK;
     }
 
-    if (ngx_http_social_gate_ring.next == NULL) {
-        ngx_queue_init(&ngx_http_social_gate_ring);
-    }
-
     len = ngx_http_social_gate_key(ctx->request->connection, key);
-    addr = ngx_http_social_gate_find(key, len);
 
     if (ngx_http_social_gate_waiting >= ctx->smcf->password_queue) {
+        addr = ngx_http_social_gate_find(key, len);
+        mine = addr ? addr->n : 0;
         heavy = ngx_http_social_gate_heaviest();
 
-        if (heavy == NULL || (addr && addr->n >= heavy->n)) {
+        /* a place changes hands only when it evens out the addresses */
+
+        if (heavy == NULL || heavy->n < mine + 2) {
             return NGX_BUSY;
         }
 
-        /* the newest of the address with the most waiting makes room */
+        newest = ngx_queue_data(ngx_queue_last(&heavy->waiting),
+                                ngx_http_social_gate_t, link);
 
-        ngx_http_social_gate_push(ngx_queue_data(
-                                     ngx_queue_last(&heavy->waiting),
-                                     ngx_http_social_gate_t, link));
+        ngx_http_social_gate_push(newest);
     }
 
     g = ngx_calloc(sizeof(ngx_http_social_gate_t), ctx->log);
@@ -165,7 +186,7 @@ ngx_http_social_gate_admit(ngx_http_social_ctx_t *ctx)
 }
 
 
-/* 503 with the time a place should take to free */
+/* 503, with the time the gate takes to drain as Retry-After */
 
 ngx_int_t
 ngx_http_social_gate_refuse(ngx_http_social_ctx_t *ctx)
@@ -175,7 +196,8 @@ ngx_http_social_gate_refuse(ngx_http_social_ctx_t *ctx)
     wait = (ngx_http_social_gate_waiting / ctx->smcf->password_threads + 1)
            * ngx_http_social_gate_estimate;
 
-    ctx->retry_after = ngx_max((time_t) ((wait + 999) / 1000), 1);
+    ctx->retry_after = ngx_min((time_t) ((wait + 999) / 1000),
+                               NGX_HTTP_SOCIAL_GATE_RETRY_MAX);
 
     return ngx_http_social_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                  "service_unavailable",
@@ -187,17 +209,19 @@ ngx_http_social_gate_refuse(ngx_http_social_ctx_t *ctx)
 /*
  * a turn for a hash: turn(ctx, data, NGX_OK) when it comes, and the hash
  * runs then; the thread's completion ends the turn.  NGX_BUSY when the
- * request was pushed out meanwhile.
+ * request was pushed out meanwhile, or finds no place.
  */
 
 ngx_int_t
 ngx_http_social_gate_wait(ngx_http_social_ctx_t *ctx,
     ngx_http_social_gate_pt turn, void *data)
 {
+    ngx_int_t                rc;
     ngx_http_social_gate_t  *g;
 
-    if (ngx_http_social_gate_admit(ctx) != NGX_OK) {
-        return NGX_BUSY;
+    rc = ngx_http_social_gate_admit(ctx);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     g = ctx->gate;
@@ -264,11 +288,11 @@ ngx_http_social_gate_end(ngx_http_social_gate_t *g, ngx_msec_t took)
 {
     ngx_msec_t  *e = &ngx_http_social_gate_estimate;
 
-    ngx_http_social_gate_running--;
-
     if (took) {
         *e = *e ? (*e * 7 + took) / 8 : took;
     }
+
+    ngx_http_social_gate_stop(g);
 
     if (g->op.ctx == NULL) {
         ngx_free(g);
@@ -300,19 +324,16 @@ ngx_http_social_gate_count(ngx_http_social_gate_t *g)
     addr = ngx_http_social_gate_find(g->key, g->len);
 
     if (addr == NULL) {
-        addr = ngx_alloc(sizeof(ngx_http_social_gate_addr_t),
-                         ngx_cycle->log);
+        addr = ngx_calloc(sizeof(ngx_http_social_gate_addr_t),
+                          ngx_cycle->log);
         if (addr == NULL) {
             return NGX_ERROR;
         }
 
-        addr->n = 0;
         addr->len = g->len;
         ngx_memcpy(addr->key, g->key, g->len);
         ngx_queue_init(&addr->waiting);
-
-        /* a new address comes first: a client that asks once is served next */
-        ngx_queue_insert_head(&ngx_http_social_gate_ring, &addr->ring);
+        ngx_queue_insert_tail(&ngx_http_social_gate_new, &addr->list);
     }
 
     ngx_queue_insert_tail(&addr->waiting, &g->link);
@@ -324,6 +345,8 @@ ngx_http_social_gate_count(ngx_http_social_gate_t *g)
 }
 
 
+/* no longer waiting: the address stays while it has another */
+
 static void
 ngx_http_social_gate_uncount(ngx_http_social_gate_t *g)
 {
@@ -334,32 +357,58 @@ ngx_http_social_gate_uncount(ngx_http_social_gate_t *g)
     }
 
     ngx_queue_remove(&g->link);
-    g->addr = NULL;
+    addr->n--;
     ngx_http_social_gate_waiting--;
+}
 
-    if (--addr->n == 0) {
-        ngx_queue_remove(&addr->ring);
+
+/* a running gate's turn is over */
+
+static void
+ngx_http_social_gate_stop(ngx_http_social_gate_t *g)
+{
+    ngx_http_social_gate_addr_t  *addr = g->addr;
+
+    ngx_http_social_gate_running--;
+    addr->running--;
+    g->addr = NULL;
+
+    ngx_http_social_gate_release(addr);
+}
+
+
+static void
+ngx_http_social_gate_release(ngx_http_social_gate_addr_t *addr)
+{
+    if (addr->n == 0 && addr->running == 0) {
+        ngx_queue_remove(&addr->list);
         ngx_free(addr);
     }
 }
 
 
-/* the addresses that wait are at most social_password_queue */
+/* the addresses in the gate are at most social_password_queue */
 
 static ngx_http_social_gate_addr_t *
 ngx_http_social_gate_find(u_char *key, size_t len)
 {
-    ngx_queue_t                  *q;
+    ngx_uint_t                    i;
+    ngx_queue_t                  *q, *list[2];
     ngx_http_social_gate_addr_t  *addr;
 
-    for (q = ngx_queue_head(&ngx_http_social_gate_ring);
-         q != ngx_queue_sentinel(&ngx_http_social_gate_ring);
-         q = ngx_queue_next(q))
-    {
-        addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, ring);
+    list[0] = &ngx_http_social_gate_new;
+    list[1] = &ngx_http_social_gate_old;
 
-        if (addr->len == len && ngx_memcmp(addr->key, key, len) == 0) {
-            return addr;
+    for (i = 0; i < 2; i++) {
+        for (q = ngx_queue_head(list[i]);
+             q != ngx_queue_sentinel(list[i]);
+             q = ngx_queue_next(q))
+        {
+            addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, list);
+
+            if (addr->len == len && ngx_memcmp(addr->key, key, len) == 0) {
+                return addr;
+            }
         }
     }
 
@@ -370,19 +419,25 @@ ngx_http_social_gate_find(u_char *key, size_t len)
 static ngx_http_social_gate_addr_t *
 ngx_http_social_gate_heaviest(void)
 {
-    ngx_queue_t                  *q;
+    ngx_uint_t                    i;
+    ngx_queue_t                  *q, *list[2];
     ngx_http_social_gate_addr_t  *addr, *heavy;
+
+    list[0] = &ngx_http_social_gate_new;
+    list[1] = &ngx_http_social_gate_old;
 
     heavy = NULL;
 
-    for (q = ngx_queue_head(&ngx_http_social_gate_ring);
-         q != ngx_queue_sentinel(&ngx_http_social_gate_ring);
-         q = ngx_queue_next(q))
-    {
-        addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, ring);
+    for (i = 0; i < 2; i++) {
+        for (q = ngx_queue_head(list[i]);
+             q != ngx_queue_sentinel(list[i]);
+             q = ngx_queue_next(q))
+        {
+            addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, list);
 
-        if (heavy == NULL || addr->n > heavy->n) {
-            heavy = addr;
+            if (addr->n > 0 && (heavy == NULL || addr->n > heavy->n)) {
+                heavy = addr;
+            }
         }
     }
 
@@ -398,12 +453,16 @@ ngx_http_social_gate_heaviest(void)
 static void
 ngx_http_social_gate_push(ngx_http_social_gate_t *g)
 {
-    ngx_uint_t  queued;
+    ngx_uint_t                    queued;
+    ngx_http_social_gate_addr_t  *addr;
 
     queued = (g->state == NGX_HTTP_SOCIAL_GATE_QUEUED);
+    addr = g->addr;
 
     ngx_http_social_gate_uncount(g);
+    g->addr = NULL;
     g->state = NGX_HTTP_SOCIAL_GATE_PUSHED;
+    ngx_http_social_gate_release(addr);
 
     if (queued) {
         g->ev.handler = ngx_http_social_gate_pushed;
@@ -412,61 +471,80 @@ ngx_http_social_gate_push(ngx_http_social_gate_t *g)
 }
 
 
-/* the free threads go to the next addresses of the ring with a turn due */
+/*
+ * the free threads go to the new addresses first, in their order, then to
+ * the old ones in turn
+ */
 
 static void
 ngx_http_social_gate_dispatch(void)
 {
-    ngx_uint_t                    threads;
-    ngx_queue_t                  *q, *gq;
     ngx_http_social_gate_t       *g;
     ngx_http_social_gate_addr_t  *addr;
     ngx_http_social_main_conf_t  *smcf;
 
     smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_social_module);
-    threads = smcf->password_threads;
 
-    while (ngx_http_social_gate_running < threads
+    while (ngx_http_social_gate_running < smcf->password_threads
            && ngx_http_social_gate_queued > 0)
     {
-        g = NULL;
+        g = ngx_http_social_gate_next(&ngx_http_social_gate_new);
 
-        for (q = ngx_queue_head(&ngx_http_social_gate_ring);
-             g == NULL && q != ngx_queue_sentinel(&ngx_http_social_gate_ring);
-             q = ngx_queue_next(q))
-        {
-            addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, ring);
-
-            for (gq = ngx_queue_head(&addr->waiting);
-                 gq != ngx_queue_sentinel(&addr->waiting);
-                 gq = ngx_queue_next(gq))
-            {
-                g = ngx_queue_data(gq, ngx_http_social_gate_t, link);
-
-                if (g->state == NGX_HTTP_SOCIAL_GATE_QUEUED) {
-                    /* this address had its turn: it goes to the end */
-                    ngx_queue_remove(&addr->ring);
-                    ngx_queue_insert_tail(&ngx_http_social_gate_ring,
-                                          &addr->ring);
-                    break;
-                }
-
-                g = NULL;
-            }
+        if (g == NULL) {
+            g = ngx_http_social_gate_next(&ngx_http_social_gate_old);
         }
 
         if (g == NULL) {
             return;
         }
 
+        /* the address had its turn: it goes to the end of the old ones */
+
+        addr = g->addr;
+        addr->old = 1;
+        ngx_queue_remove(&addr->list);
+        ngx_queue_insert_tail(&ngx_http_social_gate_old, &addr->list);
+
         ngx_http_social_gate_uncount(g);
         g->state = NGX_HTTP_SOCIAL_GATE_RUNNING;
+        addr->running++;
         ngx_http_social_gate_running++;
 
         g->ev.handler = ngx_http_social_gate_turn;
         ngx_post_event(&g->ev, &ngx_posted_events);
     }
+}
+
+
+/* the oldest queued gate of the first address of a list that has one */
+
+static ngx_http_social_gate_t *
+ngx_http_social_gate_next(ngx_queue_t *list)
+{
+    ngx_queue_t                  *q, *gq;
+    ngx_http_social_gate_t       *g;
+    ngx_http_social_gate_addr_t  *addr;
+
+    for (q = ngx_queue_head(list);
+         q != ngx_queue_sentinel(list);
+         q = ngx_queue_next(q))
+    {
+        addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, list);
+
+        for (gq = ngx_queue_head(&addr->waiting);
+             gq != ngx_queue_sentinel(&addr->waiting);
+             gq = ngx_queue_next(gq))
+        {
+            g = ngx_queue_data(gq, ngx_http_social_gate_t, link);
+
+            if (g->state == NGX_HTTP_SOCIAL_GATE_QUEUED) {
+                return g;
+            }
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -477,9 +555,25 @@ ngx_http_social_gate_turn(ngx_event_t *ev)
 {
     ngx_http_social_gate_t  *g = ev->data;
 
+    ngx_msec_t                    hold;
+    ngx_http_social_main_conf_t  *smcf;
+
     if (g->hold) {
+        /*
+         * as long as a hash; before this worker has timed one, as long as
+         * a failed signin's deadline
+         */
+
+        hold = ngx_http_social_gate_estimate;
+
+        if (hold == 0) {
+            smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                       ngx_http_social_module);
+            hold = ngx_max(smcf->signin_deadline, 1);
+        }
+
         ev->handler = ngx_http_social_gate_held;
-        ngx_add_timer(ev, ngx_max(ngx_http_social_gate_estimate, 1));
+        ngx_add_timer(ev, hold);
         return;
     }
 
@@ -529,10 +623,10 @@ ngx_http_social_gate_call(ngx_http_social_gate_t *g, ngx_int_t rc)
 static void
 ngx_http_social_gate_detach(ngx_http_social_op_t *op)
 {
-    ngx_http_social_gate_t  *g;
+    ngx_http_social_gate_t       *g;
+    ngx_http_social_gate_addr_t  *addr;
 
-    g = (ngx_http_social_gate_t *) ((u_char *) op
-                                    - offsetof(ngx_http_social_gate_t, op));
+    g = (ngx_http_social_gate_t *) op;
 
     switch (g->state) {
 
@@ -544,7 +638,9 @@ ngx_http_social_gate_detach(ngx_http_social_op_t *op)
         /* fall through */
 
     case NGX_HTTP_SOCIAL_GATE_ADMITTED:
+        addr = g->addr;
         ngx_http_social_gate_uncount(g);
+        ngx_http_social_gate_release(addr);
         break;
 
     case NGX_HTTP_SOCIAL_GATE_RUNNING:
@@ -553,7 +649,7 @@ ngx_http_social_gate_detach(ngx_http_social_op_t *op)
             return;
         }
 
-        ngx_http_social_gate_running--;
+        ngx_http_social_gate_stop(g);
         ngx_http_social_gate_free(g);
         ngx_http_social_gate_dispatch();
         return;
@@ -601,6 +697,14 @@ ngx_http_social_gate_key(ngx_connection_t *c, u_char *key)
 #if (NGX_HAVE_INET6)
     case AF_INET6:
         sin6 = (struct sockaddr_in6 *) c->sockaddr;
+
+        /* an IPv4 client of a dual-stack listen: its IPv4 address */
+
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+            ngx_memcpy(key, &sin6->sin6_addr.s6_addr[12], 4);
+            return 4;
+        }
+
         ngx_memcpy(key, sin6->sin6_addr.s6_addr, 8);
         return 8;
 #endif

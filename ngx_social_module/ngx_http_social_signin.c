@@ -7,19 +7,20 @@
 /*
  * POST /signin, in steps:
  *
- *   1. The body is checked, then the request is admitted at the worker's
- *      password gate, before the user is looked up: a full gate answers
- *      503 whoever is asked for.
- *   2. PostgreSQL: the user and the stored hash.
- *   3. Redis: the attempts on this account in the window, counted; after
+ *   1. The body is checked.
+ *   2. Redis: the attempts on the account in the window, counted under the
+ *      name it is asked by (id, username or email, whether or not it is an
+ *      account, so that neither the count nor the wait tells); after
  *      social_signin_throttle's free ones each waits longer (0.5 s, 1 s
- *      ... up to max) before its password is checked.  An unknown account
- *      is counted by the name it was asked by, and waits alike.
- *   4. The password: a generated one at once (HMAC); a chosen one on the
+ *      ... up to max), on a timer.
+ *   3. The request is admitted at the worker's password gate, before the
+ *      user is looked up: a full gate answers 503 whoever is asked for.
+ *   4. PostgreSQL: the user and the stored hash.
+ *   5. The password: a generated one at once (HMAC); a chosen one on the
  *      thread pool at the request's turn.  An unknown user or a wrong
  *      generated password holds a turn for the time of a hash instead,
  *      without computing one.
- *   5. A success answers at once, and the attempts are forgotten.  A
+ *   6. A success answers at once, and the attempts are forgotten.  A
  *      failure answers social_signin_deadline after the request came (plus
  *      its throttling wait), or when its hash is done if that is later:
  *      the time tells nothing of why it failed.
@@ -46,6 +47,7 @@
 
 typedef struct {
     const char                     *values[1];
+    const char                     *sql;
     ngx_str_t                       password;
     ngx_str_t                       stored;
     ngx_str_t                       who;        /* the throttle's key */
@@ -60,10 +62,12 @@ typedef struct {
 
 static ngx_int_t ngx_http_social_signin_name(ngx_http_social_ctx_t *ctx,
     const char *kind, ngx_str_t *name);
-static void ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
 static void ngx_http_social_signin_counted(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
+static void ngx_http_social_signin_admit(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_signin_lookup(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
 static void ngx_http_social_signin_check(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_signin_hold(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_signin_held(ngx_http_social_ctx_t *ctx,
@@ -105,10 +109,12 @@ ngx_int_t
 ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
 {
     int64_t                    id;
+    size_t                     lens[3];
     ngx_int_t                  rc;
     ngx_str_t                  name;
-    const char                *sql;
+    const char                *sql, *args[3];
     ngx_http_social_signin_t  *s;
+    u_char                     window[NGX_INT_T_LEN];
 
     s = ngx_pcalloc(ctx->pool, sizeof(ngx_http_social_signin_t));
     if (s == NULL) {
@@ -126,6 +132,10 @@ ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
     if (rc == NGX_OK) {
         sql = ngx_http_social_sql_signin_id;
         s->values[0] = ngx_http_social_int64(ctx, id);
+
+        if (s->values[0] == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
         name.data = (u_char *) s->values[0];
         name.len = ngx_strlen(s->values[0]);
@@ -174,22 +184,35 @@ ngx_http_social_signin(ngx_http_social_ctx_t *ctx)
         s->hopeless = 1;
     }
 
-    rc = ngx_http_social_gate_admit(ctx);
+    s->sql = sql;
 
-    if (rc == NGX_BUSY) {
-        return ngx_http_social_gate_refuse(ctx);
+    if (ctx->smcf->signin_max_delay == 0) {
+        /* social_signin_throttle off */
+        return ngx_http_social_signin_lookup(ctx);
     }
 
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    args[0] = "1";
+    args[1] = (char *) s->who.data;
+    args[2] = (char *) window;
+
+    lens[0] = 1;
+    lens[1] = s->who.len;
+    lens[2] = ngx_sprintf(window, "%M", ctx->smcf->signin_window) - window;
+
+    if (ngx_http_social_redis_script(ctx, ngx_http_social_signin_counted,
+                                     &ngx_http_social_signin_count_script,
+                                     3, args, lens)
+        != NGX_OK)
+    {
+        /* Redis is down: nothing is throttled meanwhile */
+        return ngx_http_social_signin_lookup(ctx);
     }
 
-    return ngx_http_social_pg_or_503(ctx, sql, 1, s->values,
-                                     ngx_http_social_signin_found);
+    return NGX_DONE;
 }
 
 
-/* the throttle's key of an account not found: the name it was asked by */
+/* the throttle's key: the name the account is asked by */
 
 static ngx_int_t
 ngx_http_social_signin_name(ngx_http_social_ctx_t *ctx, const char *kind,
@@ -216,13 +239,78 @@ ngx_http_social_signin_name(ngx_http_social_ctx_t *ctx, const char *kind,
 
 
 static void
+ngx_http_social_signin_counted(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    ngx_uint_t                 n, nfree;
+    ngx_http_social_signin_t  *s = ctx->data;
+
+    nfree = ctx->smcf->signin_free;
+
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0
+        && (ngx_uint_t) reply->integer > nfree)
+    {
+        n = ngx_min((ngx_uint_t) reply->integer - nfree - 1, 20);
+        s->delay = ngx_min((ngx_msec_t) NGX_HTTP_SOCIAL_SIGNIN_DELAY << n,
+                           ctx->smcf->signin_max_delay);
+    }
+
+    if (s->delay == 0) {
+        ngx_http_social_signin_admit(ctx);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
+                  "social: signin throttled for %M ms", s->delay);
+
+    if (ngx_http_social_task_sleep(ctx, s->delay,
+                                   ngx_http_social_signin_admit)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_social_signin_admit(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_social_signin_lookup(ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_social_done(ctx, rc);
+    }
+}
+
+
+/* a place at the gate, then the lookup: NGX_DONE, or the answer's status */
+
+static ngx_int_t
+ngx_http_social_signin_lookup(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_http_social_signin_t  *s = ctx->data;
+
+    rc = ngx_http_social_gate_admit(ctx);
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_social_gate_refuse(ctx);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_social_pg_or_503(ctx, s->sql, 1, s->values,
+                                     ngx_http_social_signin_found);
+}
+
+
+static void
 ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    u_char                    *p;
-    size_t                     lens[3];
-    const char                *args[3];
     ngx_http_social_signin_t  *s = ctx->data;
-    u_char                     window[NGX_INT_T_LEN];
 
     if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
@@ -237,73 +325,15 @@ ngx_http_social_signin_found(ngx_http_social_ctx_t *ctx, PGresult *res)
 
         s->stored.len = PQgetlength(res, 0, 1);
         s->stored.data = ngx_pnalloc(ctx->pool, s->stored.len);
-        p = ngx_pnalloc(ctx->pool, sizeof(NGX_HTTP_SOCIAL_KEY_SIGNIN) + 2
-                                   + NGX_INT64_LEN);
-
-        if (s->stored.data == NULL || p == NULL) {
+        if (s->stored.data == NULL) {
             ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
         ngx_memcpy(s->stored.data, PQgetvalue(res, 0, 1), s->stored.len);
-
-        /* an account is counted by its id, however it was asked by */
-
-        s->who.data = p;
-        s->who.len = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_SIGNIN "u:%L",
-                                 s->user_id)
-                     - p;
     }
 
-    args[0] = "1";
-    args[1] = (char *) s->who.data;
-    args[2] = (char *) window;
-
-    lens[0] = 1;
-    lens[1] = s->who.len;
-    lens[2] = ngx_sprintf(window, "%M", ctx->smcf->signin_window) - window;
-
-    if (ngx_http_social_redis_script(ctx, ngx_http_social_signin_counted,
-                                     &ngx_http_social_signin_count_script,
-                                     3, args, lens)
-        != NGX_OK)
-    {
-        /* Redis is down: nothing is throttled meanwhile */
-        ngx_http_social_signin_counted(ctx, NULL);
-    }
-}
-
-
-static void
-ngx_http_social_signin_counted(ngx_http_social_ctx_t *ctx, redisReply *reply)
-{
-    ngx_uint_t                 n, free;
-    ngx_http_social_signin_t  *s = ctx->data;
-
-    free = ctx->smcf->signin_free;
-
-    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0
-        && (ngx_uint_t) reply->integer > free)
-    {
-        n = ngx_min((ngx_uint_t) reply->integer - free - 1, 20);
-        s->delay = ngx_min((ngx_msec_t) NGX_HTTP_SOCIAL_SIGNIN_DELAY << n,
-                           ctx->smcf->signin_max_delay);
-    }
-
-    if (s->delay == 0) {
-        ngx_http_social_signin_check(ctx);
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
-                  "social: signin throttled for %M ms", s->delay);
-
-    if (ngx_http_social_task_sleep(ctx, s->delay,
-                                   ngx_http_social_signin_check)
-        != NGX_OK)
-    {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_http_social_signin_check(ctx);
 }
 
 

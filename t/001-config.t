@@ -297,7 +297,7 @@ GET /health
 --- must_die
 --- suppress_stderr
 --- error_log eval
-qr{\[emerg\] .*\Q"social_password_queue" must be between 1 and 65536, not "0"\E}
+qr{\[emerg\] .*\Q"social_password_queue" must be between 1 and 1024, not "0"\E}
 
 
 
