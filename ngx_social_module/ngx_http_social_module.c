@@ -15,6 +15,7 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_redis.h"
 #include "ngx_http_social_revoke.h"
+#include "ngx_http_social_password.h"
 #include "ngx_http_social_feed_cache.h"
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_request.h"
@@ -605,6 +606,10 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_social_revoke_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_social_password_init_process(cycle, smcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -79,8 +79,8 @@ static ngx_int_t ngx_http_social_scrypt_wait(ngx_http_social_ctx_t *ctx,
     ngx_http_social_scrypt_job_t *job);
 static void ngx_http_social_scrypt_turn(ngx_http_social_ctx_t *ctx,
     void *data, ngx_int_t rc);
-static ngx_int_t ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_scrypt_job_t *job);
+static ngx_int_t ngx_http_social_scrypt_post(ngx_thread_pool_t *pool,
+    ngx_http_social_scrypt_job_t *job, ngx_http_social_gate_t *gate);
 static void ngx_http_social_scrypt_thread(void *data, ngx_log_t *log);
 static void ngx_http_social_scrypt_done(ngx_event_t *ev);
 static void ngx_http_social_scrypt_hold(ngx_event_t *ev);
@@ -267,6 +267,41 @@ ngx_http_social_password_field(ngx_http_social_ctx_t *ctx, const char *key,
 }
 
 
+/*
+ * a worker starts by timing one hash of a random password, so that the
+ * holds of its gate last as long as a hash from the first signin on
+ */
+
+ngx_int_t
+ngx_http_social_password_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf)
+{
+    ngx_http_social_scrypt_job_t  job;
+    u_char                        random[16];
+
+    if (smcf->thread_pool == NULL) {
+        return NGX_OK;
+    }
+
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&job, sizeof(ngx_http_social_scrypt_job_t));
+    job.password.data = random;
+    job.password.len = sizeof(random);
+    job.ln = smcf->password_cost;
+
+    if (ngx_http_social_scrypt_post(smcf->thread_pool, &job, NULL) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "social: the first password hash could not be timed");
+    }
+
+    return NGX_OK;
+}
+
+
 /* a fast keyed hash of a password the server generated */
 
 ngx_int_t
@@ -351,7 +386,9 @@ ngx_http_social_scrypt_turn(ngx_http_social_ctx_t *ctx, void *data,
         return;
     }
 
-    if (ngx_http_social_scrypt_post(ctx, job) != NGX_OK) {
+    if (ngx_http_social_scrypt_post(ctx->smcf->thread_pool, job, ctx->gate)
+        != NGX_OK)
+    {
         ngx_http_social_gate_end(ctx->gate, 0);
         ngx_http_social_done(ctx,
                        ngx_http_social_unavailable(ctx, "Password hashing"));
@@ -359,16 +396,18 @@ ngx_http_social_scrypt_turn(ngx_http_social_ctx_t *ctx, void *data,
 }
 
 
+/* the thread task of a gate's turn, or of the worker's first hash */
+
 static ngx_int_t
-ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_scrypt_job_t *job)
+ngx_http_social_scrypt_post(ngx_thread_pool_t *pool,
+    ngx_http_social_scrypt_job_t *job, ngx_http_social_gate_t *gate)
 {
     ngx_thread_task_t         *task;
     ngx_http_social_scrypt_t  *s;
 
     task = ngx_calloc(sizeof(ngx_thread_task_t)
                       + sizeof(ngx_http_social_scrypt_t) + job->password.len,
-                      ctx->log);
+                      ngx_cycle->log);
     if (task == NULL) {
         return NGX_ERROR;
     }
@@ -376,7 +415,7 @@ ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
     s = (ngx_http_social_scrypt_t *) (task + 1);
     task->ctx = s;
 
-    s->gate = ctx->gate;
+    s->gate = gate;
     s->handler = job->handler;
     s->password = (u_char *) (s + 1);
     s->len = job->password.len;
@@ -400,7 +439,7 @@ ngx_http_social_scrypt_post(ngx_http_social_ctx_t *ctx,
     task->event.data = task;
     task->event.log = ngx_cycle->log;
 
-    if (ngx_thread_task_post(ctx->smcf->thread_pool, task) != NGX_OK) {
+    if (ngx_thread_task_post(pool, task) != NGX_OK) {
         ngx_explicit_memzero(s->password, s->len);
         ngx_free(task);
         return NGX_ERROR;
@@ -461,13 +500,20 @@ ngx_http_social_scrypt_done(ngx_event_t *ev)
     ngx_connection_t       *c;
     ngx_http_social_ctx_t  *ctx;
 
-    ctx = ngx_http_social_gate_ctx(s->gate);
-
     if (s->hold.timer_set) {
         ngx_del_timer(&s->hold);
     }
 
     ngx_explicit_memzero(s->password, s->len);
+
+    if (s->gate == NULL) {
+        /* the worker's first hash: how long one takes here */
+        ngx_http_social_gate_timed(ngx_current_msec - s->start);
+        ngx_free(task);
+        return;
+    }
+
+    ctx = ngx_http_social_gate_ctx(s->gate);
 
     /* the next turn; a gate whose request went away is freed */
     ngx_http_social_gate_end(s->gate, ngx_current_msec - s->start);

@@ -28,6 +28,8 @@ ngx_int_t ngx_http_social_password_hash(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_password_verify(ngx_http_social_ctx_t *ctx,
     ngx_str_t *password, ngx_str_t *stored,
     ngx_http_social_password_pt handler);
+ngx_int_t ngx_http_social_password_init_process(ngx_cycle_t *cycle,
+    ngx_http_social_main_conf_t *smcf);
 ngx_int_t ngx_http_social_password_hmac(ngx_http_social_ctx_t *ctx,
     ngx_str_t *password, ngx_str_t *out);
 

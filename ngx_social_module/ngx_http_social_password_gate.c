@@ -286,12 +286,7 @@ ngx_http_social_gate_hold(ngx_http_social_ctx_t *ctx,
 void
 ngx_http_social_gate_end(ngx_http_social_gate_t *g, ngx_msec_t took)
 {
-    ngx_msec_t  *e = &ngx_http_social_gate_estimate;
-
-    if (took) {
-        *e = *e ? (*e * 7 + took) / 8 : took;
-    }
-
+    ngx_http_social_gate_timed(took);
     ngx_http_social_gate_stop(g);
 
     if (g->op.ctx == NULL) {
@@ -302,6 +297,19 @@ ngx_http_social_gate_end(ngx_http_social_gate_t *g, ngx_msec_t took)
     }
 
     ngx_http_social_gate_dispatch();
+}
+
+
+/* a hash took this long: the moving average that holds last */
+
+void
+ngx_http_social_gate_timed(ngx_msec_t took)
+{
+    ngx_msec_t  *e = &ngx_http_social_gate_estimate;
+
+    if (took) {
+        *e = *e ? (*e * 7 + took) / 8 : took;
+    }
 }
 
 
@@ -555,25 +563,10 @@ ngx_http_social_gate_turn(ngx_event_t *ev)
 {
     ngx_http_social_gate_t  *g = ev->data;
 
-    ngx_msec_t                    hold;
-    ngx_http_social_main_conf_t  *smcf;
-
     if (g->hold) {
-        /*
-         * as long as a hash; before this worker has timed one, as long as
-         * a failed signin's deadline
-         */
-
-        hold = ngx_http_social_gate_estimate;
-
-        if (hold == 0) {
-            smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                                       ngx_http_social_module);
-            hold = ngx_max(smcf->signin_deadline, 1);
-        }
-
+        /* as long as a hash (the worker timed one when it started) */
         ev->handler = ngx_http_social_gate_held;
-        ngx_add_timer(ev, hold);
+        ngx_add_timer(ev, ngx_max(ngx_http_social_gate_estimate, 1));
         return;
     }
 

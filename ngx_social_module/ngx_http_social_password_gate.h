@@ -34,6 +34,7 @@ ngx_int_t ngx_http_social_gate_hold(ngx_http_social_ctx_t *ctx,
     ngx_http_social_gate_pt turn, void *data);
 void ngx_http_social_gate_end(ngx_http_social_gate_t *gate,
     ngx_msec_t took);
+void ngx_http_social_gate_timed(ngx_msec_t took);
 ngx_http_social_ctx_t *ngx_http_social_gate_ctx(ngx_http_social_gate_t *gate);
 
 

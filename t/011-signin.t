@@ -48,6 +48,7 @@ Content-Type: application/json
 
 
 === TEST 2: sign in by user_id: the hash is checked on the thread pool
+(task #0 of a worker is the hash it times when it starts)
 --- request
 POST /signin
 {"user_id": 1, "password": "correct horse battery"}
@@ -56,7 +57,7 @@ Content-Type: application/json
 --- response_body_like chomp
 ^\{"user_id":1,"token":"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+","token_type":"Bearer","expires_in":3600\}$
 --- error_log
-in thread pool "default"
+run task #1 in thread pool "default"
 
 
 
@@ -119,7 +120,7 @@ Content-Type: application/json
 {"error":{"code":"invalid_credentials","message":"The user or the password is wrong."}}
 --- no_error_log
 [error]
-in thread pool "default"
+task #1 added to thread pool
 
 
 
@@ -170,7 +171,7 @@ Content-Type: application/json
 --- response_body_like chomp
 ^\{"user_id":2,"token":"
 --- no_error_log
-thread pool
+task #1 added to thread pool
 
 
 
