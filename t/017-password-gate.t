@@ -153,15 +153,18 @@ the flood was refused in part: yes
 
 
 === TEST 4: a queued hash whose client has gone is never computed
-Four signins from one address: the first one's hash runs, the next two
-wait for their turn, the fourth waits out its throttling.  All four
-clients go away after 0.1 s: only the first hash is computed (task #0 is
-the hash the worker timed when it started).
+Four signups with chosen passwords from one address: the first one's hash
+runs, the others wait for their turn.  All four clients go away after
+0.1 s: only the first hash is computed (task #0 is the hash the worker
+timed when it started).
 --- init
 Social::social_redis('FLUSHALL');
 
-Social::social_flood(map { main::signin('127.0.0.4', 'alice', 'wrong password',
-                                close => 0.1) } 1 .. 4);
+Social::social_flood(map { {from => '127.0.0.4', uri => '/signup',
+                            close => 0.1,
+                            json => qq({"username": "gone$_", )
+                                    . '"password": "gone password"}'} }
+                     1 .. 4);
 
 select undef, undef, undef, 1;
 Social::social_result("gone\n");
@@ -181,7 +184,10 @@ An unknown user, a wrong chosen password and a wrong generated password
 each answer 1 s after they came (to nginx's clock, which the event loop
 reads once per turn: up to 50 ms before the client's); a right password
 answers when it is checked: at once for a generated one, after the hash
-for a chosen one.
+for a chosen one.  (Three hashes at once here, so that their turns do not
+wait for each other.)
+--- http_config eval
+$main::HttpConfig =~ s/social_password_threads  1;/social_password_threads  3;/r
 --- init
 Social::social_redis('FLUSHALL');
 
