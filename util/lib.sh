@@ -10,6 +10,15 @@ social_module_so() {
     printf '%s\n' "$STATE/modules/$1/ngx_http_social_module.so"
 }
 MODULE_SO=$(social_module_so production)
+# the nginx that runs a variant's module: the asan variant builds its own
+# (util/build), the others load into the stock one
+social_nginx() {
+    if [ "$1" = asan ]; then
+        printf '%s\n' "$STATE/modules/asan/nginx"
+    else
+        printf '%s\n' "$NGINX"
+    fi
+}
 
 say() { printf 'social: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
