@@ -11,7 +11,7 @@
 
 
 #include "ngx_http_social_module.h"
-#include "ngx_http_social_util.h"
+#include "ngx_http_social_args.h"
 #include "ngx_http_social_json.h"
 #include "ngx_http_social_token.h"
 
