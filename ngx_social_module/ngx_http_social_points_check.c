@@ -152,19 +152,22 @@ ngx_http_social_point_check(u_char *json, size_t len, const char *shape)
 }
 
 
-/* null, an object, a boolean, a member name: never in a shape */
+/*
+ * null, an object, a boolean, a member name: never in a shape, so the
+ * parse stops there (a callback's 0), and the text is refused
+ */
 
 static int
 ngx_http_social_point_check_scalar(void *ctx)
 {
-    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+    return 0;
 }
 
 
 static int
 ngx_http_social_point_check_boolean(void *ctx, int value)
 {
-    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+    return 0;
 }
 
 
@@ -172,7 +175,7 @@ static int
 ngx_http_social_point_check_key(void *ctx, const unsigned char *s,
     size_t len)
 {
-    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+    return 0;
 }
 
 
@@ -262,11 +265,7 @@ ngx_http_social_point_check_open(void *ctx)
 {
     ngx_http_social_point_check_t  *c = ctx;
 
-    if (c->depth++ == 0 && c->n == 0) {
-        return 1;
-    }
-
-    return ngx_http_social_point_check_next(c, '-') == NULL;
+    return c->depth++ == 0 && c->n == 0;
 }
 
 
@@ -282,8 +281,8 @@ ngx_http_social_point_check_close(void *ctx)
 
 
 /*
- * the next element, a number (N), a string (S) or something else (-): its
- * letter in the shape, or NULL when it does not fit there
+ * the next element, a number (N) or a string (S): its letter in the
+ * shape, or NULL when it does not fit there
  */
 
 static const char *
