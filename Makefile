@@ -1,6 +1,10 @@
 # ngx_social: the two commands are `make run` and `make test`.
 
-.PHONY: run test test-asan build stop psql admin bench faults dead-letters
+.PHONY: run test test-asan build stop psql admin bench faults dead-letters \
+	fuzz
+
+# make fuzz: each harness of fuzz/ this long (FUZZ=name for one of them)
+FUZZ_SECONDS ?= 60
 
 run:
 	@util/run
@@ -31,3 +35,6 @@ admin:
 
 dead-letters:
 	@util/dead-letters $(DO)
+
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) util/fuzz run $(FUZZ)
