@@ -134,7 +134,7 @@ Social::social_reset();
     high => qq{[2,2,"\\ud800","x",$::Ms,"} . ::pid() . '"]',
     type => qq{["2",2,"Spelling","Misspelling",$::Ms,"} . ::pid() . '"]',
     nulls => '[null,null,null,null,null,null]',
-    wrapped => qq{{"row":[1,1,"Grammar","Pronouns",$::Ms,"} . ::pid() . '"]}',
+    wrapped => '{"row":' . qq{[1,1,"Grammar","Pronouns",$::Ms,"} . ::pid() . '"]}',
 );
 # the flush is off: no need to be atomic
 my $b = 'social:err:b:aaaaaaaaaaaaaaaa:5';
