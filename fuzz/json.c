@@ -253,8 +253,8 @@ ngx_social_fuzz_json_body(ngx_http_social_ctx_t *ctx,
     ngx_int_t                  rc;
     ngx_str_t                  value;
     const char               **key;
-    ngx_social_fuzz_string_t  *s;
     ngx_http_social_json_t    *v;
+    ngx_social_fuzz_string_t  *s;
 
     for (key = ngx_social_fuzz_json_ids; *key; key++) {
         rc = ngx_http_social_json_id(ctx, body, *key, &id);
@@ -448,8 +448,8 @@ ngx_social_fuzz_json_pair(ngx_http_social_ctx_t *ctx, ngx_str_t *pair,
     ngx_str_t *a, ngx_str_t *b, ngx_uint_t low)
 {
     u_char                  *p;
-    ngx_uint_t               i;
     ngx_str_t               *want[2];
+    ngx_uint_t               i;
     ngx_http_social_json_t  *v, *s;
 
     v = ngx_http_social_json_parse(ctx->pool, pair->data, pair->len);

@@ -66,8 +66,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 static ngx_int_t
 ngx_social_fuzz_utf8_reference(const u_char *p, size_t len)
 {
-    size_t      i, n, k;
-    uint32_t    cp, min;
+    size_t    i, n, k;
+    uint32_t  cp, min;
 
     for (i = 0; i < len; i += n) {
         if (p[i] < 0x80) {
