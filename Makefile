@@ -1,6 +1,10 @@
 # ngx_social: the two commands are `make run` and `make test`.
 
-.PHONY: run test test-asan build stop psql admin bench faults flood dead-letters
+.PHONY: run test test-asan build stop psql admin bench faults flood \
+	dead-letters fuzz
+
+# make fuzz: each harness of fuzz/ this long (FUZZ=name for one of them)
+FUZZ_SECONDS ?= 60
 
 run:
 	@util/run
@@ -34,3 +38,6 @@ admin:
 
 dead-letters:
 	@util/dead-letters $(DO)
+
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) util/fuzz run $(FUZZ)

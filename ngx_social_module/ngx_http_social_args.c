@@ -40,6 +40,63 @@ ngx_http_social_limit_parse(ngx_str_t *arg, ngx_uint_t min, ngx_uint_t max,
 
 
 /*
+ * Decimal digits as a non-negative integer, read from the left: NGX_OK
+ * with the value; NGX_DECLINED at a byte that is not a digit (or when
+ * there is no digit at all); NGX_ERROR when the value passes INT64_MAX
+ * before that.  Pure: bytes in, a number out.
+ */
+
+ngx_int_t
+ngx_http_social_atoi64(const u_char *p, size_t len, int64_t *n)
+{
+    int64_t        v;
+    const u_char  *last;
+
+    if (len == 0) {
+        return NGX_DECLINED;
+    }
+
+    last = p + len;
+
+    for (v = 0; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_DECLINED;
+        }
+
+        if (v > (INT64_MAX - (*p - '0')) / 10) {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + (*p - '0');
+    }
+
+    *n = v;
+
+    return NGX_OK;
+}
+
+
+/*
+ * an id as clients write it: 1 to 2^63-1 in decimal, no sign, no leading
+ * zero; NGX_OK or NGX_DECLINED
+ */
+
+ngx_int_t
+ngx_http_social_parse_id(const u_char *p, size_t len, int64_t *id)
+{
+    if (len == 0 || len > 19 || p[0] == '0') {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_social_atoi64(p, len, id) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * ?before=: a cursor this server issued: base64url of "c:<a>:<b>", two
  * non-negative integers (a position in a list), and 8 bytes of its HMAC
  * with the server key, so that a cursor the server did not issue is

@@ -18,7 +18,7 @@
 
 
 #include "ngx_http_social_module.h"
-#include "ngx_http_social_util.h"
+#include "ngx_http_social_args.h"
 #include "ngx_http_social_task.h"
 #include "ngx_http_social_redis.h"
 #include "ngx_http_social_json.h"

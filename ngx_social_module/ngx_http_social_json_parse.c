@@ -15,7 +15,7 @@
 
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_task.h"
-#include "ngx_http_social_util.h"
+#include "ngx_http_social_args.h"
 #include "ngx_http_social_utf8.h"
 #include "ngx_http_social_json.h"
 
@@ -148,7 +148,6 @@ ngx_http_social_json_on_number(void *ctx, const char *s, size_t len)
 {
     u_char                  *p, *last;
     int64_t                  n;
-    ngx_int_t                rc;
     ngx_uint_t               negative;
     ngx_http_social_json_t  *node;
 
@@ -166,8 +165,20 @@ ngx_http_social_json_on_number(void *ctx, const char *s, size_t len)
     ngx_memcpy(node->str.data, s, len);
     node->str.len = len;
 
+    last = node->str.data + len;
+
+    /*
+     * a fraction or an exponent: a number, not an integer, however many
+     * digits come before it
+     */
+
+    for (p = node->str.data; p < last; p++) {
+        if (*p == '.' || *p == 'e' || *p == 'E') {
+            return 1;
+        }
+    }
+
     p = node->str.data;
-    last = p + len;
     negative = 0;
 
     if (p < last && *p == '-') {
@@ -175,16 +186,11 @@ ngx_http_social_json_on_number(void *ctx, const char *s, size_t len)
         p++;
     }
 
-    rc = ngx_http_social_atoi64(p, last - p, &n);
-
-    if (rc == NGX_DECLINED) {
-        /* a fraction or an exponent: a number, not an integer */
-        return 1;
-    }
-
     node->type = NGX_HTTP_SOCIAL_JSON_INTEGER;
 
-    if (rc == NGX_ERROR) {
+    /* yajl's integers are -?digits: atoi64 refuses one past 64 bits only */
+
+    if (ngx_http_social_atoi64(p, last - p, &n) != NGX_OK) {
         node->big = 1;
         return 1;
     }

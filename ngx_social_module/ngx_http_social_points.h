@@ -111,6 +111,9 @@ ngx_int_t ngx_http_social_flush_init_process(ngx_cycle_t *cycle,
 void ngx_http_social_flush_exit_process(void);
 
 /* ngx_http_social_points_check.c */
+ngx_int_t ngx_http_social_point_item(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *item, ngx_uint_t i,
+    ngx_http_social_point_t *point);
 const char *ngx_http_social_point_row_check(u_char *row, size_t len);
 const char *ngx_http_social_point_spelling_check(u_char *spelling,
     size_t len);

@@ -5,18 +5,20 @@
 
 
 /*
- * What the error points leave in Redis, judged before it goes on: a row
- * of a batch before the flush sends it to PostgreSQL, a spelling and the
- * batch ids before GET /exercises does.  Pure functions of the bytes,
- * callable without a request, a connection or the event loop (so they can
- * be fuzzed): UTF-8 of scalar values (ngx_http_social_utf8.c), then the
- * shape, by yajl's callbacks, with its own allocator (nothing outlives a
- * call).
+ * The error points judged: an item of POST /errors's body as the client
+ * sent it (ngx_http_social_point_item(), on the parsed view, the fault
+ * noted for the 422 as the JSON reads do); and what the points leave in
+ * Redis, before it goes on: a row of a batch before the flush sends it to
+ * PostgreSQL, a spelling and the batch ids before GET /exercises does.
+ * Pure functions of the bytes (and a pool), callable without a request, a
+ * connection or the event loop (so they can be fuzzed): UTF-8 of scalar
+ * values (ngx_http_social_utf8.c), then the shape, by yajl's callbacks,
+ * with its own allocator (nothing outlives a call).
  */
 
 
 #include "ngx_http_social_module.h"
-#include "ngx_http_social_util.h"
+#include "ngx_http_social_args.h"
 #include "ngx_http_social_json.h"
 #include "ngx_http_social_utf8.h"
 #include "ngx_http_social_points.h"
@@ -52,6 +54,13 @@ static const char *ngx_http_social_point_check_next(
     ngx_http_social_point_check_t *c, char type);
 static ngx_uint_t ngx_http_social_point_check_digits(u_char *p, u_char *last,
     ngx_uint_t hex, size_t max);
+static ngx_int_t ngx_http_social_point_field(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *item, ngx_uint_t i, const char *name,
+    const char *alias, ngx_str_t *value);
+static ngx_int_t ngx_http_social_point_text(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *v, const char *field, ngx_str_t *value);
+static ngx_int_t ngx_http_social_point_pair(ngx_pool_t *pool, ngx_str_t *a,
+    ngx_str_t *b, ngx_str_t *out);
 
 
 /*
@@ -143,19 +152,22 @@ ngx_http_social_point_check(u_char *json, size_t len, const char *shape)
 }
 
 
-/* null, an object, a boolean, a member name: never in a shape */
+/*
+ * null, an object, a boolean, a member name: never in a shape, so the
+ * parse stops there (a callback's 0), and the text is refused
+ */
 
 static int
 ngx_http_social_point_check_scalar(void *ctx)
 {
-    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+    return 0;
 }
 
 
 static int
 ngx_http_social_point_check_boolean(void *ctx, int value)
 {
-    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+    return 0;
 }
 
 
@@ -163,7 +175,7 @@ static int
 ngx_http_social_point_check_key(void *ctx, const unsigned char *s,
     size_t len)
 {
-    return ngx_http_social_point_check_next(ctx, '-') == NULL;
+    return 0;
 }
 
 
@@ -253,11 +265,7 @@ ngx_http_social_point_check_open(void *ctx)
 {
     ngx_http_social_point_check_t  *c = ctx;
 
-    if (c->depth++ == 0 && c->n == 0) {
-        return 1;
-    }
-
-    return ngx_http_social_point_check_next(c, '-') == NULL;
+    return c->depth++ == 0 && c->n == 0;
 }
 
 
@@ -273,8 +281,8 @@ ngx_http_social_point_check_close(void *ctx)
 
 
 /*
- * the next element, a number (N), a string (S) or something else (-): its
- * letter in the shape, or NULL when it does not fit there
+ * the next element, a number (N) or a string (S): its letter in the
+ * shape, or NULL when it does not fit there
  */
 
 static const char *
@@ -349,4 +357,220 @@ ngx_http_social_point_check_digits(u_char *p, u_char *last, ngx_uint_t hex,
     }
 
     return 1;
+}
+
+
+/* one item of "errors": its category and subcategory, in either spelling */
+
+ngx_int_t
+ngx_http_social_point_item(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *item, ngx_uint_t i,
+    ngx_http_social_point_t *point)
+{
+    ngx_str_t  low_cat, low_sub;
+
+    if (item->type != NGX_HTTP_SOCIAL_JSON_OBJECT) {
+        return ngx_http_social_note_invalid(ctx,
+                   ngx_http_social_json_path(ctx, "errors", i, NULL),
+                   "must be an object with a category and a subcategory");
+    }
+
+    if (ngx_http_social_point_field(ctx, item, i, "category",
+                                    "errorCategory", &point->category)
+        != NGX_OK
+        || ngx_http_social_point_field(ctx, item, i, "subcategory",
+                                       "errorSubCategory",
+                                       &point->subcategory)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the key ignores ASCII case: "grammar" and "Grammar" are one counter */
+
+    low_cat.len = point->category.len;
+    low_cat.data = ngx_pnalloc(ctx->pool, low_cat.len);
+    low_sub.len = point->subcategory.len;
+    low_sub.data = ngx_pnalloc(ctx->pool, low_sub.len);
+
+    if (low_cat.data == NULL || low_sub.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(low_cat.data, point->category.data, low_cat.len);
+    ngx_strlow(low_sub.data, point->subcategory.data, low_sub.len);
+
+    if (ngx_http_social_point_pair(ctx->pool, &low_cat, &low_sub,
+                                   &point->key)
+        != NGX_OK
+        || ngx_http_social_point_pair(ctx->pool, &point->category,
+                                      &point->subcategory, &point->spelling)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "category" or its other spelling "errorCategory" (both: they must say
+ * the same); the field of a 422 names the member that was sent
+ */
+
+static ngx_int_t
+ngx_http_social_point_field(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *item, ngx_uint_t i, const char *name,
+    const char *alias, ngx_str_t *value)
+{
+    ngx_str_t                other;
+    const char              *field;
+    ngx_http_social_json_t  *v, *a;
+
+    v = ngx_http_social_json_get(item, name);
+    a = ngx_http_social_json_get(item, alias);
+
+    if (v && v->type == NGX_HTTP_SOCIAL_JSON_NULL) {
+        v = NULL;
+    }
+
+    if (a && a->type == NGX_HTTP_SOCIAL_JSON_NULL) {
+        a = NULL;
+    }
+
+    if (v == NULL && a == NULL) {
+        return ngx_http_social_note_invalid(ctx,
+                   ngx_http_social_json_path(ctx, "errors", i, name),
+                                            "is required");
+    }
+
+    if (v) {
+        field = ngx_http_social_json_path(ctx, "errors", i, name);
+
+        if (ngx_http_social_point_text(ctx, v, field, value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (a == NULL) {
+        return NGX_OK;
+    }
+
+    field = ngx_http_social_json_path(ctx, "errors", i, alias);
+
+    if (ngx_http_social_point_text(ctx, a, field, v ? &other : value)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* both names of the field: one counter, so alike ignoring case */
+
+    if (v && (other.len != value->len
+              || ngx_strncasecmp(other.data, value->data, other.len) != 0))
+    {
+        return ngx_http_social_note_invalid(ctx, field,
+                                            "differs from the other spelling");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * a string without NUL, trimmed, inner white space collapsed to one space,
+ * then 1..64 code points
+ */
+
+static ngx_int_t
+ngx_http_social_point_text(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_json_t *v, const char *field, ngx_str_t *value)
+{
+    u_char      *p, *q, *last, c;
+    size_t       n;
+    ngx_uint_t   space;
+
+    if (v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
+        return ngx_http_social_note_invalid(ctx, field, "must be a string");
+    }
+
+    p = v->str.data;
+    last = p + v->str.len;
+
+    if (ngx_strlchr(p, last, '\0') != NULL) {
+        return ngx_http_social_note_invalid(ctx, field,
+                                            "must not contain NUL");
+    }
+
+    value->data = ngx_pnalloc(ctx->pool, v->str.len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = value->data;
+    space = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        c = *p;
+
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+            || c == '\v')
+        {
+            space = 1;
+            continue;
+        }
+
+        if (space && q != value->data) {
+            *q++ = ' ';
+        }
+
+        space = 0;
+        *q++ = c;
+    }
+
+    *q = '\0';
+    value->len = q - value->data;
+
+    n = ngx_utf8_length(value->data, value->len);
+
+    if (n < 1 || n > NGX_HTTP_SOCIAL_POINT_FIELD_MAX) {
+        return ngx_http_social_note_invalid(ctx, field,
+                   "must be 1 to 64 characters long after trimming");
+    }
+
+    return NGX_OK;
+}
+
+
+/* ["a","b"] */
+
+static ngx_int_t
+ngx_http_social_point_pair(ngx_pool_t *pool, ngx_str_t *a, ngx_str_t *b,
+    ngx_str_t *out)
+{
+    size_t          len;
+    yajl_gen        g;
+    const u_char   *buf;
+
+    g = ngx_http_social_json_gen(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    yajl_gen_array_open(g);
+    yajl_gen_string(g, a->data, a->len);
+    yajl_gen_string(g, b->data, b->len);
+    yajl_gen_array_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    /* the buffer is the pool's: it stays */
+
+    out->data = (u_char *) buf;
+    out->len = len;
+
+    return NGX_OK;
 }

@@ -9,13 +9,12 @@
  * the endpoint run, the wait for its backends, and the cleanup that
  * detaches them when the client goes away.  And what the endpoints read
  * of the request besides its body: ?limit=, ?before= and the path's id,
- * judged by the pure parsers of _args.c and _util.c.
+ * judged by the pure parsers of _args.c.
  */
 
 
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_task.h"
-#include "ngx_http_social_util.h"
 #include "ngx_http_social_json.h"
 #include "ngx_http_social_args.h"
 #include "ngx_http_social_request.h"

@@ -11,7 +11,7 @@
 
 
 #include "ngx_http_social_module.h"
-#include "ngx_http_social_util.h"
+#include "ngx_http_social_args.h"
 #include "ngx_http_social_json.h"
 #include "ngx_http_social_token.h"
 
@@ -234,7 +234,11 @@ ngx_http_social_b64url(ngx_pool_t *pool, ngx_str_t *in, ngx_str_t *out)
 }
 
 
-/* a signed token of the claims, issued at now, in the pool */
+/*
+ * a signed token of the claims, issued at now, in the pool; NGX_ERROR for
+ * claims that ngx_http_social_token_parse() would refuse (a sub below 1, a
+ * gen below 0: a row set by hand), rather than a token that cannot be used
+ */
 
 ngx_int_t
 ngx_http_social_token_sign(ngx_pool_t *pool, ngx_str_t *key,
@@ -246,6 +250,13 @@ ngx_http_social_token_sign(ngx_pool_t *pool, ngx_str_t *key,
     ngx_str_t      src, dst;
     unsigned int   len;
     u_char         payload[256], mac[EVP_MAX_MD_SIZE];
+
+    if (claims->user_id < 1 || claims->gen < 0) {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "social: no token signed for a user id below 1 "
+                      "or a generation below 0");
+        return NGX_ERROR;
+    }
 
     plen = ngx_snprintf(payload, sizeof(payload),
                         "{\"sub\":\"%L\",\"role\":\"%s\",\"iat\":%T,"

@@ -6,8 +6,9 @@
 
 /*
  * What the drivers share at the bottom: the nginx connection around a
- * library's socket, the wait between connects, the worker's exit, and
- * digits read as a number.  Nothing here knows a request or a backend.
+ * library's socket, the wait between connects, the worker's exit.
+ * Nothing here knows a request or a backend.  Digits read as a number
+ * (atoi64, parse_id) are _args.h's, pure.
  */
 
 
@@ -44,10 +45,6 @@ void ngx_http_social_connection_release(ngx_connection_t *c);
 void ngx_http_social_backoff_failed(ngx_http_social_backoff_t *b);
 void ngx_http_social_backoff_reset(ngx_http_social_backoff_t *b);
 ngx_uint_t ngx_http_social_backoff_waiting(ngx_http_social_backoff_t *b);
-
-ngx_int_t ngx_http_social_atoi64(const u_char *p, size_t len, int64_t *n);
-ngx_int_t ngx_http_social_parse_id(const u_char *p, size_t len,
-    int64_t *id);
 
 
 #endif /* _NGX_HTTP_SOCIAL_UTIL_H_INCLUDED_ */

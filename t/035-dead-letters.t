@@ -133,6 +133,8 @@ Social::social_reset();
     above => qq{[2,2,"Spelling","Mis\xf4\x90\x80\x80",$::Ms,"} . ::pid() . '"]',
     high => qq{[2,2,"\\ud800","x",$::Ms,"} . ::pid() . '"]',
     type => qq{["2",2,"Spelling","Misspelling",$::Ms,"} . ::pid() . '"]',
+    nulls => '[null,null,null,null,null,null]',
+    wrapped => '{"row":' . qq{[1,1,"Grammar","Pronouns",$::Ms,"} . ::pid() . '"]}',
 );
 # the flush is off: no need to be atomic
 my $b = 'social:err:b:aaaaaaaaaaaaaaaa:5';
@@ -145,16 +147,17 @@ my $b = 'social:err:b:aaaaaaaaaaaaaaaa:5';
         'n["spelling","misspelling"]', 2, 's["spelling","misspelling"]', '["Spelling","Misspelling"]', 'u["spelling","misspelling"]', '2',
         'n["x"]', 1, 's["x"]', '["X"]', 'u["x"]', '2',
         'n["p","q"]', 1, 's["p","q"]', '["P","Q"]', 'u["p","q"]', '1,,2');
-::redis('RPUSH', 'social:err:rows', ::row(1, 'Grammar', 'Pronouns'), $::Bad{low}, $::Bad{raw}, ::row(1, 'Grammar', 'Pronouns'), $::Bad{old}, $::Bad{text}, ::row(1, 'Grammar', 'Pronouns'), $::Bad{overlong});
+::redis('RPUSH', 'social:err:rows', ::row(1, 'Grammar', 'Pronouns'), $::Bad{low}, $::Bad{raw}, ::row(1, 'Grammar', 'Pronouns'), $::Bad{old}, $::Bad{text}, ::row(1, 'Grammar', 'Pronouns'), $::Bad{overlong}, $::Bad{nulls}, $::Bad{wrapped});
 ::redis('HSET', 'social:err:u:1',
         'n["grammar","pronouns"]', 3, 's["grammar","pronouns"]', '["Grammar","Pronouns"]', 'u["grammar","pronouns"]', '1',
         'n["\udc00","x"]', 1, 's["\udc00","x"]', '["\udc00","x"]', 'u["\udc00","x"]', '1',
         'n["raw","x"]', 1, 's["raw","x"]', qq{["\xed\xa0\x80","x"]}, 'u["raw","x"]', '1',
-        'n["a","b"]', 'x', 's["a","b"]', '["A","B"]', 'u["a","b"]', '1');
+        'n["a","b"]', 'x', 's["a","b"]', '["A","B"]', 'u["a","b"]', '1',
+        'n["w","x"]', 1, 's["w","x"]', '{"s":["W","X"]}', 'u["w","x"]', '1');
 ::redis(qw(SADD social:err:dirty 1));
 Social::social_result(join(' ', ::redis('LLEN', "$b:rows"), ::redis(qw(LLEN social:err:rows)), ::redis(qw(HLEN social:err:u:1))) . "\n");
 --- response_body
-5 8 12
+5 10 15
 
 
 
@@ -168,7 +171,7 @@ Content-Type: application/json
 --- response_body_like chomp
 ^\{"user_id":1,"focus":\[\{"category":"Grammar","subcategory":"Pronouns","frequency":3\}\],"exercises":\[
 --- error_log
-3 pending error counts of user 1 are not as written, skipped
+4 pending error counts of user 1 are not as written, skipped
 
 
 
@@ -203,8 +206,8 @@ drained 1
 aaaaaaaaaaaaaaaa:5 not UTF-8 of Unicode scalar values 2
 aaaaaaaaaaaaaaaa:5 not a row [user, utterance, "Category", "Subcategory", ms, "point id"] 1
 aaaaaaaaaaaaaaaa:6 not UTF-8 of Unicode scalar values 3
-aaaaaaaaaaaaaaaa:6 not a row [user, utterance, "Category", "Subcategory", ms, "point id"] 2
-above:1 high:1 low:1 old:1 overlong:1 raw:1 text:1 type:1
+aaaaaaaaaaaaaaaa:6 not a row [user, utterance, "Category", "Subcategory", ms, "point id"] 4
+above:1 high:1 low:1 nulls:1 old:1 overlong:1 raw:1 text:1 type:1 wrapped:1
 keys: []
 --- error_log eval
 qr/\[error\] .*social: error batch aaaaaaaaaaaaaaaa:5: a row set aside as dead letter \d+: not UTF-8 of Unicode scalar values/
@@ -265,7 +268,7 @@ dead letter A replayed: 1 point(s) landed
 dead letter B replayed: 1 point(s) landed
 dead letter C replayed: 0 point(s) landed
 dead letter R stays: invalid byte sequence for encoding "UTF8": 0xed 0xa0 0x80
-left 8, 8 purged, then 0
+left 10, 10 purged, then 0
 1:3 2:2 3:6
 Grammar/Poison 2
 Grammar/Tense 2
