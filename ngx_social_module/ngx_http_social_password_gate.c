@@ -10,20 +10,30 @@
  * A request that will need a hash is admitted first, before it looks its
  * user up, and is counted as waiting until its turn comes.  At most
  * social_password_queue requests wait.  When the gate is full, the newest
- * waiting request of the address that has the most waiting is pushed out
- * (503 with Retry-After) if that address has at least two more waiting
- * than the newcomer's; otherwise the newcomer is refused at once.  So one
- * address can take the whole gate when it is alone, and never keeps
- * another address out.
+ * waiting request of another address is pushed out (503 with
+ * Retry-After), and the newcomer takes its place:
+ *
+ *   - of the address with the most waiting, if it has at least two more
+ *     than the newcomer's: so one address can take the whole gate when it
+ *     is alone, and a place does not change hands between equals;
+ *   - else, when the newcomer's address is not greedy, of the greedy
+ *     address with the most waiting (at least one more than the
+ *     newcomer's): an address that asks for more than its share gives way
+ *     to one that does not, however many addresses flood the gate.
+ *
+ * Otherwise the newcomer is refused at once.  An address is greedy for
+ * NGX_HTTP_SOCIAL_GATE_LATELY ms after it was refused, pushed out, or had
+ * two requests in the gate at once; the worker remembers the last
+ * NGX_HTTP_SOCIAL_GATE_SEEN greedy addresses.
  *
  * Turns: at most social_password_threads hashes run at once (the threads
  * of the pool: the pool's own queue stays empty).  The next turn goes to
  * the first new address with a request queued (an address that had
- * nothing in the gate), else to the next old one in turn; an address that
- * had its turn goes to the end of the old ones (new flows first, as in
- * FQ-CoDel).  A client that asks once waits for the hashes that run and
- * the new addresses before it, then its own, however many requests a
- * flood keeps waiting.
+ * nothing in the gate and is not greedy), else to the next old one in
+ * turn; an address that had its turn goes to the end of the old
+ * ones (new flows first, as in FQ-CoDel).  A client that asks once waits
+ * for the hashes that run and the new addresses before it, then its own,
+ * however many requests a flood keeps waiting.
  *
  * A request that goes away leaves the gate: a queued hash of a gone client
  * is never computed.  A hash that runs finishes, and its turn ends from the
@@ -53,6 +63,12 @@
 /* the most a Retry-After says, in seconds */
 #define NGX_HTTP_SOCIAL_GATE_RETRY_MAX 60
 
+/* how long an address stays greedy */
+#define NGX_HTTP_SOCIAL_GATE_LATELY    30000
+
+/* the greedy addresses that a worker remembers */
+#define NGX_HTTP_SOCIAL_GATE_SEEN      256
+
 
 /* a client address with requests in the gate */
 
@@ -61,10 +77,20 @@ typedef struct {
     ngx_queue_t                     waiting;    /* its gates, oldest first */
     ngx_uint_t                      n;          /* waiting */
     ngx_uint_t                      running;
+    ngx_msec_t                      greedy;     /* since, or 0 */
     ngx_uint_t                      old;        /* unsigned:1 */
     size_t                          len;
     u_char                          key[NGX_HTTP_SOCIAL_GATE_KEY_LEN];
 } ngx_http_social_gate_addr_t;
+
+
+/* a greedy address */
+
+typedef struct {
+    ngx_msec_t                      greedy;
+    size_t                          len;
+    u_char                          key[NGX_HTTP_SOCIAL_GATE_KEY_LEN];
+} ngx_http_social_gate_seen_t;
 
 
 struct ngx_http_social_gate_s {
@@ -89,7 +115,12 @@ static void ngx_http_social_gate_stop(ngx_http_social_gate_t *g);
 static void ngx_http_social_gate_release(ngx_http_social_gate_addr_t *addr);
 static ngx_http_social_gate_addr_t *ngx_http_social_gate_find(u_char *key,
     size_t len);
-static ngx_http_social_gate_addr_t *ngx_http_social_gate_heaviest(void);
+static ngx_http_social_gate_addr_t *ngx_http_social_gate_heaviest(
+    ngx_http_social_gate_addr_t *except, ngx_uint_t min, ngx_uint_t greedy);
+static ngx_msec_t ngx_http_social_gate_greedy_at(u_char *key, size_t len);
+static void ngx_http_social_gate_greedy(u_char *key, size_t len,
+    ngx_http_social_gate_addr_t *addr);
+static ngx_uint_t ngx_http_social_gate_lately(ngx_msec_t greedy);
 static void ngx_http_social_gate_push(ngx_http_social_gate_t *g);
 static void ngx_http_social_gate_dispatch(void);
 static ngx_http_social_gate_t *ngx_http_social_gate_next(ngx_queue_t *list);
@@ -123,6 +154,9 @@ static ngx_uint_t   ngx_http_social_gate_queued;
 static ngx_uint_t   ngx_http_social_gate_running;
 static ngx_msec_t   ngx_http_social_gate_estimate;   /* of one hash */
 
+static ngx_http_social_gate_seen_t
+    ngx_http_social_gate_seen[NGX_HTTP_SOCIAL_GATE_SEEN];
+
 
 /* NGX_OK with ctx->gate; NGX_BUSY: ngx_http_social_gate_refuse() */
 
@@ -144,17 +178,26 @@ ngx_http_social_gate_admit(ngx_http_social_ctx_t *ctx)
     if (ngx_http_social_gate_waiting >= ctx->smcf->password_queue) {
         addr = ngx_http_social_gate_find(key, len);
         mine = addr ? addr->n : 0;
-        heavy = ngx_http_social_gate_heaviest();
 
-        /* a place changes hands only when it evens out the addresses */
+        /* a place changes hands when it evens out the addresses */
 
-        if (heavy == NULL || heavy->n < mine + 2) {
+        heavy = ngx_http_social_gate_heaviest(addr, mine + 2, 0);
+
+        /* or from a greedy address to one that is not */
+
+        if (heavy == NULL && ngx_http_social_gate_greedy_at(key, len) == 0) {
+            heavy = ngx_http_social_gate_heaviest(addr, mine + 1, 1);
+        }
+
+        if (heavy == NULL) {
+            ngx_http_social_gate_greedy(key, len, addr);
             return NGX_BUSY;
         }
 
         newest = ngx_queue_data(ngx_queue_last(&heavy->waiting),
                                 ngx_http_social_gate_t, link);
 
+        ngx_http_social_gate_greedy(heavy->key, heavy->len, heavy);
         ngx_http_social_gate_push(newest);
     }
 
@@ -341,13 +384,27 @@ ngx_http_social_gate_count(ngx_http_social_gate_t *g)
         addr->len = g->len;
         ngx_memcpy(addr->key, g->key, g->len);
         ngx_queue_init(&addr->waiting);
-        ngx_queue_insert_tail(&ngx_http_social_gate_new, &addr->list);
+        addr->greedy = ngx_http_social_gate_greedy_at(g->key, g->len);
+
+        /* a greedy address is not new when it comes back */
+
+        if (addr->greedy) {
+            addr->old = 1;
+            ngx_queue_insert_tail(&ngx_http_social_gate_old, &addr->list);
+
+        } else {
+            ngx_queue_insert_tail(&ngx_http_social_gate_new, &addr->list);
+        }
     }
 
     ngx_queue_insert_tail(&addr->waiting, &g->link);
     addr->n++;
     g->addr = addr;
     ngx_http_social_gate_waiting++;
+
+    if (addr->n + addr->running > 1) {
+        ngx_http_social_gate_greedy(addr->key, addr->len, addr);
+    }
 
     return NGX_OK;
 }
@@ -424,8 +481,14 @@ ngx_http_social_gate_find(u_char *key, size_t len)
 }
 
 
+/*
+ * the address other than except with the most waiting, at least min of
+ * them; with greedy, among the greedy addresses
+ */
+
 static ngx_http_social_gate_addr_t *
-ngx_http_social_gate_heaviest(void)
+ngx_http_social_gate_heaviest(ngx_http_social_gate_addr_t *except,
+    ngx_uint_t min, ngx_uint_t greedy)
 {
     ngx_uint_t                    i;
     ngx_queue_t                  *q, *list[2];
@@ -443,13 +506,94 @@ ngx_http_social_gate_heaviest(void)
         {
             addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, list);
 
-            if (addr->n > 0 && (heavy == NULL || addr->n > heavy->n)) {
+            if (addr == except || addr->n < min || addr->n == 0
+                || (greedy && !ngx_http_social_gate_lately(addr->greedy)))
+            {
+                continue;
+            }
+
+            if (heavy == NULL || addr->n > heavy->n) {
                 heavy = addr;
             }
         }
     }
 
     return heavy;
+}
+
+
+/* since when an address is greedy, or 0 */
+
+static ngx_msec_t
+ngx_http_social_gate_greedy_at(u_char *key, size_t len)
+{
+    ngx_uint_t                    i;
+    ngx_http_social_gate_seen_t  *s;
+
+    for (i = 0; i < NGX_HTTP_SOCIAL_GATE_SEEN; i++) {
+        s = &ngx_http_social_gate_seen[i];
+
+        if (s->len == len && ngx_memcmp(s->key, key, len) == 0) {
+            return ngx_http_social_gate_lately(s->greedy) ? s->greedy : 0;
+        }
+    }
+
+    return 0;
+}
+
+
+/* an address is greedy from now: it takes the place of the oldest */
+
+static void
+ngx_http_social_gate_greedy(u_char *key, size_t len,
+    ngx_http_social_gate_addr_t *addr)
+{
+    ngx_msec_t                    now;
+    ngx_uint_t                    i;
+    ngx_http_social_gate_seen_t  *s, *oldest;
+
+    now = ngx_current_msec ? ngx_current_msec : 1;
+
+    if (addr) {
+        addr->greedy = now;
+
+        /* a greedy address is not new */
+
+        if (!addr->old) {
+            addr->old = 1;
+            ngx_queue_remove(&addr->list);
+            ngx_queue_insert_tail(&ngx_http_social_gate_old, &addr->list);
+        }
+    }
+
+    oldest = NULL;
+
+    for (i = 0; i < NGX_HTTP_SOCIAL_GATE_SEEN; i++) {
+        s = &ngx_http_social_gate_seen[i];
+
+        if (s->len == len && ngx_memcmp(s->key, key, len) == 0) {
+            oldest = s;
+            break;
+        }
+
+        if (oldest == NULL || s->len == 0
+            || (oldest->len && now - s->greedy > now - oldest->greedy))
+        {
+            oldest = s;
+        }
+    }
+
+    oldest->greedy = now;
+    oldest->len = len;
+    ngx_memcpy(oldest->key, key, len);
+}
+
+
+static ngx_uint_t
+ngx_http_social_gate_lately(ngx_msec_t greedy)
+{
+    return greedy != 0
+           && ngx_current_msec - greedy < NGX_HTTP_SOCIAL_GATE_LATELY;
 }
 
 

@@ -326,3 +326,38 @@ Social::social_result("password change: $r[10]{status}\n");
 signup with a password: 503
 signup without: 201
 password change: 503
+
+
+
+=== TEST 10: an address refused lately gives its place to one that was not
+Five addresses send three signups each at once: more addresses than places,
+each refused in its turn, until each has one waiting.  A signin from a sixth
+address then takes the place of one of theirs instead of being refused, and
+so does a signin with a generated password (admitted before its lookup, as
+any), which answers at once.
+--- init
+Social::social_redis('FLUSHALL');
+
+my @r = Social::social_flood(
+    (map { my $a = $_;
+           map { {from => "127.0.0.$a", uri => '/signup',
+                  json => qq({"username": "f${a}_$_", "password": "fill password"})} }
+           1 .. 3 } 2 .. 6),
+    main::signin('127.0.0.9', 'bob', 'bob password', at => 0.1),
+    main::signin('127.0.0.10', $main::Id{gen}, $main::Generated, at => 0.1));
+
+my ($bob, $gen) = @r[15, 16];
+
+Social::social_result("the flood was refused in part: ",
+              ((grep { $_->{status} eq '503' } @r[0 .. 14]) ? 'yes' : 'no'),
+              "\n");
+Social::social_result("bob: $bob->{status}\n");
+Social::social_result("bob in under 2 s: ", main::secs_in($bob, 0, 2), "\n");
+Social::social_result("generated: $gen->{status}\n");
+Social::social_result("generated at once: ", main::secs_in($gen, 0, 0.5), "\n");
+--- response_body
+the flood was refused in part: yes
+bob: 200
+bob in under 2 s: yes
+generated: 200
+generated at once: yes
