@@ -22,9 +22,10 @@
  *     to one that does not, however many addresses flood the gate.
  *
  * Otherwise the newcomer is refused at once.  An address is greedy for
- * NGX_HTTP_SOCIAL_GATE_LATELY ms after it was refused, pushed out, or had
- * two requests in the gate at once; the worker remembers the last
- * NGX_HTTP_SOCIAL_GATE_SEEN greedy addresses.
+ * NGX_HTTP_SOCIAL_GATE_LATELY ms from when it was first refused, pushed
+ * out, or had two requests in the gate at once; the worker remembers
+ * NGX_HTTP_SOCIAL_GATE_SEEN greedy addresses, and when more are, an
+ * address it does not know counts as greedy too.
  *
  * Turns: at most social_password_threads hashes run at once (the threads
  * of the pool: the pool's own queue stays empty).  The next turn goes to
@@ -67,7 +68,7 @@
 #define NGX_HTTP_SOCIAL_GATE_LATELY    30000
 
 /* the greedy addresses that a worker remembers */
-#define NGX_HTTP_SOCIAL_GATE_SEEN      256
+#define NGX_HTTP_SOCIAL_GATE_SEEN      1024
 
 
 /* a client address with requests in the gate */
@@ -154,8 +155,8 @@ static ngx_uint_t   ngx_http_social_gate_queued;
 static ngx_uint_t   ngx_http_social_gate_running;
 static ngx_msec_t   ngx_http_social_gate_estimate;   /* of one hash */
 
-static ngx_http_social_gate_seen_t
-    ngx_http_social_gate_seen[NGX_HTTP_SOCIAL_GATE_SEEN];
+static ngx_http_social_gate_seen_t  ngx_http_social_gate_seen[
+                                        NGX_HTTP_SOCIAL_GATE_SEEN];
 
 
 /* NGX_OK with ctx->gate; NGX_BUSY: ngx_http_social_gate_refuse() */
@@ -185,7 +186,10 @@ ngx_http_social_gate_admit(ngx_http_social_ctx_t *ctx)
 
         /* or from a greedy address to one that is not */
 
-        if (heavy == NULL && ngx_http_social_gate_greedy_at(key, len) == 0) {
+        if (heavy == NULL
+            && !(addr && ngx_http_social_gate_lately(addr->greedy))
+            && ngx_http_social_gate_greedy_at(key, len) == 0)
+        {
             heavy = ngx_http_social_gate_heaviest(addr, mine + 1, 1);
         }
 
@@ -506,7 +510,7 @@ ngx_http_social_gate_heaviest(ngx_http_social_gate_addr_t *except,
         {
             addr = ngx_queue_data(q, ngx_http_social_gate_addr_t, list);
 
-            if (addr == except || addr->n < min || addr->n == 0
+            if (addr == except || addr->n < min
                 || (greedy && !ngx_http_social_gate_lately(addr->greedy)))
             {
                 continue;
@@ -522,70 +526,97 @@ ngx_http_social_gate_heaviest(ngx_http_social_gate_addr_t *except,
 }
 
 
-/* since when an address is greedy, or 0 */
+/*
+ * since when an address is greedy, or 0; one that the table has no room
+ * for (every entry greedy) counts as greedy
+ */
 
 static ngx_msec_t
 ngx_http_social_gate_greedy_at(u_char *key, size_t len)
 {
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, room;
     ngx_http_social_gate_seen_t  *s;
+
+    room = 0;
 
     for (i = 0; i < NGX_HTTP_SOCIAL_GATE_SEEN; i++) {
         s = &ngx_http_social_gate_seen[i];
 
+        /* an entry expires before ngx_msec_t can wrap round to it */
+
+        if (s->len && !ngx_http_social_gate_lately(s->greedy)) {
+            s->len = 0;
+        }
+
+        if (s->len == 0) {
+            room = 1;
+            continue;
+        }
+
         if (s->len == len && ngx_memcmp(s->key, key, len) == 0) {
-            return ngx_http_social_gate_lately(s->greedy) ? s->greedy : 0;
+            return s->greedy;
         }
     }
 
-    return 0;
+    return room ? 0 : (ngx_current_msec ? ngx_current_msec : 1);
 }
 
 
-/* an address is greedy from now: it takes the place of the oldest */
+/*
+ * an address is greedy, from now unless it already is (refusals do not
+ * renew it, so that a client refused once is not held off while a flood
+ * lasts); it takes the entry of the oldest
+ */
 
 static void
 ngx_http_social_gate_greedy(u_char *key, size_t len,
     ngx_http_social_gate_addr_t *addr)
 {
-    ngx_msec_t                    now;
+    ngx_msec_t                    since;
     ngx_uint_t                    i;
     ngx_http_social_gate_seen_t  *s, *oldest;
 
-    now = ngx_current_msec ? ngx_current_msec : 1;
-
-    if (addr) {
-        addr->greedy = now;
-
-        /* a greedy address is not new */
-
-        if (!addr->old) {
-            addr->old = 1;
-            ngx_queue_remove(&addr->list);
-            ngx_queue_insert_tail(&ngx_http_social_gate_old, &addr->list);
-        }
-    }
-
+    since = ngx_current_msec ? ngx_current_msec : 1;
     oldest = NULL;
 
     for (i = 0; i < NGX_HTTP_SOCIAL_GATE_SEEN; i++) {
         s = &ngx_http_social_gate_seen[i];
 
+        if (s->len && !ngx_http_social_gate_lately(s->greedy)) {
+            s->len = 0;
+        }
+
         if (s->len == len && ngx_memcmp(s->key, key, len) == 0) {
+            since = s->greedy;
             oldest = s;
             break;
         }
 
         if (oldest == NULL || s->len == 0
-            || (oldest->len && now - s->greedy > now - oldest->greedy))
+            || (oldest->len
+                && (ngx_msec_int_t) (s->greedy - oldest->greedy) < 0))
         {
             oldest = s;
         }
     }
 
-    oldest->greedy = now;
+    oldest->greedy = since;
     oldest->len = len;
     ngx_memcpy(oldest->key, key, len);
+
+    if (addr == NULL) {
+        return;
+    }
+
+    addr->greedy = since;
+
+    /* a greedy address is not new */
+
+    if (!addr->old) {
+        addr->old = 1;
+        ngx_queue_remove(&addr->list);
+        ngx_queue_insert_tail(&ngx_http_social_gate_old, &addr->list);
+    }
 }
 
 
