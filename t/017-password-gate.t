@@ -361,3 +361,34 @@ bob: 200
 bob in under 2 s: yes
 generated: 200
 generated at once: yes
+
+
+
+=== TEST 11: a hash that runs past the deadline answers when it is done
+With a deadline of 1 ms every hash runs past it: a wrong chosen password
+answers when its hash is done, not before, as long as a right one takes.
+--- http_config eval
+$main::HttpConfig =~ s/social_signin_deadline   1s;/social_signin_deadline   1ms;/r
+--- init
+Social::social_redis('FLUSHALL');
+
+my ($right) = Social::social_flood(main::signin('127.0.0.11', 'alice',
+                                                'alice password'));
+my ($wrong) = Social::social_flood(main::signin('127.0.0.12', 'alice',
+                                                'wrong password'));
+
+Social::social_result("right: $right->{status}\n");
+Social::social_result("wrong: $wrong->{status}\n");
+Social::social_result("wrong after its hash: ",
+              (defined $wrong->{secs} && defined $right->{secs}
+               && $wrong->{secs} >= $right->{secs} / 2
+               ? 'yes' : sprintf('no (%.3f s, a hash %.3f s)',
+                                 $wrong->{secs} // -1, $right->{secs} // -1)),
+              "\n");
+Social::social_result("not at the usual deadline: ",
+              main::secs_in($wrong, 0, 0.9), "\n");
+--- response_body
+right: 200
+wrong: 401
+wrong after its hash: yes
+not at the usual deadline: yes
