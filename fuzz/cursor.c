@@ -49,31 +49,13 @@ static ngx_int_t ngx_social_fuzz_cursor_reference(const u_char *text,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ngx_pool_t  *pool;
+    static ngx_social_fuzz_pt  modes[] = {
+        ngx_social_fuzz_cursor_raw,
+        ngx_social_fuzz_cursor_signed,
+        ngx_social_fuzz_cursor_round
+    };
 
-    if (size == 0) {
-        return 0;
-    }
-
-    pool = ngx_social_fuzz_pool();
-
-    switch (ngx_social_fuzz_mode(data, size, 3)) {
-
-    case 0:
-        ngx_social_fuzz_cursor_raw(pool, data + 1, size - 1);
-        break;
-
-    case 1:
-        ngx_social_fuzz_cursor_signed(pool, data + 1, size - 1);
-        break;
-
-    default:
-        ngx_social_fuzz_cursor_round(pool, data + 1, size - 1);
-    }
-
-    ngx_destroy_pool(pool);
-
-    return 0;
+    return ngx_social_fuzz_modes(data, size, modes, 3);
 }
 
 

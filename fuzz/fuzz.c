@@ -92,6 +92,28 @@ ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
 }
 
 
+/* the first byte of an input chooses which of n modes tries the rest */
+
+int
+ngx_social_fuzz_modes(const uint8_t *data, size_t size,
+    ngx_social_fuzz_pt *modes, ngx_uint_t n)
+{
+    ngx_pool_t  *pool;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    pool = ngx_social_fuzz_pool();
+
+    modes[data[0] % n](pool, data + 1, size - 1);
+
+    ngx_destroy_pool(pool);
+
+    return 0;
+}
+
+
 ngx_pool_t *
 ngx_social_fuzz_pool(void)
 {

@@ -27,9 +27,9 @@
 #define NGX_SOCIAL_FUZZ_NOW  1700000000
 
 
-/* the first byte of an input chooses what a harness does with the rest */
-#define ngx_social_fuzz_mode(data, size, n)                                  \
-    ((size) ? (ngx_uint_t) (data)[0] % (n) : 0)
+/* one way of a harness to try an input, in a pool of its own */
+typedef void (*ngx_social_fuzz_pt)(ngx_pool_t *pool, const u_char *data,
+    size_t size);
 
 
 #define ngx_social_fuzz_check(cond, what)                                    \
@@ -45,6 +45,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 ngx_pool_t *ngx_social_fuzz_pool(void);
+int ngx_social_fuzz_modes(const uint8_t *data, size_t size,
+    ngx_social_fuzz_pt *modes, ngx_uint_t n);
 u_char *ngx_social_fuzz_copy(ngx_pool_t *pool, const u_char *data,
     size_t len);
 void ngx_social_fuzz_b64url(ngx_pool_t *pool, const u_char *data,
