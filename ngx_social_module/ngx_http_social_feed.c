@@ -77,7 +77,8 @@ enum {
 
 
 typedef struct {
-    const char                     *values[3];  /* reader, before, limit */
+    const char                     *values[4];  /* reader, before, limit,
+                                                   after */
     ngx_uint_t                      limit;
     int64_t                         last;       /* in PostgreSQL */
     int64_t                         top;        /* in the set */
@@ -108,29 +109,78 @@ static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 
 
-/* the users in a block with the reader are read once, as a hashed set */
+/*
+ * The page's events, merged per followee (ngx_http_social_feed_page_cte):
+ * the reader and whom the reader follows, less the users in a block with
+ * the reader (bl, read once as an array), are s.  h: the newest matching
+ * event of each below the cursor ($2) and above $4, one probe each of
+ * events_actor_page, and the limit ($3, the page and one more) newest of
+ * them.  If there are that many, the page holds no event older than the
+ * oldest of them (t): each of those followees has a matching event at or
+ * above t.  pg: the events of the followees of h between t and the
+ * cursor, at most $3 each, merged and cut to $3.  So a page reads one
+ * index entry per followee and at most $3 * $3 more, whatever the size of
+ * the table.
+ *
+ * A match: no target and no post author in a block with the reader (the
+ * actor is one of s).  The post's author is looked up only when the reader
+ * is in a block at all.
+ */
 
-static const char  ngx_http_social_sql_feed[] =
-    "WITH b AS (SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1 "
-    "           UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1) "
-    "SELECT e.event_id, e.type, social_time(e.created_at), "
-    "       a.user_id, a.username, "
-    "       p.post_id, p.author_id, p.content, social_time(p.created_at), "
-    "       (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id), "
-    "       t.user_id, t.username "
-    "  FROM events e "
-    "  JOIN users a ON a.user_id = e.actor_id "
-    "  LEFT JOIN posts p ON p.post_id = e.post_id "
+#define NGX_HTTP_SOCIAL_FEED_MATCH                                           \
+    "      AND (e.target_id IS NULL OR NOT e.target_id = ANY (bl.ids)) "     \
+    "      AND (e.post_id IS NULL OR cardinality(bl.ids) = 0 "               \
+    "           OR NOT (SELECT p.author_id FROM posts p "                    \
+    "                    WHERE p.post_id = e.post_id) = ANY (bl.ids)) "
+
+#define NGX_HTTP_SOCIAL_FEED_PAGE_CTE                                        \
+    "WITH bl AS (SELECT ARRAY(SELECT blocked_id FROM blocks "                \
+    "                          WHERE blocker_id = $1 "                       \
+    "                         UNION SELECT blocker_id FROM blocks "          \
+    "                                WHERE blocked_id = $1) AS ids), "       \
+    "     s AS (SELECT f.followed_id AS id FROM follows f "                  \
+    "            WHERE f.follower_id = $1 "                                  \
+    "           UNION ALL SELECT $1::bigint), "                              \
+    "     h AS (SELECT s.id, x.event_id "                                    \
+    "             FROM s CROSS JOIN bl CROSS JOIN LATERAL "                  \
+    "                  (SELECT e.event_id FROM events e "                    \
+    "                    WHERE e.actor_id = s.id "                           \
+    "                      AND e.event_id < $2 AND e.event_id > $4 "         \
+    NGX_HTTP_SOCIAL_FEED_MATCH                                               \
+    "                    ORDER BY e.event_id DESC LIMIT 1) x "               \
+    "            WHERE NOT s.id = ANY (bl.ids) "                             \
+    "            ORDER BY x.event_id DESC LIMIT $3), "                       \
+    "     t AS (SELECT CASE WHEN count(*) < $3 THEN 0 "                      \
+    "                       ELSE min(event_id) END AS t FROM h), "           \
+    "     pg AS (SELECT x.event_id "                                         \
+    "              FROM h CROSS JOIN t CROSS JOIN bl CROSS JOIN LATERAL "    \
+    "                   (SELECT e.event_id FROM events e "                   \
+    "                     WHERE e.actor_id = h.id "                          \
+    "                       AND e.event_id < $2 AND e.event_id > $4 "        \
+    "                       AND e.event_id >= t.t "                          \
+    NGX_HTTP_SOCIAL_FEED_MATCH                                               \
+    "                     ORDER BY e.event_id DESC LIMIT $3) x "             \
+    "             ORDER BY x.event_id DESC LIMIT $3) "
+
+/* a page's rows: the events with their actor, post and target */
+#define NGX_HTTP_SOCIAL_FEED_ROWS                                            \
+    "SELECT e.event_id, e.type, social_time(e.created_at), "                 \
+    "       a.user_id, a.username, "                                         \
+    "       p.post_id, p.author_id, p.content, social_time(p.created_at), "  \
+    "       (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id), "    \
+    "       t.user_id, t.username "                                          \
+    "  FROM events e "                                                       \
+    "  JOIN users a ON a.user_id = e.actor_id "                              \
+    "  LEFT JOIN posts p ON p.post_id = e.post_id "                          \
     "  LEFT JOIN users t ON t.user_id = e.target_id "
-    " WHERE e.actor_id = ANY (ARRAY(SELECT f.followed_id FROM follows f "
-    "                                WHERE f.follower_id = $1) "
-    "                         || $1::bigint) "
-    "   AND e.event_id < $2 "
-    "   AND e.actor_id NOT IN (SELECT id FROM b) "
-    "   AND (p.author_id IS NULL OR p.author_id NOT IN (SELECT id FROM b)) "
-    "   AND (e.target_id IS NULL OR e.target_id NOT IN (SELECT id FROM b)) "
-    " ORDER BY e.event_id DESC "
-    " LIMIT $3";
+
+
+/* the page: reader, before, limit, after (0) */
+static const char  ngx_http_social_sql_feed[] =
+    NGX_HTTP_SOCIAL_FEED_PAGE_CTE
+    NGX_HTTP_SOCIAL_FEED_ROWS
+    " WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM pg)) "
+    " ORDER BY e.event_id DESC";
 
 
 /* the reader's follows and blocks, and the last event id */
@@ -143,39 +193,17 @@ static const char  ngx_http_social_sql_feed_context[] =
     "       coalesce((SELECT max(event_id) FROM events), 0)";
 
 /*
- * The events the set chose, by id, when objects of theirs are not cached,
- * and the reader's events newer than the set holds (above $2, below $3):
- * their rows as the feed query's.
+ * The events the set chose, by id ($5), when objects of theirs are not
+ * cached, and the reader's events newer than the set holds (above $4, the
+ * set's top, below $2): their rows as the page's
  */
 static const char  ngx_http_social_sql_feed_ids[] =
-    "WITH b AS (SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1 "
-    "           UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1), "
-    "     h AS (SELECT e.event_id FROM events e "
-    "             LEFT JOIN posts p ON p.post_id = e.post_id "
-    "            WHERE e.actor_id = ANY (ARRAY(SELECT f.followed_id "
-    "                                           FROM follows f "
-    "                                          WHERE f.follower_id = $1) "
-    "                                    || $1::bigint) "
-    "              AND e.event_id > $2 AND e.event_id < $3 "
-    "              AND e.actor_id NOT IN (SELECT id FROM b) "
-    "              AND (p.author_id IS NULL "
-    "                   OR p.author_id NOT IN (SELECT id FROM b)) "
-    "              AND (e.target_id IS NULL "
-    "                   OR e.target_id NOT IN (SELECT id FROM b)) "
-    "            ORDER BY e.event_id DESC LIMIT $5) "
-    "SELECT e.event_id, e.type, social_time(e.created_at), "
-    "       a.user_id, a.username, "
-    "       p.post_id, p.author_id, p.content, social_time(p.created_at), "
-    "       (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id), "
-    "       t.user_id, t.username "
-    "  FROM events e "
-    "  JOIN users a ON a.user_id = e.actor_id "
-    "  LEFT JOIN posts p ON p.post_id = e.post_id "
-    "  LEFT JOIN users t ON t.user_id = e.target_id "
-    " WHERE e.event_id IN (SELECT event_id FROM h "
-    "                      UNION ALL SELECT unnest($4::bigint[])) "
+    NGX_HTTP_SOCIAL_FEED_PAGE_CTE
+    NGX_HTTP_SOCIAL_FEED_ROWS
+    " WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM pg) "
+    "                         || $5::bigint[]) "
     " ORDER BY e.event_id DESC "
-    " LIMIT $5";
+    " LIMIT $3";
 
 
 /* 1. the arguments, then the context (2) or, without Redis, the page (6) */
@@ -204,6 +232,7 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 
     /* one more than the page: whether there is a next one */
     f->values[2] = ngx_http_social_int64(ctx, f->limit + 1);
+    f->values[3] = "0";
 
     if (ctx->smcf->redis_addr.len) {
         return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_context,
@@ -211,7 +240,7 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
                                          ngx_http_social_feed_context);
     }
 
-    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed, 3,
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed, 4,
                                      f->values, ngx_http_social_feed_read);
 }
 
@@ -416,15 +445,15 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     ngx_memcpy(f->gen.data, el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->str,
                f->gen.len);
 
-    /* reader, the set's top, before, the set's events, limit */
+    /* reader, before, limit, the set's top, the set's events */
 
     f->ids[0] = f->values[0];
-    f->ids[1] = ngx_http_social_int64(ctx, f->top);
-    f->ids[2] = f->values[1];
-    f->ids[3] = (char *) p;
-    f->ids[4] = f->values[2];
+    f->ids[1] = f->values[1];
+    f->ids[2] = f->values[2];
+    f->ids[3] = ngx_http_social_int64(ctx, f->top);
+    f->ids[4] = (char *) p;
 
-    if (f->ids[1] == NULL) {
+    if (f->ids[3] == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -755,7 +784,7 @@ ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_feed_t  *f = ctx->data;
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed, 3, f->values,
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed, 4, f->values,
                                ngx_http_social_feed_read);
 }
 
