@@ -1,0 +1,276 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# GET /feed merged per followee (ngx_http_social_feed.c): on a network drawn
+# at random (a fixed seed), every reader's feed, paged with several limits,
+# is the one a plain reading of API.md gives ("Activity feed"): the events
+# whose actor is the reader or someone the reader follows, less those whose
+# actor, post author or target is in a block with the reader either way,
+# newest first, no duplicate and no gap across pages, every page full while
+# more exist.  The reference is computed here, in Perl, from the tables.
+#
+# 40 users; follows drawn with a skew (a few users followed by many); ten
+# blocks (which remove the follows across them, as the API does); 600
+# events: posts by a skewed few, likes of random posts, follows of random
+# users.  Reader 1 follows two users with many events (fewer followees
+# than a page: the merge without a threshold), reader 2 follows everyone
+# (the threshold cuts most of them).  The Redis set keeps the newest 50, so
+# the first pages come from Redis and the others from PostgreSQL.
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+repeat_each(1);
+no_shuffle();
+
+plan tests => repeat_each() * (3 * blocks());
+
+our $HttpConfig = <<'_EOC_';
+    social_feed_cache_size 50;
+    social_trim_interval 200ms;
+_EOC_
+
+our $Users = 40;
+
+# the whole feed of $reader paged by $limit, as the module answers it: the
+# event ids, or an error
+sub pages {
+    my ($reader, $limit) = @_;
+    my ($uri, @ids, %seen) = ("/feed?limit=$limit");
+
+    require JSON::PP;
+
+    for (1 .. 1000) {
+        my ($status, $body) = Social::social_http('GET', $uri, undef,
+                                        Social::social_auth($reader));
+        return "status $status" if $status ne '200';
+        my $feed = JSON::PP::decode_json($body);
+        my @page = map { $_->{event_id} } @{ $feed->{events} };
+
+        return "a page of " . @page . " with a next page"
+            if @page != $limit && defined $feed->{next};
+        return "an empty page" if !@page && @ids;
+
+        for (@page) {
+            return "$_ twice" if $seen{$_}++;
+        }
+
+        push @ids, @page;
+        return \@ids unless defined $feed->{next};
+        $uri = "/feed?limit=$limit&before=$feed->{next}";
+    }
+
+    return "too many pages";
+}
+
+# the feed of $reader as API.md says it, from the tables
+sub reference {
+    my $reader = shift;
+
+    my %follows = ($reader => 1);
+    for (Social::social_sql("SELECT followed_id FROM follows"
+                            . " WHERE follower_id = $reader"))
+    {
+        $follows{$_} = 1;
+    }
+
+    my %blocked;
+    for (Social::social_sql("SELECT blocked_id FROM blocks"
+                            . " WHERE blocker_id = $reader"
+                            . " UNION SELECT blocker_id FROM blocks"
+                            . " WHERE blocked_id = $reader"))
+    {
+        $blocked{$_} = 1;
+    }
+
+    my @ids;
+
+    for (Social::social_sql("SELECT e.event_id || ' ' || e.actor_id || ' '"
+                            . " || coalesce(p.author_id, 0) || ' '"
+                            . " || coalesce(e.target_id, 0)"
+                            . " FROM events e LEFT JOIN posts p"
+                            . " USING (post_id) ORDER BY e.event_id DESC"))
+    {
+        my ($id, $actor, $author, $target) = split / /;
+        next unless $follows{$actor};
+        next if $blocked{$actor} || $blocked{$author} || $blocked{$target};
+        push @ids, $id;
+    }
+
+    return \@ids;
+}
+
+# every reader's feed by $limit against the reference: a line
+sub check {
+    my ($limit, @readers) = @_;
+    my ($events, @wrong) = (0);
+
+    @readers = (1 .. $Users) unless @readers;
+
+    for my $reader (@readers) {
+        my $got = pages($reader, $limit);
+        my $want = reference($reader);
+
+        if (!ref $got) {
+            push @wrong, "reader $reader: $got";
+
+        } elsif ("@$got" ne "@$want") {
+            my $i = 0;
+            $i++ while $i < @$got && $i < @$want && $got->[$i] == $want->[$i];
+            push @wrong, "reader $reader: from the event at $i on, got "
+                         . join(' ', grep { defined } @$got[$i .. $i + 4])
+                         . ", want "
+                         . join(' ', grep { defined } @$want[$i .. $i + 4]);
+        }
+
+        $events += @$want;
+    }
+
+    Social::social_result(
+        @wrong ? join('', map { "$_\n" } @wrong)
+               : "limit $limit: " . @readers . " readers as the reference"
+                 . ($events >= 20 * @readers ? ", many events" : ", few")
+                 . "\n");
+}
+
+# a skewed draw among 1 .. $n: low numbers far more often
+sub skewed {
+    my $n = shift;
+    return 1 + int(exp(rand() * log($n + 1)) - 1) % $n;
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", $HttpConfig)
+        unless defined $block->http_config;
+    $block->set_value("config", $Social::Locations)
+        unless defined $block->config;
+    $block->set_value("no_error_log", "[error]")
+        unless defined $block->no_error_log;
+
+    social_defaults($block);
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a network drawn at random
+--- init
+Social::social_reset();
+srand(25);
+my (@sql, %follow, %block);
+push @sql, "INSERT INTO users (username, password_hash) SELECT 'u' || i, 'x' FROM generate_series(1, $::Users) i";
+push @sql, "UPDATE users SET role = 'admin' WHERE user_id = $::Users";
+for my $a (3 .. $::Users) {
+    for (1 .. int(rand(12))) {
+        my $b = ::skewed($::Users);
+        $follow{"$a $b"} = 1 if $a != $b;
+    }
+}
+for my $b (3 .. $::Users) {
+    $follow{"2 $b"} = 1;
+}
+$follow{"1 3"} = $follow{"1 4"} = 1;
+for (1 .. 10) {
+    my ($a, $b) = (3 + int(rand($::Users - 2)), 3 + int(rand($::Users - 2)));
+    next if $a == $b;
+    $block{"$a $b"} = 1;
+    delete $follow{"$a $b"};
+    delete $follow{"$b $a"};
+}
+# reader 2 is in one block too
+$block{"2 5"} = 1;
+delete $follow{"2 5"};
+push @sql, "INSERT INTO follows (follower_id, followed_id) VALUES "
+           . join(', ', map { "(" . join(', ', split / /) . ")" } sort keys %follow);
+push @sql, "INSERT INTO blocks (blocker_id, blocked_id) VALUES "
+           . join(', ', map { "(" . join(', ', split / /) . ")" } sort keys %block);
+my $posts = 0;
+for my $i (1 .. 600) {
+    my $r = rand();
+    if ($r < 0.6 || $posts < 10) {
+        my $a = $i % 7 == 0 ? 3 : $i % 5 == 0 ? 4 : ::skewed($::Users);
+        $posts++;
+        push @sql, "WITH p AS (INSERT INTO posts (author_id, content) VALUES ($a, 'p$posts') RETURNING post_id) INSERT INTO events (actor_id, type, post_id) SELECT $a, 'post', post_id FROM p";
+    } elsif ($r < 0.85) {
+        my ($a, $p) = (::skewed($::Users), 1 + int(rand($posts)));
+        push @sql, "WITH l AS (INSERT INTO likes (user_id, post_id) VALUES ($a, $p) ON CONFLICT DO NOTHING RETURNING post_id) INSERT INTO events (actor_id, type, post_id) SELECT $a, 'like', post_id FROM l";
+    } else {
+        my ($a, $t) = (::skewed($::Users), 1 + int(rand($::Users)));
+        push @sql, "INSERT INTO events (actor_id, type, target_id) VALUES ($a, 'follow', $t)" if $a != $t;
+    }
+}
+Social::social_sql(join ";\n", @sql);
+Social::social_result(Social::social_sql("SELECT (count(*) > 500)::text FROM events") . "\n");
+--- response_body
+true
+
+
+
+=== TEST 2: every reader, pages of 20 (the first from Redis, then from PostgreSQL)
+--- init
+::check(20);
+--- response_body
+limit 20: 40 readers as the reference, many events
+
+
+
+=== TEST 3: every reader, pages of 7
+--- init
+::check(7);
+--- response_body
+limit 7: 40 readers as the reference, many events
+
+
+
+=== TEST 4: pages of 1 and of 100 for the readers of few and of all followees, and a few others
+--- init
+::check(1, 1, 2, 7);
+::check(100, 1, 2, 7, 20);
+--- response_body
+limit 1: 3 readers as the reference, many events
+limit 100: 4 readers as the reference, many events
+
+
+
+=== TEST 5: reader 1 follows five more users: their earlier events are in at once, in every page size
+--- init
+for my $u (10 .. 14) {
+    Social::social_http('PUT', "/user/$u/follow", undef, Social::social_auth(1));
+}
+::check(3, 1);
+::check(20, 1);
+--- response_body
+limit 3: 1 readers as the reference, many events
+limit 20: 1 readers as the reference, many events
+
+
+
+=== TEST 6: reader 1 unfollows two of them and blocks a third: out at once
+--- init
+for my $u (10, 11) {
+    Social::social_http('DELETE', "/user/$u/follow", undef, Social::social_auth(1));
+}
+Social::social_http('PUT', "/user/12/block", undef, Social::social_auth(1));
+::check(5, 1);
+::check(20, 1, 12);
+--- response_body
+limit 5: 1 readers as the reference, many events
+limit 20: 2 readers as the reference, many events
+
+
+
+=== TEST 7: posts deleted, one by one's author and one by an admin: gone from every feed
+--- init
+my ($p, $q) = Social::social_sql("SELECT post_id FROM posts WHERE author_id IN (3, 4) ORDER BY post_id DESC LIMIT 2");
+my ($author) = Social::social_sql("SELECT author_id FROM posts WHERE post_id = $p");
+Social::social_http('DELETE', "/posts/$p", undef, Social::social_auth($author));
+Social::social_http('DELETE', "/posts/$q", undef, Social::social_auth(40, role => 'admin'));
+my $left = Social::social_sql("SELECT count(*) FROM posts WHERE post_id IN ($p, $q)");
+Social::social_result("posts left: $left\n");
+::check(20);
+--- response_body
+posts left: 0
+limit 20: 40 readers as the reference, many events
