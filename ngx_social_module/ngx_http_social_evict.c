@@ -92,7 +92,8 @@ static ngx_http_social_script_t  ngx_http_social_evict_feed_script = {
     "redis.call('INCR', KEYS[5]) "
     "if ARGV[1] == '0' then return 0 end "
     "local n = redis.call('ZCARD', KEYS[1]) "
-    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) "
+    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], '"
+                                 NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "') "
     "return n",
     ""
 };

@@ -352,7 +352,8 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     status = el[NGX_HTTP_SOCIAL_FEED_REPLY_STATUS];
 
     if ((ngx_strcmp(status->str, "ok") != 0
-         && ngx_strcmp(status->str, "short") != 0)
+         && ngx_strcmp(status->str, "short") != 0
+         && ngx_strcmp(status->str, "few") != 0)
         || reply->elements < NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS
         || el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->type != REDIS_REPLY_STRING
         || el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->type != REDIS_REPLY_STRING
@@ -382,13 +383,17 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    /* short: the set holds fewer matching events than the page needs */
+    /*
+     * short: the set holds fewer matching events than the page needs;
+     * few: the reader's follows have fewer events in it, as its actors'
+     * counts say, so it was not walked
+     */
 
-    f->short_page = (status->str[0] == 's');
+    f->short_page = (status->str[0] != 'o');
 
     if (f->short_page && f->top >= f->last) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
-                       "social feed: redis set short");
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                       "social feed: redis set %s", status->str);
         ngx_http_social_feed_pg(ctx);
         return;
     }

@@ -47,6 +47,21 @@
 #define NGX_HTTP_SOCIAL_FEED_LOAD_TRIES  3
 
 
+/*
+ * Lua: the actors' counts of the set's members (KEY_FEED_ACTORS) follow
+ * every member that goes in (count) or out (uncount)
+ */
+
+#define NGX_HTTP_SOCIAL_FEED_LUA_COUNTS                                      \
+    "local A = '" NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "' "                       \
+    "local function count(m, d) "                                            \
+    "  local a = string.match(m, '^%d+|%a+|(%d+)|') "                        \
+    "  if redis.call('HINCRBY', A, a, d) <= 0 then "                         \
+    "    redis.call('HDEL', A, a) end "                                      \
+    "  redis.call('HINCRBY', A, '*', d) "                                    \
+    "end "
+
+
 /* the refresh reads MGET top gen: the slots of its reply */
 
 enum {
@@ -146,14 +161,27 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
     "  return {'stale'} end "
     "local need, cap, nf = tonumber(ARGV[2]), tonumber(ARGV[3]), "
     "  tonumber(ARGV[4]) "
+    "local objgen = redis.call('GET', '"
+                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') or '0' "
+    /* fewer members of the reader and the followed than wanted: short */
+    "local A = '" NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "' "
+    "if bottom > 0 and tonumber(redis.call('HGET', A, '*')) "
+    "                  == redis.call('ZCARD', KEYS[1]) then "
+    "  local sum, i = 0, 5 "
+    "  while i <= 4 + nf and sum < need do "
+    "    local j = math.min(i + 999, 4 + nf) "
+    "    for _, c in ipairs(redis.call('HMGET', A, unpack(ARGV, i, j))) do "
+    "      sum = sum + (tonumber(c) or 0) end "
+    "    i = j + 1 "
+    "  end "
+    "  if sum < need then return {'few', objgen, topv} end "
+    "end "
     "local follow, block = {}, {} "
     "for i = 5, 4 + nf do follow[ARGV[i]] = true end "
     "for i = 5 + nf, #ARGV do block[ARGV[i]] = true end "
     "local max = '(' .. ARGV[1] "
     "if tonumber(ARGV[1]) > top then max = top end "
-    "local out = {'ok', redis.call('GET', '"
-                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') or '0', "
-    "  topv} "
+    "local out = {'ok', objgen, topv} "
     "local scanned, chunk = 0, need "
     "while true do "
     "  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "
@@ -190,6 +218,7 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
 
 static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
     /* KEYS: recent top bottom gen; ARGV: mode gen top newtop newbottom */
+    NGX_HTTP_SOCIAL_FEED_LUA_COUNTS
     "if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then return -1 end "
     "if ARGV[1] == 'extend' then "
     "  if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then "
@@ -197,11 +226,12 @@ static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
     "  if ARGV[3] ~= '0' and redis.call('EXISTS', KEYS[1]) == 0 then "
     "    return -2 end "
     "else "
-    "  redis.call('DEL', KEYS[1]) "
+    "  redis.call('DEL', KEYS[1], A) "
     "  redis.call('SET', KEYS[3], ARGV[5]) "
     "end "
     "for i = 6, #ARGV do "
-    "  redis.call('ZADD', KEYS[1], string.match(ARGV[i], '^%d+'), ARGV[i]) "
+    "  if redis.call('ZADD', KEYS[1], string.match(ARGV[i], '^%d+'), "
+    "                ARGV[i]) == 1 then count(ARGV[i], 1) end "
     "end "
     "redis.call('SET', KEYS[2], ARGV[4]) "
     "return #ARGV - 5",
@@ -223,6 +253,7 @@ ngx_http_social_script_t  ngx_http_social_feed_put_script = {
 
 static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
     /* KEYS: recent gen objgen; ARGV: user user_object k ids[k] posts... */
+    NGX_HTTP_SOCIAL_FEED_LUA_COUNTS
     "local n, drop, objects = 0, {}, false "
     "local k = tonumber(ARGV[3]) "
     "if ARGV[1] ~= '0' or k > 0 then redis.call('INCR', KEYS[2]) end "
@@ -232,12 +263,17 @@ static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
     "      '^%d+|%a+|(%d+)|(%d+)|(%d+)|(%d+)|') "
     "    if a == ARGV[1] or u == ARGV[1] or t == ARGV[1] then "
     "      n = n + redis.call('ZREM', KEYS[1], m) "
+    "      count(m, -1) "
     "      if p ~= '0' then drop[p] = true end "
     "    end "
     "  end "
     "end "
     "for i = 4, 3 + k do "
-    "  n = n + redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i]) "
+    "  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[i], "
+    "                                ARGV[i])) do "
+    "    n = n + redis.call('ZREM', KEYS[1], m) "
+    "    count(m, -1) "
+    "  end "
     "end "
     "for i = 4 + k, #ARGV do drop[ARGV[i]] = true end "
     "for p in pairs(drop) do "
@@ -257,12 +293,22 @@ static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
 
 static ngx_http_social_script_t  ngx_http_social_feed_trim_script = {
     /* KEYS: recent bottom; ARGV: size */
+    NGX_HTTP_SOCIAL_FEED_LUA_COUNTS
     "local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1]) "
-    "if n <= 0 then return 0 end "
-    "redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1) "
-    "local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES') "
-    "redis.call('SET', KEYS[2], low[2]) "
-    "return n",
+    "if n > 0 then "
+    "  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, n - 1)) do "
+    "    count(m, -1) end "
+    "  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1) "
+    "  local low = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES') "
+    "  redis.call('SET', KEYS[2], low[2]) "
+    "end "
+    "if tonumber(redis.call('HGET', A, '*')) "
+    "   ~= redis.call('ZCARD', KEYS[1]) then "
+    "  redis.call('DEL', A) "
+    "  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do "
+    "    count(m, 1) end "
+    "end "
+    "return math.max(n, 0)",
     ""
 };
 

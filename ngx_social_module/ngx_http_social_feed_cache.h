@@ -63,7 +63,8 @@ enum {
 
 /*
  * Its reply: "ok" (or "short": the set holds fewer matching events than
- * wanted, or "stale": not to be trusted), the objects' generation, the
+ * wanted; "few": its actors' counts say so, and it was not walked; or
+ * "stale": not to be trusted), the objects' generation, the
  * set's top, then 4 for each event: its member and the cached JSON of its
  * post, its actor and its target ("" when not cached, or none)
  */

@@ -30,6 +30,14 @@
 #define NGX_HTTP_SOCIAL_KEY_FEED_GEN       "social:feed:gen"
 #define NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN    "social:feed:objgen"
 
+/*
+ * how many members of the set each actor has, and "*" the members counted:
+ * a hint that lets a reader whose follows have too few events in the set
+ * go to PostgreSQL without walking it (trusted only while "*" is the
+ * set's size)
+ */
+#define NGX_HTTP_SOCIAL_KEY_FEED_ACTORS    "social:feed:actors"
+
 /* the cached objects: a hash each, its JSON in the field "json" */
 
 #define NGX_HTTP_SOCIAL_KEY_POST           "social:post:"     /* <post> */

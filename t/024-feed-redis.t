@@ -6,7 +6,8 @@
 # on in PostgreSQL with no seam, a flushed Redis that still gives the right
 # feed and is filled again, deletes that take events and cached objects out
 # of Redis at once, changed like counts and usernames, and
-# POST /admin/cache/evict.
+# POST /admin/cache/evict; the actors' counts of the set's members, with
+# which a reader whose follows have too few events in it is not walked.
 #
 # Users (made with SQL by TEST 1): 1 ann (an admin, the reader), 2 bob,
 # 3 cat; ann follows bob and cat.  Bob's posts p1..p12 are events 1..12.
@@ -18,7 +19,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (3 * blocks() + 6);
+plan tests => repeat_each() * (3 * blocks() + 9);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 5;
@@ -50,6 +51,23 @@ sub members {
     my @m = split /\n/, Social::social_redis('ZRANGE', 'social:feed:recent',
                                               0, -1);
     return join ' ', map { /^(\d+)\|/ ? $1 : '?' } @m;
+}
+
+# whether the actors' counts are those of the set's members: "counted",
+# or what differs
+sub counted {
+    my %want;
+    for (split /\n/, Social::social_redis('ZRANGE', 'social:feed:recent',
+                                          0, -1))
+    {
+        $want{'*'}++;
+        $want{$1}++ if /^\d+\|\w+\|(\d+)\|/;
+    }
+    my %got = split /\n/, Social::social_redis('HGETALL',
+                                               'social:feed:actors');
+    my $want = join ' ', map { "$_=$want{$_}" } sort keys %want;
+    my $got = join ' ', map { "$_=$got{$_}" } sort keys %got;
+    return $got eq $want ? "counted" : "counts $got, members $want";
 }
 
 # the event ids of the whole feed of ann, paged by $limit: "a b | c d | e"
@@ -154,7 +172,7 @@ GET /feed?limit=7
 --- more_headers eval: ::auth(1)
 --- response_body_like: ^\{"events":\[\{"event_id":12,.*\{"event_id":6,[^\]]*\],"next":"[A-Za-z0-9_-]+"\}$
 --- error_log
-social feed: redis set short
+social feed: redis set few
 
 
 
@@ -378,3 +396,49 @@ my $ok = ::wait_for(sub { ::members() eq '9 10 11 16 17' });
 --- response_body
 17 16 11 | 10 9 8 | 7 6 5 | 4 3 2 | 1 | filled
 
+
+
+=== TEST 25: after loads, trims, deletes, evictions and a lost set, the actors' counts are those of the set
+--- init
+::wait_for(sub { ::members() eq '9 10 11 16 17' });
+::out(::counted());
+--- response_body
+counted
+
+
+
+=== TEST 26: a reader whose follows have fewer events in the set than the page is not walked: the page from PostgreSQL
+--- init
+Social::social_sql("INSERT INTO users (user_id, username, password_hash) VALUES (4, 'dan', 'x')");
+Social::social_sql("INSERT INTO posts (post_id, author_id, content) VALUES (100, 4, 'an old post of dan')");
+Social::social_sql("INSERT INTO events (actor_id, type, post_id) VALUES (4, 'post', 100)");
+::wait_for(sub { ::members() eq '10 11 16 17 19' });
+--- request
+GET /feed?limit=3
+--- more_headers eval: ::auth(4)
+--- response_body_like: ^\{"events":\[\{"event_id":19,"type":"post",.*"content":"an old post of dan",.*\}\],"next":null\}$
+--- error_log
+social feed: redis set few
+
+
+
+=== TEST 27: the counts lost: pages are walked again, right, and the trim job counts the set again
+--- init
+::wait_for(sub { ::members() eq '10 11 16 17 19' });
+Social::social_redis('DEL', 'social:feed:actors');
+my $page = ::pages(3);
+my $ok = ::wait_for(sub { ::counted() eq 'counted' });
+::out("$page | " . ($ok ? "counted again" : ::counted()));
+--- response_body
+17 16 11 | 10 9 8 | 7 6 5 | 4 3 2 | 1 | counted again
+
+
+
+=== TEST 28: counts enough, but the set's events below the cursor too few: walked, short, and the page from PostgreSQL
+--- init
+::out(::pages(3));
+--- response_body
+17 16 11 | 10 9 8 | 7 6 5 | 4 3 2 | 1
+--- error_log
+social feed: 4 events from redis
+social feed: redis set short
