@@ -28,16 +28,38 @@ static void ngx_http_social_pg_write_handler(ngx_event_t *wev);
 static void ngx_http_social_pg_notice(void *arg, const char *message);
 
 
+/*
+ * The session's settings, given before the operator's conninfo (expanded
+ * from "dbname"), which overrides them when it sets "options" of its own.
+ * A statement is planned once, when a connection first runs it, never
+ * again for each execution: PostgreSQL's default plans anew as long as
+ * the first executions' plans looked cheaper than the generic one, which
+ * for the feed's page (a plan that fits every reader) cost more than
+ * running it.  Compiling these short statements (JIT) too.
+ */
+
+static const char  ngx_http_social_pg_options[] =
+    "-c plan_cache_mode=force_generic_plan -c jit=off";
+
+
 ngx_int_t
 ngx_http_social_pg_connect(ngx_http_social_pg_conn_t *conn)
 {
     ngx_socket_t                fd;
+    const char                 *keywords[3], *values[3];
     ngx_connection_t           *c;
     ngx_http_social_pg_pool_t  *pool;
 
     pool = ngx_http_social_pg_pool;
 
-    conn->pg = PQconnectStart((char *) pool->smcf->pg_conninfo.data);
+    keywords[0] = "options";
+    values[0] = ngx_http_social_pg_options;
+    keywords[1] = "dbname";
+    values[1] = (char *) pool->smcf->pg_conninfo.data;
+    keywords[2] = NULL;
+    values[2] = NULL;
+
+    conn->pg = PQconnectStartParams(keywords, values, 1);
 
     if (conn->pg == NULL || PQstatus(conn->pg) == CONNECTION_BAD) {
         ngx_log_error(NGX_LOG_ERR, pool->log, 0,
