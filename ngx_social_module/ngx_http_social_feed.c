@@ -12,15 +12,19 @@
  * event id of the page, so new events never shift a page (no duplicates,
  * no gaps).
  *
- *   1. The arguments: the limit and the cursor (422).  Without Redis, the
- *      whole page comes from PostgreSQL (6).
+ *   1. The arguments: the limit and the cursor (422).  Without Redis, or
+ *      for a reader the set could not serve a moment ago (a quiet reader,
+ *      see NGX_HTTP_SOCIAL_FEED_QUIET), the whole page comes from
+ *      PostgreSQL (6).
  *   2. PostgreSQL: the reader's follows and blocks, and the last event id
  *      (ngx_http_social_feed_context()).
  *   3. Redis, one script of the feed store (ngx_http_social_feed_cache.c):
  *      it walks the recent set down from the cursor, filters it and answers
  *      the page's events with their cached post and user objects
  *      (ngx_http_social_feed_cached()).  A set that is stale (its refresh
- *      is kicked), one short of events while up to date, or a reply not as
+ *      is kicked), one short of events while up to date, its actors'
+ *      counts saying that the reader's follows have too few events in it
+ *      ("few": the reader is quiet for a while), or a reply not as
  *      written: 6.
  *   4. Every object cached and the set as new as PostgreSQL: the page from
  *      Redis alone (ngx_http_social_feed_render()).
@@ -51,6 +55,23 @@
 
 /* how many recent events a read may look at before it asks PostgreSQL */
 #define NGX_HTTP_SOCIAL_FEED_SCAN_TEXT  "5000"
+
+/*
+ * The worker's quiet readers: a reader whose follows had fewer events in
+ * the set than a page ("few") goes straight to PostgreSQL (6) for this
+ * long, without the context and the script, which would most likely say
+ * the same.  PostgreSQL's page is the truth whichever way a page comes, so
+ * this changes only what a page costs.  One slot a reader id (modulo):
+ * another reader in the slot only makes a page take the usual way.
+ */
+#define NGX_HTTP_SOCIAL_FEED_QUIET       4096
+#define NGX_HTTP_SOCIAL_FEED_QUIET_TIME  5000
+
+
+typedef struct {
+    int64_t                         reader;
+    ngx_msec_t                      until;
+} ngx_http_social_feed_quiet_t;
 
 
 /* the columns of the context: follows and blocks as array texts */
@@ -105,8 +126,14 @@ static ngx_int_t ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx,
     PGresult *res, int row, int col, ngx_uint_t post,
     ngx_http_social_argv_t *a, ngx_uint_t slot);
 static void ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx);
+static ngx_http_social_feed_quiet_t *ngx_http_social_feed_quiet_slot(
+    int64_t reader);
 static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
+
+
+static ngx_http_social_feed_quiet_t
+    ngx_http_social_feed_quiet[NGX_HTTP_SOCIAL_FEED_QUIET];
 
 
 /*
@@ -211,8 +238,9 @@ static const char  ngx_http_social_sql_feed_ids[] =
 ngx_int_t
 ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 {
-    int64_t                  before, unused;
-    ngx_http_social_feed_t  *f;
+    int64_t                        before, unused;
+    ngx_http_social_feed_t        *f;
+    ngx_http_social_feed_quiet_t  *quiet;
 
     f = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_feed_t));
     if (f == NULL) {
@@ -234,7 +262,15 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
     f->values[2] = ngx_http_social_int64(ctx, f->limit + 1);
     f->values[3] = "0";
 
-    if (ctx->smcf->redis_addr.len) {
+    quiet = ngx_http_social_feed_quiet_slot(ctx->user_id);
+
+    if (quiet->reader == ctx->user_id
+        && (ngx_msec_int_t) (quiet->until - ngx_current_msec) > 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                       "social feed: a quiet reader, from postgres");
+
+    } else if (ctx->smcf->redis_addr.len) {
         return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_context,
                                          1, f->values,
                                          ngx_http_social_feed_context);
@@ -333,11 +369,12 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
 static void
 ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
-    u_char                  *p;
-    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];
-    ngx_uint_t               i, n, missing;
-    redisReply             **el, *status, *member;
-    ngx_http_social_feed_t  *f = ctx->data;
+    u_char                        *p;
+    ngx_str_t                      ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];
+    ngx_uint_t                     i, n, missing;
+    redisReply                   **el, *status, *member;
+    ngx_http_social_feed_quiet_t  *quiet;
+    ngx_http_social_feed_t        *f = ctx->data;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 1
@@ -390,6 +427,12 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
      */
 
     f->short_page = (status->str[0] != 'o');
+
+    if (status->str[0] == 'f') {
+        quiet = ngx_http_social_feed_quiet_slot(ctx->user_id);
+        quiet->reader = ctx->user_id;
+        quiet->until = ngx_current_msec + NGX_HTTP_SOCIAL_FEED_QUIET_TIME;
+    }
 
     if (f->short_page && f->top >= f->last) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
@@ -779,6 +822,16 @@ ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx, PGresult *res,
     ngx_http_social_argv_set_len(a, slot + 1, (char *) buf, n);
 
     return NGX_OK;
+}
+
+
+/* the slot of a reader among the worker's quiet readers */
+
+static ngx_http_social_feed_quiet_t *
+ngx_http_social_feed_quiet_slot(int64_t reader)
+{
+    return &ngx_http_social_feed_quiet[(uint64_t) reader
+                                       % NGX_HTTP_SOCIAL_FEED_QUIET];
 }
 
 

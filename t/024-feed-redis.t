@@ -19,7 +19,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (3 * blocks() + 9);
+plan tests => repeat_each() * (3 * blocks() + 10);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 5;
@@ -70,16 +70,17 @@ sub counted {
     return $got eq $want ? "counted" : "counts $got, members $want";
 }
 
-# the event ids of the whole feed of ann, paged by $limit: "a b | c d | e"
+# the event ids of the whole feed of ann (or of $reader), paged by $limit:
+# "a b | c d | e"
 sub pages {
-    my $limit = shift;
+    my ($limit, $reader) = @_;
     my ($uri, @pages) = ("/feed?limit=$limit");
 
     require JSON::PP;
 
     for (1 .. 50) {
         my ($status, $body) = Social::social_http('GET', $uri, undef,
-                                                  auth(1));
+                                                  auth($reader // 1));
         return "status $status" if $status ne '200';
         my $feed = JSON::PP::decode_json($body);
         push @pages, join ' ', map { $_->{event_id} } @{ $feed->{events} };
@@ -442,3 +443,15 @@ my $ok = ::wait_for(sub { ::counted() eq 'counted' });
 --- error_log
 social feed: 4 events from redis
 social feed: redis set short
+
+
+
+=== TEST 29: dan is quiet a while: his next page comes from PostgreSQL straight, and his follow of bob brings bob's events in at once
+--- init
+my $first = ::pages(3, 4);
+Social::social_http('PUT', '/user/2/follow', undef, ::auth(4));
+::out("$first | " . ::pages(3, 4));
+--- response_body
+19 | 20 19 17 | 16 11 10 | 9 8 7 | 6 5 4 | 3 2 1
+--- error_log
+social feed: a quiet reader, from postgres
