@@ -105,6 +105,7 @@ typedef struct {
     int64_t                         top;        /* in the set */
     ngx_uint_t                      count;      /* events the set chose */
     ngx_uint_t                      short_page; /* unsigned:1 */
+    ngx_uint_t                      quiet;      /* unsigned:1 */
     ngx_str_t                       gen;        /* of the cached objects */
     const char                     *ids[5];
 } ngx_http_social_feed_t;
@@ -137,17 +138,16 @@ static ngx_http_social_feed_quiet_t
 
 
 /*
- * The page's events, merged per followee (ngx_http_social_feed_page_cte):
- * the reader and whom the reader follows, less the users in a block with
- * the reader (bl, read once as an array), are s.  h: the newest matching
- * event of each below the cursor ($2) and above $4, one probe each of
+ * The page's events, merged per followee (NGX_HTTP_SOCIAL_FEED_MERGE): the
+ * reader and whom the reader follows, less the users in a block with the
+ * reader (bl, read once as an array), are s.  h: the newest matching event
+ * of each below the cursor ($2) and above $4, one probe each of
  * events_actor_page, and the limit ($3, the page and one more) newest of
  * them.  If there are that many, the page holds no event older than the
  * oldest of them (t): each of those followees has a matching event at or
- * above t.  pg: the events of the followees of h between t and the
- * cursor, at most $3 each, merged and cut to $3.  So a page reads one
- * index entry per followee and at most $3 * $3 more, whatever the size of
- * the table.
+ * above t.  m: the events of the followees of h between t and the cursor,
+ * at most $3 each, merged and cut to $3.  So a page reads one index entry
+ * per followee and at most $3 * $3 more, whatever the size of the table.
  *
  * A match: no target and no post author in a block with the reader (the
  * actor is one of s).  The post's author is looked up only when the reader
@@ -160,7 +160,7 @@ static ngx_http_social_feed_quiet_t
     "           OR NOT (SELECT p.author_id FROM posts p "                    \
     "                    WHERE p.post_id = e.post_id) = ANY (bl.ids)) "
 
-#define NGX_HTTP_SOCIAL_FEED_PAGE_CTE                                        \
+#define NGX_HTTP_SOCIAL_FEED_MERGE                                           \
     "WITH bl AS (SELECT ARRAY(SELECT blocked_id FROM blocks "                \
     "                          WHERE blocker_id = $1 "                       \
     "                         UNION SELECT blocker_id FROM blocks "          \
@@ -179,15 +179,43 @@ static ngx_http_social_feed_quiet_t
     "            ORDER BY x.event_id DESC LIMIT $3), "                       \
     "     t AS (SELECT CASE WHEN count(*) < $3 THEN 0 "                      \
     "                       ELSE min(event_id) END AS t FROM h), "           \
-    "     pg AS (SELECT x.event_id "                                         \
-    "              FROM h CROSS JOIN t CROSS JOIN bl CROSS JOIN LATERAL "    \
-    "                   (SELECT e.event_id FROM events e "                   \
-    "                     WHERE e.actor_id = h.id "                          \
-    "                       AND e.event_id < $2 AND e.event_id > $4 "        \
-    "                       AND e.event_id >= t.t "                          \
+    "     m AS (SELECT x.event_id "                                          \
+    "             FROM h CROSS JOIN t CROSS JOIN bl CROSS JOIN LATERAL "     \
+    "                  (SELECT e.event_id FROM events e "                    \
+    "                    WHERE e.actor_id = h.id "                           \
+    "                      AND e.event_id < $2 AND e.event_id > $4 "         \
+    "                      AND e.event_id >= t.t "                           \
     NGX_HTTP_SOCIAL_FEED_MATCH                                               \
-    "                     ORDER BY e.event_id DESC LIMIT $3) x "             \
-    "             ORDER BY x.event_id DESC LIMIT $3) "
+    "                    ORDER BY e.event_id DESC LIMIT $3) x "              \
+    "            ORDER BY x.event_id DESC LIMIT $3) "
+
+/*
+ * The events just below the cursor (or the last event), a window of
+ * NGX_HTTP_SOCIAL_FEED_WINDOW in the global order, filtered: when they
+ * hold a page (and one more), they are the page, read from consecutive
+ * events, with no probe per followee; else the merge (the one-time filter
+ * keeps it from running when the window is enough).  A reader whose
+ * follows wrote at least one event in 50 lately is served by the window.
+ */
+
+#define NGX_HTTP_SOCIAL_FEED_WINDOW  "1000"
+
+#define NGX_HTTP_SOCIAL_FEED_WINDOWED                                        \
+    NGX_HTTP_SOCIAL_FEED_MERGE                                               \
+    ",    w AS (SELECT e.event_id FROM events e CROSS JOIN bl "              \
+    "            WHERE e.event_id < $2 AND e.event_id > $4 "                 \
+    "              AND e.event_id > least($2 - 1, (SELECT max(event_id) "    \
+    "                                                FROM events)) "         \
+    "                               - " NGX_HTTP_SOCIAL_FEED_WINDOW " "      \
+    "              AND e.actor_id IN (SELECT id FROM s) "                    \
+    "              AND NOT e.actor_id = ANY (bl.ids) "                       \
+    NGX_HTTP_SOCIAL_FEED_MATCH                                               \
+    "            ORDER BY e.event_id DESC LIMIT $3), "                       \
+    "     pg AS (SELECT event_id FROM w "                                    \
+    "             WHERE (SELECT count(*) FROM w) = $3 "                      \
+    "            UNION ALL "                                                 \
+    "            SELECT event_id FROM m "                                    \
+    "             WHERE (SELECT count(*) FROM w) < $3) "
 
 /* a page's rows: the events with their actor, post and target */
 #define NGX_HTTP_SOCIAL_FEED_ROWS                                            \
@@ -204,9 +232,16 @@ static ngx_http_social_feed_quiet_t
 
 /* the page: reader, before, limit, after (0) */
 static const char  ngx_http_social_sql_feed[] =
-    NGX_HTTP_SOCIAL_FEED_PAGE_CTE
+    NGX_HTTP_SOCIAL_FEED_WINDOWED
     NGX_HTTP_SOCIAL_FEED_ROWS
     " WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM pg)) "
+    " ORDER BY e.event_id DESC";
+
+/* the page of a quiet reader, whose follows the window would not hold */
+static const char  ngx_http_social_sql_feed_quiet[] =
+    NGX_HTTP_SOCIAL_FEED_MERGE
+    NGX_HTTP_SOCIAL_FEED_ROWS
+    " WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM m)) "
     " ORDER BY e.event_id DESC";
 
 
@@ -225,9 +260,9 @@ static const char  ngx_http_social_sql_feed_context[] =
  * set's top, below $2): their rows as the page's
  */
 static const char  ngx_http_social_sql_feed_ids[] =
-    NGX_HTTP_SOCIAL_FEED_PAGE_CTE
+    NGX_HTTP_SOCIAL_FEED_MERGE
     NGX_HTTP_SOCIAL_FEED_ROWS
-    " WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM pg) "
+    " WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM m) "
     "                         || $5::bigint[]) "
     " ORDER BY e.event_id DESC "
     " LIMIT $3";
@@ -270,7 +305,14 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "social feed: a quiet reader, from postgres");
 
-    } else if (ctx->smcf->redis_addr.len) {
+        f->quiet = 1;
+
+        return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_quiet,
+                                         4, f->values,
+                                         ngx_http_social_feed_read);
+    }
+
+    if (ctx->smcf->redis_addr.len) {
         return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_context,
                                          1, f->values,
                                          ngx_http_social_feed_context);
@@ -429,6 +471,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     f->short_page = (status->str[0] != 'o');
 
     if (status->str[0] == 'f') {
+        f->quiet = 1;
         quiet = ngx_http_social_feed_quiet_slot(ctx->user_id);
         quiet->reader = ctx->user_id;
         quiet->until = ngx_current_msec + NGX_HTTP_SOCIAL_FEED_QUIET_TIME;
@@ -842,8 +885,9 @@ ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_feed_t  *f = ctx->data;
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed, 4, f->values,
-                               ngx_http_social_feed_read);
+    ngx_http_social_pg_or_done(ctx, f->quiet ? ngx_http_social_sql_feed_quiet
+                                             : ngx_http_social_sql_feed,
+                               4, f->values, ngx_http_social_feed_read);
 }
 
 

@@ -9,12 +9,15 @@
 # more exist.  The reference is computed here, in Perl, from the tables.
 #
 # 40 users; follows drawn with a skew (a few users followed by many); ten
-# blocks (which remove the follows across them, as the API does); 600
+# blocks (which remove the follows across them, as the API does); 2500
 # events: posts by a skewed few, likes of random posts, follows of random
 # users.  Reader 1 follows two users with many events (fewer followees
 # than a page: the merge without a threshold), reader 2 follows everyone
 # (the threshold cuts most of them).  The Redis set keeps the newest 50, so
-# the first pages come from Redis and the others from PostgreSQL.
+# the first pages come from Redis and the others from PostgreSQL, from the
+# window of the last 1000 events below the cursor when it holds a page, or
+# merged per followee when it does not (the readers of few events, and
+# every page past 2500 - 1000).
 
 use lib 't';
 use Test::Nginx::Socket;
@@ -32,6 +35,9 @@ _EOC_
 
 our $Users = 40;
 
+# the backends without Redis: every page from PostgreSQL's windowed query
+(our $NoRedis = $Social::Backends) =~ s/^\s*social_redis .*\n//m;
+
 # the whole feed of $reader paged by $limit, as the module answers it: the
 # event ids, or an error
 sub pages {
@@ -40,7 +46,7 @@ sub pages {
 
     require JSON::PP;
 
-    for (1 .. 1000) {
+    for (1 .. 3000) {
         my ($status, $body) = Social::social_http('GET', $uri, undef,
                                         Social::social_auth($reader));
         return "status $status" if $status ne '200';
@@ -188,7 +194,7 @@ push @sql, "INSERT INTO follows (follower_id, followed_id) VALUES "
 push @sql, "INSERT INTO blocks (blocker_id, blocked_id) VALUES "
            . join(', ', map { "(" . join(', ', split / /) . ")" } sort keys %block);
 my $posts = 0;
-for my $i (1 .. 600) {
+for my $i (1 .. 2500) {
     my $r = rand();
     if ($r < 0.6 || $posts < 10) {
         my $a = $i % 7 == 0 ? 3 : $i % 5 == 0 ? 4 : ::skewed($::Users);
@@ -202,8 +208,10 @@ for my $i (1 .. 600) {
         push @sql, "INSERT INTO events (actor_id, type, target_id) VALUES ($a, 'follow', $t)" if $a != $t;
     }
 }
-Social::social_sql(join ";\n", @sql);
-Social::social_result(Social::social_sql("SELECT (count(*) > 500)::text FROM events") . "\n");
+while (my @some = splice @sql, 0, 400) {
+    Social::social_sql(join ";\n", @some);
+}
+Social::social_result(Social::social_sql("SELECT (count(*) > 2000)::text FROM events") . "\n");
 --- response_body
 true
 
@@ -227,10 +235,10 @@ limit 7: 40 readers as the reference, many events
 
 === TEST 4: pages of 1 and of 100 for the readers of few and of all followees, and a few others
 --- init
-::check(1, 1, 2, 7);
+::check(1, 7, 12);
 ::check(100, 1, 2, 7, 20);
 --- response_body
-limit 1: 3 readers as the reference, many events
+limit 1: 2 readers as the reference, many events
 limit 100: 4 readers as the reference, many events
 
 
@@ -274,3 +282,14 @@ Social::social_result("posts left: $left\n");
 --- response_body
 posts left: 0
 limit 20: 40 readers as the reference, many events
+
+
+
+=== TEST 8: without Redis, every page from PostgreSQL: windows that hold a page, part of one, or nothing, in pages of 20 and of 3
+--- http_config eval: $::NoRedis
+--- init
+::check(20);
+::check(3, 1, 7, 12, 20);
+--- response_body
+limit 20: 40 readers as the reference, many events
+limit 3: 4 readers as the reference, many events
