@@ -150,8 +150,9 @@ static ngx_http_social_feed_quiet_t
  * per followee and at most $3 * $3 more, whatever the size of the table.
  *
  * A match: no target and no post author in a block with the reader (the
- * actor is one of s).  The post's author is looked up only when the reader
- * is in a block at all.
+ * actor is one of s, each once: a follow of oneself, which the API
+ * refuses, written with SQL would count the reader twice).  The post's
+ * author is looked up only when the reader is in a block at all.
  */
 
 #define NGX_HTTP_SOCIAL_FEED_MATCH                                           \
@@ -166,7 +167,7 @@ static ngx_http_social_feed_quiet_t
     "                         UNION SELECT blocker_id FROM blocks "          \
     "                                WHERE blocked_id = $1) AS ids), "       \
     "     s AS (SELECT f.followed_id AS id FROM follows f "                  \
-    "            WHERE f.follower_id = $1 "                                  \
+    "            WHERE f.follower_id = $1 AND f.followed_id <> $1 "          \
     "           UNION ALL SELECT $1::bigint), "                              \
     "     h AS (SELECT s.id, x.event_id "                                    \
     "             FROM s CROSS JOIN bl CROSS JOIN LATERAL "                  \

@@ -13,6 +13,18 @@
 
 SET client_min_messages = warning;
 
+-- a CREATE INDEX CONCURRENTLY that failed leaves an invalid index: build it
+-- again here rather than keep it and drop the only valid one
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_index
+                WHERE indexrelid = to_regclass('events_actor_page')
+                  AND NOT indisvalid)
+    THEN
+        DROP INDEX events_actor_page;
+    END IF;
+END $$;
+
 CREATE INDEX IF NOT EXISTS events_actor_page
     ON events (actor_id, event_id DESC) INCLUDE (post_id, target_id);
 

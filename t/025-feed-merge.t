@@ -293,3 +293,31 @@ limit 20: 40 readers as the reference, many events
 --- response_body
 limit 20: 40 readers as the reference, many events
 limit 3: 4 readers as the reference, many events
+
+
+
+=== TEST 9: a follow of oneself written with SQL (the API refuses it) counts the reader once: reader 41 of sparse own posts (merged per followee), with Redis
+--- init
+my @sql = ("INSERT INTO users (user_id, username, password_hash) VALUES (41, 'u41', 'x')",
+           "INSERT INTO follows (follower_id, followed_id) VALUES (41, 41), (7, 7)");
+for my $i (1 .. 30) {
+    push @sql, "WITH p AS (INSERT INTO posts (author_id, content) VALUES (41, 'q$i') RETURNING post_id) INSERT INTO events (actor_id, type, post_id) SELECT 41, 'post', post_id FROM p";
+    push @sql, "WITH p AS (INSERT INTO posts (author_id, content) SELECT 3, 'r' || i FROM generate_series(1, 100) i RETURNING post_id) INSERT INTO events (actor_id, type, post_id) SELECT 3, 'post', post_id FROM p ORDER BY post_id";
+}
+Social::social_sql(join ";\n", @sql);
+::check(3, 41, 7);
+::check(20, 41);
+--- response_body
+limit 3: 2 readers as the reference, many events
+limit 20: 1 readers as the reference, many events
+
+
+
+=== TEST 10: the same without Redis
+--- http_config eval: $::NoRedis
+--- init
+::check(3, 41, 7);
+::check(20, 41);
+--- response_body
+limit 3: 2 readers as the reference, many events
+limit 20: 1 readers as the reference, many events
