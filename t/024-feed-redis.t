@@ -411,7 +411,9 @@ counted
 === TEST 26: a reader whose follows have fewer events in the set than the page is not walked: the page from PostgreSQL
 --- init
 Social::social_sql("INSERT INTO users (user_id, username, password_hash) VALUES (4, 'dan', 'x')");
+Social::social_sql("SELECT setval('users_user_id_seq', 4)");
 Social::social_sql("INSERT INTO posts (post_id, author_id, content) VALUES (100, 4, 'an old post of dan')");
+Social::social_sql("SELECT setval('posts_post_id_seq', 100)");
 Social::social_sql("INSERT INTO events (actor_id, type, post_id) VALUES (4, 'post', 100)");
 ::wait_for(sub { ::members() eq '10 11 16 17 19' });
 --- request

@@ -299,6 +299,7 @@ limit 3: 4 readers as the reference, many events
 === TEST 9: a follow of oneself written with SQL (the API refuses it) counts the reader once: reader 41 of sparse own posts (merged per followee), with Redis
 --- init
 my @sql = ("INSERT INTO users (user_id, username, password_hash) VALUES (41, 'u41', 'x')",
+           "SELECT setval('users_user_id_seq', 41)",
            "INSERT INTO follows (follower_id, followed_id) VALUES (41, 41), (7, 7)");
 for my $i (1 .. 30) {
     push @sql, "WITH p AS (INSERT INTO posts (author_id, content) VALUES (41, 'q$i') RETURNING post_id) INSERT INTO events (actor_id, type, post_id) SELECT 41, 'post', post_id FROM p";
