@@ -23,7 +23,7 @@ static ngx_int_t ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx);
 
 /*
  * The token check, in one place: the content handler calls it, and so
- * will an access-phase handler.  NGX_OK: ctx->user_id and ctx->admin are
+ * does the access phase (_access.c).  NGX_OK: ctx->user_id and ctx->admin are
  * the reader's.  NGX_DONE: a backend is asked and ctx->auth_handler runs
  * with ctx->auth_status set.  NGX_HTTP_UNAUTHORIZED: no valid token.
  * NGX_HTTP_SERVICE_UNAVAILABLE: revocation could not be checked.  The
@@ -45,16 +45,36 @@ ngx_http_social_auth_check(ngx_http_social_ctx_t *ctx,
 }
 
 
-/* Authorization: Bearer <header>.<payload>.<signature> */
-
 static ngx_int_t
 ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx)
 {
-    ngx_str_t                  tok;
-    ngx_http_request_t        *r;
-    ngx_http_social_claims_t   claims;
+    ngx_http_social_claims_t  claims;
 
-    r = ctx->request;
+    if (ngx_http_social_auth_bearer(ctx->request, &ctx->smcf->jwt_key,
+                                    &claims)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx->user_id = claims.user_id;
+    ctx->token_gen = claims.gen;
+    ctx->admin = claims.admin;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Authorization: Bearer <header>.<payload>.<signature>, its signature and
+ * claims checked (not its generation: that is ngx_http_social_auth_check)
+ */
+
+ngx_int_t
+ngx_http_social_auth_bearer(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_http_social_claims_t *claims)
+{
+    ngx_str_t  tok;
 
     if (r->headers_in.authorization == NULL) {
         return NGX_DECLINED;
@@ -77,18 +97,12 @@ ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx)
         tok.len--;
     }
 
-    if (ngx_http_social_token_parse(r->pool, &ctx->smcf->jwt_key, &tok,
-                                    ngx_time(), &claims)
-        != NGX_OK)
-    {
+    if (key->len == 0) {
         return NGX_DECLINED;
     }
 
-    ctx->user_id = claims.user_id;
-    ctx->token_gen = claims.gen;
-    ctx->admin = claims.admin;
-
-    return NGX_OK;
+    return ngx_http_social_token_parse(r->pool, key, &tok, ngx_time(),
+                                       claims);
 }
 
 

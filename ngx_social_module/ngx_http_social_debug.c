@@ -38,21 +38,21 @@ static ngx_int_t ngx_http_social_debug_numbers(ngx_http_social_ctx_t *ctx,
 ngx_http_social_endpoint_t  ngx_http_social_debug_endpoints[] = {
 
     { ngx_string("debug_redis_blob"), NGX_HTTP_GET,
-      ngx_http_social_debug_redis_blob, 0 },
+      ngx_http_social_debug_redis_blob, 0, 0 },
 
     { ngx_string("debug_pg_sleep"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_sleep, 0 },
+      ngx_http_social_debug_pg_sleep, 0, 0 },
 
     { ngx_string("debug_echo"), NGX_HTTP_POST,
-      ngx_http_social_debug_echo, 0 },
+      ngx_http_social_debug_echo, 0, 0 },
 
     { ngx_string("debug_pg_txn"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_txn, 0 },
+      ngx_http_social_debug_pg_txn, 0, 0 },
 
     { ngx_string("debug_pg_statements"), NGX_HTTP_GET,
-      ngx_http_social_debug_pg_statements, 0 },
+      ngx_http_social_debug_pg_statements, 0, 0 },
 
-    { ngx_null_string, 0, NULL, 0 }
+    { ngx_null_string, 0, NULL, 0, 0 }
 };
 
 

@@ -19,11 +19,13 @@
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_task.h"
 #include "ngx_http_social_json.h"
+#include "ngx_http_social_shm.h"
 
 
 /* the endpoint's flags */
 #define NGX_HTTP_SOCIAL_AUTH      0x01    /* the reader's token is checked */
 #define NGX_HTTP_SOCIAL_SIGNS     0x02    /* it issues tokens */
+#define NGX_HTTP_SOCIAL_USER_PATH 0x04    /* the path's id is a user */
 
 
 /* an endpoint's start: NGX_DONE while its backends work, or the status */
@@ -35,7 +37,14 @@ struct ngx_http_social_endpoint_s {
     ngx_uint_t                      methods;
     ngx_http_social_handler_pt      handler;
     ngx_uint_t                      flags;
+    ngx_uint_t                      cached;     /* NGX_HTTP_SOCIAL_CACHED_* */
 };
+
+
+/* ngx_http_social_module.c: the table, and an endpoint by its name */
+extern ngx_http_social_endpoint_t  ngx_http_social_endpoints[];
+
+ngx_http_social_endpoint_t *ngx_http_social_endpoint_find(ngx_str_t *name);
 
 
 /* ngx_http_social_health.c */
@@ -98,6 +107,10 @@ ngx_int_t ngx_http_social_utterances(ngx_http_social_ctx_t *ctx);
 
 /* ngx_http_social_points.c */
 ngx_int_t ngx_http_social_points(ngx_http_social_ctx_t *ctx);
+
+/* ngx_http_social_metrics.c */
+ngx_int_t ngx_http_social_metrics(ngx_http_social_ctx_t *ctx);
+void ngx_http_social_metrics_init_process(ngx_cycle_t *cycle);
 
 /* ngx_http_social_exercises.c */
 ngx_int_t ngx_http_social_exercises(ngx_http_social_ctx_t *ctx);

@@ -42,6 +42,7 @@
 #include "ngx_http_social_keys.h"
 #include "ngx_http_social_argv.h"
 #include "ngx_http_social_pg_array.h"
+#include "ngx_http_social_shm.h"
 
 
 #define NGX_HTTP_SOCIAL_FEED_LOAD_TRIES  3
@@ -671,6 +672,7 @@ ngx_http_social_feed_trimmed(ngx_http_social_ctx_t *ctx, redisReply *reply)
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
         ngx_log_error(NGX_LOG_INFO, ctx->log, 0,
                       "social: feed trimmed by %i events", reply->integer);
+        ngx_http_social_shm_trimmed();
 
     } else {
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,

@@ -57,6 +57,7 @@
 #include "ngx_http_social_flush.h"
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_keys.h"
+#include "ngx_http_social_shm.h"
 
 
 static void ngx_http_social_flush_run(ngx_http_social_job_t *job);
@@ -142,6 +143,7 @@ ngx_http_social_flush_run(ngx_http_social_job_t *job)
     cln->data = f;
 
     job->data = f;
+    f->start = ngx_current_msec;
 
     ngx_http_social_flush_cut(job->ctx);
 }
@@ -334,6 +336,8 @@ ngx_http_social_flush_ended(ngx_http_social_ctx_t *ctx, PGresult *res)
     if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK, "COMMIT")) {
         return;
     }
+
+    ngx_http_social_shm_flushed(f->nrows, ngx_current_msec - f->start);
 
     if (f->nrows) {
         ngx_log_error(NGX_LOG_INFO, ctx->log, 0,

@@ -56,6 +56,7 @@ typedef struct {
     ngx_uint_t                      next;       /* the next row to read */
     ngx_uint_t                      written;    /* rows inserted */
     ngx_uint_t                      aside;      /* rows set aside */
+    ngx_msec_t                      start;      /* of the run */
     ngx_pool_t                     *pool;       /* the chunk's */
     ngx_http_social_flush_row_t    *rows;       /* the chunk */
     ngx_uint_t                      nchunk;

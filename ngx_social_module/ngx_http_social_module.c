@@ -21,8 +21,11 @@
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_debug.h"
+#include "ngx_http_social_access.h"
 
 
+static ngx_int_t ngx_http_social_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_social_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_social_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_social_create_loc_conf(ngx_conf_t *cf);
@@ -31,6 +34,8 @@ static char *ngx_http_social_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_social_check_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_social_check_feed_valid(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_social_init_process(ngx_cycle_t *cycle);
 static void ngx_http_social_exit_process(ngx_cycle_t *cycle);
@@ -60,84 +65,94 @@ static ngx_conf_num_bounds_t  ngx_http_social_cost_bounds = {
     ngx_http_social_check_bounds, 4, 22
 };
 
+static ngx_conf_post_t  ngx_http_social_feed_valid_post = {
+    ngx_http_social_check_feed_valid
+};
+
 static ngx_conf_num_bounds_t  ngx_http_social_group_bounds = {
     ngx_http_social_check_bounds, 1, 1000000
 };
 
 
-static ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
+ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
 
     { ngx_string("health"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_health, 0 },
+      ngx_http_social_health, 0, 0 },
 
     { ngx_string("error"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_error_endpoint, 0 },
+      ngx_http_social_error_endpoint, 0, 0 },
 
     { ngx_string("signup"), NGX_HTTP_POST,
-      ngx_http_social_signup, NGX_HTTP_SOCIAL_SIGNS },
+      ngx_http_social_signup, NGX_HTTP_SOCIAL_SIGNS, 0 },
 
     { ngx_string("signin"), NGX_HTTP_POST,
-      ngx_http_social_signin, NGX_HTTP_SOCIAL_SIGNS },
+      ngx_http_social_signin, NGX_HTTP_SOCIAL_SIGNS, 0 },
 
     { ngx_string("signout"), NGX_HTTP_POST,
-      ngx_http_social_signout, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_signout, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("group"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_group, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_group, NGX_HTTP_SOCIAL_AUTH,
+      NGX_HTTP_SOCIAL_CACHED_GROUP },
 
     { ngx_string("user"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT
                           |NGX_HTTP_DELETE,
-      ngx_http_social_user, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_user, NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_USER_PATH, 0 },
 
     { ngx_string("user_role"), NGX_HTTP_PUT,
-      ngx_http_social_user_role, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_user_role,
+      NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_USER_PATH, 0 },
 
     { ngx_string("posts"), NGX_HTTP_POST,
-      ngx_http_social_posts, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_posts, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("post"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE,
-      ngx_http_social_post, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_post, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("like"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_like, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_like, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("follow"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_follow, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_follow, NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_USER_PATH, 0 },
 
     { ngx_string("block"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_block, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_block, NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_USER_PATH, 0 },
 
     { ngx_string("cache_evict"), NGX_HTTP_POST,
-      ngx_http_social_evict, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_evict, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("feed"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_feed, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_feed, NGX_HTTP_SOCIAL_AUTH,
+      NGX_HTTP_SOCIAL_CACHED_FEED },
 
     { ngx_string("user_posts"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_posts, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_user_posts, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("user_followers"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_followers, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_user_followers, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("user_following"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_user_following, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_user_following, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("conversations"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST,
-      ngx_http_social_conversations, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_conversations, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("conversation_utterances"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_conversation_utterances, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_conversation_utterances, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("utterances"), NGX_HTTP_POST,
-      ngx_http_social_utterances, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_utterances, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("errors"), NGX_HTTP_POST,
-      ngx_http_social_points, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_points, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("exercises"), NGX_HTTP_GET|NGX_HTTP_HEAD,
-      ngx_http_social_exercises, NGX_HTTP_SOCIAL_AUTH },
+      ngx_http_social_exercises, NGX_HTTP_SOCIAL_AUTH, 0 },
 
-    { ngx_null_string, 0, NULL, 0 }
+    { ngx_string("metrics"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_social_metrics, 0, 0 },
+
+    { ngx_null_string, 0, NULL, 0, 0 }
 };
 
 
@@ -308,6 +323,34 @@ static ngx_command_t  ngx_http_social_commands[] = {
       offsetof(ngx_http_social_main_conf_t, trim_interval),
       NULL },
 
+    { ngx_string("social_group_cache_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, group_cache_valid),
+      NULL },
+
+    { ngx_string("social_feed_cache_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, feed_cache_valid),
+      &ngx_http_social_feed_valid_post },
+
+    { ngx_string("social_access"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_social_access,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("social_internal"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_social_loc_conf_t, internal),
+      NULL },
+
     /* accepted and ignored: only the test build has those endpoints */
 
     { ngx_string("social_debug_endpoints"),
@@ -329,8 +372,8 @@ static ngx_command_t  ngx_http_social_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_social_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_social_preconfiguration,      /* preconfiguration */
+    ngx_http_social_postconfiguration,     /* postconfiguration */
 
     ngx_http_social_create_main_conf,      /* create main configuration */
     ngx_http_social_init_main_conf,        /* init main configuration */
@@ -357,6 +400,32 @@ ngx_module_t  ngx_http_social_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_http_social_preconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_social_access_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_social_cache_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_social_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_social_shm_add(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_social_access_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_social_metrics_init(cf);
+}
 
 
 static void *
@@ -398,6 +467,8 @@ ngx_http_social_create_main_conf(ngx_conf_t *cf)
     smcf->object_ttl = NGX_CONF_UNSET_MSEC;
     smcf->trim_interval = NGX_CONF_UNSET_MSEC;
     smcf->flush_interval = NGX_CONF_UNSET_MSEC;
+    smcf->group_cache_valid = NGX_CONF_UNSET;
+    smcf->feed_cache_valid = NGX_CONF_UNSET;
     smcf->debug_endpoints = NGX_CONF_UNSET;
 
     return smcf;
@@ -443,6 +514,10 @@ ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(smcf->object_ttl, 3600000);
     ngx_conf_init_msec_value(smcf->trim_interval, 2000);
 
+    /* the response cache's TTLs (the production configuration) */
+    ngx_conf_init_value(smcf->group_cache_valid, 60);
+    ngx_conf_init_value(smcf->feed_cache_valid, 2);
+
     if (smcf->group_threshold.len == 0) {
         ngx_str_set(&smcf->group_threshold, "0.5");
     }
@@ -485,7 +560,11 @@ ngx_http_social_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     slcf->endpoint = NULL;
+     *     slcf->access = NULL;
+     *     slcf->metric = 0;
      */
+
+    slcf->internal = NGX_CONF_UNSET;
 
     return slcf;
 }
@@ -494,7 +573,12 @@ ngx_http_social_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_http_social_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_http_social_loc_conf_t  *prev = parent;
+    ngx_http_social_loc_conf_t  *conf = child;
+
     /* an endpoint is never inherited: it names exactly one location */
+
+    ngx_conf_merge_value(conf->internal, prev->internal, 0);
 
     return NGX_CONF_OK;
 }
@@ -507,7 +591,7 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t                    *value;
     ngx_http_core_loc_conf_t     *clcf;
-    ngx_http_social_endpoint_t   *ep, **table;
+    ngx_http_social_endpoint_t   *ep;
     ngx_http_social_main_conf_t  *smcf;
 
     if (slcf->endpoint) {
@@ -516,27 +600,20 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (table = ngx_http_social_endpoint_tables; *table; table++) {
-        for (ep = *table; ep->name.len; ep++) {
-            if (ep->name.len == value[1].len
-                && ngx_strncmp(ep->name.data, value[1].data, value[1].len)
-                   == 0)
-            {
-                goto found;
-            }
-        }
+    ep = ngx_http_social_endpoint_find(&value[1]);
+
+    if (ep == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown endpoint \"%V\" in \"social_endpoint\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
     }
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "unknown endpoint \"%V\" in \"social_endpoint\"",
-                       &value[1]);
-    return NGX_CONF_ERROR;
-
-found:
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
 
     slcf->endpoint = ep;
+    slcf->metric = ngx_http_social_metrics_label(ep);
 
     if (ep->flags & (NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_SIGNS)) {
         smcf->uses_tokens = 1;
@@ -546,6 +623,27 @@ found:
     clcf->handler = ngx_http_social_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/* an endpoint of the tables by its name, or NULL */
+
+ngx_http_social_endpoint_t *
+ngx_http_social_endpoint_find(ngx_str_t *name)
+{
+    ngx_http_social_endpoint_t  *ep, **table;
+
+    for (table = ngx_http_social_endpoint_tables; *table; table++) {
+        for (ep = *table; ep->name.len; ep++) {
+            if (ep->name.len == name->len
+                && ngx_strncmp(ep->name.data, name->data, name->len) == 0)
+            {
+                return ep;
+            }
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -573,6 +671,23 @@ ngx_http_social_check_bounds(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* social_feed_cache_valid: at most 2 s, the API's bound for a deleted
+ * post to leave every cached answer */
+
+static char *
+ngx_http_social_check_feed_valid(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *tp = data;
+
+    if (*tp <= 2) {
+        return NGX_CONF_OK;
+    }
+
+    return "must be at most 2s: a deleted post leaves every cached feed "
+           "within 2 s";
+}
+
+
 static ngx_int_t
 ngx_http_social_init_process(ngx_cycle_t *cycle)
 {
@@ -588,6 +703,8 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
     if (smcf == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_social_metrics_init_process(cycle);
 
     if (ngx_http_social_pg_init_process(cycle, smcf) != NGX_OK) {
         return NGX_ERROR;

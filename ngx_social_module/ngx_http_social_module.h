@@ -59,13 +59,19 @@ typedef struct {
     ngx_msec_t                      trim_interval;
     ngx_msec_t                      flush_interval;
 
+    time_t                          group_cache_valid;  /* X-Accel-Expires */
+    time_t                          feed_cache_valid;
+
     ngx_flag_t                      debug_endpoints;
     ngx_uint_t                      uses_tokens;    /* unsigned:1 */
 } ngx_http_social_main_conf_t;
 
 
 typedef struct {
-    ngx_http_social_endpoint_t     *endpoint;
+    ngx_http_social_endpoint_t     *endpoint;   /* social_endpoint */
+    ngx_http_social_endpoint_t     *access;     /* social_access */
+    ngx_flag_t                      internal;   /* social_internal */
+    ngx_uint_t                      metric;     /* the label, 0 "other" */
 } ngx_http_social_loc_conf_t;
 
 

@@ -51,6 +51,7 @@
 #include "ngx_http_social_task.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_password_gate.h"
+#include "ngx_http_social_shm.h"
 
 
 #define NGX_HTTP_SOCIAL_GATE_ADMITTED  0    /* waiting; looks its user up */
@@ -246,6 +247,8 @@ ngx_http_social_gate_refuse(ngx_http_social_ctx_t *ctx)
     ctx->retry_after = ngx_min((time_t) ((wait + 999) / 1000),
                                NGX_HTTP_SOCIAL_GATE_RETRY_MAX);
 
+    ngx_http_social_stat_add(hash_refused, 1);
+
     return ngx_http_social_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                  "service_unavailable",
                                  "Password hashing is busy; "
@@ -300,6 +303,7 @@ ngx_http_social_gate_wait(ngx_http_social_ctx_t *ctx,
     g->data = data;
     g->delivered = 0;
     ngx_http_social_gate_queued++;
+    ngx_http_social_stat_set(hash_queued, ngx_http_social_gate_queued);
 
     ngx_http_social_gate_dispatch();
 
@@ -423,6 +427,7 @@ ngx_http_social_gate_uncount(ngx_http_social_gate_t *g)
 
     if (g->state == NGX_HTTP_SOCIAL_GATE_QUEUED) {
         ngx_http_social_gate_queued--;
+        ngx_http_social_stat_set(hash_queued, ngx_http_social_gate_queued);
     }
 
     ngx_queue_remove(&g->link);

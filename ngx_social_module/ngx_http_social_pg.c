@@ -17,6 +17,7 @@
 #include "ngx_http_social_util.h"
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_pg_conn.h"
+#include "ngx_http_social_shm.h"
 
 
 static ngx_int_t ngx_http_social_pg_op(ngx_http_social_ctx_t *ctx,
@@ -574,6 +575,8 @@ ngx_http_social_pg_wait_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_WARN, ev->log, 0,
                   "social: no postgres connection within the queue timeout");
 
+    ngx_http_social_stat_add(pg_wait_timeouts, 1);
+
     ngx_queue_remove(&op->queue);
     ngx_http_social_pg_pool->nwaiting--;
     op->waiting = 0;
@@ -604,4 +607,40 @@ ngx_http_social_pg_detach(ngx_http_social_op_t *o)
     }
 
     ngx_free(op);
+}
+
+
+/* the pool's gauges, in the worker's slot of the shared zone (/metrics) */
+
+void
+ngx_http_social_pg_gauges(void)
+{
+    ngx_uint_t                  i, open, busy;
+    ngx_http_social_pg_conn_t  *conn;
+    ngx_http_social_pg_pool_t  *pool;
+
+    pool = ngx_http_social_pg_pool;
+
+    if (pool == NULL) {
+        return;
+    }
+
+    open = 0;
+    busy = 0;
+
+    for (i = 0; i < pool->smcf->pg_pool_size; i++) {
+        conn = &pool->conns[i];
+
+        if (conn->state != NGX_HTTP_SOCIAL_PG_CLOSED) {
+            open++;
+        }
+
+        if (conn->state == NGX_HTTP_SOCIAL_PG_BUSY || conn->pinned) {
+            busy++;
+        }
+    }
+
+    ngx_http_social_stat_set(pg_size, open);
+    ngx_http_social_stat_set(pg_busy, busy);
+    ngx_http_social_stat_set(pg_waiting, pool->nwaiting);
 }

@@ -39,6 +39,7 @@ ngx_int_t ngx_http_social_pg_begin(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_pg_end(ngx_http_social_ctx_t *ctx,
     ngx_uint_t commit, ngx_http_social_pg_handler_pt handler);
 void ngx_http_social_pg_release(ngx_http_social_ctx_t *ctx);
+void ngx_http_social_pg_gauges(void);
 
 
 #endif /* _NGX_HTTP_SOCIAL_PG_H_INCLUDED_ */

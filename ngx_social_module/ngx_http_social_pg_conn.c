@@ -18,6 +18,7 @@
 #include "ngx_http_social_util.h"
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_pg_conn.h"
+#include "ngx_http_social_shm.h"
 
 
 static void ngx_http_social_pg_connect_handler(ngx_event_t *ev);
@@ -455,6 +456,10 @@ ngx_http_social_pg_close(ngx_http_social_pg_conn_t *conn, ngx_uint_t reason)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pool->log, 0,
                    "social pg: closing %p (%ui)", conn, reason);
+
+    if (reason != NGX_HTTP_SOCIAL_BACKEND_OK) {
+        ngx_http_social_stat_add(pg_errors, 1);
+    }
 
     if (conn->state == NGX_HTTP_SOCIAL_PG_IDLE && conn->pinned == NULL
         && c && c->idle)

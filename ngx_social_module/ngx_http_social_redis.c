@@ -8,6 +8,7 @@
 #include "ngx_http_social_task.h"
 #include "ngx_http_social_util.h"
 #include "ngx_http_social_redis.h"
+#include "ngx_http_social_shm.h"
 
 #include <openssl/sha.h>
 
@@ -356,6 +357,7 @@ ngx_http_social_redis_connected(const redisAsyncContext *ac, int status)
         ngx_log_error(NGX_LOG_ERR, redis->log, 0,
                       "social: redis connect to \"%V\" failed: %s",
                       &redis->smcf->redis_addr, ac->errstr);
+        ngx_http_social_stat_add(redis_errors, 1);
         return;
     }
 
@@ -363,6 +365,7 @@ ngx_http_social_redis_connected(const redisAsyncContext *ac, int status)
                    "social redis: connected %p", rc);
 
     rc->connected = 1;
+    ngx_http_social_stat_set(redis_up, 1);
     ngx_http_social_backoff_reset(&redis->backoff);
 }
 
@@ -601,8 +604,16 @@ ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
     ac = rc->ac;
     rc->reason = reason;
 
+    if (reason == NGX_HTTP_SOCIAL_BACKEND_TIMEOUT) {
+        ngx_http_social_stat_add(redis_timeouts, 1);
+
+    } else {
+        ngx_http_social_stat_add(redis_errors, 1);
+    }
+
     if (ngx_http_social_redis && ngx_http_social_redis->conn == rc) {
         ngx_http_social_redis->conn = NULL;
+        ngx_http_social_stat_set(redis_up, 0);
     }
 
     /* runs every pending callback with NULL, then the cleanup frees rc */

@@ -20,6 +20,7 @@
 #include "ngx_http_social_args.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_access.h"
 
 
 typedef struct {
@@ -49,6 +50,8 @@ static ngx_http_social_status_t  ngx_http_social_statuses[] = {
       "The request URI is too long." },
     { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
       "The request body must be application/json." },
+    { NGX_HTTP_TOO_MANY_REQUESTS, "too_many_requests",
+      "Too many requests; try again shortly." },
     { NGX_HTTP_BAD_GATEWAY, "service_unavailable",
       "The service is unavailable." },
     { NGX_HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
@@ -91,6 +94,15 @@ ngx_http_social_send(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
 
     if (len == 0 && r->method != NGX_HTTP_HEAD) {
         r->header_only = 1;
+    }
+
+    /* the response cache: a write moves its generations; a cached read
+     * gets its TTL */
+
+    ngx_http_social_cache_written(ctx, status);
+
+    if (ngx_http_social_cache_ttl(ctx, status) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_send_header(r);
@@ -176,7 +188,9 @@ ngx_http_social_error(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-    } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+    } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+               || status == NGX_HTTP_TOO_MANY_REQUESTS)
+    {
         value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
         if (value.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -19,6 +19,7 @@
 #include "ngx_http_social_args.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_auth.h"
+#include "ngx_http_social_access.h"
 #include "ngx_http_social_endpoints.h"
 
 
@@ -26,8 +27,6 @@ static void ngx_http_social_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_social_run(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_authed(ngx_http_social_ctx_t *ctx);
 static ngx_int_t ngx_http_social_run_endpoint(ngx_http_social_ctx_t *ctx);
-static ngx_int_t ngx_http_social_auth_error(ngx_http_social_ctx_t *ctx,
-    ngx_int_t status);
 static ngx_int_t ngx_http_social_read_body(ngx_http_social_ctx_t *ctx);
 static ngx_uint_t ngx_http_social_content_type(ngx_http_request_t *r);
 static void ngx_http_social_check_broken(ngx_http_request_t *r);
@@ -41,33 +40,15 @@ ngx_int_t
 ngx_http_social_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_http_cleanup_t          *cln;
     ngx_http_social_ctx_t       *ctx;
     ngx_http_social_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_social_module);
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_social_ctx_t));
+    ctx = ngx_http_social_ctx_create(r, slcf->endpoint);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx->request = r;
-    ctx->pool = r->pool;
-    ctx->log = r->connection->log;
-    ctx->endpoint = slcf->endpoint;
-    ctx->smcf = ngx_http_get_module_main_conf(r, ngx_http_social_module);
-    ngx_queue_init(&ctx->ops);
-
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_social_cleanup;
-    cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_social_module);
 
     /*
      * the body is read first: a body over client_max_body_size is 413
@@ -81,6 +62,45 @@ ngx_http_social_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * the task of a request, in its pool, with the cleanup that detaches its
+ * backends when the request goes: the content handler's, or the access
+ * phase's (ngx_http_social_access.c)
+ */
+
+ngx_http_social_ctx_t *
+ngx_http_social_ctx_create(ngx_http_request_t *r,
+    ngx_http_social_endpoint_t *ep)
+{
+    ngx_http_cleanup_t     *cln;
+    ngx_http_social_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_social_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ctx->pool = r->pool;
+    ctx->log = r->connection->log;
+    ctx->endpoint = ep;
+    ctx->smcf = ngx_http_get_module_main_conf(r, ngx_http_social_module);
+    ngx_queue_init(&ctx->ops);
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_social_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_social_module);
+
+    return ctx;
 }
 
 
@@ -112,6 +132,7 @@ ngx_http_social_run(ngx_http_social_ctx_t *ctx)
     ngx_int_t                    rc;
     ngx_http_request_t          *r;
     ngx_http_social_endpoint_t  *ep;
+    ngx_http_social_loc_conf_t  *slcf;
 
     r = ctx->request;
     ep = ctx->endpoint;
@@ -124,7 +145,13 @@ ngx_http_social_run(ngx_http_social_ctx_t *ctx)
     }
 
     if (ep->flags & NGX_HTTP_SOCIAL_AUTH) {
-        rc = ngx_http_social_auth_check(ctx, ngx_http_social_authed);
+        slcf = ngx_http_get_module_loc_conf(r, ngx_http_social_module);
+
+        /* the internal server: the reader that the public server checked */
+
+        rc = slcf->internal ? ngx_http_social_access_trusted(ctx)
+                            : ngx_http_social_auth_check(ctx,
+                                                      ngx_http_social_authed);
 
         if (rc == NGX_DONE) {
             return NGX_DONE;
@@ -160,7 +187,7 @@ ngx_http_social_authed(ngx_http_social_ctx_t *ctx)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_social_auth_error(ngx_http_social_ctx_t *ctx, ngx_int_t status)
 {
     if (status == NGX_HTTP_UNAUTHORIZED) {

@@ -75,6 +75,10 @@ struct ngx_http_social_ctx_s {
 
     unsigned                        admin:1;
     unsigned                        done:1;
+
+    /* the access phase: the token check was asked, and it has answered */
+    unsigned                        access_asked:1;
+    unsigned                        access_checked:1;
 };
 
 

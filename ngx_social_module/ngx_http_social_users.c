@@ -44,6 +44,7 @@
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_feed_cache.h"
 #include "ngx_http_social_points.h"
+#include "ngx_http_social_access.h"
 
 
 /*
@@ -103,7 +104,8 @@ enum {
 enum {
     NGX_HTTP_SOCIAL_USER_DELETE_GONE = 0,
     NGX_HTTP_SOCIAL_USER_DELETE_LIKED,
-    NGX_HTTP_SOCIAL_USER_DELETE_REVOCATION
+    NGX_HTTP_SOCIAL_USER_DELETE_REVOCATION,
+    NGX_HTTP_SOCIAL_USER_DELETE_MEMBERS
 };
 
 
@@ -188,15 +190,21 @@ static const char  ngx_http_social_sql_user_update[] =
     "          current_setting('social.revocation', true)";
 
 /*
- * and the posts the user liked: their like_count changes; and the number
- * of the revocation record, once the delete has written it
+ * and the posts the user liked: their like_count changes; the number of
+ * the revocation record, once the delete has written it; and the members
+ * of the user's group (as the statement began): their cached group
+ * answers showed the user
  */
 static const char  ngx_http_social_sql_user_delete[] =
     "WITH d AS MATERIALIZED ("
     "  SELECT social_user_delete($1, $2::int) AS gone, "
     "         (SELECT array_agg(post_id) FROM likes "
-    "           WHERE user_id = $1)::text AS liked) "
-    "SELECT gone, liked, current_setting('social.revocation', true) FROM d";
+    "           WHERE user_id = $1)::text AS liked, "
+    "         (SELECT array_agg(m.user_id) FROM users u "
+    "            JOIN users m ON m.group_id = u.group_id "
+    "           WHERE u.user_id = $1)::text AS members) "
+    "SELECT gone, liked, current_setting('social.revocation', true), "
+    "       members FROM d";
 
 static const char  ngx_http_social_sql_user_role[] =
     "UPDATE users SET token_gen = token_gen "
@@ -781,6 +789,11 @@ ngx_http_social_user_deleted(ngx_http_social_ctx_t *ctx, PGresult *res)
                    PQgetvalue(res, 0, NGX_HTTP_SOCIAL_USER_DELETE_LIKED),
                    u->liked.len + 1);
     }
+
+    /* the group's cached answers that showed the user go */
+
+    ngx_http_social_cache_members(PQgetvalue(res, 0,
+                                         NGX_HTTP_SOCIAL_USER_DELETE_MEMBERS));
 
     /* what still waits in Redis for the user goes too (best effort) */
 

@@ -92,3 +92,28 @@ psql_social() {
     "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
         -U "$PG_ROLE" -d "$PG_DB" "$@"
 }
+
+# social_production_conf PREFIX PORT: the shipped production configuration
+# (conf/production.conf and conf/social/) as PREFIX/conf/nginx.conf, with
+# this instance's ports (social_instance), PORT to listen on, and the
+# internal server's socket in PREFIX/sockets (mode 0700: nginx's user
+# alone).  What make run, the benchmarks of the cache and t/04x load.
+social_production_conf() {
+    local p=$1 port=$2
+    mkdir -p "$p/conf/social" "$p/logs" "$p/modules" "$p/cache"
+    install -d -m 0700 "$p/sockets"
+    rm -f "$p/sockets/internal.sock"
+    ln -sf "$MODULE_SO" "$p/modules/ngx_http_social_module.so"
+    ln -sf "$STATE/jwt.key" "$p/conf/jwt.key"
+    cp "$ROOT"/conf/social/*.conf "$p/conf/social/"
+    sed -e "s/port=5432/port=$PG_PORT/" \
+        -e "s/127\.0\.0\.1:6379/127.0.0.1:$REDIS_PORT/" \
+        -e "s/listen  127\.0\.0\.1:8080/listen  127.0.0.1:$port/" \
+        -e "s|/run/ngx_social/internal.sock|$p/sockets/internal.sock|g" \
+        "$ROOT/conf/production.conf" > "$p/conf/nginx.conf"
+    if [ "$(id -u)" = 0 ]; then
+        # the workers run as the invoking user: the checkout may be
+        # unreachable for nobody (/root is 0700)
+        sed -i "1i user root;" "$p/conf/nginx.conf"
+    fi
+}

@@ -1,0 +1,390 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * The public server's token check, in the access phase: a location with
+ * "social_access <endpoint>" answers that endpoint through another server
+ * (the response cache in front of the internal one), and its token is
+ * checked here, on every request, before the cache is looked at: a HIT
+ * never skips it.  Its answers are the endpoint's own (405, 401, 503 with
+ * Retry-After, JSON).  The reader is then the variables $social_reader
+ * and $social_role, for the cache key, the limits and the header
+ * X-Social-Reader that the internal server trusts (in its locations,
+ * "social_internal on" makes the module take the reader from there
+ * instead of a token).  Elsewhere, $social_reader is the id of a token
+ * whose signature and claims hold (its generation unchecked): the key of
+ * a limit, which runs before the access phase.
+ */
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_args.h"
+#include "ngx_http_social_request.h"
+#include "ngx_http_social_auth.h"
+#include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_access.h"
+
+
+static ngx_int_t ngx_http_social_access_handler(ngx_http_request_t *r);
+static void ngx_http_social_access_authed(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_access_answer(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_social_reader_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_social_role_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_social_access_vars[] = {
+
+    { ngx_string("social_reader"), NULL, ngx_http_social_reader_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("social_role"), NULL, ngx_http_social_role_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* social_access <endpoint>: the endpoint whose token this location checks */
+
+char *
+ngx_http_social_access(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_social_loc_conf_t  *slcf = conf;
+
+    ngx_str_t                    *value;
+    ngx_http_social_endpoint_t   *ep;
+    ngx_http_social_main_conf_t  *smcf;
+
+    if (slcf->access) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ep = ngx_http_social_endpoint_find(&value[1]);
+    if (ep == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown endpoint \"%V\" in \"social_access\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    slcf->access = ep;
+    slcf->metric = ngx_http_social_metrics_label(ep);
+
+    if (ep->flags & NGX_HTTP_SOCIAL_AUTH) {
+        smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
+        smcf->uses_tokens = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_social_access_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_social_access_handler;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_social_access_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_social_access_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_DECLINED: not a location of social_access; NGX_OK: the reader is
+ * checked; NGX_AGAIN: a backend is asked, and the phases run again when
+ * it answers; NGX_DONE: the request is answered (405, 401, 503)
+ */
+
+static ngx_int_t
+ngx_http_social_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_http_social_ctx_t       *ctx;
+    ngx_http_social_endpoint_t  *ep;
+    ngx_http_social_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_social_module);
+
+    ep = slcf->access;
+
+    if (ep == NULL || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
+
+    if (ctx && ctx->access_asked) {
+        if (!ctx->access_checked) {
+            return NGX_AGAIN;
+        }
+
+        return ngx_http_social_access_answer(r, ctx->auth_status);
+    }
+
+    ctx = ngx_http_social_ctx_create(r, ep);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->access_asked = 1;
+
+    if (!(r->method & ep->methods)) {
+        ctx->access_checked = 1;
+        return ngx_http_social_access_answer(r, NGX_HTTP_NOT_ALLOWED);
+    }
+
+    if (!(ep->flags & NGX_HTTP_SOCIAL_AUTH)) {
+        ctx->access_checked = 1;
+        return NGX_OK;
+    }
+
+    rc = ngx_http_social_auth_check(ctx, ngx_http_social_access_authed);
+
+    if (rc == NGX_DONE) {
+        return NGX_AGAIN;
+    }
+
+    ctx->access_checked = 1;
+    ctx->auth_status = rc;
+
+    return ngx_http_social_access_answer(r, rc);
+}
+
+
+/* the backend answered the token check: the phases go on */
+
+static void
+ngx_http_social_access_authed(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->access_checked = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(r->connection);
+}
+
+
+static ngx_int_t
+ngx_http_social_access_answer(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_social_ctx_t  *ctx;
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
+
+    if (rc == NGX_HTTP_NOT_ALLOWED) {
+        rc = ngx_http_social_error(ctx, NGX_HTTP_NOT_ALLOWED,
+                                   "method_not_allowed",
+                                   "This method is not allowed here.", NULL);
+
+    } else {
+        rc = ngx_http_social_auth_error(ctx, rc);
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * "social_internal on": the reader is what the public server set,
+ * "<id> <role>"; without it, 401 (only the public server reaches here)
+ */
+
+ngx_int_t
+ngx_http_social_access_trusted(ngx_http_social_ctx_t *ctx)
+{
+    u_char            *p, *last, *start;
+    ngx_uint_t         i;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h;
+
+    part = &ctx->request->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_HTTP_UNAUTHORIZED;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof(NGX_HTTP_SOCIAL_READER_HEADER) - 1
+            && ngx_strncasecmp(h[i].key.data,
+                               (u_char *) NGX_HTTP_SOCIAL_READER_HEADER,
+                               h[i].key.len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    p = h[i].value.data;
+    last = p + h[i].value.len;
+
+    start = p;
+
+    while (p < last && *p != ' ') {
+        p++;
+    }
+
+    if (ngx_http_social_parse_id(start, p - start, &ctx->user_id) != NGX_OK
+        || p == last)
+    {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    p++;
+
+    if ((size_t) (last - p) == sizeof("admin") - 1
+        && ngx_strncmp(p, "admin", sizeof("admin") - 1) == 0)
+    {
+        ctx->admin = 1;
+
+    } else if ((size_t) (last - p) != sizeof("user") - 1
+               || ngx_strncmp(p, "user", sizeof("user") - 1) != 0)
+    {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * the reader: the one the access phase checked, else the one of a token
+ * whose signature holds; NGX_DECLINED without a reader
+ */
+
+ngx_int_t
+ngx_http_social_access_reader(ngx_http_request_t *r, int64_t *user_id,
+    ngx_uint_t *admin)
+{
+    ngx_http_social_ctx_t        *ctx;
+    ngx_http_social_claims_t      claims;
+    ngx_http_social_main_conf_t  *smcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
+
+    if (ctx && ctx->access_checked) {
+        if (ctx->auth_status != NGX_OK || ctx->user_id == 0) {
+            return NGX_DECLINED;
+        }
+
+        *user_id = ctx->user_id;
+        *admin = ctx->admin;
+
+        return NGX_OK;
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_social_module);
+
+    if (ngx_http_social_auth_bearer(r, &smcf->jwt_key, &claims) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    *user_id = claims.user_id;
+    *admin = claims.admin;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_reader_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char      *p;
+    int64_t      id;
+    ngx_uint_t   admin;
+
+    if (ngx_http_social_access_reader(r, &id, &admin) != NGX_OK) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%L", id) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_role_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    int64_t     id;
+    ngx_uint_t  admin;
+
+    if (ngx_http_social_access_reader(r, &id, &admin) != NGX_OK) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) (admin ? "admin" : "user");
+    v->len = admin ? sizeof("admin") - 1 : sizeof("user") - 1;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
