@@ -26,9 +26,10 @@
  * The generations of users are 65536 slots by the id's hash: a write
  * moves the slot of its users alone, so that it misses only their
  * answers (and those of the ids that share a slot).  The rest is the
- * TTL: the internal server's answers carry X-Accel-Expires, the
+ * TTL: the internal server's answers carry X-Accel-Expires, from the
  * directives social_group_cache_valid and social_feed_cache_valid (at
- * most 2 s, the API's bound for a deleted post to leave every answer).
+ * most 2 s, the API's bound for a deleted post to leave every answer);
+ * an answer is fresh between n - 1 and n seconds (whole seconds).
  */
 
 
@@ -242,8 +243,14 @@ ngx_http_social_cache_ttl(ngx_http_social_ctx_t *ctx, ngx_uint_t status)
         return NGX_ERROR;
     }
 
+    /*
+     * nginx's cache counts whole seconds: an answer of n seconds, stored
+     * within a second, is fresh until the end of the n-th second after
+     * it, so n - 1 keeps it at most the directive's time
+     */
+
     value.data = p;
-    value.len = ngx_sprintf(p, "%T", ttl) - p;
+    value.len = ngx_sprintf(p, "%T", ttl > 1 ? ttl - 1 : 1) - p;
 
     if (ngx_http_social_add_header(r, "X-Accel-Expires", &value) != NGX_OK) {
         return NGX_ERROR;

@@ -7,10 +7,13 @@
 /*
  * POST /admin/cache/evict {"scope": "all" | "feed" | "posts" | "users" |
  * "groups"}: the cached entries of the scope removed from Redis, counted.
- * "feed" is the recent-events set (each event counts); "posts" and
- * "users" the cached objects; "groups" the cached group reads.  Both feed
- * generations move on first, so no read in flight writes an entry back
- * from before.  The objects are found with SCAN and removed with UNLINK,
+ * "feed" is the recent-events set (each event counts) and the feed pages
+ * in nginx's response cache; "posts" and "users" the cached objects;
+ * "groups" the group answers in nginx's response cache.  The response
+ * cache is not purged: the scope's generation, in every key, moves on
+ * (_cache.c), and the answers still fresh are counted.  Both feed
+ * generations of Redis move on first, so no read in flight writes an
+ * entry back from before.  The objects are found with SCAN and removed with UNLINK,
  * a batch a command, so Redis never blocks on a large keyspace.
  * Revocation generations are not a cache and are never evicted.  The
  * handler keeps the name of its endpoint, cache_evict, as the module's
@@ -26,6 +29,7 @@
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_keys.h"
 #include "ngx_http_social_argv.h"
+#include "ngx_http_social_access.h"
 
 
 /* the scopes: bit n is the pattern n of ngx_http_social_evict_patterns */
@@ -119,7 +123,7 @@ static const char  *ngx_http_social_evict_patterns[] = {
     NULL,
     NGX_HTTP_SOCIAL_KEY_POST "*",
     NGX_HTTP_SOCIAL_KEY_USER "*",
-    NGX_HTTP_SOCIAL_KEY_GROUP "*"
+    NULL                                /* groups: nginx's cache alone */
 };
 
 
@@ -235,7 +239,8 @@ ngx_http_social_evict_scan(ngx_http_social_ctx_t *ctx)
     ngx_http_social_evict_t  *e = ctx->data;
 
     while (e->pattern < NGX_HTTP_SOCIAL_EVICT_PATTERNS
-           && !(e->mask & (1 << e->pattern)))
+           && (!(e->mask & (1 << e->pattern))
+               || ngx_http_social_evict_patterns[e->pattern] == NULL))
     {
         e->pattern++;
     }
@@ -345,6 +350,12 @@ ngx_http_social_evict_evicted(ngx_http_social_ctx_t *ctx)
 {
     yajl_gen                  g;
     ngx_http_social_evict_t  *e = ctx->data;
+
+    /* nginx's response cache: the group answers, the feed pages */
+
+    e->evicted += ngx_http_social_cache_evict(
+                                    e->mask & NGX_HTTP_SOCIAL_EVICT_GROUPS,
+                                    e->mask & NGX_HTTP_SOCIAL_EVICT_FEED);
 
     ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
                   "social: user %L evicted %L cached entries",

@@ -42,7 +42,6 @@
 
 #define NGX_HTTP_SOCIAL_KEY_POST           "social:post:"     /* <post> */
 #define NGX_HTTP_SOCIAL_KEY_USER           "social:user:"     /* <user> */
-#define NGX_HTTP_SOCIAL_KEY_GROUP          "social:group:"    /* none yet */
 
 
 /*

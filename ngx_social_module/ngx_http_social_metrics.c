@@ -620,7 +620,7 @@ ngx_http_social_metrics_init_process(ngx_cycle_t *cycle)
 
     ev->handler = ngx_http_social_metrics_gauges;
     ev->log = cycle->log;
-    ev->data = NULL;
+    ev->data = ev;      /* the debug log reads it as a connection */
     ev->cancelable = 1;
 
     ngx_add_timer(ev, NGX_HTTP_SOCIAL_METRICS_GAUGES);

@@ -75,7 +75,11 @@ ngx_http_social_shm_init_zone(ngx_shm_zone_t *zone, void *data)
         return NGX_ERROR;
     }
 
-    shm->epoch = (ngx_atomic_uint_t) ngx_time();
+    /* seconds, and what tells two starts within one second apart */
+
+    shm->epoch = (ngx_atomic_uint_t) ngx_time() * 1000000
+                 + (ngx_atomic_uint_t) (ngx_pid % 1000) * 1000
+                 + (ngx_atomic_uint_t) (ngx_random() % 1000);
 
     shpool->data = shm;
     zone->data = shm;

@@ -119,6 +119,32 @@ our $Locations = <<'_EOC_';
 _EOC_
 
 
+# The shipped production configuration (conf/production.conf) for the
+# files that test it (t/040 on): the block's http_config is $Production
+# (conf/social/http.conf, and the internal server on a socket in the
+# server root with conf/social/internal.conf, wired as production.conf
+# wires them), its config $ProductionLocations (conf/social/public.conf).
+our $ConfDir = "$ENV{TEST_NGINX_UTIL}/../conf";
+our $InternalSocket = "$ENV{TEST_NGINX_SERVROOT}/internal.sock";
+
+our $Production = <<"_EOC_";
+    include $ConfDir/social/http.conf;
+
+    upstream social_internal {
+        server     unix:$InternalSocket;
+        keepalive  16;
+    }
+
+    server {
+        listen  unix:$InternalSocket;
+
+        include  $ConfDir/social/internal.conf;
+    }
+_EOC_
+
+our $ProductionLocations = "    include $ConfDir/social/public.conf;\n";
+
+
 # the location that answers the request of a block without one (see the top)
 our $ResultLocation = <<'_EOC_';
         location = /social_result {
@@ -245,10 +271,11 @@ sub social_service {
 }
 
 
-# social_concurrent($n, $uri): $n requests on $n connections at once; the
-# count of each status ("200:198 503:2")
+# social_concurrent($n, $uri, @headers): $n requests on $n connections at
+# once; the count of each status ("200:198 503:2"), and in list context
+# the answers too (a reference to their texts)
 sub social_concurrent {
-    my ($n, $uri) = @_;
+    my ($n, $uri, @headers) = @_;
 
     require IO::Socket::INET;
     require IO::Select;
@@ -268,6 +295,7 @@ sub social_concurrent {
     # every request is sent before any answer is read
     for my $s (values %sock) {
         print $s "GET $uri HTTP/1.1\r\nHost: localhost\r\n"
+                 . join('', map { "$_\r\n" } @headers)
                  . "Connection: close\r\n\r\n";
         $sel->add($s);
     }
@@ -292,7 +320,10 @@ sub social_concurrent {
         $count{$status}++;
     }
 
-    return join ' ', map { "$_:$count{$_}" } sort keys %count;
+    my $summary = join ' ', map { "$_:$count{$_}" } sort keys %count;
+
+    return wantarray ? ($summary, [ map { $buf{$_} } values %sock ])
+                     : $summary;
 }
 
 

@@ -100,7 +100,7 @@ psql_social() {
 # alone).  What make run, the benchmarks of the cache and t/04x load.
 social_production_conf() {
     local p=$1 port=$2
-    mkdir -p "$p/conf/social" "$p/logs" "$p/modules" "$p/cache"
+    mkdir -p "$p/conf/social" "$p/logs" "$p/modules"
     install -d -m 0700 "$p/sockets"
     rm -f "$p/sockets/internal.sock"
     ln -sf "$MODULE_SO" "$p/modules/ngx_http_social_module.so"
