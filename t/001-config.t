@@ -334,3 +334,51 @@ GET /health
 --- error_code: 200
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 20: social_feed_cache_valid is at most 2s (a deleted post leaves every cached feed within 2 s)
+--- http_config
+    social_feed_cache_valid 3s;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Q"social_feed_cache_valid" directive must be at most 2s\E}
+
+
+
+=== TEST 21: social_access names an endpoint of the module
+--- config
+    location = /x {
+        social_access no_such_thing;
+    }
+--- request
+GET /x
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Qunknown endpoint "no_such_thing" in "social_access"\E}
+
+
+
+=== TEST 22: the cache's directives, social_access and social_internal
+--- http_config
+    social_group_cache_valid 10m;
+    social_feed_cache_valid 1s;
+--- config
+    social_internal off;
+    location = /health {
+        social_access health;
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- error_code: 200
+--- no_error_log
+[emerg]

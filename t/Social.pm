@@ -277,6 +277,17 @@ sub social_service {
 sub social_concurrent {
     my ($n, $uri, @headers) = @_;
 
+    return social_at_once($n, "GET $uri HTTP/1.1\r\nHost: localhost\r\n"
+                              . join('', map { "$_\r\n" } @headers)
+                              . "Connection: close\r\n\r\n");
+}
+
+
+# the same request on $n connections, every one sent before any answer is
+# read; what social_concurrent returns
+sub social_at_once {
+    my ($n, $request) = @_;
+
     require IO::Socket::INET;
     require IO::Select;
 
@@ -292,11 +303,8 @@ sub social_concurrent {
         $buf{$s} = '';
     }
 
-    # every request is sent before any answer is read
     for my $s (values %sock) {
-        print $s "GET $uri HTTP/1.1\r\nHost: localhost\r\n"
-                 . join('', map { "$_\r\n" } @headers)
-                 . "Connection: close\r\n\r\n";
+        print $s $request;
         $sel->add($s);
     }
 
@@ -480,51 +488,12 @@ sub social_token {
 sub social_concurrent_post {
     my ($n, $uri, $json, @headers) = @_;
 
-    require IO::Socket::INET;
-    require IO::Select;
-
-    my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
-    my (%buf, %sock);
-    my $sel = IO::Select->new;
-    my $extra = join '', map { "$_\r\n" } @headers;
-
-    for my $i (1 .. $n) {
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                      Proto => 'tcp')
-            or die "connect: $!\n";
-        $sock{$i} = $s;
-        $buf{$s} = '';
-    }
-
-    for my $s (values %sock) {
-        print $s "POST $uri HTTP/1.1\r\nHost: localhost\r\n"
-                 . "Connection: close\r\n"
-                 . "Content-Type: application/json\r\n$extra"
-                 . "Content-Length: " . length($json) . "\r\n\r\n$json";
-        $sel->add($s);
-    }
-
-    my $deadline = time + 20;
-
-    while ($sel->count && time < $deadline) {
-        for my $s ($sel->can_read(1)) {
-            my $got = sysread($s, my $chunk, 65536);
-            if (!$got) {
-                $sel->remove($s);
-                close $s;
-                next;
-            }
-            $buf{$s} .= $chunk;
-        }
-    }
-
-    my %count;
-    for my $s (values %sock) {
-        my $status = $buf{$s} =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none';
-        $count{$status}++;
-    }
-
-    return join ' ', map { "$_:$count{$_}" } sort keys %count;
+    return social_at_once($n, "POST $uri HTTP/1.1\r\nHost: localhost\r\n"
+                              . "Connection: close\r\n"
+                              . "Content-Type: application/json\r\n"
+                              . join('', map { "$_\r\n" } @headers)
+                              . "Content-Length: " . length($json)
+                              . "\r\n\r\n$json");
 }
 
 
