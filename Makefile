@@ -1,7 +1,7 @@
 # ngx_social: the two commands are `make run` and `make test`.
 
-.PHONY: run test test-asan build stop psql admin bench faults flood \
-	dead-letters fuzz
+.PHONY: run test test-asan build stop psql admin bench bench-cache faults \
+	flood dead-letters fuzz
 
 # make fuzz: each harness of fuzz/ this long (FUZZ=name for one of them)
 FUZZ_SECONDS ?= 60
@@ -26,6 +26,9 @@ psql:
 
 bench:
 	@util/bench
+
+bench-cache:
+	@util/bench-cache
 
 faults:
 	@util/faults

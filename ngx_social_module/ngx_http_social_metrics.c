@@ -10,8 +10,8 @@
  * its log phase, HITs of the response cache too, under the endpoint of
  * the first location it met (kept across error_page's redirect, so that
  * a 429 or a 404 is its own location's): its status, its time, its cache
- * status, and its 429 (the location's limit zone, one a location in the
- * shipped configuration).  The internal server ("social_internal on") is
+ * status, and its 429 (by endpoint: a location of the shipped
+ * configuration has one limit zone, README says which).  The internal server ("social_internal on") is
  * not counted: its requests are the public server's misses.  The labels
  * are fixed: the module's endpoints, "other", the statuses below; no
  * label is ever made of what a client sent.  Each worker also writes the
@@ -449,14 +449,16 @@ ngx_http_social_metrics_requests(u_char *p, ngx_http_social_stats_t *st)
 
     p = ngx_sprintf(p,
             "# HELP social_http_rate_limited_total Requests refused by a "
-            "limit (429), by the zone of their location.\n"
+            "limit (429), by the endpoint of their location (one zone "
+            "each in the shipped configuration).\n"
             "# TYPE social_http_rate_limited_total counter\n");
 
     for (l = 0; l < NGX_HTTP_SOCIAL_M_ENDPOINTS; l++) {
         n = st->limited[l];
 
         if (n) {
-            p = ngx_sprintf(p, "social_http_rate_limited_total{zone=\"%s\"} "
+            p = ngx_sprintf(p, "social_http_rate_limited_total"
+                            "{endpoint=\"%s\"} "
                             "%uA\n", ngx_http_social_metrics_name(l), n);
         }
     }

@@ -5,7 +5,7 @@
 # exposition, its counters moving with the requests made (HITs of the
 # response cache too, the internal server's never), the latency
 # histogram, the backends' gauges, the error points waiting in Redis; a
-# limit's 429 as the API's JSON with Retry-After, counted by its zone.
+# limit's 429 as the API's JSON with Retry-After, counted by its endpoint (one zone a location).
 #
 # Users (made with SQL by TEST 1): 1 ann (admin), 2 bob.
 
@@ -151,7 +151,7 @@ a pool
 
 
 
-=== TEST 5: past a limit, 429 too_many_requests as JSON with Retry-After, counted by its zone
+=== TEST 5: past a limit, 429 too_many_requests as JSON with Retry-After, counted by its endpoint (one zone a location)
 --- init
 my $a = ::metrics();
 # signin: 30 a minute with a burst of 10 per address: 11 pass at once
@@ -165,7 +165,7 @@ my ($head, $body) = split /\r\n\r\n/, $limited // '', 2;
 --- response_body
 401:11 429:3
 {"error":{"code":"too_many_requests","message":"Too many requests; try again shortly."}} Retry-After: 1 Content-Type: application/json
-social_http_rate_limited_total{zone="signin"}+3 social_http_requests_total{endpoint="signin",status="401"}+11 social_http_requests_total{endpoint="signin",status="429"}+3
+social_http_rate_limited_total{endpoint="signin"}+3 social_http_requests_total{endpoint="signin",status="401"}+11 social_http_requests_total{endpoint="signin",status="429"}+3
 --- no_error_log
 [error]
 --- error_log
