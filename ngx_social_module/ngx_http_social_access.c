@@ -193,15 +193,17 @@ ngx_http_social_access_handler(ngx_http_request_t *r)
 static void
 ngx_http_social_access_authed(ngx_http_social_ctx_t *ctx)
 {
+    ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     r = ctx->request;
+    c = r->connection;      /* the phases may end and free the request */
 
     ctx->access_checked = 1;
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(r->connection);
+    ngx_http_run_posted_requests(c);
 }
 
 

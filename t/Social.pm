@@ -125,7 +125,7 @@ _EOC_
 # server root with conf/social/internal.conf, wired as production.conf
 # wires them), its config $ProductionLocations (conf/social/public.conf).
 our $ConfDir = "$ENV{TEST_NGINX_UTIL}/../conf";
-our $InternalSocket = "$ENV{TEST_NGINX_SERVROOT}/internal.sock";
+our $InternalSocket = "$ENV{TEST_NGINX_SERVROOT}/logs/internal.sock";
 
 our $Production = <<"_EOC_";
     include $ConfDir/social/http.conf;
