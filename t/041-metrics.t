@@ -17,7 +17,7 @@ repeat_each(1);
 no_shuffle();
 no_root_location();
 
-plan tests => repeat_each() * (3 * blocks() + 1);
+plan tests => repeat_each() * (3 * blocks() + 2);
 
 sub auth {
     my $id = shift;
@@ -186,3 +186,23 @@ my ($ann) = Social::social_http('POST', '/posts', '{"content": "x"}', ::auth(1))
 ^201:\d+ 429:\d+ \| ann 201$
 --- no_error_log
 [error]
+
+
+
+=== TEST 7: /metrics answers loopback's 127.0.0.1 only: from another address, 403 as JSON
+--- init
+require IO::Socket::INET;
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT};
+my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", LocalAddr => '127.0.0.2', Proto => 'tcp')
+    or die "connect from 127.0.0.2: $!\n";
+print $s "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+local $/;
+my $res = <$s>;
+my ($head, $body) = split /\r\n\r\n/, $res, 2;
+::out(($head =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none') . " $body");
+--- response_body
+403 {"error":{"code":"forbidden","message":"This is not allowed."}}
+--- error_log
+access forbidden by rule, client: 127.0.0.2
+--- no_error_log
+[alert]
