@@ -66,12 +66,26 @@ ngx_http_social_access(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (slcf->endpoint) {
+        return "cannot be used with \"social_endpoint\" in one location";
+    }
+
     value = cf->args->elts;
 
     ep = ngx_http_social_endpoint_find(&value[1]);
     if (ep == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown endpoint \"%V\" in \"social_access\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the reads that the response cache keeps, which write nothing */
+
+    if (ep->cached == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"social_access\" takes an endpoint of the "
+                           "response cache (group, feed), not \"%V\"",
                            &value[1]);
         return NGX_CONF_ERROR;
     }
@@ -217,6 +231,16 @@ ngx_http_social_access_answer(ngx_http_request_t *r, ngx_int_t rc)
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
+
+    /*
+     * a body sent with the refused request is read and thrown away, as
+     * nginx's own error pages do: left in the connection, it would be
+     * taken for the next request
+     */
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
 
     if (rc == NGX_HTTP_NOT_ALLOWED) {
         rc = ngx_http_social_error(ctx, NGX_HTTP_NOT_ALLOWED,

@@ -10,9 +10,9 @@
  * answers their TTL, and moves the parts on, so that nothing is ever
  * purged and old entries age out.
  *
- * The key (conf/social/cache.conf) is the format version and the zone's
- * epoch, the URI, the reader, and generations kept in the shared zone
- * (_shm.c):
+ * The key (proxy_cache_key in conf/social/public.conf) is the format
+ * version and the zone's epoch, the URI, the reader and their role, and
+ * generations kept in the shared zone (_shm.c):
  *
  *   $social_reader_gen  the reader's: moved by each write of theirs (a
  *                       reader sees their own writes at once);
@@ -27,9 +27,11 @@
  * moves the slot of its users alone, so that it misses only their
  * answers (and those of the ids that share a slot).  The rest is the
  * TTL: the internal server's answers carry X-Accel-Expires, from the
- * directives social_group_cache_valid and social_feed_cache_valid (at
- * most 2 s, the API's bound for a deleted post to leave every answer);
- * an answer is fresh between n - 1 and n seconds (whole seconds).
+ * directives social_group_cache_valid (60 s, at most 1 h) and
+ * social_feed_cache_valid (2 s, at most 2 s: the API's bound for a
+ * deleted post to leave every answer); an answer of n seconds is fresh
+ * between n - 1 and n seconds (nginx counts whole seconds; 1 s: up to
+ * 2 s).
  */
 
 
@@ -246,7 +248,8 @@ ngx_http_social_cache_ttl(ngx_http_social_ctx_t *ctx, ngx_uint_t status)
     /*
      * nginx's cache counts whole seconds: an answer of n seconds, stored
      * within a second, is fresh until the end of the n-th second after
-     * it, so n - 1 keeps it at most the directive's time
+     * it, so n - 1 keeps it at most the directive's time (1 s cannot be
+     * kept less than 2)
      */
 
     value.data = p;

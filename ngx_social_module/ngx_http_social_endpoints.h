@@ -111,6 +111,7 @@ ngx_int_t ngx_http_social_points(ngx_http_social_ctx_t *ctx);
 /* ngx_http_social_metrics.c */
 ngx_int_t ngx_http_social_metrics(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_metrics_init_process(ngx_cycle_t *cycle);
+void ngx_http_social_metrics_exit_process(void);
 
 /* ngx_http_social_exercises.c */
 ngx_int_t ngx_http_social_exercises(ngx_http_social_ctx_t *ctx);

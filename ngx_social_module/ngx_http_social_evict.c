@@ -12,9 +12,9 @@
  * "groups" the group answers in nginx's response cache.  The response
  * cache is not purged: the scope's generation, in every key, moves on
  * (_cache.c), and the answers still fresh are counted.  Both feed
- * generations of Redis move on first, so no read in flight writes an
- * entry back from before.  The objects are found with SCAN and removed with UNLINK,
- * a batch a command, so Redis never blocks on a large keyspace.
+ * generations of Redis move on first, so no read in flight writes an entry
+ * back from before.  The objects are found with SCAN and removed with
+ * UNLINK, a batch a command, so Redis never blocks on a large keyspace.
  * Revocation generations are not a cache and are never evicted.  The
  * handler keeps the name of its endpoint, cache_evict, as the module's
  * endpoint table has it.

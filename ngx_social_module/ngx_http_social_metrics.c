@@ -6,17 +6,17 @@
 
 /*
  * The counters of /metrics and GET /metrics itself (Prometheus text
- * exposition 0.0.4).  Every request of the public server is counted in
- * its log phase, HITs of the response cache too, under the endpoint of
- * the first location it met (kept across error_page's redirect, so that
- * a 429 or a 404 is its own location's): its status, its time, its cache
- * status, and its 429 (by endpoint: a location of the shipped
- * configuration has one limit zone, README says which).  The internal server ("social_internal on") is
- * not counted: its requests are the public server's misses.  The labels
- * are fixed: the module's endpoints, "other", the statuses below; no
- * label is ever made of what a client sent.  Each worker also writes the
- * gauges of its pool once a second; the scrape sums the workers and asks
- * Redis how many error points wait.
+ * exposition 0.0.4).  Every request of the public server is counted in its
+ * log phase, HITs of the response cache too, under the endpoint of the
+ * first location it met (kept across error_page's redirect, so that a 429
+ * or a 404 is its own location's): its status, its time, its cache status,
+ * and its 429 (by endpoint: a location of the shipped configuration has
+ * one limit zone, README says which).  The internal server
+ * ("social_internal on") is not counted: its requests are the public
+ * server's misses.  The labels are fixed: the module's endpoints, "other",
+ * the statuses below; no label is ever made of what a client sent.  Each
+ * worker also writes the gauges of its pool once a second; the scrape sums
+ * the workers and asks Redis how many error points wait.
  */
 
 
@@ -49,11 +49,11 @@ static ngx_uint_t ngx_http_social_metrics_status(ngx_uint_t status);
 static void ngx_http_social_metrics_points(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static ngx_int_t ngx_http_social_metrics_send(ngx_http_social_ctx_t *ctx);
-static u_char *ngx_http_social_metrics_requests(u_char *p,
+static u_char *ngx_http_social_metrics_requests(u_char *p, u_char *last,
     ngx_http_social_stats_t *st);
-static u_char *ngx_http_social_metrics_latency(u_char *p,
+static u_char *ngx_http_social_metrics_latency(u_char *p, u_char *last,
     ngx_http_social_stats_t *st);
-static u_char *ngx_http_social_metrics_backends(u_char *p,
+static u_char *ngx_http_social_metrics_backends(u_char *p, u_char *last,
     ngx_http_social_stats_t *st, ngx_http_social_metrics_t *m);
 static void ngx_http_social_metrics_gauges(ngx_event_t *ev);
 
@@ -98,7 +98,6 @@ static ngx_http_social_script_t  ngx_http_social_metrics_script = {
 };
 
 
-static ngx_int_t    ngx_http_social_metrics_index;
 static ngx_event_t  ngx_http_social_metrics_timer;
 
 
@@ -129,10 +128,13 @@ ngx_http_social_metrics_label(ngx_http_social_endpoint_t *ep)
 ngx_int_t
 ngx_http_social_metrics_init(ngx_conf_t *cf)
 {
-    ngx_str_t                   name = ngx_string("social_metric_first");
-    ngx_http_handler_pt        *h;
-    ngx_http_variable_t        *var;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_str_t                     name = ngx_string("social_metric_first");
+    ngx_http_handler_pt          *h;
+    ngx_http_variable_t          *var;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_social_main_conf_t  *smcf;
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
 
     /* where the request was first: a variable, as redirects keep them */
 
@@ -143,8 +145,8 @@ ngx_http_social_metrics_init(ngx_conf_t *cf)
 
     var->get_handler = ngx_http_social_metrics_variable;
 
-    ngx_http_social_metrics_index = ngx_http_get_variable_index(cf, &name);
-    if (ngx_http_social_metrics_index == NGX_ERROR) {
+    smcf->metrics_index = ngx_http_get_variable_index(cf, &name);
+    if (smcf->metrics_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 
@@ -183,9 +185,11 @@ ngx_http_social_metrics_variable(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_social_metrics_first(ngx_http_request_t *r)
 {
-    ngx_http_variable_value_t  *v;
+    ngx_http_variable_value_t    *v;
+    ngx_http_social_main_conf_t  *smcf;
 
-    v = &r->variables[ngx_http_social_metrics_index];
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_social_module);
+    v = &r->variables[smcf->metrics_index];
 
     if (!v->valid && r == r->main) {
         v->data = (u_char *) ngx_http_get_module_loc_conf(r,
@@ -203,11 +207,13 @@ ngx_http_social_metrics_first(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_social_metrics_log(ngx_http_request_t *r)
 {
-    ngx_msec_int_t               ms;
-    ngx_uint_t                   label, status, b, cache;
-    ngx_time_t                  *tp;
-    ngx_http_social_stats_t     *st;
-    ngx_http_social_loc_conf_t  *slcf, *first;
+    ngx_uint_t                    label, status, b, cache;
+    ngx_time_t                   *tp;
+    ngx_msec_int_t                ms;
+    ngx_http_social_stats_t      *st;
+    ngx_http_variable_value_t    *v;
+    ngx_http_social_loc_conf_t   *slcf, *first;
+    ngx_http_social_main_conf_t  *smcf;
 
     if (ngx_http_social_shm == NULL || r != r->main) {
         return NGX_OK;
@@ -219,10 +225,10 @@ ngx_http_social_metrics_log(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    first = r->variables[ngx_http_social_metrics_index].valid
-            ? (ngx_http_social_loc_conf_t *)
-              r->variables[ngx_http_social_metrics_index].data
-            : slcf;
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_social_module);
+    v = &r->variables[smcf->metrics_index];
+
+    first = v->valid ? (ngx_http_social_loc_conf_t *) v->data : slcf;
 
     if (first->internal == 1) {
         return NGX_OK;
@@ -351,7 +357,10 @@ ngx_http_social_metrics_send(ngx_http_social_ctx_t *ctx)
     r = ctx->request;
     st = &ngx_http_social_shm->stats;
 
-    /* a line is at most 160 bytes; the most lines each family has */
+    /*
+     * a line is at most 160 bytes; the most lines each family has (the
+     * writers stop at the buffer's end all the same)
+     */
 
     size = 160 * (NGX_HTTP_SOCIAL_M_ENDPOINTS
                   * (NGX_HTTP_SOCIAL_M_STATUSES + NGX_HTTP_SOCIAL_M_BUCKETS
@@ -363,9 +372,9 @@ ngx_http_social_metrics_send(ngx_http_social_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_http_social_metrics_requests(b->pos, st);
-    p = ngx_http_social_metrics_latency(p, st);
-    p = ngx_http_social_metrics_backends(p, st, ctx->data);
+    p = ngx_http_social_metrics_requests(b->pos, b->end, st);
+    p = ngx_http_social_metrics_latency(p, b->end, st);
+    p = ngx_http_social_metrics_backends(p, b->end, st, ctx->data);
 
     b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
@@ -396,12 +405,13 @@ ngx_http_social_metrics_send(ngx_http_social_ctx_t *ctx)
 
 
 static u_char *
-ngx_http_social_metrics_requests(u_char *p, ngx_http_social_stats_t *st)
+ngx_http_social_metrics_requests(u_char *p, u_char *last,
+    ngx_http_social_stats_t *st)
 {
     ngx_uint_t         l, s, c;
     ngx_atomic_uint_t  n;
 
-    p = ngx_sprintf(p,
+    p = ngx_slprintf(p, last,
             "# HELP social_http_requests_total Requests of the public "
             "server, by endpoint and status.\n"
             "# TYPE social_http_requests_total counter\n");
@@ -415,20 +425,22 @@ ngx_http_social_metrics_requests(u_char *p, ngx_http_social_stats_t *st)
             }
 
             if (ngx_http_social_metrics_statuses[s]) {
-                p = ngx_sprintf(p, "social_http_requests_total{endpoint=\"%s\","
-                                "status=\"%ui\"} %uA\n",
-                                ngx_http_social_metrics_name(l),
-                                ngx_http_social_metrics_statuses[s], n);
+                p = ngx_slprintf(p, last,
+                                 "social_http_requests_total{endpoint=\"%s\","
+                                 "status=\"%ui\"} %uA\n",
+                                 ngx_http_social_metrics_name(l),
+                                 ngx_http_social_metrics_statuses[s], n);
 
             } else {
-                p = ngx_sprintf(p, "social_http_requests_total{endpoint=\"%s\","
-                                "status=\"other\"} %uA\n",
-                                ngx_http_social_metrics_name(l), n);
+                p = ngx_slprintf(p, last,
+                                 "social_http_requests_total{endpoint=\"%s\","
+                                 "status=\"other\"} %uA\n",
+                                 ngx_http_social_metrics_name(l), n);
             }
         }
     }
 
-    p = ngx_sprintf(p,
+    p = ngx_slprintf(p, last,
             "# HELP social_http_cache_total Answers of the cached "
             "locations, by endpoint and cache status (NONE: answered before "
             "the cache, by the token check).\n"
@@ -439,15 +451,16 @@ ngx_http_social_metrics_requests(u_char *p, ngx_http_social_stats_t *st)
             n = st->cache[l][c];
 
             if (n) {
-                p = ngx_sprintf(p, "social_http_cache_total{endpoint=\"%s\","
-                                "cache=\"%s\"} %uA\n",
-                                ngx_http_social_metrics_name(l),
-                                ngx_http_social_metrics_cache[c], n);
+                p = ngx_slprintf(p, last,
+                                 "social_http_cache_total{endpoint=\"%s\","
+                                 "cache=\"%s\"} %uA\n",
+                                 ngx_http_social_metrics_name(l),
+                                 ngx_http_social_metrics_cache[c], n);
             }
         }
     }
 
-    p = ngx_sprintf(p,
+    p = ngx_slprintf(p, last,
             "# HELP social_http_rate_limited_total Requests refused by a "
             "limit (429), by the endpoint of their location (one zone "
             "each in the shipped configuration).\n"
@@ -457,9 +470,9 @@ ngx_http_social_metrics_requests(u_char *p, ngx_http_social_stats_t *st)
         n = st->limited[l];
 
         if (n) {
-            p = ngx_sprintf(p, "social_http_rate_limited_total"
-                            "{endpoint=\"%s\"} "
-                            "%uA\n", ngx_http_social_metrics_name(l), n);
+            p = ngx_slprintf(p, last, "social_http_rate_limited_total"
+                             "{endpoint=\"%s\"} "
+                             "%uA\n", ngx_http_social_metrics_name(l), n);
         }
     }
 
@@ -468,12 +481,13 @@ ngx_http_social_metrics_requests(u_char *p, ngx_http_social_stats_t *st)
 
 
 static u_char *
-ngx_http_social_metrics_latency(u_char *p, ngx_http_social_stats_t *st)
+ngx_http_social_metrics_latency(u_char *p, u_char *last,
+    ngx_http_social_stats_t *st)
 {
     ngx_uint_t         l, b;
     ngx_atomic_uint_t  n, sum;
 
-    p = ngx_sprintf(p,
+    p = ngx_slprintf(p, last,
             "# HELP social_http_request_duration_seconds Time to answer a "
             "request of the public server, by endpoint.\n"
             "# TYPE social_http_request_duration_seconds histogram\n");
@@ -493,20 +507,21 @@ ngx_http_social_metrics_latency(u_char *p, ngx_http_social_stats_t *st)
 
         for (b = 0; b < NGX_HTTP_SOCIAL_M_BUCKETS; b++) {
             n += st->latency[l][b];
-            p = ngx_sprintf(p, "social_http_request_duration_seconds_bucket"
-                            "{endpoint=\"%s\",le=\"%s\"} %uA\n",
-                            ngx_http_social_metrics_name(l),
-                            ngx_http_social_metrics_le[b], n);
+            p = ngx_slprintf(p, last,
+                             "social_http_request_duration_seconds_bucket"
+                             "{endpoint=\"%s\",le=\"%s\"} %uA\n",
+                             ngx_http_social_metrics_name(l),
+                             ngx_http_social_metrics_le[b], n);
         }
 
-        p = ngx_sprintf(p, "social_http_request_duration_seconds_sum"
-                        "{endpoint=\"%s\"} %uA.%06uA\n"
-                        "social_http_request_duration_seconds_count"
-                        "{endpoint=\"%s\"} %uA\n",
-                        ngx_http_social_metrics_name(l),
-                        st->latency_us[l] / 1000000,
-                        st->latency_us[l] % 1000000,
-                        ngx_http_social_metrics_name(l), n);
+        p = ngx_slprintf(p, last, "social_http_request_duration_seconds_sum"
+                         "{endpoint=\"%s\"} %uA.%06uA\n"
+                         "social_http_request_duration_seconds_count"
+                         "{endpoint=\"%s\"} %uA\n",
+                         ngx_http_social_metrics_name(l),
+                         st->latency_us[l] / 1000000,
+                         st->latency_us[l] % 1000000,
+                         ngx_http_social_metrics_name(l), n);
     }
 
     return p;
@@ -514,13 +529,13 @@ ngx_http_social_metrics_latency(u_char *p, ngx_http_social_stats_t *st)
 
 
 #define ngx_http_social_metrics_one(p, name, type, help, v)                   \
-    ngx_sprintf(p, "# HELP " name " " help "\n# TYPE " name " " type "\n"     \
-                name " %uA\n", (ngx_atomic_uint_t) (v))
+    ngx_slprintf(p, last, "# HELP " name " " help "\n# TYPE " name " "       \
+                 type "\n" name " %uA\n", (ngx_atomic_uint_t) (v))
 
 
 static u_char *
-ngx_http_social_metrics_backends(u_char *p, ngx_http_social_stats_t *st,
-    ngx_http_social_metrics_t *m)
+ngx_http_social_metrics_backends(u_char *p, u_char *last,
+    ngx_http_social_stats_t *st, ngx_http_social_metrics_t *m)
 {
     ngx_uint_t                       i;
     ngx_http_social_worker_stats_t   sum, *w;
@@ -530,20 +545,15 @@ ngx_http_social_metrics_backends(u_char *p, ngx_http_social_stats_t *st,
     for (i = 0; i < NGX_HTTP_SOCIAL_M_WORKERS; i++) {
         w = &st->workers[i];
 
-        if (w->pid == 0) {
+        if (!ngx_http_social_shm_alive(w)) {
             continue;
         }
 
         sum.pg_size += w->pg_size;
         sum.pg_busy += w->pg_busy;
         sum.pg_waiting += w->pg_waiting;
-        sum.pg_wait_timeouts += w->pg_wait_timeouts;
-        sum.pg_errors += w->pg_errors;
         sum.redis_up += w->redis_up;
-        sum.redis_errors += w->redis_errors;
-        sum.redis_timeouts += w->redis_timeouts;
         sum.hash_queued += w->hash_queued;
-        sum.hash_refused += w->hash_refused;
     }
 
     p = ngx_http_social_metrics_one(p, "social_postgres_pool_size", "gauge",
@@ -556,23 +566,24 @@ ngx_http_social_metrics_backends(u_char *p, ngx_http_social_stats_t *st,
             sum.pg_waiting);
     p = ngx_http_social_metrics_one(p, "social_postgres_wait_timeouts_total",
             "counter", "Statements that waited past the queue timeout.",
-            sum.pg_wait_timeouts);
+            st->counters.pg_wait_timeouts);
     p = ngx_http_social_metrics_one(p, "social_postgres_errors_total",
             "counter", "PostgreSQL connections lost or refused.",
-            sum.pg_errors);
+            st->counters.pg_errors);
     p = ngx_http_social_metrics_one(p, "social_redis_connected", "gauge",
             "Workers connected to Redis.", sum.redis_up);
     p = ngx_http_social_metrics_one(p, "social_redis_errors_total",
             "counter", "Redis connections lost or refused.",
-            sum.redis_errors);
+            st->counters.redis_errors);
     p = ngx_http_social_metrics_one(p, "social_redis_timeouts_total",
-            "counter", "Redis commands that timed out.", sum.redis_timeouts);
+            "counter", "Redis commands that timed out.",
+            st->counters.redis_timeouts);
     p = ngx_http_social_metrics_one(p, "social_password_hashes_queued",
             "gauge", "Password hashes waiting for a thread.",
             sum.hash_queued);
     p = ngx_http_social_metrics_one(p, "social_password_hashes_refused_total",
             "counter", "Requests refused a password hash (503).",
-            sum.hash_refused);
+            st->counters.hash_refused);
 
     if (m->redis) {
         p = ngx_http_social_metrics_one(p, "social_error_points_waiting",
@@ -586,11 +597,12 @@ ngx_http_social_metrics_backends(u_char *p, ngx_http_social_stats_t *st,
     p = ngx_http_social_metrics_one(p, "social_flush_last_time_seconds",
             "gauge", "When the last flush applied a batch (unix time).",
             st->flush_time);
-    p = ngx_sprintf(p, "# HELP social_flush_last_duration_seconds How long "
-                    "the last flush took.\n"
-                    "# TYPE social_flush_last_duration_seconds gauge\n"
-                    "social_flush_last_duration_seconds %uA.%03uA\n",
-                    st->flush_duration / 1000, st->flush_duration % 1000);
+    p = ngx_slprintf(p, last,
+                     "# HELP social_flush_last_duration_seconds How long "
+                     "the last flush took.\n"
+                     "# TYPE social_flush_last_duration_seconds gauge\n"
+                     "social_flush_last_duration_seconds %uA.%03uA\n",
+                     st->flush_duration / 1000, st->flush_duration % 1000);
     p = ngx_http_social_metrics_one(p, "social_flush_last_rows", "gauge",
             "Error points in the last flushed batch.", st->flush_rows);
     p = ngx_http_social_metrics_one(p, "social_flushes_total", "counter",
@@ -612,7 +624,7 @@ ngx_http_social_metrics_init_process(ngx_cycle_t *cycle)
 {
     ngx_event_t  *ev;
 
-    ngx_http_social_shm_init_process();
+    ngx_http_social_shm_init_process(cycle);
 
     if (ngx_http_social_worker_stats == NULL) {
         return;
@@ -637,4 +649,15 @@ ngx_http_social_metrics_gauges(ngx_event_t *ev)
     if (!ngx_exiting) {
         ngx_add_timer(ev, NGX_HTTP_SOCIAL_METRICS_GAUGES);
     }
+}
+
+
+void
+ngx_http_social_metrics_exit_process(void)
+{
+    if (ngx_http_social_metrics_timer.timer_set) {
+        ngx_del_timer(&ngx_http_social_metrics_timer);
+    }
+
+    ngx_http_social_shm_exit_process();
 }

@@ -37,6 +37,8 @@ static char *ngx_http_social_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_social_check_feed_valid(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_social_check_group_valid(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_social_init_process(ngx_cycle_t *cycle);
 static void ngx_http_social_exit_process(ngx_cycle_t *cycle);
 
@@ -67,6 +69,10 @@ static ngx_conf_num_bounds_t  ngx_http_social_cost_bounds = {
 
 static ngx_conf_post_t  ngx_http_social_feed_valid_post = {
     ngx_http_social_check_feed_valid
+};
+
+static ngx_conf_post_t  ngx_http_social_group_valid_post = {
+    ngx_http_social_check_group_valid
 };
 
 static ngx_conf_num_bounds_t  ngx_http_social_group_bounds = {
@@ -113,10 +119,12 @@ ngx_http_social_endpoint_t  ngx_http_social_endpoints[] = {
       ngx_http_social_like, NGX_HTTP_SOCIAL_AUTH, 0 },
 
     { ngx_string("follow"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_follow, NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_USER_PATH, 0 },
+      ngx_http_social_follow,
+      NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_USER_PATH, 0 },
 
     { ngx_string("block"), NGX_HTTP_PUT|NGX_HTTP_DELETE,
-      ngx_http_social_block, NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_USER_PATH, 0 },
+      ngx_http_social_block,
+      NGX_HTTP_SOCIAL_AUTH|NGX_HTTP_SOCIAL_USER_PATH, 0 },
 
     { ngx_string("cache_evict"), NGX_HTTP_POST,
       ngx_http_social_evict, NGX_HTTP_SOCIAL_AUTH, 0 },
@@ -328,7 +336,7 @@ static ngx_command_t  ngx_http_social_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_social_main_conf_t, group_cache_valid),
-      NULL },
+      &ngx_http_social_group_valid_post },
 
     { ngx_string("social_feed_cache_valid"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -598,6 +606,10 @@ ngx_http_social_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (slcf->access) {
+        return "cannot be used with \"social_access\" in one location";
+    }
+
     value = cf->args->elts;
 
     ep = ngx_http_social_endpoint_find(&value[1]);
@@ -671,8 +683,10 @@ ngx_http_social_check_bounds(ngx_conf_t *cf, void *post, void *data)
 }
 
 
-/* social_feed_cache_valid: at most 2 s, the API's bound for a deleted
- * post to leave every cached answer */
+/*
+ * social_feed_cache_valid: at most 2 s, the API's bound for a deleted
+ * post to leave every cached answer
+ */
 
 static char *
 ngx_http_social_check_feed_valid(ngx_conf_t *cf, void *post, void *data)
@@ -685,6 +699,21 @@ ngx_http_social_check_feed_valid(ngx_conf_t *cf, void *post, void *data)
 
     return "must be at most 2s: a deleted post leaves every cached feed "
            "within 2 s";
+}
+
+
+/* social_group_cache_valid: at most 1 h (the evictions count by second) */
+
+static char *
+ngx_http_social_check_group_valid(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *tp = data;
+
+    if (*tp <= 3600) {
+        return NGX_CONF_OK;
+    }
+
+    return "must be at most 1h";
 }
 
 
@@ -737,6 +766,9 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_social_exit_process(ngx_cycle_t *cycle)
 {
+    /* first: what the process closes as it goes is not counted */
+    ngx_http_social_metrics_exit_process();
+
     ngx_http_social_feed_cache_exit_process();
     ngx_http_social_flush_exit_process();
     ngx_http_social_revoke_exit_process();

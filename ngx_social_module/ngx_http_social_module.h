@@ -62,6 +62,9 @@ typedef struct {
     time_t                          group_cache_valid;  /* X-Accel-Expires */
     time_t                          feed_cache_valid;
 
+    ngx_shm_zone_t                 *shm_zone;       /* _shm.c */
+    ngx_int_t                       metrics_index;  /* _metrics.c */
+
     ngx_flag_t                      debug_endpoints;
     ngx_uint_t                      uses_tokens;    /* unsigned:1 */
 } ngx_http_social_main_conf_t;

@@ -96,8 +96,10 @@ ngx_http_social_send(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
         r->header_only = 1;
     }
 
-    /* the response cache: a write moves its generations; a cached read
-     * gets its TTL */
+    /*
+     * the response cache: a write moves its generations; a cached read
+     * gets its TTL
+     */
 
     ngx_http_social_cache_written(ctx, status);
 

@@ -25,27 +25,30 @@ static ngx_atomic_t *ngx_http_social_shm_slot(int64_t user_id);
 ngx_http_social_shm_t           *ngx_http_social_shm;
 ngx_http_social_worker_stats_t  *ngx_http_social_worker_stats;
 
-static ngx_shm_zone_t           *ngx_http_social_shm_zone;
 
+/* the zone, in the main configuration (a failed reload frees it) */
 
 ngx_int_t
 ngx_http_social_shm_add(ngx_conf_t *cf)
 {
-    size_t     size;
-    ngx_str_t  name = ngx_string("ngx_social");
+    size_t                        size;
+    ngx_str_t                     name = ngx_string("ngx_social");
+    ngx_http_social_main_conf_t  *smcf;
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_social_module);
 
     /* the struct, and the slab allocator's own pages around it */
 
     size = ngx_align(sizeof(ngx_http_social_shm_t), ngx_pagesize)
            + 16 * ngx_pagesize;
 
-    ngx_http_social_shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                                     &ngx_http_social_module);
-    if (ngx_http_social_shm_zone == NULL) {
+    smcf->shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                           &ngx_http_social_module);
+    if (smcf->shm_zone == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_http_social_shm_zone->init = ngx_http_social_shm_init_zone;
+    smcf->shm_zone->init = ngx_http_social_shm_init_zone;
 
     return NGX_OK;
 }
@@ -89,29 +92,86 @@ ngx_http_social_shm_init_zone(ngx_shm_zone_t *zone, void *data)
 
 
 void
-ngx_http_social_shm_init_process(void)
+ngx_http_social_shm_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                       i;
+    ngx_atomic_uint_t                pid;
     ngx_http_social_worker_stats_t  *ws;
+    ngx_http_social_main_conf_t     *smcf;
 
-    if (ngx_http_social_shm_zone == NULL
-        || ngx_http_social_shm_zone->data == NULL)
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_social_module);
+
+    if (smcf == NULL || smcf->shm_zone == NULL
+        || smcf->shm_zone->data == NULL)
     {
         return;
     }
 
-    ngx_http_social_shm = ngx_http_social_shm_zone->data;
+    ngx_http_social_shm = smcf->shm_zone->data;
 
-    if (ngx_worker >= NGX_HTTP_SOCIAL_M_WORKERS) {
+    /*
+     * a slot of its own for this process's gauges: a free one, or one
+     * whose process is gone (it died without its exit)
+     */
+
+    for (i = 0; i < NGX_HTTP_SOCIAL_M_WORKERS; i++) {
+        ws = &ngx_http_social_shm->stats.workers[i];
+        pid = ws->pid;
+
+        if ((pid == 0 || !ngx_http_social_shm_alive(ws))
+            && ngx_atomic_cmp_set(&ws->pid, pid, (ngx_atomic_uint_t) ngx_pid))
+        {
+            ws->pg_size = 0;
+            ws->pg_busy = 0;
+            ws->pg_waiting = 0;
+            ws->redis_up = 0;
+            ws->hash_queued = 0;
+
+            ngx_http_social_worker_stats = ws;
+            return;
+        }
+    }
+}
+
+
+/* the process goes: its slot is free, and nothing it closes is counted */
+
+void
+ngx_http_social_shm_exit_process(void)
+{
+    ngx_http_social_worker_stats_t  *ws;
+
+    ws = ngx_http_social_worker_stats;
+
+    if (ws == NULL) {
         return;
     }
 
-    /* the slot of this worker number: what an earlier worker left goes */
+    ngx_http_social_worker_stats = NULL;
 
-    ws = &ngx_http_social_shm->stats.workers[ngx_worker];
-    ngx_memzero(ws, sizeof(ngx_http_social_worker_stats_t));
-    ws->pid = (ngx_atomic_uint_t) ngx_pid;
+    ws->pg_size = 0;
+    ws->pg_busy = 0;
+    ws->pg_waiting = 0;
+    ws->redis_up = 0;
+    ws->hash_queued = 0;
+    ws->pid = 0;
+}
 
-    ngx_http_social_worker_stats = ws;
+
+/* whether the process of a slot still runs */
+
+ngx_uint_t
+ngx_http_social_shm_alive(ngx_http_social_worker_stats_t *ws)
+{
+    ngx_pid_t  pid;
+
+    pid = (ngx_pid_t) ws->pid;
+
+    if (pid == 0) {
+        return 0;
+    }
+
+    return (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH);
 }
 
 

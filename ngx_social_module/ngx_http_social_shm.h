@@ -7,11 +7,12 @@
 /*
  * The module's shared memory zone (one per nginx, made when the
  * configuration is read): the generations that the response cache's keys
- * carry, the count of cached answers, and the counters of /metrics.  It
- * is written without locks: atomics, as stub_status does, and a slot per
- * worker for what one worker alone sets.  A driver: it knows nothing of
- * HTTP; the request layer and the endpoints read and write it through
- * ngx_http_social_shm.
+ * carry, the count of cached answers, and the counters of /metrics.  It is
+ * written without locks: atomics, as stub_status does, and a slot per
+ * worker process (claimed by its pid, so that the workers of a reload and
+ * those they replace never share one) for the gauges that only it knows.
+ * A driver: it knows nothing of HTTP; the request layer and the endpoints
+ * read and write it through ngx_http_social_shm.
  */
 
 
@@ -22,8 +23,10 @@
 #include "ngx_http_social_module.h"
 
 
-/* users' generations: a slot each, by the id's hash (a collision only
- * makes an extra miss) */
+/*
+ * users' generations: a slot each, by the id's hash (a collision only
+ * makes an extra miss)
+ */
 #define NGX_HTTP_SOCIAL_GENS           65536
 
 /* the cached answers counted by the second they expire in */
@@ -33,8 +36,10 @@
 #define NGX_HTTP_SOCIAL_CACHED_GROUP   1
 #define NGX_HTTP_SOCIAL_CACHED_FEED    2
 
-/* the labels of /metrics, fixed here: endpoints (the module's table, then
- * "other"), statuses, latency buckets, cache statuses */
+/*
+ * the labels of /metrics, fixed here: endpoints (the module's table, then
+ * "other"), statuses, latency buckets, cache statuses
+ */
 #define NGX_HTTP_SOCIAL_M_ENDPOINTS    32
 #define NGX_HTTP_SOCIAL_M_STATUSES     22
 #define NGX_HTTP_SOCIAL_M_BUCKETS      14
@@ -48,21 +53,27 @@ typedef struct {
 } ngx_http_social_expiry_t;
 
 
-/* what one worker alone writes: its gauges and its counters */
+/* the gauges of one worker process, in the slot its pid claimed */
 
 typedef struct {
-    ngx_atomic_t                    pid;
+    ngx_atomic_t                    pid;        /* 0: a free slot */
     ngx_atomic_t                    pg_size;    /* connections open */
     ngx_atomic_t                    pg_busy;
     ngx_atomic_t                    pg_waiting;
+    ngx_atomic_t                    redis_up;
+    ngx_atomic_t                    hash_queued;
+} ngx_http_social_worker_stats_t;
+
+
+/* the counters every worker adds to */
+
+typedef struct {
     ngx_atomic_t                    pg_wait_timeouts;
     ngx_atomic_t                    pg_errors;
-    ngx_atomic_t                    redis_up;
     ngx_atomic_t                    redis_errors;
     ngx_atomic_t                    redis_timeouts;
-    ngx_atomic_t                    hash_queued;
     ngx_atomic_t                    hash_refused;
-} ngx_http_social_worker_stats_t;
+} ngx_http_social_counters_t;
 
 
 typedef struct {
@@ -82,13 +93,16 @@ typedef struct {
     ngx_atomic_t                    trim_time;
     ngx_atomic_t                    trims;
 
+    ngx_http_social_counters_t      counters;
     ngx_http_social_worker_stats_t  workers[NGX_HTTP_SOCIAL_M_WORKERS];
 } ngx_http_social_stats_t;
 
 
 typedef struct {
-    /* when the zone was made: in every key, so that a restart, which
-     * forgets the generations, never meets an entry of before */
+    /*
+     * when the zone was made: in every key, so that a restart, which
+     * forgets the generations, never meets an entry of before
+     */
     ngx_atomic_t                    epoch;
 
     ngx_atomic_t                    groups_gen;   /* moved by evictions */
@@ -107,7 +121,9 @@ extern ngx_http_social_worker_stats_t  *ngx_http_social_worker_stats;
 
 
 ngx_int_t ngx_http_social_shm_add(ngx_conf_t *cf);
-void ngx_http_social_shm_init_process(void);
+void ngx_http_social_shm_init_process(ngx_cycle_t *cycle);
+void ngx_http_social_shm_exit_process(void);
+ngx_uint_t ngx_http_social_shm_alive(ngx_http_social_worker_stats_t *ws);
 ngx_atomic_uint_t ngx_http_social_shm_gen(int64_t user_id);
 void ngx_http_social_shm_bump(int64_t user_id);
 void ngx_http_social_shm_stored(ngx_uint_t what, time_t ttl);
@@ -115,17 +131,22 @@ ngx_atomic_uint_t ngx_http_social_shm_evict(ngx_uint_t what);
 void ngx_http_social_shm_flushed(ngx_uint_t rows, ngx_msec_t duration);
 void ngx_http_social_shm_trimmed(void);
 
-/* a worker's own counter or gauge, when the zone is there */
+/* a counter, and a gauge of this worker's, while the zone is there */
 #define ngx_http_social_stat_add(field, n)                                    \
-    if (ngx_http_social_worker_stats) {                                       \
-        (void) ngx_atomic_fetch_add(&ngx_http_social_worker_stats->field,     \
-                                    (ngx_atomic_int_t) (n));                  \
-    }
+    do {                                                                      \
+        if (ngx_http_social_worker_stats) {                                   \
+            (void) ngx_atomic_fetch_add(                                      \
+                          &ngx_http_social_shm->stats.counters.field,         \
+                          (ngx_atomic_int_t) (n));                            \
+        }                                                                     \
+    } while (0)
 
 #define ngx_http_social_stat_set(field, v)                                    \
-    if (ngx_http_social_worker_stats) {                                       \
-        ngx_http_social_worker_stats->field = (ngx_atomic_uint_t) (v);        \
-    }
+    do {                                                                      \
+        if (ngx_http_social_worker_stats) {                                   \
+            ngx_http_social_worker_stats->field = (ngx_atomic_uint_t) (v);    \
+        }                                                                     \
+    } while (0)
 
 
 #endif /* _NGX_HTTP_SOCIAL_SHM_H_INCLUDED_ */

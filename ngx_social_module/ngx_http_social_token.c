@@ -345,9 +345,9 @@ static ngx_int_t
 ngx_http_social_token_hmac(ngx_str_t *key, const u_char *data, size_t len,
     u_char *mac)
 {
+    EVP_MD_CTX    *c;
     unsigned int   n;
     u_char         inner[32];
-    EVP_MD_CTX    *c;
 
     if (ngx_http_social_token_key(key) != NGX_OK) {
         return NGX_ERROR;
@@ -388,6 +388,9 @@ ngx_http_social_token_key(ngx_str_t *key)
         return NGX_OK;
     }
 
+    /* forgotten until the states are whole again */
+
+    ngx_http_social_hmac_key_len = (size_t) -1;
 
     if (ngx_http_social_hmac_inner == NULL) {
         ngx_http_social_hmac_inner = EVP_MD_CTX_new();

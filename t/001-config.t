@@ -374,11 +374,59 @@ qr{\[emerg\] .*\Qunknown endpoint "no_such_thing" in "social_access"\E}
 --- config
     social_internal off;
     location = /health {
-        social_access health;
         social_endpoint health;
+    }
+    location = /x {
+        social_access feed;
+        return 204;
     }
 --- request
 GET /health
 --- error_code: 200
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 23: social_access takes only the reads of the response cache
+--- config
+    location = /x {
+        social_access posts;
+    }
+--- request
+GET /x
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Q"social_access" takes an endpoint of the response cache (group, feed), not "posts"\E}
+
+
+
+=== TEST 24: social_access and social_endpoint are not in one location
+--- config
+    location = /x {
+        social_endpoint feed;
+        social_access feed;
+    }
+--- request
+GET /x
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Q"social_access" directive cannot be used with "social_endpoint" in one location\E}
+
+
+
+=== TEST 25: social_group_cache_valid is at most 1h
+--- http_config
+    social_group_cache_valid 2h;
+--- config
+    location = /health {
+        social_endpoint health;
+    }
+--- request
+GET /health
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Q"social_group_cache_valid" directive must be at most 1h\E}

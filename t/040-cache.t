@@ -341,3 +341,31 @@ my ($s, $body, $h) = Social::social_http('HEAD', '/group/2', undef, ::auth(2));
 ::out("$s $h->{'x-cache-status'} $h->{'cache-control'} [" . $body . "]");
 --- response_body
 200 HIT private []
+
+
+
+=== TEST 15: a refusal of the token check reads the request's body: what it holds is never taken for the next request
+--- init
+require IO::Socket::INET;
+require IO::Select;
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT};
+my @seen;
+for my $first ("POST /feed", "GET /group/1") {
+    my $inner = "GET /group/1 HTTP/1.1\r\nHost: localhost\r\nX-Social-Reader: 1 admin\r\n\r\n";
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Proto => 'tcp')
+        or die "connect: $!\n";
+    print $s "$first HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+             . "Content-Length: " . length($inner) . "\r\n\r\n$inner";
+    my $got = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read(1)) {
+        last unless sysread($s, my $chunk, 65536);
+        $got .= $chunk;
+    }
+    close $s;
+    # the answers one after the other, each right after the body before
+    push @seen, join ',', $got =~ m{HTTP/1\.1 (\d{3}) }g;
+}
+::out(join ' | ', @seen);
+--- response_body
+405 | 401
