@@ -124,9 +124,18 @@ ngx_http_social_access_init(ngx_conf_t *cf)
 ngx_int_t
 ngx_http_social_access_variables(ngx_conf_t *cf)
 {
+    return ngx_http_social_variables_add(cf, ngx_http_social_access_vars);
+}
+
+
+/* a table of variables, ended by ngx_http_null_variable (_cache.c too) */
+
+ngx_int_t
+ngx_http_social_variables_add(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
     ngx_http_variable_t  *var, *v;
 
-    for (v = ngx_http_social_access_vars; v->name.len; v++) {
+    for (v = vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
         if (var == NULL) {
             return NGX_ERROR;
@@ -265,38 +274,33 @@ ngx_http_social_access_answer(ngx_http_request_t *r, ngx_int_t rc)
 ngx_int_t
 ngx_http_social_access_trusted(ngx_http_social_ctx_t *ctx)
 {
-    u_char            *p, *last, *start;
-    ngx_uint_t         i;
-    ngx_list_part_t   *part;
-    ngx_table_elt_t   *h;
+    u_char                     *p, *last, *start;
+    ngx_str_t                   name = ngx_string("x_social_reader");
+    ngx_http_variable_value_t   v;
 
-    part = &ctx->request->headers_in.headers.part;
-    h = part->elts;
+    /* nginx's own lookup, as for $http_x_social_reader: twice is refused */
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NGX_HTTP_UNAUTHORIZED;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof(NGX_HTTP_SOCIAL_READER_HEADER) - 1
-            && ngx_strncasecmp(h[i].key.data,
-                               (u_char *) NGX_HTTP_SOCIAL_READER_HEADER,
-                               h[i].key.len)
-               == 0)
-        {
-            break;
-        }
+#if (nginx_version >= 1023000)
+    if (ngx_http_variable_unknown_header(ctx->request, &v, &name,
+                                         &ctx->request->headers_in.headers.part,
+                                         0)
+        != NGX_OK)
+#else
+    if (ngx_http_variable_unknown_header(&v, &name,
+                                         &ctx->request->headers_in.headers.part,
+                                         0)
+        != NGX_OK)
+#endif
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = h[i].value.data;
-    last = p + h[i].value.len;
+    if (v.not_found) {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    p = v.data;
+    last = p + v.len;
 
     start = p;
 

@@ -29,6 +29,8 @@
 char *ngx_http_social_access(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_social_access_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_social_access_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_social_variables_add(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 ngx_int_t ngx_http_social_access_trusted(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_access_reader(ngx_http_request_t *r,
     int64_t *user_id, ngx_uint_t *admin);

@@ -92,43 +92,39 @@ static ngx_http_variable_t  ngx_http_social_cache_vars[] = {
 ngx_int_t
 ngx_http_social_cache_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_social_cache_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_social_variables_add(cf, ngx_http_social_cache_vars);
 }
 
 
-/* "<format>.<epoch>": an upgrade or a restart never meets older entries */
+/*
+ * "<format>.<epoch>": an upgrade or a restart never meets older entries;
+ * written once a process (again only if the zone's epoch changed)
+ */
 
 static ngx_int_t
 ngx_http_social_cache_version_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char  *p;
+    ngx_atomic_uint_t  epoch;
 
-    p = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_SOCIAL_CACHE_FORMAT ".")
-                             + NGX_ATOMIC_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
+    static size_t             len;
+    static ngx_atomic_uint_t  made;
+    static u_char             text[sizeof(NGX_HTTP_SOCIAL_CACHE_FORMAT ".")
+                                   + NGX_ATOMIC_T_LEN];
+
+    epoch = ngx_http_social_shm ? ngx_http_social_shm->epoch : 0;
+
+    if (len == 0 || made != epoch) {
+        len = ngx_sprintf(text, NGX_HTTP_SOCIAL_CACHE_FORMAT ".%uA", epoch)
+              - text;
+        made = epoch;
     }
 
-    v->len = ngx_sprintf(p, NGX_HTTP_SOCIAL_CACHE_FORMAT ".%uA",
-                         ngx_http_social_shm ? ngx_http_social_shm->epoch : 0)
-             - p;
+    v->len = len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-    v->data = p;
+    v->data = text;
 
     return NGX_OK;
 }

@@ -487,6 +487,12 @@ ngx_http_social_redis_cleanup(void *data)
             redis->conn = NULL;
         }
 
+        /* however it went: dropped, lost, refused */
+
+        if (redis->conn == NULL) {
+            ngx_http_social_stat_set(redis_up, 0);
+        }
+
         if (!rc->connected || rc->reason != NGX_HTTP_SOCIAL_BACKEND_OK) {
             ngx_http_social_backoff_failed(&redis->backoff);
         }
@@ -613,7 +619,6 @@ ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
 
     if (ngx_http_social_redis && ngx_http_social_redis->conn == rc) {
         ngx_http_social_redis->conn = NULL;
-        ngx_http_social_stat_set(redis_up, 0);
     }
 
     /* runs every pending callback with NULL, then the cleanup frees rc */

@@ -95,18 +95,7 @@ sub wait_until {
     return 0;
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("http_config", $Social::Production)
-        unless defined $block->http_config;
-    $block->set_value("config", $Social::ProductionLocations)
-        unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_production_defaults);
 
 run_tests();
 

@@ -49,18 +49,7 @@ sub moved {
                      sort keys %$b;
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value("http_config", $Social::Production)
-        unless defined $block->http_config;
-    $block->set_value("config", $Social::ProductionLocations)
-        unless defined $block->config;
-    $block->set_value("no_error_log", "[error]")
-        unless defined $block->no_error_log;
-
-    social_defaults($block);
-});
+add_block_preprocessor(\&social_production_defaults);
 
 run_tests();
 
@@ -204,5 +193,54 @@ my ($head, $body) = split /\r\n\r\n/, $res, 2;
 403 {"error":{"code":"forbidden","message":"This is not allowed."}}
 --- error_log
 access forbidden by rule, client: 127.0.0.2
+--- no_error_log
+[alert]
+
+
+
+=== TEST 8: the flush's last batch (time, duration, rows) and the trim job's last run
+--- http_config eval
+$Social::Production . "    social_flush_interval 1s;\n    social_trim_interval 200ms;\n"
+--- init
+my $t0 = time;
+Social::social_http('POST', '/errors', '{"utterance_id": 1, "errors": [{"category": "grammar", "subcategory": "tense"}]}', ::auth(2));
+my $m;
+for (1 .. 50) {
+    $m = ::metrics();
+    last if $m->{social_flushes_total} >= 1 && $m->{social_trims_total} >= 1;
+    select undef, undef, undef, 0.2;
+}
+::out("flushes $m->{social_flushes_total}, rows $m->{social_flush_last_rows}, "
+      . ($m->{social_flush_last_time_seconds} >= $t0 ? "flushed now" : "flushed at $m->{social_flush_last_time_seconds}")
+      . ", took " . ($m->{social_flush_last_duration_seconds} < 10 ? "a while" : $m->{social_flush_last_duration_seconds})
+      . ", waiting $m->{social_error_points_waiting}");
+::out(($m->{social_trims_total} >= 1 ? "trimmed" : "not trimmed") . ", "
+      . ($m->{social_trim_last_time_seconds} >= $t0 ? "now" : "at $m->{social_trim_last_time_seconds}"));
+--- response_body_like
+^flushes [1-9]\d*, rows [1-9]\d*, flushed now, took a while, waiting 0
+trimmed, now$
+
+
+
+=== TEST 9: the backends' failures counted: Redis down (not connected, errors), PostgreSQL down (errors)
+--- init
+my $a = ::metrics();
+Social::social_service("stop-redis");
+Social::social_http('GET', '/feed?limit=3', undef, ::auth(1));
+Social::social_http('POST', '/errors', '{"utterance_id": 1, "errors": [{"category": "a", "subcategory": "b"}]}', ::auth(2));
+my $down = ::metrics();
+Social::social_service("start-redis");
+Social::social_service("stop-pg");
+Social::social_http('GET', '/group/1?n=1', undef, ::auth(1));
+Social::social_http('GET', '/user/1', undef, ::auth(1));
+my $b = ::metrics();
+Social::social_service("start-pg");
+::out("redis connected $down->{social_redis_connected}, "
+      . ($down->{social_redis_errors_total} > ($a->{social_redis_errors_total} // 0) ? "redis errors counted" : "redis errors not counted")
+      . ", " . (defined $down->{social_error_points_waiting} ? "points waiting shown" : "points waiting left out"));
+::out($b->{social_postgres_errors_total} > ($a->{social_postgres_errors_total} // 0) ? "postgres errors counted" : "postgres errors not counted");
+--- response_body
+redis connected 0, redis errors counted, points waiting left out
+postgres errors counted
 --- no_error_log
 [alert]

@@ -65,6 +65,7 @@ use Exporter 'import';
 use Text::ParseWords ();
 
 our @EXPORT = qw(social_defaults social_api_defaults social_service
+                 social_production_defaults
                  social_concurrent social_background social_background_result
                  social_signal social_sql social_token social_reset
                  social_concurrent_post social_http social_redis
@@ -143,6 +144,23 @@ our $Production = <<"_EOC_";
 _EOC_
 
 our $ProductionLocations = "    include $ConfDir/social/public.conf;\n";
+
+
+# add_block_preprocessor(\&social_production_defaults): the production
+# configuration above for every block that does not set its own, and
+# --- no_error_log [error]; then social_defaults
+sub social_production_defaults {
+    my $block = shift;
+
+    $block->set_value("http_config", $Production)
+        unless defined $block->http_config;
+    $block->set_value("config", $ProductionLocations)
+        unless defined $block->config;
+    $block->set_value("no_error_log", "[error]")
+        unless defined $block->no_error_log;
+
+    social_defaults($block);
+}
 
 
 # the location that answers the request of a block without one (see the top)
