@@ -155,6 +155,17 @@ static ngx_http_social_feed_quiet_t
  * author is looked up only when the reader is in a block at all.
  */
 
+/*
+ * The upper bound of an actor's events: the cursor, and for anyone but
+ * the reader the horizon (hz, social_event_horizon(), migration 008):
+ * the events of transactions that may still be running are left out, so
+ * that an event that commits late never falls behind a cursor; the
+ * reader's own are in at once.
+ */
+
+#define NGX_HTTP_SOCIAL_FEED_BELOW(a)                                        \
+    "CASE WHEN " a ".id = $1 THEN $2 ELSE least($2, hz.h) END "
+
 #define NGX_HTTP_SOCIAL_FEED_MATCH                                           \
     "      AND (e.target_id IS NULL OR NOT e.target_id = ANY (bl.ids)) "     \
     "      AND (e.post_id IS NULL OR cardinality(bl.ids) = 0 "               \
@@ -169,11 +180,13 @@ static ngx_http_social_feed_quiet_t
     "     s AS (SELECT f.followed_id AS id FROM follows f "                  \
     "            WHERE f.follower_id = $1 AND f.followed_id <> $1 "          \
     "           UNION ALL SELECT $1::bigint), "                              \
+    "     hz AS (SELECT social_event_horizon() AS h), "                     \
     "     h AS (SELECT s.id, x.event_id "                                    \
-    "             FROM s CROSS JOIN bl CROSS JOIN LATERAL "                  \
+    "             FROM s CROSS JOIN bl CROSS JOIN hz CROSS JOIN LATERAL "    \
     "                  (SELECT e.event_id FROM events e "                    \
     "                    WHERE e.actor_id = s.id "                           \
-    "                      AND e.event_id < $2 AND e.event_id > $4 "         \
+    "                      AND e.event_id < " NGX_HTTP_SOCIAL_FEED_BELOW("s") \
+    "                      AND e.event_id > $4 "                             \
     NGX_HTTP_SOCIAL_FEED_MATCH                                               \
     "                    ORDER BY e.event_id DESC LIMIT 1) x "               \
     "            WHERE NOT s.id = ANY (bl.ids) "                             \
@@ -181,10 +194,12 @@ static ngx_http_social_feed_quiet_t
     "     t AS (SELECT CASE WHEN count(*) < $3 THEN 0 "                      \
     "                       ELSE min(event_id) END AS t FROM h), "           \
     "     m AS (SELECT x.event_id "                                          \
-    "             FROM h CROSS JOIN t CROSS JOIN bl CROSS JOIN LATERAL "     \
+    "             FROM h CROSS JOIN t CROSS JOIN bl CROSS JOIN hz "          \
+    "                  CROSS JOIN LATERAL "                                  \
     "                  (SELECT e.event_id FROM events e "                    \
     "                    WHERE e.actor_id = h.id "                           \
-    "                      AND e.event_id < $2 AND e.event_id > $4 "         \
+    "                      AND e.event_id < " NGX_HTTP_SOCIAL_FEED_BELOW("h") \
+    "                      AND e.event_id > $4 "                             \
     "                      AND e.event_id >= t.t "                           \
     NGX_HTTP_SOCIAL_FEED_MATCH                                               \
     "                    ORDER BY e.event_id DESC LIMIT $3) x "              \
@@ -203,11 +218,13 @@ static ngx_http_social_feed_quiet_t
 
 #define NGX_HTTP_SOCIAL_FEED_WINDOWED                                        \
     NGX_HTTP_SOCIAL_FEED_MERGE                                               \
-    ",    w AS (SELECT e.event_id FROM events e CROSS JOIN bl "              \
-    "            WHERE e.event_id < $2 AND e.event_id > $4 "                 \
-    "              AND e.event_id > least($2 - 1, (SELECT max(event_id) "    \
-    "                                                FROM events)) "         \
-    "                               - " NGX_HTTP_SOCIAL_FEED_WINDOW " "      \
+    ",    w AS (SELECT e.event_id "                                         \
+    "             FROM (SELECT * FROM events "                               \
+    "                    WHERE event_id < $2 AND event_id > $4 "             \
+    "                    ORDER BY event_id DESC "                            \
+    "                    LIMIT " NGX_HTTP_SOCIAL_FEED_WINDOW ") e "          \
+    "                  CROSS JOIN bl CROSS JOIN hz "                         \
+    "            WHERE (e.event_id < hz.h OR e.actor_id = $1) "              \
     "              AND e.actor_id IN (SELECT id FROM s) "                    \
     "              AND NOT e.actor_id = ANY (bl.ids) "                       \
     NGX_HTTP_SOCIAL_FEED_MATCH                                               \
@@ -246,14 +263,20 @@ static const char  ngx_http_social_sql_feed_quiet[] =
     " ORDER BY e.event_id DESC";
 
 
-/* the reader's follows and blocks, and the last event id */
+/*
+ * the reader's follows and blocks, and the last event id: below the
+ * horizon, or the reader's own
+ */
 static const char  ngx_http_social_sql_feed_context[] =
     "SELECT ARRAY(SELECT followed_id FROM follows "
     "              WHERE follower_id = $1)::text, "
     "       ARRAY(SELECT blocked_id FROM blocks WHERE blocker_id = $1 "
     "             UNION SELECT blocker_id FROM blocks "
     "                    WHERE blocked_id = $1)::text, "
-    "       coalesce((SELECT max(event_id) FROM events), 0)";
+    "       greatest((SELECT max(event_id) FROM events "
+    "                  WHERE event_id < social_event_horizon()), "
+    "                (SELECT max(event_id) FROM events "
+    "                  WHERE actor_id = $1), 0)";
 
 /*
  * The events the set chose, by id ($5), when objects of theirs are not

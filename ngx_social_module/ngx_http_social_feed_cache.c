@@ -14,9 +14,9 @@
  * [social:feed:bottom, social:feed:top] is in it (bottom 0: every event
  * since the first).  Readers trust it only when top is at least the last
  * event id PostgreSQL shows them; otherwise, or past bottom, the page
- * comes from PostgreSQL.  Event ids become visible in their order (the
- * events_in_order trigger), so a load of "the events above top" keeps the
- * set whole.
+ * comes from PostgreSQL.  A load reads only the events below the horizon
+ * (social_event_horizon(), migration 008), all of whose transactions have
+ * ended, so "the events above top" keeps the set whole.
  *
  * The set is filled from PostgreSQL by a refresh that a worker runs after
  * each write of an event, and by the trim job, which also trims it to
@@ -323,7 +323,7 @@ static const char  ngx_http_social_sql_feed_members[] =
     "       || '|' || coalesce(e.target_id, 0) "
     "       || '|' || social_time(e.created_at) "
     "  FROM events e LEFT JOIN posts p ON p.post_id = e.post_id "
-    " WHERE e.event_id > $1 "
+    " WHERE e.event_id > $1 AND e.event_id < social_event_horizon() "
     " ORDER BY e.event_id DESC "
     " LIMIT $2";
 

@@ -13,8 +13,12 @@
  *      short or failed, or else a new one, everything pending moved aside
  *      by renames under a new id "<epoch>:<seq>"; and whether a run
  *      failed on it.
- *   2. PostgreSQL, one transaction: the batch id into error_batches, then
- *      its rows, read from Redis in chunks (ngx_http_social_flush_rows.c):
+ *   2. PostgreSQL: the batch's rows, read from Redis in chunks
+ *      (ngx_http_social_flush_rows.c), each chunk in a transaction of its
+ *      own, opened only once the chunk is read, so that no transaction of
+ *      the flush waits on Redis (an open transaction holds the feed's
+ *      horizon back: migration 008); the first also puts the batch id
+ *      into error_batches:
  *      a. each row checked here first (UTF-8 of scalar values, the shape
  *         [user, utterance, "Category", "Subcategory", ms, "point id"],
  *         the types and lengths: ngx_http_social_point_row_check()); a
@@ -23,22 +27,23 @@
  *         utterance_errors, each row once (its random point id is unique:
  *         a batch applied before, or the same batch id again after Redis
  *         lost its last second, writes nothing twice; rows whose
- *         utterance is gone, a deleted user's, are skipped), and their
- *         counts added to error_frequencies;
+ *         utterance is gone, a deleted user's, are skipped), their
+ *         counts added to error_frequencies and the number written to the
+ *         batch's row in error_batches;
  *      c. if PostgreSQL refuses the chunk: back to the savepoint, and its
  *         rows one at a time, each under a savepoint of its own; a row
  *         refused alone goes aside with PostgreSQL's message;
- *      then the count into error_batches; COMMIT.
+ *      then COMMIT, and the next chunk.
  *   3. Redis (one script): the batch is deleted.
  *
  * A set-aside row is logged once, at error level: an operator replays or
  * purges it (README, "Dead letters").  A worker killed at any point, a
  * reload, PostgreSQL out of reach or failing for a passing reason (a
  * deadlock, a shutdown, a full disk): the batch stays in Redis, open, and
- * the next run completes it; applying it again writes nothing.  Two runs
- * at once (a run that outlived its lock) meet on the batch id's key in
- * error_batches, on the point ids and on the dead letters' key: one
- * applies, the other waits for it and then writes nothing.
+ * the next run completes it; applying it again, or the chunks committed
+ * before, writes nothing.  Two runs at once (a run that outlived its
+ * lock) meet on the point ids and on the dead letters' key: of a row, one
+ * writes it, the other waits for that and then writes nothing.
  *
  * A run that fails on a batch for any other reason says so in the error
  * log, with the batch id and the reason, and marks it in Redis; the next
@@ -68,10 +73,10 @@ static void ngx_http_social_flush_begun(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static void ngx_http_social_flush_counted(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
+static void ngx_http_social_flush_claim_end(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_flush_ended(ngx_http_social_ctx_t *ctx,
     PGresult *res);
+static void ngx_http_social_flush_applied(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_flush_acked(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_flush_held(ngx_http_social_ctx_t *ctx,
@@ -86,10 +91,6 @@ static ngx_http_social_job_t  ngx_http_social_flush_job;
 static const char  ngx_http_social_sql_flush_claim[] =
     "INSERT INTO error_batches (epoch, seq) VALUES ($1, $2::bigint) "
     "ON CONFLICT DO NOTHING RETURNING seq";
-
-static const char  ngx_http_social_sql_flush_counts[] =
-    "UPDATE error_batches SET errors = errors + $3::int "
-    " WHERE epoch = $1 AND seq = $2::bigint";
 
 
 ngx_int_t
@@ -238,6 +239,26 @@ ngx_http_social_flush_batch(ngx_http_social_ctx_t *ctx, redisReply *reply)
                       "its rows go one at a time", &f->batch);
     }
 
+    f->claimed = 0;
+
+    ngx_http_social_flush_read(ctx);
+}
+
+
+/*
+ * a transaction for what is read already (a chunk, or the end), the batch
+ * id claimed in the first; then "then"
+ */
+
+void
+ngx_http_social_flush_begin(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_flush_step_pt then)
+{
+    ngx_http_social_job_t    *job = ctx->data;
+    ngx_http_social_flush_t  *f = job->data;
+
+    f->then = then;
+
     if (ngx_http_social_pg_begin(ctx, ngx_http_social_flush_begun)
         != NGX_OK)
     {
@@ -249,7 +270,15 @@ ngx_http_social_flush_batch(ngx_http_social_ctx_t *ctx, redisReply *reply)
 static void
 ngx_http_social_flush_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
+    ngx_http_social_job_t    *job = ctx->data;
+    ngx_http_social_flush_t  *f = job->data;
+
     if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK, "BEGIN")) {
+        return;
+    }
+
+    if (f->claimed) {
+        f->then(ctx);
         return;
     }
 
@@ -258,7 +287,7 @@ ngx_http_social_flush_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-/* the batch id is ours (until COMMIT), or the batch was applied */
+/* the batch id is in error_batches, or the batch was seen before */
 
 static void
 ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx, PGresult *res)
@@ -272,6 +301,8 @@ ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
+    f->claimed = 1;
+
     if (PQntuples(res) == 0) {
         /*
          * applied before (a run cut short after COMMIT), or the same id
@@ -283,11 +314,11 @@ ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx, PGresult *res)
                       "land once", &f->batch);
     }
 
-    ngx_http_social_flush_read(ctx);
+    f->then(ctx);
 }
 
 
-/* 2. the rows are in: the count into error_batches, then COMMIT */
+/* 2. every row is in: a batch without any still claims its id */
 
 void
 ngx_http_social_flush_count(ngx_http_social_ctx_t *ctx)
@@ -295,28 +326,18 @@ ngx_http_social_flush_count(ngx_http_social_ctx_t *ctx)
     ngx_http_social_job_t    *job = ctx->data;
     ngx_http_social_flush_t  *f = job->data;
 
-    f->values[NGX_HTTP_SOCIAL_FLUSH_VALUE] = ngx_http_social_int64(ctx,
-                                                                f->written);
-
-    if (f->values[NGX_HTTP_SOCIAL_FLUSH_VALUE] == NULL) {
-        ngx_http_social_job_done(job);
+    if (f->claimed) {
+        ngx_http_social_flush_applied(ctx);
         return;
     }
 
-    ngx_http_social_flush_query(ctx, ngx_http_social_sql_flush_counts, 3,
-                                ngx_http_social_flush_counted);
+    ngx_http_social_flush_begin(ctx, ngx_http_social_flush_claim_end);
 }
 
 
 static void
-ngx_http_social_flush_counted(ngx_http_social_ctx_t *ctx, PGresult *res)
+ngx_http_social_flush_claim_end(ngx_http_social_ctx_t *ctx)
 {
-    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK,
-                                  "the frequencies"))
-    {
-        return;
-    }
-
     if (ngx_http_social_pg_end(ctx, 1, ngx_http_social_flush_ended)
         != NGX_OK)
     {
@@ -325,17 +346,24 @@ ngx_http_social_flush_counted(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-/* committed (or rolled back, the batch being applied already): it goes */
-
 static void
 ngx_http_social_flush_ended(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
     if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK, "COMMIT")) {
         return;
     }
+
+    ngx_http_social_flush_applied(ctx);
+}
+
+
+/* 3. committed, every chunk: the batch goes from Redis */
+
+static void
+ngx_http_social_flush_applied(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_job_t    *job = ctx->data;
+    ngx_http_social_flush_t  *f = job->data;
 
     ngx_http_social_shm_flushed(f->nrows, ngx_current_msec - f->start);
 

@@ -6,7 +6,7 @@
 
 /*
  * What the two files of the flush share: the run (ngx_http_social_flush.c,
- * steps 1 and 3, the transaction's start and end, how a run fails) and the
+ * steps 1 and 3, the transactions' start, how a run fails) and the
  * rows of a batch (ngx_http_social_flush_rows.c, steps 2a to 2c).  The
  * steps are listed at the top of ngx_http_social_flush.c.
  */
@@ -47,6 +47,9 @@ typedef struct {
 } ngx_http_social_flush_row_t;
 
 
+typedef void (*ngx_http_social_flush_step_pt)(ngx_http_social_ctx_t *ctx);
+
+
 /* the run's state, job->data */
 
 typedef struct {
@@ -62,7 +65,9 @@ typedef struct {
     ngx_uint_t                      nchunk;
     ngx_uint_t                      row;        /* the row in hand */
     const char                     *why;        /* it goes aside for this */
+    ngx_http_social_flush_step_pt   then;       /* once BEGIN is done */
     unsigned                        fresh:1;
+    unsigned                        claimed:1;  /* the batch id, this run */
     unsigned                        careful:1;  /* a run failed on it */
     unsigned                        alone:1;    /* the chunk row by row */
     unsigned                        in_row:1;   /* under its savepoint */
@@ -70,6 +75,8 @@ typedef struct {
 
 
 /* ngx_http_social_flush.c: the run */
+void ngx_http_social_flush_begin(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_flush_step_pt then);
 void ngx_http_social_flush_count(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_flush_query(ngx_http_social_ctx_t *ctx, const char *sql,
     int nparams, ngx_http_social_pg_handler_pt handler);

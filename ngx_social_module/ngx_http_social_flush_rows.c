@@ -6,7 +6,8 @@
 
 /*
  * The flush, step 2 (ngx_http_social_flush.c lists them all): the rows of
- * the batch, read from Redis a chunk at a time, inside the transaction.
+ * the batch, read from Redis a chunk at a time, each chunk then in a
+ * transaction of its own.
  *
  *   a. each row of the chunk checked first
  *      (ngx_http_social_point_row_check()); a row that fails goes aside,
@@ -18,8 +19,7 @@
  *      one at a time, each under a savepoint of its own; a row refused alone
  *      goes aside with PostgreSQL's message.
  *
- * Then the next chunk; all read, the count and COMMIT
- * (ngx_http_social_flush_count()).
+ * Then COMMIT and the next chunk; all read, ngx_http_social_flush_count().
  */
 
 
@@ -57,12 +57,14 @@ static void ngx_http_social_flush_set_aside(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_flush_row_released(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_flush_chunk_done(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_flush_chunk_committed(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
 
 
 /*
  * the rows [user, utterance, "Category", "Subcategory", ms, "point id"],
  * in order, each once (its point id), and the counts of those inserted
- * added to the frequencies, the first spelling kept
+ * added to the frequencies, the first spelling kept, and to the batch's
  */
 static const char  ngx_http_social_sql_flush_rows[] =
     "WITH i AS (INSERT INTO utterance_errors (utterance_id, user_id, "
@@ -91,7 +93,10 @@ static const char  ngx_http_social_sql_flush_rows[] =
     "            GROUP BY user_id, category_key, subcategory_key "
     "           ON CONFLICT (user_id, category_key, subcategory_key) "
     "           DO UPDATE SET frequency = f.frequency + excluded.frequency, "
-    "                         updated_at = now()) "
+    "                         updated_at = now()), "
+    "     b AS (UPDATE error_batches SET errors = errors + "
+    "                                        (SELECT count(*) FROM i) "
+    "            WHERE epoch = $1 AND seq = $2::bigint) "
     "SELECT count(*) FROM i";
 
 /* a row, hex-encoded, aside with the reason, once (a batch applied again) */
@@ -194,7 +199,7 @@ ngx_http_social_flush_rows(ngx_http_social_ctx_t *ctx, redisReply *reply)
     f->row = 0;
     f->alone = f->careful;
 
-    ngx_http_social_flush_checked(ctx);
+    ngx_http_social_flush_begin(ctx, ngx_http_social_flush_checked);
 }
 
 
@@ -557,6 +562,22 @@ ngx_http_social_flush_chunk_done(ngx_http_social_ctx_t *ctx)
     ngx_http_social_flush_t  *f = job->data;
 
     ngx_http_social_flush_free_chunk(f);
+
+    if (ngx_http_social_pg_end(ctx, 1, ngx_http_social_flush_chunk_committed)
+        != NGX_OK)
+    {
+        ngx_http_social_flush_failed(ctx, "postgres unavailable");
+    }
+}
+
+
+static void
+ngx_http_social_flush_chunk_committed(ngx_http_social_ctx_t *ctx,
+    PGresult *res)
+{
+    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK, "COMMIT")) {
+        return;
+    }
 
     ngx_http_social_flush_read(ctx);
 }
