@@ -13,6 +13,7 @@
 
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_pg.h"
+#include "ngx_http_social_batch.h"
 #include "ngx_http_social_redis.h"
 #include "ngx_http_social_revoke.h"
 #include "ngx_http_social_password.h"
@@ -772,6 +773,7 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
     ngx_http_social_feed_cache_exit_process();
     ngx_http_social_flush_exit_process();
     ngx_http_social_revoke_exit_process();
+    ngx_http_social_batch_exit_process();
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();
 }

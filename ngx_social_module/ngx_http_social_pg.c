@@ -211,6 +211,8 @@ ngx_http_social_pg_submit(ngx_http_social_ctx_t *ctx,
     op->op.detach = ngx_http_social_pg_detach;
     ngx_http_social_op_attach(ctx, &op->op);
 
+    ctx->pg_unknown = 0;
+
     ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_DOWN;
 
     if (pool == NULL) {

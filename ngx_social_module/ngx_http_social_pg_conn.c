@@ -507,6 +507,11 @@ ngx_http_social_pg_close(ngx_http_social_pg_conn_t *conn, ngx_uint_t reason)
     }
 
     if (op) {
+        /* sent, and whether it ran is not known */
+        if (op->op.ctx && !op->preparing) {
+            op->op.ctx->pg_unknown = 1;
+        }
+
         ngx_http_social_pg_fail(op, reason);
     }
 

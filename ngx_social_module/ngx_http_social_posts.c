@@ -6,7 +6,10 @@
 
 /*
  * POST /posts, GET and DELETE /posts/{id}, PUT and DELETE /posts/{id}/like.
- * Each is one statement: a post and its event are written together.
+ * Each is one statement: a post and its event are written together.  The
+ * writes (a post, a like, an unlike) go in the worker's batches
+ * (ngx_http_social_batch.c), their statements in social_write_batch()
+ * (migration 009).
  */
 
 
@@ -14,6 +17,7 @@
 #include "ngx_http_social_task.h"
 #include "ngx_http_social_json.h"
 #include "ngx_http_social_pg.h"
+#include "ngx_http_social_batch.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_feed_cache.h"
@@ -61,13 +65,6 @@ static void ngx_http_social_like_done(ngx_http_social_ctx_t *ctx,
 static const char **ngx_http_social_post_params(ngx_http_social_ctx_t *ctx);
 
 
-static const char  ngx_http_social_sql_post_create[] =
-    "WITH p AS (INSERT INTO posts (author_id, content) VALUES ($1, $2) "
-    "           RETURNING post_id, author_id, content, created_at), "
-    "     e AS (INSERT INTO events (actor_id, type, post_id, created_at) "
-    "           SELECT author_id, 'post', post_id, created_at FROM p) "
-    "SELECT post_id, author_id, content, social_time(created_at), 0 FROM p";
-
 /* unknown, deleted, or behind a block either way: no row */
 static const char  ngx_http_social_sql_post_read[] =
     "SELECT p.post_id, p.author_id, p.content, social_time(p.created_at), "
@@ -88,36 +85,12 @@ static const char  ngx_http_social_sql_post_delete[] =
     "       (SELECT array_agg(event_id) FROM events WHERE post_id = $1)::text, "
     "       ARRAY[$1::bigint]::text";
 
-/* a like once, with its event; whether the post can be seen */
-static const char  ngx_http_social_sql_like[] =
-    "WITH p AS (SELECT post_id FROM posts "
-    "            WHERE post_id = $1 AND NOT social_blocked(author_id, $2)), "
-    "     l AS (INSERT INTO likes (user_id, post_id) SELECT $2, post_id "
-    "             FROM p ON CONFLICT DO NOTHING RETURNING post_id), "
-    "     e AS (INSERT INTO events (actor_id, type, post_id) "
-    "           SELECT $2, 'like', post_id FROM l) "
-    "SELECT EXISTS (SELECT 1 FROM p), NULL, ARRAY[$1::bigint]::text";
-
-static const char  ngx_http_social_sql_unlike[] =
-    "WITH p AS (SELECT post_id FROM posts "
-    "            WHERE post_id = $1 AND NOT social_blocked(author_id, $2)), "
-    "     l AS (DELETE FROM likes WHERE user_id = $2 "
-    "              AND post_id IN (SELECT post_id FROM p)), "
-    "     e AS (DELETE FROM events WHERE type = 'like' AND actor_id = $2 "
-    "              AND post_id IN (SELECT post_id FROM p) "
-    "           RETURNING event_id) "
-    "SELECT EXISTS (SELECT 1 FROM p), "
-    "       (SELECT array_agg(event_id) FROM e)::text, "
-    "       ARRAY[$1::bigint]::text";
-
-
 /* POST /posts {"content": "..."} */
 
 ngx_int_t
 ngx_http_social_posts(ngx_http_social_ctx_t *ctx)
 {
-    ngx_str_t     content;
-    const char  **values;
+    ngx_str_t  content;
 
     if (ngx_http_social_json_content(ctx, ctx->body, "content", 2000,
                                      &content)
@@ -126,16 +99,13 @@ ngx_http_social_posts(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_unprocessable(ctx);
     }
 
-    values = ngx_palloc(ctx->request->pool, 2 * sizeof(char *));
-    if (values == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* a post and its event, in the worker's next batch of writes */
 
-    values[0] = ngx_http_social_int64(ctx, ctx->user_id);
-    values[1] = (char *) content.data;
-
-    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_post_create, 2,
-                                     values, ngx_http_social_posts_created);
+    return ngx_http_social_batch_write(ctx, "post",
+                                       ngx_http_social_int64(ctx,
+                                                             ctx->user_id),
+                                       (char *) content.data,
+                                       ngx_http_social_posts_created);
 }
 
 
@@ -320,11 +290,13 @@ ngx_http_social_like(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_not_found(ctx);
     }
 
-    return ngx_http_social_pg_or_503(ctx,
-                                     ctx->request->method == NGX_HTTP_PUT
-                                     ? ngx_http_social_sql_like
-                                     : ngx_http_social_sql_unlike,
-                                     2, values, ngx_http_social_like_done);
+    /* a like once with its event, or none: social_write_batch() */
+
+    return ngx_http_social_batch_write(ctx,
+                                       ctx->request->method == NGX_HTTP_PUT
+                                       ? "like" : "unlike",
+                                       values[0], values[1],
+                                       ngx_http_social_like_done);
 }
 
 

@@ -75,6 +75,8 @@ struct ngx_http_social_ctx_s {
 
     unsigned                        admin:1;
     unsigned                        done:1;
+    /* a statement's connection was lost after it was sent */
+    unsigned                        pg_unknown:1;
 
     /* the access phase: the token check was asked, and it has answered */
     unsigned                        access_asked:1;

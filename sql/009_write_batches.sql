@@ -1,0 +1,184 @@
+-- Writes that commit together (ngx_http_social_batch.c, DESIGN.md "Writes
+-- that commit together").  The writes of concurrent requests in a worker
+-- (posts, likes, follows, blocks and their undoing) go to PostgreSQL as
+-- one statement, social_write_batch(), so one transaction and one fsync
+-- for all of them.  A batch of one is how a write runs alone.
+--
+-- Each batch first writes its token, a random name the worker gave it,
+-- with its transaction's id.  When the connection is lost before the
+-- answer (during the COMMIT, say), the worker inserts the same token
+-- again on another connection: that waits for the lost transaction to
+-- end, and then conflicts if it committed, or takes the token if not, so
+-- that the lost one can no longer commit either.  The worker knows which,
+-- and answers nothing before it does.
+
+SET client_min_messages = warning;
+
+CREATE TABLE write_batches (
+    token       text PRIMARY KEY,
+    xid         xid8 NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- the trim job deletes the tokens older than a minute
+CREATE INDEX write_batches_created ON write_batches (created_at);
+
+
+-- the writes, in order: each gives one row of at most five columns, the
+-- columns the module reads of it
+CREATE FUNCTION social_write_batch(p_token text, p_kinds text[],
+    p_a text[], p_b text[])
+RETURNS TABLE (c0 text, c1 text, c2 text, c3 text, c4 text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    n int;
+BEGIN
+    INSERT INTO write_batches (token, xid)
+    VALUES (p_token, pg_current_xact_id());
+
+    FOR i IN 1 .. coalesce(cardinality(p_kinds), 0) LOOP
+        n := 0;
+
+        CASE p_kinds[i]
+
+        -- a post and its event: the post
+        WHEN 'post' THEN
+            RETURN QUERY
+            WITH p AS (INSERT INTO posts (author_id, content)
+                       VALUES (p_a[i]::bigint, p_b[i])
+                       RETURNING post_id, author_id, content, created_at),
+                 e AS (INSERT INTO events (actor_id, type, post_id,
+                                           created_at)
+                       SELECT author_id, 'post', post_id, created_at FROM p)
+            SELECT p.post_id::text, p.author_id::text, p.content,
+                   social_time(p.created_at), '0'::text
+              FROM p;
+
+        -- a like once, with its event: whether the post can be seen, the
+        -- events gone (none), the post whose object goes
+        WHEN 'like' THEN
+            RETURN QUERY
+            WITH p AS (SELECT post_id FROM posts
+                        WHERE post_id = p_a[i]::bigint
+                          AND NOT social_blocked(author_id, p_b[i]::bigint)),
+                 l AS (INSERT INTO likes (user_id, post_id)
+                       SELECT p_b[i]::bigint, post_id FROM p
+                       ON CONFLICT DO NOTHING RETURNING post_id),
+                 e AS (INSERT INTO events (actor_id, type, post_id)
+                       SELECT p_b[i]::bigint, 'like', post_id FROM l)
+            SELECT EXISTS (SELECT 1 FROM p)::text, NULL::text,
+                   ARRAY[p_a[i]::bigint]::text, NULL::text, NULL::text;
+
+        WHEN 'unlike' THEN
+            RETURN QUERY
+            WITH p AS (SELECT post_id FROM posts
+                        WHERE post_id = p_a[i]::bigint
+                          AND NOT social_blocked(author_id, p_b[i]::bigint)),
+                 l AS (DELETE FROM likes WHERE user_id = p_b[i]::bigint
+                          AND post_id IN (SELECT post_id FROM p)),
+                 e AS (DELETE FROM events
+                        WHERE type = 'like' AND actor_id = p_b[i]::bigint
+                          AND post_id IN (SELECT post_id FROM p)
+                       RETURNING event_id)
+            SELECT EXISTS (SELECT 1 FROM p)::text,
+                   (SELECT array_agg(event_id) FROM e)::text,
+                   ARRAY[p_a[i]::bigint]::text, NULL::text, NULL::text;
+
+        -- whether the user exists, whether a block stands between the two,
+        -- the events gone
+        WHEN 'follow' THEN
+            RETURN QUERY
+            WITH t AS (SELECT user_id FROM users
+                        WHERE user_id = p_b[i]::bigint),
+                 bl AS (SELECT social_blocked(p_a[i]::bigint,
+                                              p_b[i]::bigint) AS blocked),
+                 f AS (INSERT INTO follows (follower_id, followed_id)
+                       SELECT p_a[i]::bigint, user_id FROM t, bl
+                        WHERE NOT bl.blocked
+                       ON CONFLICT DO NOTHING RETURNING followed_id),
+                 e AS (INSERT INTO events (actor_id, type, target_id)
+                       SELECT p_a[i]::bigint, 'follow', followed_id FROM f)
+            SELECT EXISTS (SELECT 1 FROM t)::text,
+                   (SELECT blocked FROM bl)::text, NULL::text, NULL::text,
+                   NULL::text;
+
+        -- unfollowing takes the follow out of the feeds too
+        WHEN 'unfollow' THEN
+            RETURN QUERY
+            WITH t AS (SELECT user_id FROM users
+                        WHERE user_id = p_b[i]::bigint),
+                 f AS (DELETE FROM follows
+                        WHERE follower_id = p_a[i]::bigint
+                          AND followed_id = p_b[i]::bigint),
+                 e AS (DELETE FROM events
+                        WHERE type = 'follow' AND actor_id = p_a[i]::bigint
+                          AND target_id = p_b[i]::bigint
+                       RETURNING event_id)
+            SELECT EXISTS (SELECT 1 FROM t)::text, 'false'::text,
+                   (SELECT array_agg(event_id) FROM e)::text, NULL::text,
+                   NULL::text;
+
+        -- a block removes the follows both ways
+        WHEN 'block' THEN
+            RETURN QUERY
+            WITH t AS (SELECT user_id FROM users
+                        WHERE user_id = p_b[i]::bigint),
+                 bk AS (INSERT INTO blocks (blocker_id, blocked_id)
+                        SELECT p_a[i]::bigint, user_id FROM t
+                        ON CONFLICT DO NOTHING),
+                 f AS (DELETE FROM follows
+                        WHERE (follower_id = p_a[i]::bigint
+                               AND followed_id = p_b[i]::bigint)
+                           OR (follower_id = p_b[i]::bigint
+                               AND followed_id = p_a[i]::bigint)),
+                 e AS (DELETE FROM events WHERE type = 'follow'
+                          AND ((actor_id = p_a[i]::bigint
+                                AND target_id = p_b[i]::bigint)
+                               OR (actor_id = p_b[i]::bigint
+                                   AND target_id = p_a[i]::bigint))
+                       RETURNING event_id)
+            SELECT EXISTS (SELECT 1 FROM t)::text, 'false'::text,
+                   (SELECT array_agg(event_id) FROM e)::text, NULL::text,
+                   NULL::text;
+
+        WHEN 'unblock' THEN
+            RETURN QUERY
+            WITH t AS (SELECT user_id FROM users
+                        WHERE user_id = p_b[i]::bigint),
+                 bk AS (DELETE FROM blocks
+                         WHERE blocker_id = p_a[i]::bigint
+                           AND blocked_id = p_b[i]::bigint)
+            SELECT EXISTS (SELECT 1 FROM t)::text, 'false'::text, NULL::text,
+                   NULL::text, NULL::text;
+
+        ELSE
+            RAISE EXCEPTION 'unknown write "%"', p_kinds[i];
+        END CASE;
+
+        GET DIAGNOSTICS n = ROW_COUNT;
+
+        IF n <> 1 THEN
+            RAISE EXCEPTION 'write % of the batch gave % rows', i, n;
+        END IF;
+    END LOOP;
+END $$;
+
+
+-- what a batch whose answer was lost wrote: its posts, in the order of the
+-- batch's writes (each post write makes one post event, in order)
+CREATE FUNCTION social_write_batch_posts(p_token text)
+RETURNS TABLE (c0 text, c1 text, c2 text, c3 text, c4 text)
+LANGUAGE sql STABLE AS $$
+    SELECT p.post_id::text, p.author_id::text, p.content,
+           social_time(p.created_at),
+           (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id)::text
+      FROM write_batches w
+      JOIN events e
+        ON e.event_id >= (w.xid::text::bigint + social_event_base()) * 4096
+       AND e.event_id < (w.xid::text::bigint + social_event_base() + 1) * 4096
+       AND e.type = 'post'
+      JOIN posts p ON p.post_id = e.post_id
+     WHERE w.token = p_token
+     ORDER BY e.event_id
+$$;
