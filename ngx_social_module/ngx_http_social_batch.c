@@ -75,6 +75,7 @@ static void ngx_http_social_batch_send(void);
 static ngx_int_t ngx_http_social_batch_params(ngx_http_social_batch_t *b);
 static void ngx_http_social_batch_done(ngx_http_social_ctx_t *ctx,
     PGresult *res);
+static ngx_uint_t ngx_http_social_batch_lost(PGresult *res);
 static void ngx_http_social_batch_again(ngx_http_social_batch_t *b);
 static void ngx_http_social_batch_ask(ngx_http_social_batch_t *b);
 static void ngx_http_social_batch_ask_timer(ngx_event_t *ev);
@@ -92,10 +93,9 @@ static const char  ngx_http_social_sql_batch[] =
     "SELECT * FROM social_write_batch($1, $2::text[], $3::text[], "
     "                                 $4::text[])";
 
-/* a row: the lost batch did not commit, and now never will */
+/* false: the lost batch did not commit, and now never will */
 static const char  ngx_http_social_sql_batch_ask[] =
-    "INSERT INTO write_batches (token, xid) VALUES ($1, '0') "
-    "ON CONFLICT DO NOTHING RETURNING 1";
+    "SELECT social_write_batch_outcome($1)";
 
 static const char  ngx_http_social_sql_batch_posts[] =
     "SELECT * FROM social_write_batch_posts($1)";
@@ -347,7 +347,7 @@ ngx_http_social_batch_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (res) {
+    if (res && !ngx_http_social_batch_lost(res)) {
         /* refused, so rolled back: alone, each write gets its own answer */
 
         if (b->n == 1) {
@@ -365,7 +365,7 @@ ngx_http_social_batch_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (!ctx->pg_unknown) {
+    if (res == NULL && !ctx->pg_unknown) {
         /* never sent, or it failed before its COMMIT: nothing committed */
 
         for (i = 0; i < b->n; i++) {
@@ -382,6 +382,25 @@ ngx_http_social_batch_done(ngx_http_social_ctx_t *ctx, PGresult *res)
                   "asking PostgreSQL whether it committed", b->n);
 
     ngx_http_social_batch_ask(b);
+}
+
+
+/*
+ * an error that is not the statement's: libpq's own (no SQLSTATE), a lost
+ * connection (08) or a server shutting the session down (57P): whether
+ * the batch committed is not known
+ */
+
+static ngx_uint_t
+ngx_http_social_batch_lost(PGresult *res)
+{
+    const char  *state;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return state == NULL
+           || ngx_strncmp(state, "08", 2) == 0
+           || ngx_strncmp(state, "57P", 3) == 0;
 }
 
 
@@ -451,8 +470,9 @@ ngx_http_social_batch_asked(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     b = ctx->data;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQntuples(res) != 1)
+    {
         if (b->asked < NGX_HTTP_SOCIAL_BATCH_ASK) {
             b->timer.handler = ngx_http_social_batch_ask_timer;
             b->timer.data = b;
@@ -475,7 +495,7 @@ ngx_http_social_batch_asked(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (PQntuples(res) == 1) {
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
         ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
                       "social: batch %s did not commit, its writes go "
                       "again", b->values[0]);

@@ -6,11 +6,12 @@
 --
 -- Each batch first writes its token, a random name the worker gave it,
 -- with its transaction's id.  When the connection is lost before the
--- answer (during the COMMIT, say), the worker inserts the same token
--- again on another connection: that waits for the lost transaction to
--- end, and then conflicts if it committed, or takes the token if not, so
--- that the lost one can no longer commit either.  The worker knows which,
--- and answers nothing before it does.
+-- answer (during the COMMIT, say), the worker asks
+-- social_write_batch_outcome() on another connection, which inserts the
+-- same token again: that waits for the lost transaction to end, and then
+-- conflicts if it committed, or takes the token if not, so that the lost
+-- one can no longer commit either.  The worker knows which, and answers
+-- nothing before it does.
 
 SET client_min_messages = warning;
 
@@ -20,7 +21,7 @@ CREATE TABLE write_batches (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- the trim job deletes the tokens older than a minute
+-- the batches delete the tokens older than a minute, now and then
 CREATE INDEX write_batches_created ON write_batches (created_at);
 
 
@@ -36,6 +37,15 @@ DECLARE
 BEGIN
     INSERT INTO write_batches (token, xid)
     VALUES (p_token, pg_current_xact_id());
+
+    -- one batch in a hundred deletes up to a thousand old tokens, none
+    -- that another is deleting (no batch waits for another)
+    IF random() < 0.01 THEN
+        DELETE FROM write_batches
+         WHERE token IN (SELECT token FROM write_batches
+                          WHERE created_at < now() - interval '1 minute'
+                          LIMIT 1000 FOR UPDATE SKIP LOCKED);
+    END IF;
 
     FOR i IN 1 .. coalesce(cardinality(p_kinds), 0) LOOP
         n := 0;
@@ -162,6 +172,29 @@ BEGIN
             RAISE EXCEPTION 'write % of the batch gave % rows', i, n;
         END IF;
     END LOOP;
+END $$;
+
+
+-- whether a batch whose answer was lost committed: its token inserted
+-- again waits for its transaction to end; taken by this (or an earlier
+-- ask, whose xid is 0), the batch did not commit and never will
+CREATE FUNCTION social_write_batch_outcome(p_token text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    x xid8;
+BEGIN
+    INSERT INTO write_batches (token, xid) VALUES (p_token, '0')
+    ON CONFLICT DO NOTHING;
+
+    IF FOUND THEN
+        RETURN false;
+    END IF;
+
+    -- a new snapshot: the row of the transaction just waited for
+    SELECT xid INTO x FROM write_batches WHERE token = p_token;
+
+    RETURN x IS NOT NULL AND x <> '0'::xid8;
 END $$;
 
 

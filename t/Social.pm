@@ -301,10 +301,14 @@ sub social_concurrent {
 }
 
 
-# the same request on $n connections, every one sent before any answer is
-# read; what social_concurrent returns
+# the same request on $n connections (or, given a list of requests, each
+# on its own), every one sent before any answer is read; what
+# social_concurrent returns, the answers in the order of the requests
 sub social_at_once {
     my ($n, $request) = @_;
+    my @requests = ref $request ? @$request : ($request) x $n;
+
+    $n = @requests;
 
     require IO::Socket::INET;
     require IO::Select;
@@ -321,8 +325,9 @@ sub social_at_once {
         $buf{$s} = '';
     }
 
-    for my $s (values %sock) {
-        print $s $request;
+    for my $i (1 .. $n) {
+        my $s = $sock{$i};
+        print $s $requests[$i - 1];
         $sel->add($s);
     }
 
@@ -348,7 +353,7 @@ sub social_at_once {
 
     my $summary = join ' ', map { "$_:$count{$_}" } sort keys %count;
 
-    return wantarray ? ($summary, [ map { $buf{$_} } values %sock ])
+    return wantarray ? ($summary, [ map { $buf{ $sock{$_} } } 1 .. $n ])
                      : $summary;
 }
 
