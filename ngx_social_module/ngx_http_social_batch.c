@@ -71,7 +71,7 @@ typedef struct {
 
 
 static void ngx_http_social_batch_run(ngx_event_t *ev);
-static void ngx_http_social_batch_send(void);
+static ngx_int_t ngx_http_social_batch_send(void);
 static ngx_int_t ngx_http_social_batch_params(ngx_http_social_batch_t *b);
 static void ngx_http_social_batch_done(ngx_http_social_ctx_t *ctx,
     PGresult *res);
@@ -169,14 +169,17 @@ ngx_http_social_batch_run(ngx_event_t *ev)
     while (ngx_http_social_batch_nflight < NGX_HTTP_SOCIAL_BATCH_FLIGHT
            && !ngx_queue_empty(&ngx_http_social_batch_waiting))
     {
-        ngx_http_social_batch_send();
+        if (ngx_http_social_batch_send() != NGX_OK) {
+            /* no memory: the writes wait for a batch to end */
+            return;
+        }
     }
 }
 
 
 /* the next batch: a write that goes alone, or the next writes */
 
-static void
+static ngx_int_t
 ngx_http_social_batch_send(void)
 {
     ngx_queue_t                    *q;
@@ -187,14 +190,14 @@ ngx_http_social_batch_send(void)
 
     pool = ngx_create_pool(4096, ngx_cycle->log);
     if (pool == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
     b = ngx_pcalloc(pool, sizeof(ngx_http_social_batch_t));
     ctx = ngx_pcalloc(pool, sizeof(ngx_http_social_ctx_t));
     if (b == NULL || ctx == NULL) {
         ngx_destroy_pool(pool);
-        return;
+        return NGX_ERROR;
     }
 
     ctx->pool = pool;
@@ -232,7 +235,7 @@ ngx_http_social_batch_send(void)
     if (ngx_http_social_batch_params(b) != NGX_OK) {
         ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_BUSY;
         ngx_http_social_batch_done(ctx, NULL);
-        return;
+        return NGX_OK;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
@@ -245,6 +248,8 @@ ngx_http_social_batch_send(void)
         /* not sent: nothing to learn, the requests get the 503 */
         ngx_http_social_batch_done(ctx, NULL);
     }
+
+    return NGX_OK;
 }
 
 
