@@ -10,8 +10,15 @@
 #
 # Users (made with SQL by TEST 1): 1 ann (the reader of most blocks), 2 bob,
 # 3 cat, 4 dan, 5 eve, 6 fay, 7 kim, 8 leo, 9 max.  Every event is made in
-# order by the blocks below, so event and post ids are known: the comments
-# of each block say which it makes.  Post N's content is "pN".
+# order by the blocks below, so event numbers and post ids are known: the
+# comments of each block say which it makes.  Post N's content is "pN".
+#
+# Events are named by their numbers (t/Social.pm, "The events' numbers"):
+# event N is the N-th made since TEST 1, whose id is large and sparse
+# (sql/008_event_order.sql).  Every answer is checked with its event ids
+# as the events' numbers (social_numbered_answers), page() gives numbers,
+# and a block that names an event to PostgreSQL or in a request takes its
+# id (social_event_id).
 
 use lib 't';
 use Test::Nginx::Socket;
@@ -95,7 +102,8 @@ sub act {
     return "@st\n";
 }
 
-# from an --- init: one page of user $u's feed: its event ids and "next"
+# from an --- init: one page of user $u's feed: its events' numbers and
+# "next"
 sub page {
     my ($u, $query) = @_;
 
@@ -108,7 +116,8 @@ sub page {
     my $feed = eval { JSON::PP::decode_json($body) };
     return ("bad json", undef) unless ref $feed eq 'HASH';
 
-    return (join(' ', map { $_->{event_id} } @{ $feed->{events} }),
+    return (join(' ', Social::social_event_ns(map { $_->{event_id} }
+                                                  @{ $feed->{events} })),
             $feed->{next});
 }
 
@@ -117,7 +126,12 @@ sub page_line {
     return "$ids | " . (defined $next ? 'next' : 'null') . "\n";
 }
 
-add_block_preprocessor(\&social_api_defaults);
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    social_numbered_answers($block);
+    social_api_defaults($block);
+});
 
 run_tests();
 
@@ -361,7 +375,8 @@ GET /feed
 === TEST 26: bob likes cat's p3 (event 11); a follow event of bob that ann's unfollow may have left is taken out with SQL, so that what follows is exact
 --- init
 Social::social_result(::act([2, 'PUT', '/posts/3/like']));
-Social::social_sql("DELETE FROM events WHERE event_id = 5");
+Social::social_sql("DELETE FROM events WHERE event_id = "
+                   . Social::social_event_id(5));
 # as an operator who deletes with SQL would: the feed set in Redis is dropped
 Social::social_redis('DEL', 'social:feed:top');
 --- response_body
@@ -771,8 +786,7 @@ GET /feed?before=abc
 
 
 === TEST 68: an event id is not a cursor
---- request
-GET /feed?before=42
+--- request eval: sub { "GET /feed?before=" . Social::social_event_id(42) }
 --- more_headers eval: ::auth(7)
 --- error_code: 422
 --- response_body_like chomp

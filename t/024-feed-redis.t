@@ -11,6 +11,14 @@
 #
 # Users (made with SQL by TEST 1): 1 ann (an admin, the reader), 2 bob,
 # 3 cat; ann follows bob and cat.  Bob's posts p1..p12 are events 1..12.
+#
+# Events are named by their numbers (t/Social.pm, "The events' numbers"):
+# event N is the N-th made since TEST 1, whose id is large and sparse
+# (sql/008_event_order.sql).  Every answer is checked with its event ids
+# as the events' numbers (social_numbered_answers); members(), pages()
+# and what the blocks print give numbers; what a block writes to
+# PostgreSQL or Redis, or looks for in the log, takes the event's id
+# (social_event_id).
 
 use lib 't';
 use Test::Nginx::Socket;
@@ -46,11 +54,19 @@ sub wait_for {
     return 0;
 }
 
-# the ids of the members of the recent set, lowest first
+# the numbers of the events of the recent set, lowest first
 sub members {
     my @m = split /\n/, Social::social_redis('ZRANGE', 'social:feed:recent',
                                               0, -1);
-    return join ' ', map { /^(\d+)\|/ ? $1 : '?' } @m;
+    return join ' ', map { /^(\d+)\|/ ? Social::social_event_ns("$1") : '?' }
+                     @m;
+}
+
+# the number of the event whose id a key of Redis holds (top, bottom)
+sub mark {
+    my $key = shift;
+    my $id = Social::social_redis('GET', $key);
+    return $id eq '0' ? 0 : (Social::social_event_ns($id))[0];
 }
 
 # whether the actors' counts are those of the set's members: "counted",
@@ -70,8 +86,8 @@ sub counted {
     return $got eq $want ? "counted" : "counts $got, members $want";
 }
 
-# the event ids of the whole feed of ann (or of $reader), paged by $limit:
-# "a b | c d | e"
+# the events' numbers of the whole feed of ann (or of $reader), paged by
+# $limit: "a b | c d | e"
 sub pages {
     my ($limit, $reader) = @_;
     my ($uri, @pages) = ("/feed?limit=$limit");
@@ -83,7 +99,8 @@ sub pages {
                                                   auth($reader // 1));
         return "status $status" if $status ne '200';
         my $feed = JSON::PP::decode_json($body);
-        push @pages, join ' ', map { $_->{event_id} } @{ $feed->{events} };
+        push @pages, join ' ', Social::social_event_ns(map { $_->{event_id} }
+                                                       @{ $feed->{events} });
         return join ' | ', @pages unless defined $feed->{next};
         $uri = "/feed?limit=$limit&before=$feed->{next}";
     }
@@ -101,6 +118,7 @@ add_block_preprocessor(sub {
     $block->set_value("no_error_log", "[error]")
         unless defined $block->no_error_log;
 
+    social_numbered_answers($block);
     social_defaults($block);
 });
 
@@ -117,12 +135,11 @@ for my $i (1 .. 12) {
     Social::social_http('POST', '/posts', qq~{"content":"p$i"}~, ::auth(2));
 }
 my $ok = ::wait_for(sub {
-    Social::social_redis('GET', 'social:feed:top') eq '12'
-        && ::members() eq '8 9 10 11 12'
+    ::mark('social:feed:top') eq '12' && ::members() eq '8 9 10 11 12'
 });
 ::out(($ok ? "trimmed" : "not trimmed") . ": " . ::members()
-      . " top " . Social::social_redis('GET', 'social:feed:top')
-      . " bottom " . Social::social_redis('GET', 'social:feed:bottom'));
+      . " top " . ::mark('social:feed:top')
+      . " bottom " . ::mark('social:feed:bottom'));
 --- response_body
 trimmed: 8 9 10 11 12 top 12 bottom 8
 --- error_log
@@ -155,19 +172,22 @@ social feed: 4 events from redis, objects cached
     social_feed_cache_size 5;
     social_trim_interval 1h;
 --- init
-Social::social_redis('SET', 'social:feed:top', '10');
+Social::social_redis('SET', 'social:feed:top', Social::social_event_id(10));
 --- request
 GET /feed?limit=3
 --- more_headers eval: ::auth(1)
 --- response_body_like: ^\{"events":\[\{"event_id":12,"type":"post",.*"content":"p12",.*\},\{"event_id":11,.*"content":"p11",.*\},\{"event_id":10,.*"content":"p10",.*\}\],"next":"[A-Za-z0-9_-]+"\}$
---- error_log
-set at 10 of 12
+--- error_log eval
+sub {
+    "set at " . Social::social_event_id(10) . " of "
+    . Social::social_event_id(12);
+}
 
 
 
 === TEST 5: a page longer than the set comes from PostgreSQL
 --- init
-::wait_for(sub { Social::social_redis('GET', 'social:feed:top') eq '12' });
+::wait_for(sub { ::mark('social:feed:top') eq '12' });
 --- request
 GET /feed?limit=7
 --- more_headers eval: ::auth(1)
@@ -281,12 +301,12 @@ my ($st) = Social::social_http('DELETE', '/user/3', undef, ::auth(1));
 require JSON::PP;
 my ($st, $body) = Social::social_http('GET', '/feed?limit=4', undef, ::auth(1));
 my $feed = JSON::PP::decode_json($body);
-my @seen = map { $_->{event_id} } @{ $feed->{events} };
+my @seen = Social::social_event_ns(map { $_->{event_id} } @{ $feed->{events} });
 Social::social_http('POST', '/posts', qq~{"content":"n$_"}~, ::auth(2)) for 1 .. 3;
 while (defined $feed->{next}) {
     ($st, $body) = Social::social_http('GET', "/feed?limit=4&before=$feed->{next}", undef, ::auth(1));
     $feed = JSON::PP::decode_json($body);
-    push @seen, map { $_->{event_id} } @{ $feed->{events} };
+    push @seen, Social::social_event_ns(map { $_->{event_id} } @{ $feed->{events} });
 }
 ::out("@seen | " . ::pages(100));
 --- response_body
@@ -377,7 +397,8 @@ evicted | filled | 18 17 16 11 10 9 8 | 7 6 5 4 3 2 1
 === TEST 23: an event deleted with SQL, behind the module's back, leaves the set within the trim interval
 --- init
 ::wait_for(sub { ::members() =~ /\b18$/ });
-Social::social_sql("DELETE FROM events WHERE event_id = 18");
+Social::social_sql("DELETE FROM events WHERE event_id = "
+                   . Social::social_event_id(18));
 my $ok = ::wait_for(sub { ::members() !~ /\b18\b/ });
 ::out(($ok ? "repaired" : "not repaired: " . ::members()) . " | " . ::pages(100));
 --- response_body

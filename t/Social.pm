@@ -57,6 +57,12 @@ package Social;
 # the text replaces; the statements and commands run then.  Under
 # social_api_defaults the answer's Content-Type is text/plain, so that
 # such a block is still 4 tests.)
+#
+# Event ids are large and sparse (sql/008_event_order.sql): the files of
+# the feed name events by their numbers, 1 for the first made since
+# social_reset(), and check answers through social_numbered_answers (see
+# "The events' numbers" below).  A section that needs what earlier blocks
+# made, such as an event's id, is given as code (social_late_sections).
 
 use strict;
 use warnings;
@@ -70,7 +76,8 @@ our @EXPORT = qw(social_defaults social_api_defaults social_service
                  social_signal social_sql social_token social_reset
                  social_concurrent_post social_http social_redis
                  social_head social_auth social_auth_json social_result
-                 social_flood);
+                 social_flood social_event_n social_event_ns social_event_id
+                 social_numbered_events social_numbered_answers);
 
 # the module under test: util/build's test variant (or asan), which alone
 # has the test-only endpoints (debug_pg_sleep and the like)
@@ -180,6 +187,7 @@ our $Result;
 sub social_defaults {
     my $block = shift;
 
+    social_late_sections($block);
     social_result_block($block);
 
     if (!defined $block->main_config) {
@@ -211,6 +219,24 @@ sub social_api_defaults {
         unless defined $block->response_headers;
 
     social_defaults($block);
+}
+
+
+# The sections of a block that name what earlier blocks made (an event's
+# id, see "The events' numbers" below) cannot be written before those
+# blocks ran: Test::Nginx evaluates every section before the first block.
+# Such a section is given as code, `--- error_log eval: sub { ... }`, and
+# is what the code returns as the block starts, after the blocks before it
+# and before its --- init.
+our @LateSections = qw(request error_log no_error_log);
+
+sub social_late_sections {
+    my $block = shift;
+
+    for my $name (@LateSections) {
+        my $value = $block->$name;
+        $block->set_value($name, $value->()) if ref $value eq 'CODE';
+    }
 }
 
 
@@ -443,9 +469,107 @@ sub social_sql {
 }
 
 
-# social_reset(): no users, no groups, ids from 1, nothing cached in Redis
+# The events' numbers.  An event's id is made of its transaction's id
+# (sql/008_event_order.sql): large and sparse, increasing in the order of
+# writes made one after the other.  The tests name an event by its number
+# instead: the n-th event inserted since social_reset(), from 1, as the
+# ids were before 008.  The test database logs them (never a migration):
+# after each insert into events a trigger writes the event's id into
+# test_event_log, whose n counts them; social_reset() makes the log when
+# it is missing and empties it, n from 1.  An event keeps its number when
+# it or others are deleted.
+our $EventLog = <<'_EOC_';
+CREATE TABLE IF NOT EXISTS test_event_log (
+    n         bigserial PRIMARY KEY,
+    event_id  bigint UNIQUE
+);
+CREATE OR REPLACE FUNCTION test_event_log()
+RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO test_event_log (event_id) VALUES (NEW.event_id);
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER test_event_log AFTER INSERT ON events
+    FOR EACH ROW EXECUTE FUNCTION test_event_log();
+_EOC_
+
+# the log as read last: an event's number by its id, its id by its number
+our (%EventN, @EventId);
+
+# reads the log again
+sub social_event_log {
+    %EventN = ();
+    @EventId = ();
+
+    for (social_sql("SELECT n || ' ' || event_id FROM test_event_log")) {
+        my ($n, $id) = split / /;
+        $EventN{$id} = $n;
+        $EventId[$n] = $id;
+    }
+}
+
+# social_event_n($id): the number of the event of id $id; undef when the
+# log has none
+sub social_event_n {
+    my $id = shift;
+
+    return undef unless defined $id && $id =~ /^\d+\z/;
+
+    social_event_log() unless exists $EventN{$id};
+
+    return $EventN{$id};
+}
+
+# social_event_ns(@ids): the number of each id, as social_event_n; an id
+# the log has not is "?id", which no number can be taken for
+sub social_event_ns {
+    return map { social_event_n($_) // "?$_" } @_;
+}
+
+# social_event_id($n): the id of event number $n, for a block that names
+# it to PostgreSQL or Redis; dies when there is no event $n
+sub social_event_id {
+    my $n = shift;
+
+    social_event_log() unless defined $EventId[$n];
+
+    return $EventId[$n] // die "social_event_id: no event number $n\n";
+}
+
+# social_numbered_events($json): the text with the id of each
+# "event_id":<id> as the event's number; an id the log has not stays as it
+# is (008's ids are above 400 million: never a number a block expects).
+# For --- response_body_filters.
+sub social_numbered_events {
+    my $text = shift;
+
+    $text =~ s{("event_id":)(\d+)}{$1 . (social_event_n($2) // $2)}ge;
+
+    return $text;
+}
+
+# add_block_preprocessor(\&social_numbered_answers), or called from one:
+# the answer of a block with a request is checked with its events'
+# numbers for their ids (social_numbered_events), unless the block has
+# --- response_body_filters of its own
+sub social_numbered_answers {
+    my $block = shift;
+
+    $block->set_value("response_body_filters", \&social_numbered_events)
+        if (defined $block->request || defined $block->raw_request
+            || defined $block->pipelined_requests)
+           && !defined $block->response_body_filters;
+}
+
+
+# social_reset(): no users, no groups, ids from 1, event numbers from 1
+# (the log above made if missing), nothing cached in Redis
 sub social_reset {
-    social_sql("TRUNCATE users, groups RESTART IDENTITY CASCADE");
+    social_sql($EventLog . "TRUNCATE users, groups, test_event_log"
+               . " RESTART IDENTITY CASCADE");
+    %EventN = ();
+    @EventId = ();
     system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} FLUSHALL >/dev/null") == 0
         or die "redis-cli FLUSHALL failed\n";
 }
