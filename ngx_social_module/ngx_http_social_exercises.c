@@ -85,7 +85,10 @@ static const char  ngx_http_social_sql_exercises_user[] =
  * $1 the user, $2 what waits in Redis ([{"s": ["Cat", "Sub"], "n": count,
  * "u": "latest utterances,...", "b": 1 for the open batch}]), $3 and $4
  * the epoch and the last batch seq when it was read, $5 and $6 the open
- * batch, $7 the limit.  One row per slot candidate, by focus rank
+ * batch, $7 the limit.  What waits in Redis counts until the flush's last
+ * transaction marks its batch applied, less what of that batch the
+ * chunks committed before hold already (their counts are in
+ * error_frequencies).  One row per slot candidate, by focus rank
  * (frequency down) and by preference within it (the user's own utterances
  * newest first, then the bank in random order, alternately); a
  * subcategory without any: one row with NULLs from column 4.
@@ -102,16 +105,32 @@ static const char  ngx_http_social_sql_exercises[] =
     "               WHERE CASE WHEN src = 1 "
     "                     THEN NOT EXISTS (SELECT 1 FROM error_batches "
     "                                       WHERE epoch = $5 "
-    "                                         AND seq = $6::bigint) "
+    "                                         AND seq = $6::bigint "
+    "                                         AND applied) "
     "                     ELSE NOT EXISTS (SELECT 1 FROM error_batches "
     "                                       WHERE epoch = $3 "
-    "                                         AND seq > $4::bigint) END), "
+    "                                         AND seq > $4::bigint "
+    "                                         AND applied) END), "
     "     every AS (SELECT category_key AS ck, subcategory_key AS sk, "
     "                      category AS cat, subcategory AS sub, "
     "                      frequency AS n, -1 AS src "
     "                 FROM error_frequencies WHERE user_id = $1 "
     "               UNION ALL "
-    "               SELECT ck, sk, cat, sub, n, src FROM live), "
+    "               SELECT ck, sk, cat, sub, n, src FROM live "
+    "               UNION ALL "
+    "               SELECT u.category_key, u.subcategory_key, "
+    "                      min(u.category), min(u.subcategory), "
+    "                      -count(*), 1 "
+    "                 FROM error_batches b JOIN utterance_errors u "
+    "                   ON u.batch_epoch = b.epoch AND u.batch_seq = b.seq "
+    "                  AND u.user_id = $1 "
+    "                WHERE NOT b.applied "
+    "                  AND ((b.epoch = $5 AND b.seq = $6::bigint "
+    "                        AND EXISTS (SELECT 1 FROM live WHERE src = 1)) "
+    "                       OR (b.epoch = $3 AND b.seq > $4::bigint "
+    "                           AND EXISTS (SELECT 1 FROM live "
+    "                                        WHERE src = 2))) "
+    "                GROUP BY u.category_key, u.subcategory_key), "
     "     focus AS (SELECT ck, sk, sum(n)::bigint AS freq, "
     "                      (array_agg(cat ORDER BY src))[1] AS cat, "
     "                      (array_agg(sub ORDER BY src))[1] AS sub "

@@ -17,8 +17,8 @@
  *      (ngx_http_social_flush_rows.c), each chunk in a transaction of its
  *      own, opened only once the chunk is read, so that no transaction of
  *      the flush waits on Redis (an open transaction holds the feed's
- *      horizon back: migration 008); the first also puts the batch id
- *      into error_batches:
+ *      horizon back: migration 008); the first puts the batch id into
+ *      error_batches, not applied yet:
  *      a. each row checked here first (UTF-8 of scalar values, the shape
  *         [user, utterance, "Category", "Subcategory", ms, "point id"],
  *         the types and lengths: ngx_http_social_point_row_check()); a
@@ -27,13 +27,15 @@
  *         utterance_errors, each row once (its random point id is unique:
  *         a batch applied before, or the same batch id again after Redis
  *         lost its last second, writes nothing twice; rows whose
- *         utterance is gone, a deleted user's, are skipped), their
- *         counts added to error_frequencies and the number written to the
- *         batch's row in error_batches;
+ *         utterance is gone, a deleted user's, are skipped), and their
+ *         counts added to error_frequencies;
  *      c. if PostgreSQL refuses the chunk: back to the savepoint, and its
  *         rows one at a time, each under a savepoint of its own; a row
  *         refused alone goes aside with PostgreSQL's message;
- *      then COMMIT, and the next chunk.
+ *      then COMMIT, and the next chunk; the last one's transaction also
+ *      marks the batch applied, with the number of its rows there.
+ *      GET /exercises counts a batch not applied from Redis, less what of
+ *      it PostgreSQL holds already.
  *   3. Redis (one script): the batch is deleted.
  *
  * A set-aside row is logged once, at error level: an operator replays or
@@ -73,7 +75,8 @@ static void ngx_http_social_flush_begun(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static void ngx_http_social_flush_claim_end(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_flush_counted(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
 static void ngx_http_social_flush_ended(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_flush_applied(ngx_http_social_ctx_t *ctx);
@@ -89,8 +92,18 @@ static ngx_http_social_job_t  ngx_http_social_flush_job;
 
 
 static const char  ngx_http_social_sql_flush_claim[] =
-    "INSERT INTO error_batches (epoch, seq) VALUES ($1, $2::bigint) "
+    "INSERT INTO error_batches (epoch, seq, applied) "
+    "VALUES ($1, $2::bigint, false) "
     "ON CONFLICT DO NOTHING RETURNING seq";
+
+/* the batch's rows in PostgreSQL, whichever runs wrote them */
+static const char  ngx_http_social_sql_flush_counts[] =
+    "UPDATE error_batches SET errors = (SELECT count(*) "
+    "                                     FROM utterance_errors "
+    "                                    WHERE batch_epoch = $1 "
+    "                                      AND batch_seq = $2::bigint), "
+    "       applied = true "
+    " WHERE epoch = $1 AND seq = $2::bigint";
 
 
 ngx_int_t
@@ -246,8 +259,8 @@ ngx_http_social_flush_batch(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
 
 /*
- * a transaction for what is read already (a chunk, or the end), the batch
- * id claimed in the first; then "then"
+ * a transaction for what is read already (a chunk, or the end), the
+ * batch id claimed in the first; then "then"
  */
 
 void
@@ -287,7 +300,7 @@ ngx_http_social_flush_begun(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-/* the batch id is in error_batches, or the batch was seen before */
+/* the batch id is in error_batches (not applied yet), or was before */
 
 static void
 ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx, PGresult *res)
@@ -301,43 +314,45 @@ ngx_http_social_flush_claimed(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    f->claimed = 1;
-
     if (PQntuples(res) == 0) {
         /*
-         * applied before (a run cut short after COMMIT), or the same id
-         * again (a Redis that lost its last second): the point ids keep
-         * every point to once either way
+         * a run cut short after some chunks committed, applied before, or
+         * the same id again (a Redis that lost its last second): the
+         * point ids keep every point to once either way
          */
         ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
                       "social: error batch %V was seen before, its points "
                       "land once", &f->batch);
     }
 
+    f->claimed = 1;
+
     f->then(ctx);
 }
 
 
-/* 2. every row is in: a batch without any still claims its id */
+/*
+ * 2, the end, in the transaction of the last chunk (or of none): the
+ * batch applied, with its count; COMMIT
+ */
 
 void
-ngx_http_social_flush_count(ngx_http_social_ctx_t *ctx)
+ngx_http_social_flush_finish(ngx_http_social_ctx_t *ctx)
 {
-    ngx_http_social_job_t    *job = ctx->data;
-    ngx_http_social_flush_t  *f = job->data;
-
-    if (f->claimed) {
-        ngx_http_social_flush_applied(ctx);
-        return;
-    }
-
-    ngx_http_social_flush_begin(ctx, ngx_http_social_flush_claim_end);
+    ngx_http_social_flush_query(ctx, ngx_http_social_sql_flush_counts, 2,
+                                ngx_http_social_flush_counted);
 }
 
 
 static void
-ngx_http_social_flush_claim_end(ngx_http_social_ctx_t *ctx)
+ngx_http_social_flush_counted(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
+    if (!ngx_http_social_flush_pg(ctx, res, PGRES_COMMAND_OK,
+                                  "the frequencies"))
+    {
+        return;
+    }
+
     if (ngx_http_social_pg_end(ctx, 1, ngx_http_social_flush_ended)
         != NGX_OK)
     {
@@ -354,6 +369,15 @@ ngx_http_social_flush_ended(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     ngx_http_social_flush_applied(ctx);
+}
+
+
+/* every row read, none left for a chunk: the end in a transaction alone */
+
+void
+ngx_http_social_flush_count(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_flush_begin(ctx, ngx_http_social_flush_finish);
 }
 
 

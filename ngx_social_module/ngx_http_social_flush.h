@@ -78,6 +78,7 @@ typedef struct {
 void ngx_http_social_flush_begin(ngx_http_social_ctx_t *ctx,
     ngx_http_social_flush_step_pt then);
 void ngx_http_social_flush_count(ngx_http_social_ctx_t *ctx);
+void ngx_http_social_flush_finish(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_flush_query(ngx_http_social_ctx_t *ctx, const char *sql,
     int nparams, ngx_http_social_pg_handler_pt handler);
 ngx_uint_t ngx_http_social_flush_pg(ngx_http_social_ctx_t *ctx,

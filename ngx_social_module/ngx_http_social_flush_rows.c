@@ -19,7 +19,9 @@
  *      one at a time, each under a savepoint of its own; a row refused alone
  *      goes aside with PostgreSQL's message.
  *
- * Then COMMIT and the next chunk; all read, ngx_http_social_flush_count().
+ * Then COMMIT and the next chunk; the last chunk's transaction ends with
+ * ngx_http_social_flush_finish(), and when no chunk is left to read,
+ * ngx_http_social_flush_count().
  */
 
 
@@ -64,7 +66,7 @@ static void ngx_http_social_flush_chunk_committed(ngx_http_social_ctx_t *ctx,
 /*
  * the rows [user, utterance, "Category", "Subcategory", ms, "point id"],
  * in order, each once (its point id), and the counts of those inserted
- * added to the frequencies, the first spelling kept, and to the batch's
+ * added to the frequencies, the first spelling kept
  */
 static const char  ngx_http_social_sql_flush_rows[] =
     "WITH i AS (INSERT INTO utterance_errors (utterance_id, user_id, "
@@ -93,10 +95,7 @@ static const char  ngx_http_social_sql_flush_rows[] =
     "            GROUP BY user_id, category_key, subcategory_key "
     "           ON CONFLICT (user_id, category_key, subcategory_key) "
     "           DO UPDATE SET frequency = f.frequency + excluded.frequency, "
-    "                         updated_at = now()), "
-    "     b AS (UPDATE error_batches SET errors = errors + "
-    "                                        (SELECT count(*) FROM i) "
-    "            WHERE epoch = $1 AND seq = $2::bigint) "
+    "                         updated_at = now()) "
     "SELECT count(*) FROM i";
 
 /* a row, hex-encoded, aside with the reason, once (a batch applied again) */
@@ -562,6 +561,12 @@ ngx_http_social_flush_chunk_done(ngx_http_social_ctx_t *ctx)
     ngx_http_social_flush_t  *f = job->data;
 
     ngx_http_social_flush_free_chunk(f);
+
+    if (f->next >= f->nrows) {
+        /* the last chunk: the batch is applied whole in its transaction */
+        ngx_http_social_flush_finish(ctx);
+        return;
+    }
 
     if (ngx_http_social_pg_end(ctx, 1, ngx_http_social_flush_chunk_committed)
         != NGX_OK)
