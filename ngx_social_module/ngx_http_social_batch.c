@@ -241,6 +241,9 @@ ngx_http_social_batch_send(void)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                    "social batch: %ui writes", b->n);
 
+    ngx_http_social_stat_add(write_batches, 1);
+    ngx_http_social_stat_add(writes, b->n);
+
     if (ngx_http_social_pg_query(ctx, ngx_http_social_sql_batch, 4,
                                  b->values, ngx_http_social_batch_done)
         != NGX_OK)

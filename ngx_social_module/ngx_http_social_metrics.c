@@ -365,7 +365,7 @@ ngx_http_social_metrics_send(ngx_http_social_ctx_t *ctx)
     size = 160 * (NGX_HTTP_SOCIAL_M_ENDPOINTS
                   * (NGX_HTTP_SOCIAL_M_STATUSES + NGX_HTTP_SOCIAL_M_BUCKETS
                      + NGX_HTTP_SOCIAL_M_CACHE + 4)
-                  + 64);
+                  + 96);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -570,6 +570,12 @@ ngx_http_social_metrics_backends(u_char *p, u_char *last,
     p = ngx_http_social_metrics_one(p, "social_postgres_errors_total",
             "counter", "PostgreSQL connections lost or refused.",
             st->counters.pg_errors);
+    p = ngx_http_social_metrics_one(p, "social_write_batches_total",
+            "counter", "Batches of writes sent to PostgreSQL.",
+            st->counters.write_batches);
+    p = ngx_http_social_metrics_one(p, "social_writes_total", "counter",
+            "Writes sent in batches, each time it was sent.",
+            st->counters.writes);
     p = ngx_http_social_metrics_one(p, "social_redis_connected", "gauge",
             "Workers connected to Redis.", sum.redis_up);
     p = ngx_http_social_metrics_one(p, "social_redis_errors_total",

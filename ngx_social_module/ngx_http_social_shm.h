@@ -73,6 +73,8 @@ typedef struct {
     ngx_atomic_t                    redis_errors;
     ngx_atomic_t                    redis_timeouts;
     ngx_atomic_t                    hash_refused;
+    ngx_atomic_t                    write_batches;
+    ngx_atomic_t                    writes;
 } ngx_http_social_counters_t;
 
 
