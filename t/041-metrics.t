@@ -91,6 +91,8 @@ social_redis_errors_total counter
 social_redis_timeouts_total counter
 social_trim_last_time_seconds gauge
 social_trims_total counter
+social_write_batches_total counter
+social_writes_total counter
 every line a sample or a comment
 
 
