@@ -50,10 +50,14 @@ typedef struct {
     ngx_http_social_op_t            op;         /* the request's */
     ngx_queue_t                     queue;      /* in the waiting writes */
     const char                     *kind;
-    const char                     *a;
+    const char                     *a;          /* in the request's pool */
     const char                     *b;
     ngx_http_social_pg_handler_pt   handler;
     ngx_uint_t                      tries;
+
+    /* a's copy: a post's author, read back after its request went away */
+    u_char                          author[NGX_INT64_LEN + 1];
+
     unsigned                        waiting:1;
     unsigned                        alone:1;
 } ngx_http_social_batch_write_t;
@@ -106,7 +110,11 @@ static ngx_uint_t    ngx_http_social_batch_nwaiting;
 static ngx_queue_t   ngx_http_social_batch_flight;
 static ngx_uint_t    ngx_http_social_batch_nflight;
 static ngx_event_t   ngx_http_social_batch_event;
+static ngx_event_t   ngx_http_social_batch_retry;   /* no memory a moment */
 static ngx_uint_t    ngx_http_social_batch_ready;
+
+static char         *ngx_http_social_batch_names[NGX_HTTP_SOCIAL_BATCH_COLS] =
+    { "c0", "c1", "c2", "c3", "c4" };
 
 
 ngx_int_t
@@ -121,6 +129,8 @@ ngx_http_social_batch_write(ngx_http_social_ctx_t *ctx, const char *kind,
 
         ngx_http_social_batch_event.handler = ngx_http_social_batch_run;
         ngx_http_social_batch_event.log = ngx_cycle->log;
+        ngx_http_social_batch_retry.handler = ngx_http_social_batch_run;
+        ngx_http_social_batch_retry.log = ngx_cycle->log;
         ngx_http_social_batch_ready = 1;
     }
 
@@ -144,6 +154,7 @@ ngx_http_social_batch_write(ngx_http_social_ctx_t *ctx, const char *kind,
     w->kind = kind;
     w->a = a;
     w->b = b;
+    ngx_cpystrn(w->author, (u_char *) a, sizeof(w->author));
     w->handler = handler;
     w->waiting = 1;
     w->op.detach = ngx_http_social_batch_detach;
@@ -170,7 +181,11 @@ ngx_http_social_batch_run(ngx_event_t *ev)
            && !ngx_queue_empty(&ngx_http_social_batch_waiting))
     {
         if (ngx_http_social_batch_send() != NGX_OK) {
-            /* no memory: the writes wait for a batch to end */
+            /* no memory: the writes wait a moment */
+            if (!ngx_http_social_batch_retry.timer_set) {
+                ngx_add_timer(&ngx_http_social_batch_retry, 100);
+            }
+
             return;
         }
     }
@@ -182,8 +197,8 @@ ngx_http_social_batch_run(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_social_batch_send(void)
 {
-    ngx_queue_t                    *q;
     ngx_pool_t                     *pool;
+    ngx_queue_t                    *q;
     ngx_http_social_ctx_t          *ctx;
     ngx_http_social_batch_t        *b;
     ngx_http_social_batch_write_t  *w;
@@ -267,9 +282,9 @@ ngx_http_social_batch_params(ngx_http_social_batch_t *b)
 {
     u_char                         *p, *s;
     size_t                          len[3];
+    u_char                          rnd[12];
     ngx_uint_t                      i, k;
     const char                     *v;
-    u_char                          rnd[12];
     ngx_http_social_batch_write_t  *w;
 
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
@@ -367,7 +382,8 @@ ngx_http_social_batch_done(ngx_http_social_ctx_t *ctx, PGresult *res)
 
         ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
                       "social: a batch of %ui writes failed, each goes "
-                      "again alone: %s", b->n, PQresultErrorMessage(res));
+                      "again alone: %s", b->n,
+                      PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 
         ngx_http_social_batch_again(b);
         return;
@@ -554,7 +570,11 @@ ngx_http_social_batch_posts(ngx_http_social_ctx_t *ctx, PGresult *res)
             continue;
         }
 
-        if (row < rows && ngx_strcmp(PQgetvalue(res, row, 1), w->a) == 0) {
+        /* a's copy: the request, and a with it, may be gone */
+
+        if (row < rows
+            && ngx_strcmp(PQgetvalue(res, row, 1), w->author) == 0)
+        {
             ngx_http_social_batch_deliver(w, res, row++,
                                           NGX_HTTP_SOCIAL_BACKEND_OK);
             continue;
@@ -579,13 +599,10 @@ ngx_http_social_batch_deliver(ngx_http_social_batch_write_t *w,
 {
     int                             i;
     PGresult                       *r;
-    ngx_connection_t               *c;
     PGresAttDesc                    attrs[NGX_HTTP_SOCIAL_BATCH_COLS];
+    ngx_connection_t               *c;
     ngx_http_social_ctx_t          *ctx;
     ngx_http_social_pg_handler_pt   handler;
-    static char                    *names[NGX_HTTP_SOCIAL_BATCH_COLS] = {
-                                       "c0", "c1", "c2", "c3", "c4"
-                                   };
 
     ctx = w->op.ctx;
     r = NULL;
@@ -605,7 +622,7 @@ ngx_http_social_batch_deliver(ngx_http_social_batch_write_t *w,
         ngx_memzero(attrs, sizeof(attrs));
 
         for (i = 0; i < NGX_HTTP_SOCIAL_BATCH_COLS; i++) {
-            attrs[i].name = names[i];
+            attrs[i].name = ngx_http_social_batch_names[i];
             attrs[i].typid = 25;            /* text */
             attrs[i].typlen = -1;
             attrs[i].atttypmod = -1;
@@ -717,10 +734,6 @@ ngx_http_social_batch_exit_process(void)
         return;
     }
 
-    if (ngx_http_social_batch_event.posted) {
-        ngx_delete_posted_event(&ngx_http_social_batch_event);
-    }
-
     while (!ngx_queue_empty(&ngx_http_social_batch_flight)) {
         q = ngx_queue_head(&ngx_http_social_batch_flight);
         b = ngx_queue_data(q, ngx_http_social_batch_t, queue);
@@ -733,5 +746,15 @@ ngx_http_social_batch_exit_process(void)
         b->n = 0;
 
         ngx_http_social_batch_end(b);
+    }
+
+    /* after the batches: their end posts the event for what waits */
+
+    if (ngx_http_social_batch_event.posted) {
+        ngx_delete_posted_event(&ngx_http_social_batch_event);
+    }
+
+    if (ngx_http_social_batch_retry.timer_set) {
+        ngx_del_timer(&ngx_http_social_batch_retry);
     }
 }

@@ -92,14 +92,15 @@ enum {
     NGX_HTTP_SOCIAL_FEED_COL_ACTOR,             /* user_id, username */
     NGX_HTTP_SOCIAL_FEED_COL_POST = NGX_HTTP_SOCIAL_FEED_COL_ACTOR + 2,
                                                 /* 5: post_json() */
-    NGX_HTTP_SOCIAL_FEED_COL_TARGET = NGX_HTTP_SOCIAL_FEED_COL_POST + 5
+    NGX_HTTP_SOCIAL_FEED_COL_TARGET = NGX_HTTP_SOCIAL_FEED_COL_POST + 5,
                                                 /* user_id, username */
+    NGX_HTTP_SOCIAL_FEED_COL_HORIZON = NGX_HTTP_SOCIAL_FEED_COL_TARGET + 2
 };
 
 
 typedef struct {
-    const char                     *values[4];  /* reader, before, limit,
-                                                   after */
+    const char                     *values[5];  /* reader, before, limit,
+                                                   after, others' bound */
     ngx_uint_t                      limit;
     int64_t                         last;       /* in PostgreSQL */
     int64_t                         top;        /* in the set */
@@ -107,7 +108,7 @@ typedef struct {
     ngx_uint_t                      short_page; /* unsigned:1 */
     ngx_uint_t                      quiet;      /* unsigned:1 */
     ngx_str_t                       gen;        /* of the cached objects */
-    const char                     *ids[5];
+    const char                     *ids[6];
 } ngx_http_social_feed_t;
 
 
@@ -180,12 +181,13 @@ static ngx_http_social_feed_quiet_t
     "     s AS (SELECT f.followed_id AS id FROM follows f "                  \
     "            WHERE f.follower_id = $1 AND f.followed_id <> $1 "          \
     "           UNION ALL SELECT $1::bigint), "                              \
-    "     hz AS (SELECT social_event_horizon() AS h), "                     \
+    "     hz AS (SELECT least(social_event_horizon(), $5::bigint) AS h), "   \
     "     h AS (SELECT s.id, x.event_id "                                    \
     "             FROM s CROSS JOIN bl CROSS JOIN hz CROSS JOIN LATERAL "    \
     "                  (SELECT e.event_id FROM events e "                    \
     "                    WHERE e.actor_id = s.id "                           \
-    "                      AND e.event_id < " NGX_HTTP_SOCIAL_FEED_BELOW("s") \
+    "                      AND e.event_id < "                                \
+    NGX_HTTP_SOCIAL_FEED_BELOW("s")                                          \
     "                      AND e.event_id > $4 "                             \
     NGX_HTTP_SOCIAL_FEED_MATCH                                               \
     "                    ORDER BY e.event_id DESC LIMIT 1) x "               \
@@ -198,7 +200,8 @@ static ngx_http_social_feed_quiet_t
     "                  CROSS JOIN LATERAL "                                  \
     "                  (SELECT e.event_id FROM events e "                    \
     "                    WHERE e.actor_id = h.id "                           \
-    "                      AND e.event_id < " NGX_HTTP_SOCIAL_FEED_BELOW("h") \
+    "                      AND e.event_id < "                                \
+    NGX_HTTP_SOCIAL_FEED_BELOW("h")                                          \
     "                      AND e.event_id > $4 "                             \
     "                      AND e.event_id >= t.t "                           \
     NGX_HTTP_SOCIAL_FEED_MATCH                                               \
@@ -218,7 +221,7 @@ static ngx_http_social_feed_quiet_t
 
 #define NGX_HTTP_SOCIAL_FEED_WINDOWED                                        \
     NGX_HTTP_SOCIAL_FEED_MERGE                                               \
-    ",    w AS (SELECT e.event_id "                                         \
+    ",    w AS (SELECT e.event_id "                                          \
     "             FROM (SELECT * FROM events "                               \
     "                    WHERE event_id < $2 AND event_id > $4 "             \
     "                    ORDER BY event_id DESC "                            \
@@ -241,7 +244,7 @@ static ngx_http_social_feed_quiet_t
     "       a.user_id, a.username, "                                         \
     "       p.post_id, p.author_id, p.content, social_time(p.created_at), "  \
     "       (SELECT count(*) FROM likes l WHERE l.post_id = p.post_id), "    \
-    "       t.user_id, t.username "                                          \
+    "       t.user_id, t.username, (SELECT h FROM hz) "                      \
     "  FROM events e "                                                       \
     "  JOIN users a ON a.user_id = e.actor_id "                              \
     "  LEFT JOIN posts p ON p.post_id = e.post_id "                          \
@@ -287,7 +290,7 @@ static const char  ngx_http_social_sql_feed_ids[] =
     NGX_HTTP_SOCIAL_FEED_MERGE
     NGX_HTTP_SOCIAL_FEED_ROWS
     " WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM m) "
-    "                         || $5::bigint[]) "
+    "                         || $6::bigint[]) "
     " ORDER BY e.event_id DESC "
     " LIMIT $3";
 
@@ -297,7 +300,7 @@ static const char  ngx_http_social_sql_feed_ids[] =
 ngx_int_t
 ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 {
-    int64_t                        before, unused;
+    int64_t                        before, bound;
     ngx_http_social_feed_t        *f;
     ngx_http_social_feed_quiet_t  *quiet;
 
@@ -309,7 +312,7 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
     ctx->data = f;
 
     if (ngx_http_social_page_limit(ctx, &f->limit) != NGX_OK
-        || ngx_http_social_cursor_parse(ctx, &before, &unused) != NGX_OK)
+        || ngx_http_social_cursor_parse(ctx, &before, &bound) != NGX_OK)
     {
         return ngx_http_social_unprocessable(ctx);
     }
@@ -320,6 +323,23 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
     /* one more than the page: whether there is a next one */
     f->values[2] = ngx_http_social_int64(ctx, f->limit + 1);
     f->values[3] = "0";
+
+    /*
+     * the bound of others' events a pass carries when a page ended on the
+     * reader's own events above the horizon (0: none): the pass goes on
+     * below the horizon of its first page, so that others' events that
+     * commit later are never behind its cursor (they show on top)
+     */
+
+    if (bound <= 0 || bound >= before) {
+        bound = INT64_MAX;
+    }
+
+    f->values[4] = ngx_http_social_int64(ctx, bound);
+
+    if (f->values[4] == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     quiet = ngx_http_social_feed_quiet_slot(ctx->user_id);
 
@@ -332,17 +352,19 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
         f->quiet = 1;
 
         return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_quiet,
-                                         4, f->values,
+                                         5, f->values,
                                          ngx_http_social_feed_read);
     }
 
-    if (ctx->smcf->redis_addr.len) {
+    /* a bounded pass: the set knows nothing of the bound */
+
+    if (ctx->smcf->redis_addr.len && bound == INT64_MAX) {
         return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_context,
                                          1, f->values,
                                          ngx_http_social_feed_context);
     }
 
-    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed, 4,
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed, 5,
                                      f->values, ngx_http_social_feed_read);
 }
 
@@ -566,7 +588,8 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     f->ids[1] = f->values[1];
     f->ids[2] = f->values[2];
     f->ids[3] = ngx_http_social_int64(ctx, f->top);
-    f->ids[4] = (char *) p;
+    f->ids[4] = f->values[4];
+    f->ids[5] = (char *) p;
 
     if (f->ids[3] == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -590,7 +613,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     *p++ = '}';
     *p = '\0';
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed_ids, 5, f->ids,
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed_ids, 6, f->ids,
                                ngx_http_social_feed_fetched);
 }
 
@@ -911,7 +934,7 @@ ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx)
 
     ngx_http_social_pg_or_done(ctx, f->quiet ? ngx_http_social_sql_feed_quiet
                                              : ngx_http_social_sql_feed,
-                               4, f->values, ngx_http_social_feed_read);
+                               5, f->values, ngx_http_social_feed_read);
 }
 
 
@@ -921,6 +944,7 @@ static void
 ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     int                      i, n;
+    char                    *last, *hz;
     yajl_gen                 g;
     ngx_http_social_feed_t  *f = ctx->data;
 
@@ -973,9 +997,18 @@ ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         yajl_gen_map_close(g);
     }
 
-    ngx_http_social_page_end(ctx, g,
-                             PQntuples(res) > (int) f->limit
-                             ? PQgetvalue(res, n - 1,
-                                          NGX_HTTP_SOCIAL_FEED_COL_EVENT)
-                             : NULL, "0");
+    if (PQntuples(res) <= (int) f->limit) {
+        ngx_http_social_page_end(ctx, g, NULL, NULL);
+        return;
+    }
+
+    /* a page that ended on the reader's own events above the horizon */
+
+    last = PQgetvalue(res, n - 1, NGX_HTTP_SOCIAL_FEED_COL_EVENT);
+    hz = PQgetvalue(res, n - 1, NGX_HTTP_SOCIAL_FEED_COL_HORIZON);
+
+    ngx_http_social_page_end(ctx, g, last,
+                             ngx_atoof((u_char *) hz, ngx_strlen(hz))
+                             < ngx_atoof((u_char *) last, ngx_strlen(last))
+                             ? hz : "0");
 }

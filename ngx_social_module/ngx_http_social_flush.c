@@ -102,7 +102,7 @@ static const char  ngx_http_social_sql_flush_counts[] =
     "                                     FROM utterance_errors "
     "                                    WHERE batch_epoch = $1 "
     "                                      AND batch_seq = $2::bigint), "
-    "       applied = true "
+    "       applied = true, applied_at = now() "
     " WHERE epoch = $1 AND seq = $2::bigint";
 
 
@@ -265,7 +265,7 @@ ngx_http_social_flush_batch(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
 void
 ngx_http_social_flush_begin(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_flush_step_pt then)
+    ngx_http_social_step_pt then)
 {
     ngx_http_social_job_t    *job = ctx->data;
     ngx_http_social_flush_t  *f = job->data;

@@ -47,9 +47,6 @@ typedef struct {
 } ngx_http_social_flush_row_t;
 
 
-typedef void (*ngx_http_social_flush_step_pt)(ngx_http_social_ctx_t *ctx);
-
-
 /* the run's state, job->data */
 
 typedef struct {
@@ -65,7 +62,7 @@ typedef struct {
     ngx_uint_t                      nchunk;
     ngx_uint_t                      row;        /* the row in hand */
     const char                     *why;        /* it goes aside for this */
-    ngx_http_social_flush_step_pt   then;       /* once BEGIN is done */
+    ngx_http_social_step_pt         then;       /* once BEGIN is done */
     unsigned                        fresh:1;
     unsigned                        claimed:1;  /* the batch id, this run */
     unsigned                        careful:1;  /* a run failed on it */
@@ -76,7 +73,7 @@ typedef struct {
 
 /* ngx_http_social_flush.c: the run */
 void ngx_http_social_flush_begin(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_flush_step_pt then);
+    ngx_http_social_step_pt then);
 void ngx_http_social_flush_count(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_flush_finish(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_flush_query(ngx_http_social_ctx_t *ctx, const char *sql,

@@ -21,7 +21,9 @@ CREATE TABLE write_batches (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- the batches delete the tokens older than a minute, now and then
+-- the batches delete the tokens older than an hour, now and then: far
+-- longer than a worker asks about a lost one (ten times, each at most
+-- the query timeout and 500 ms)
 CREATE INDEX write_batches_created ON write_batches (created_at);
 
 
@@ -45,7 +47,7 @@ BEGIN
     IF random() < 0.01 THEN
         DELETE FROM write_batches
          WHERE token IN (SELECT token FROM write_batches
-                          WHERE created_at < now() - interval '1 minute'
+                          WHERE created_at < now() - interval '1 hour'
                           LIMIT 1000 FOR UPDATE SKIP LOCKED);
     END IF;
 

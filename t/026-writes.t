@@ -290,7 +290,32 @@ the last pass holds every event: yes
 
 
 
-=== TEST 10: the test triggers go
+=== TEST 10: a pass whose page ends on the reader's own post above the horizon goes on below that horizon: others' posts that commit meanwhile show on top, never in the middle of the pass
+--- init
+my $open = ::child(sub { Social::social_sql("BEGIN; SELECT pg_current_xact_id(); SELECT pg_sleep(1.2); COMMIT") });
+::sleep_for(0.3);
+Social::social_http('POST', '/posts', '{"content": "between"}', ::auth(6));
+Social::social_http('POST', '/posts', '{"content": "own one"}', ::auth(41));
+my (undef, $p1) = Social::social_http('GET', '/feed?limit=1', undef, ::auth(41));
+my ($next) = $p1 =~ /"next":"([^"]+)"/;
+waitpid $open, 0;
+# the transaction ended: "between" is below the horizon now
+my (undef, $p2) = Social::social_http('GET', "/feed?limit=3&before=$next", undef, ::auth(41));
+my (undef, $top) = Social::social_http('GET', '/feed?limit=2', undef, ::auth(41));
+my @c1 = $p1 =~ /"content":"([^"]+)"/g;
+my @c2 = $p2 =~ /"content":"([^"]+)"/g;
+my @ct = $top =~ /"content":"([^"]+)"/g;
+::out("page 1: @c1");
+::out("page 2 has between: " . ((grep { $_ eq 'between' } @c2) ? "yes" : "no") . ", has own one: " . ((grep { $_ eq 'own one' } @c2) ? "yes" : "no") . ", events " . scalar(@c2));
+::out("from the top again: @ct");
+--- response_body
+page 1: own one
+page 2 has between: no, has own one: no, events 3
+from the top again: own one between
+
+
+
+=== TEST 11: the test triggers go
 --- init
 Social::social_sql("DROP TRIGGER test_poison ON posts; DROP TRIGGER test_slow_commit ON posts; DROP FUNCTION test_poison(); DROP FUNCTION test_slow_commit()");
 ::out("gone");
