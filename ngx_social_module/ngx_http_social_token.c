@@ -377,7 +377,8 @@ ngx_http_social_token_key(ngx_str_t *key)
 {
     size_t         klen;
     u_char        *k;
-    ngx_uint_t     i;
+    EVP_MD_CTX    *md;
+    ngx_uint_t     i, j;
     unsigned int   n;
     u_char         digest[32], pad[NGX_HTTP_SOCIAL_HMAC_BLOCK];
 
@@ -421,32 +422,22 @@ ngx_http_social_token_key(ngx_str_t *key)
         klen = 32;
     }
 
-    ngx_memset(pad, 0x36, sizeof(pad));
+    /* the inner state from the key ^ 0x36, the outer from the key ^ 0x5c */
 
-    for (i = 0; i < klen; i++) {
-        pad[i] ^= k[i];
-    }
+    for (j = 0; j < 2; j++) {
+        md = j ? ngx_http_social_hmac_outer : ngx_http_social_hmac_inner;
 
-    if (EVP_DigestInit_ex(ngx_http_social_hmac_inner, EVP_sha256(), NULL)
-        != 1
-        || EVP_DigestUpdate(ngx_http_social_hmac_inner, pad, sizeof(pad))
-           != 1)
-    {
-        return NGX_ERROR;
-    }
+        ngx_memset(pad, j ? 0x5c : 0x36, sizeof(pad));
 
-    ngx_memset(pad, 0x5c, sizeof(pad));
+        for (i = 0; i < klen; i++) {
+            pad[i] ^= k[i];
+        }
 
-    for (i = 0; i < klen; i++) {
-        pad[i] ^= k[i];
-    }
-
-    if (EVP_DigestInit_ex(ngx_http_social_hmac_outer, EVP_sha256(), NULL)
-        != 1
-        || EVP_DigestUpdate(ngx_http_social_hmac_outer, pad, sizeof(pad))
-           != 1)
-    {
-        return NGX_ERROR;
+        if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
+            || EVP_DigestUpdate(md, pad, sizeof(pad)) != 1)
+        {
+            return NGX_ERROR;
+        }
     }
 
     /* a key too long to remember makes its states again next time */
