@@ -55,7 +55,8 @@ static void ngx_http_social_list_read(ngx_http_social_ctx_t *ctx,
 
 
 static const char  ngx_http_social_sql_list_visible[] =
-    "SELECT 1 FROM users WHERE user_id = $1 AND NOT social_blocked($1, $2)";
+    "SELECT 1 FROM users WHERE user_id = $1 "
+    "   AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("$1", "$2");
 
 /*
  * $1 user, $2 reader, $3 and $4 the cursor, $5 the page and one more;
@@ -77,7 +78,8 @@ static ngx_http_social_list_kind_t  ngx_http_social_list_followers = {
     "SELECT u.user_id, u.username, "
     "       (extract(epoch FROM f.created_at) * 1000000)::bigint, u.user_id "
     "  FROM follows f JOIN users u ON u.user_id = f.follower_id "
-    " WHERE f.followed_id = $1 AND NOT social_blocked(u.user_id, $2) "
+    " WHERE f.followed_id = $1 "
+    "   AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("u.user_id", "$2")
     "   AND ((extract(epoch FROM f.created_at) * 1000000)::bigint, "
     "        u.user_id) < ($3, $4) "
     " ORDER BY f.created_at DESC, u.user_id DESC LIMIT $5",
@@ -88,7 +90,8 @@ static ngx_http_social_list_kind_t  ngx_http_social_list_following = {
     "SELECT u.user_id, u.username, "
     "       (extract(epoch FROM f.created_at) * 1000000)::bigint, u.user_id "
     "  FROM follows f JOIN users u ON u.user_id = f.followed_id "
-    " WHERE f.follower_id = $1 AND NOT social_blocked(u.user_id, $2) "
+    " WHERE f.follower_id = $1 "
+    "   AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("u.user_id", "$2")
     "   AND ((extract(epoch FROM f.created_at) * 1000000)::bigint, "
     "        u.user_id) < ($3, $4) "
     " ORDER BY f.created_at DESC, u.user_id DESC LIMIT $5",

@@ -72,12 +72,15 @@ static const char  ngx_http_social_sql_post_read[] =
     "       EXISTS (SELECT 1 FROM likes l "
     "                WHERE l.post_id = p.post_id AND l.user_id = $2) "
     "  FROM posts p "
-    " WHERE p.post_id = $1 AND NOT social_blocked(p.author_id, $2)";
+    " WHERE p.post_id = $1 "
+    "   AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("p.author_id", "$2");
 
 /* the author, and whether it was deleted: the author or an admin only */
 static const char  ngx_http_social_sql_post_delete[] =
     "WITH p AS (SELECT author_id FROM posts "
-    "            WHERE post_id = $1 AND NOT social_blocked(author_id, $2)), "
+    "            WHERE post_id = $1 "
+    "              AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("author_id", "$2")
+    "), "
     "     d AS (DELETE FROM posts WHERE post_id = $1 "
     "              AND EXISTS (SELECT 1 FROM p) "
     "              AND (author_id = $2 OR $3::bool) RETURNING 1) "

@@ -171,7 +171,8 @@ static const char  ngx_http_social_sql_user[] =
 /* GET: nobody in a block with the reader, either way */
 static const char  ngx_http_social_sql_user_visible[] =
     "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS " FROM users "
-    " WHERE user_id = $1 AND NOT social_blocked(user_id, $2)";
+    " WHERE user_id = $1 "
+    "   AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("users.user_id", "$2");
 
 static const char  ngx_http_social_sql_user_hash[] =
     "SELECT password_hash FROM users WHERE user_id = $1";
