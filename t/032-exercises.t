@@ -503,7 +503,24 @@ bank yes
 
 
 
-=== TEST 30: ann deletes herself
+=== TEST 30: a long history: 200k points of articles on two utterances, the newest each once, the one without none
+--- init
+Social::social_sql("INSERT INTO error_batches (epoch, seq, errors, applied) VALUES ('history', 1, 200000, true)");
+Social::social_sql("INSERT INTO utterance_errors (utterance_id, user_id, category, subcategory, recorded_at, point_id, batch_epoch, batch_seq) SELECT CASE WHEN g = 100000 THEN 2 ELSE 1 END, 1, 'Grammar', 'Articles', now(), 'history' || g, 'history', 1 FROM generate_series(1, 200000) g");
+Social::social_sql("INSERT INTO error_frequencies (user_id, category_key, subcategory_key, category, subcategory, frequency) VALUES (1, 'grammar', 'articles', 'Grammar', 'Articles', 200000)");
+Social::social_result(::summary(::auth(1), "?limit=3"));
+--- response_body
+user 1
+focus Grammar/Articles=200000
+slots Articles:3
+twice no
+own Correct the articles in: "Me and him went."
+own Correct the articles in: "I goes home."
+bank yes
+
+
+
+=== TEST 31: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -516,7 +533,7 @@ DELETE /user/1
 
 
 
-=== TEST 31: her exercises are gone with her, for an admin too
+=== TEST 32: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -526,7 +543,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 32: and her rows, frequencies and pending counts
+=== TEST 33: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1
