@@ -86,10 +86,19 @@ typedef struct {
     ngx_uint_t                      short_page; /* unsigned:1 */
     ngx_uint_t                      quiet;      /* unsigned:1 */
     ngx_str_t                       gen;        /* of the cached objects */
+    const char                     *rgen;       /* the reader's, read
+                                                   before the context */
+    const char                     *keys[2];    /* the reader's context,
+                                                   generation */
     const char                     *ids[6];
 } ngx_http_social_feed_t;
 
 
+static ngx_int_t ngx_http_social_feed_known(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_feed_knew(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_feed_keys(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_argv_t *a);
 static void ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx,
@@ -181,9 +190,7 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
     /* a bounded pass: the set knows nothing of the bound */
 
     if (ctx->smcf->redis_addr.len && bound == INT64_MAX) {
-        return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_context,
-                                         1, f->values,
-                                         ngx_http_social_feed_context);
+        return ngx_http_social_feed_known(ctx);
     }
 
     return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed, 5,
@@ -191,7 +198,128 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 }
 
 
-/* 2. the context read: the set's script is called with it (3) */
+/*
+ * 2. The context: kept in Redis, the page at once (3); else from
+ * PostgreSQL, and the set's script is called with it
+ */
+
+static ngx_int_t
+ngx_http_social_feed_known(ngx_http_social_ctx_t *ctx)
+{
+    size_t                   lens[NGX_HTTP_SOCIAL_FEED_READ_KNOWN];
+    u_char                  *p;
+    const char              *argv[NGX_HTTP_SOCIAL_FEED_READ_KNOWN];
+    ngx_http_social_argv_t   a;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    p = ngx_pnalloc(ctx->request->pool,
+                    sizeof(NGX_HTTP_SOCIAL_KEY_FEED_CONTEXT) + NGX_INT64_LEN
+                    + sizeof(NGX_HTTP_SOCIAL_KEY_FEED_RGEN) + NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    f->keys[0] = (char *) p;
+    p = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_FEED_CONTEXT "%L%Z", ctx->user_id);
+    f->keys[1] = (char *) p;
+    (void) ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_FEED_RGEN "%L%Z", ctx->user_id);
+
+    ngx_http_social_argv_init(&a, argv, lens, NGX_HTTP_SOCIAL_FEED_READ_KNOWN);
+    ngx_http_social_feed_keys(ctx, &a);
+
+    if (ngx_http_social_redis_script(ctx, ngx_http_social_feed_knew,
+                                     &ngx_http_social_feed_known_script,
+                                     a.argc, a.argv, a.lens)
+        != NGX_OK)
+    {
+        return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_feed_context,
+                                         1, f->values,
+                                         ngx_http_social_feed_context);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the keys and the first arguments of both read scripts */
+
+static void
+ngx_http_social_feed_keys(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_argv_t *a)
+{
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_NKEYS,
+                             NGX_HTTP_SOCIAL_FEED_READ_NKEYS_TEXT);
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_RECENT,
+                             NGX_HTTP_SOCIAL_KEY_FEED_RECENT);
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_TOP,
+                             NGX_HTTP_SOCIAL_KEY_FEED_TOP);
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_BOTTOM,
+                             NGX_HTTP_SOCIAL_KEY_FEED_BOTTOM);
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_CONTEXT,
+                             f->keys[0]);
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_RGEN, f->keys[1]);
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_BEFORE,
+                             f->values[1]);
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_NEED,
+                             f->values[2]);
+    ngx_http_social_argv_set(a, NGX_HTTP_SOCIAL_FEED_READ_CAP,
+                             NGX_HTTP_SOCIAL_FEED_SCAN_TEXT);
+}
+
+
+static void
+ngx_http_social_feed_knew(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    redisReply              *own, *gen;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements == 2
+        && reply->element[NGX_HTTP_SOCIAL_FEED_REPLY_STATUS]->type
+           == REDIS_REPLY_STRING
+        && ngx_strcmp(reply->element[NGX_HTTP_SOCIAL_FEED_REPLY_STATUS]->str,
+                      "context")
+           == 0
+        && reply->element[NGX_HTTP_SOCIAL_FEED_REPLY_GEN]->type
+           == REDIS_REPLY_STRING)
+    {
+        /* none kept, or of another generation: PostgreSQL's, kept next */
+
+        gen = reply->element[NGX_HTTP_SOCIAL_FEED_REPLY_GEN];
+
+        f->rgen = ngx_pnalloc(ctx->request->pool, gen->len + 1);
+        if (f->rgen == NULL) {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        (void) ngx_cpystrn((u_char *) f->rgen, (u_char *) gen->str,
+                           gen->len + 1);
+
+        ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed_context, 1,
+                                   f->values, ngx_http_social_feed_context);
+        return;
+    }
+
+    /* the page from the set: only the reader's own events are newer */
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements >= NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS)
+    {
+        own = reply->element[NGX_HTTP_SOCIAL_FEED_REPLY_OWN];
+
+        if (own->type == REDIS_REPLY_STRING) {
+            f->last = ngx_atoof((u_char *) own->str, own->len);
+        }
+    }
+
+    ngx_http_social_feed_cached(ctx, reply);
+}
+
+
+/* the context read: the set's script is called with it (3) */
 
 static void
 ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
@@ -220,20 +348,15 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_NKEYS,
-                             NGX_HTTP_SOCIAL_FEED_READ_NKEYS_TEXT);
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_RECENT,
-                             NGX_HTTP_SOCIAL_KEY_FEED_RECENT);
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_TOP,
-                             NGX_HTTP_SOCIAL_KEY_FEED_TOP);
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_BOTTOM,
-                             NGX_HTTP_SOCIAL_KEY_FEED_BOTTOM);
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_BEFORE,
-                             f->values[1]);
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_NEED,
-                             f->values[2]);
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_CAP,
-                             NGX_HTTP_SOCIAL_FEED_SCAN_TEXT);
+    ngx_http_social_feed_keys(ctx, &a);
+
+    /* the context is kept only when read after its generation */
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_GEN,
+                             f->rgen ? f->rgen : "");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_OWN,
+                             PQgetvalue(res, 0,
+                                        NGX_HTTP_SOCIAL_FEED_CONTEXT_OWN));
 
     f->last = ngx_atoof((u_char *) PQgetvalue(res, 0,
                                        NGX_HTTP_SOCIAL_FEED_CONTEXT_LAST),
@@ -304,6 +427,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         || reply->elements < NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS
         || el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->type != REDIS_REPLY_STRING
         || el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->type != REDIS_REPLY_STRING
+        || el[NGX_HTTP_SOCIAL_FEED_REPLY_OWN]->type != REDIS_REPLY_STRING
         || (reply->elements - NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS)
            % NGX_HTTP_SOCIAL_FEED_EVENT_SIZE != 0)
     {

@@ -68,6 +68,7 @@
 enum {
     NGX_HTTP_SOCIAL_FEED_MARK_TOP = 0,
     NGX_HTTP_SOCIAL_FEED_MARK_GEN,
+    NGX_HTTP_SOCIAL_FEED_MARK_WRITTEN,
     NGX_HTTP_SOCIAL_FEED_MARKS
 };
 
@@ -75,7 +76,8 @@ enum {
 /*
  * the load script's arguments: KEYS recent, top, bottom, gen; ARGV the
  * mode ("reset" or "extend"), the generation and the top the refresh
- * read, the new top and bottom, then the members
+ * read, the new top and bottom, the writes counted when it began, then
+ * the members
  */
 
 enum {
@@ -89,6 +91,7 @@ enum {
     NGX_HTTP_SOCIAL_FEED_LOAD_TOP_READ,
     NGX_HTTP_SOCIAL_FEED_LOAD_NEW_TOP,
     NGX_HTTP_SOCIAL_FEED_LOAD_NEW_BOTTOM,
+    NGX_HTTP_SOCIAL_FEED_LOAD_WRITTEN,
     NGX_HTTP_SOCIAL_FEED_LOAD_MEMBERS
 };
 
@@ -117,6 +120,8 @@ enum {
     NGX_HTTP_SOCIAL_FEED_FORGET_OBJGEN,
     NGX_HTTP_SOCIAL_FEED_FORGET_USER,
     NGX_HTTP_SOCIAL_FEED_FORGET_USER_OBJECT,
+    NGX_HTTP_SOCIAL_FEED_FORGET_TOUCH,          /* two users, "0": none */
+    NGX_HTTP_SOCIAL_FEED_FORGET_TOUCH_OTHER,
     NGX_HTTP_SOCIAL_FEED_FORGET_NEVENTS,
     NGX_HTTP_SOCIAL_FEED_FORGET_EVENTS          /* then the posts */
 };
@@ -150,75 +155,130 @@ static ngx_int_t ngx_http_social_feed_forget_send(ngx_http_social_ctx_t *ctx,
     ngx_http_social_forget_t *f, ngx_http_social_redis_handler_pt handler);
 static void ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
+static void ngx_http_social_feed_forget_next(ngx_http_social_ctx_t *ctx);
 
+
+/*
+ * Lua, the read's walk, once the context is known: "ids" the followed
+ * (the reader first), "follow" and "block" them as sets, "own" the
+ * reader's newest event
+ */
+
+#define NGX_HTTP_SOCIAL_FEED_LUA_WALK                                        \
+    "local topv = redis.call('GET', KEYS[2]) "                               \
+    "local top = tonumber(topv) "                                            \
+    "local bottom = tonumber(redis.call('GET', KEYS[3])) "                   \
+    "if not top or not bottom "                                              \
+    "   or (top > 0 and redis.call('EXISTS', KEYS[1]) == 0) then "           \
+    "  return {'stale'} end "                                                \
+    "local need, cap = tonumber(ARGV[2]), tonumber(ARGV[3]) "                \
+    "local objgen = redis.call('GET', '"                                     \
+                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') or '0' "          \
+    /* fewer members of the reader and the followed than wanted: short */    \
+    "local A = '" NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "' "                       \
+    "if bottom > 0 and tonumber(redis.call('HGET', A, '*')) "                \
+    "                  == redis.call('ZCARD', KEYS[1]) then "                \
+    "  local sum, i = 0, 1 "                                                 \
+    "  while i <= #ids and sum < need do "                                   \
+    "    local j = math.min(i + 999, #ids) "                                 \
+    "    for _, c in ipairs(redis.call('HMGET', A, unpack(ids, i, j))) do "  \
+    "      sum = sum + (tonumber(c) or 0) end "                              \
+    "    i = j + 1 "                                                         \
+    "  end "                                                                 \
+    "  if sum < need then return {'few', objgen, topv, own} end "            \
+    "end "                                                                   \
+    "local max = '(' .. ARGV[1] "                                            \
+    "if tonumber(ARGV[1]) > top then max = top end "                         \
+    "local out = {'ok', objgen, topv, own} "                                 \
+    "local scanned, chunk = 0, need "                                        \
+    "while true do "                                                         \
+    "  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "     \
+    "                        'LIMIT', scanned, chunk) "                      \
+    "  for _, m in ipairs(ms) do "                                           \
+    "    local y, a, p, u, t = string.match(m, "                             \
+    "      '^%d+|(%a+)|(%d+)|(%d+)|(%d+)|(%d+)|') "                          \
+    "    if follow[a] and not block[a] and not block[u] "                    \
+    "       and not block[t] then "                                          \
+    "      out[#out + 1] = m "                                               \
+    "      out[#out + 1] = p ~= '0' and "                                    \
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_POST "' .. p, "       \
+    "'json') or '' "                                                         \
+    "      out[#out + 1] = "                                                 \
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. a, "       \
+    "'json') or '' "                                                         \
+    "      out[#out + 1] = t ~= '0' and "                                    \
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. t, "       \
+    "'json') or '' "                                                         \
+    "      if (#out - 4) / 4 == need then return out end "                   \
+    "    end "                                                               \
+    "  end "                                                                 \
+    "  scanned = scanned + #ms "                                             \
+    "  if #ms < chunk and bottom == 0 then return out end "                  \
+    "  if #ms < chunk or scanned >= cap then "                               \
+    "    out[1] = 'short' "                                                  \
+    "    return out "                                                        \
+    "  end "                                                                 \
+    "  chunk = math.min(chunk * 4, 1000) "                                   \
+    "end"
+
+
+/*
+ * The read with the context PostgreSQL gave: it is kept for the next
+ * reads when the reader's generation is still the one read before
+ */
 
 ngx_http_social_script_t  ngx_http_social_feed_read_script = {
-    /* KEYS: recent top bottom; ARGV: before need cap nfollow, ids... */
-    "local topv = redis.call('GET', KEYS[2]) "
-    "local top = tonumber(topv) "
-    "local bottom = tonumber(redis.call('GET', KEYS[3])) "
-    "if not top or not bottom "
-    "   or (top > 0 and redis.call('EXISTS', KEYS[1]) == 0) then "
-    "  return {'stale'} end "
-    "local need, cap, nf = tonumber(ARGV[2]), tonumber(ARGV[3]), "
-    "  tonumber(ARGV[4]) "
-    "local objgen = redis.call('GET', '"
-                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') or '0' "
-    /* fewer members of the reader and the followed than wanted: short */
-    "local A = '" NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "' "
-    "if bottom > 0 and tonumber(redis.call('HGET', A, '*')) "
-    "                  == redis.call('ZCARD', KEYS[1]) then "
-    "  local sum, i = 0, 5 "
-    "  while i <= 4 + nf and sum < need do "
-    "    local j = math.min(i + 999, 4 + nf) "
-    "    for _, c in ipairs(redis.call('HMGET', A, unpack(ARGV, i, j))) do "
-    "      sum = sum + (tonumber(c) or 0) end "
-    "    i = j + 1 "
-    "  end "
-    "  if sum < need then return {'few', objgen, topv} end "
+    /*
+     * KEYS: recent top bottom context rgen; ARGV: before need cap nfollow
+     * gen own, ids...
+     */
+    "local nf = tonumber(ARGV[4]) "
+    "local own = ARGV[6] "
+    "local ids, follow, block = {}, {}, {} "
+    "for i = 7, 6 + nf do ids[#ids + 1] = ARGV[i] follow[ARGV[i]] = true end "
+    "for i = 7 + nf, #ARGV do block[ARGV[i]] = true end "
+    "if (redis.call('GET', KEYS[5]) or '0') == ARGV[5] then "
+    "  redis.call('SET', KEYS[4], ARGV[5] .. '|' .. own .. '|' .. nf .. '|' "
+    "             .. table.concat(ARGV, ',', 7, #ARGV), "
+    "             'PX', " NGX_HTTP_SOCIAL_FEED_CONTEXT_TTL_TEXT ") "
     "end "
-    "local follow, block = {}, {} "
-    "for i = 5, 4 + nf do follow[ARGV[i]] = true end "
-    "for i = 5 + nf, #ARGV do block[ARGV[i]] = true end "
-    "local max = '(' .. ARGV[1] "
-    "if tonumber(ARGV[1]) > top then max = top end "
-    "local out = {'ok', objgen, topv} "
-    "local scanned, chunk = 0, need "
-    "while true do "
-    "  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "
-    "                        'LIMIT', scanned, chunk) "
-    "  for _, m in ipairs(ms) do "
-    "    local y, a, p, u, t = string.match(m, "
-    "      '^%d+|(%a+)|(%d+)|(%d+)|(%d+)|(%d+)|') "
-    "    if follow[a] and not block[a] and not block[u] "
-    "       and not block[t] then "
-    "      out[#out + 1] = m "
-    "      out[#out + 1] = p ~= '0' and "
-    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_POST "' .. p, "
-    "'json') or '' "
-    "      out[#out + 1] = "
-    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. a, "
-    "'json') or '' "
-    "      out[#out + 1] = t ~= '0' and "
-    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. t, "
-    "'json') or '' "
-    "      if (#out - 3) / 4 == need then return out end "
-    "    end "
-    "  end "
-    "  scanned = scanned + #ms "
-    "  if #ms < chunk and bottom == 0 then return out end "
-    "  if #ms < chunk or scanned >= cap then "
-    "    out[1] = 'short' "
-    "    return out "
-    "  end "
-    "  chunk = math.min(chunk * 4, 1000) "
-    "end",
+    NGX_HTTP_SOCIAL_FEED_LUA_WALK,
+    ""
+};
+
+
+/* the read with the context kept in Redis, or {"context", the generation} */
+
+ngx_http_social_script_t  ngx_http_social_feed_known_script = {
+    /* KEYS: recent top bottom context rgen; ARGV: before need cap */
+    "local g = redis.call('GET', KEYS[5]) or '0' "
+    "local c = redis.call('GET', KEYS[4]) "
+    "if not c then return {'context', g} end "
+    /* a write the set may not hold yet: PostgreSQL's newest is asked */
+    "if tonumber(redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "') "
+    "            or '0') "
+    "   > tonumber(redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_FEED_LOADED "') "
+    "              or '0') then "
+    "  return {'context', g} end "
+    "local cg, own, nf, list = string.match(c, "
+    "  '^([^|]*)|(%d+)|(%d+)|([%d,]*)$') "
+    "if cg ~= g then return {'context', g} end "
+    "nf = tonumber(nf) "
+    "local ids, follow, block = {}, {}, {} "
+    "for id in string.gmatch(list, '%d+') do "
+    "  if #ids < nf then ids[#ids + 1] = id follow[id] = true "
+    "  else block[id] = true end "
+    "end "
+    NGX_HTTP_SOCIAL_FEED_LUA_WALK,
     ""
 };
 
 
 static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
-    /* KEYS: recent top bottom gen; ARGV: mode gen top newtop newbottom */
+    /*
+     * KEYS: recent top bottom gen; ARGV: mode gen top newtop newbottom
+     * written
+     */
     NGX_HTTP_SOCIAL_FEED_LUA_COUNTS
     "if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then return -1 end "
     "if ARGV[1] == 'extend' then "
@@ -230,12 +290,15 @@ static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
     "  redis.call('DEL', KEYS[1], A) "
     "  redis.call('SET', KEYS[3], ARGV[5]) "
     "end "
-    "for i = 6, #ARGV do "
+    "for i = 7, #ARGV do "
     "  if redis.call('ZADD', KEYS[1], string.match(ARGV[i], '^%d+'), "
     "                ARGV[i]) == 1 then count(ARGV[i], 1) end "
     "end "
     "redis.call('SET', KEYS[2], ARGV[4]) "
-    "return #ARGV - 5",
+    "local L = '" NGX_HTTP_SOCIAL_KEY_FEED_LOADED "' "
+    "if tonumber(ARGV[6]) > tonumber(redis.call('GET', L) or '0') then "
+    "  redis.call('SET', L, ARGV[6]) end "
+    "return #ARGV - 6",
     ""
 };
 
@@ -253,10 +316,22 @@ ngx_http_social_script_t  ngx_http_social_feed_put_script = {
 
 
 static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
-    /* KEYS: recent gen objgen; ARGV: user user_object k ids[k] posts... */
+    /*
+     * KEYS: recent gen objgen; ARGV: user user_object touch touch k ids[k]
+     * posts...
+     */
     NGX_HTTP_SOCIAL_FEED_LUA_COUNTS
     "local n, drop, objects = 0, {}, false "
-    "local k = tonumber(ARGV[3]) "
+    "if ARGV[3] ~= '0' then "
+    "  redis.call('INCR', '" NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "') end "
+    "for i = 3, 4 do "
+    "  if ARGV[i] ~= '0' then "
+    "    redis.call('SET', '" NGX_HTTP_SOCIAL_KEY_FEED_RGEN "' .. ARGV[i], "
+    "               redis.call('INCR', '" NGX_HTTP_SOCIAL_KEY_FEED_RGENS "'), "
+    "               'PX', " NGX_HTTP_SOCIAL_FEED_RGEN_TTL_TEXT ") "
+    "  end "
+    "end "
+    "local k = tonumber(ARGV[5]) "
     "if ARGV[1] ~= '0' or k > 0 then redis.call('INCR', KEYS[2]) end "
     "if ARGV[1] ~= '0' then "
     "  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do "
@@ -269,14 +344,14 @@ static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
     "    end "
     "  end "
     "end "
-    "for i = 4, 3 + k do "
+    "for i = 6, 5 + k do "
     "  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[i], "
     "                                ARGV[i])) do "
     "    n = n + redis.call('ZREM', KEYS[1], m) "
     "    count(m, -1) "
     "  end "
     "end "
-    "for i = 4 + k, #ARGV do drop[ARGV[i]] = true end "
+    "for i = 6 + k, #ARGV do drop[ARGV[i]] = true end "
     "for p in pairs(drop) do "
     "  objects = true "
     "  n = n + redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POST "' .. p) "
@@ -341,6 +416,7 @@ typedef struct {
     ngx_uint_t                      lost;       /* unsigned:1 */
     ngx_str_t                       gen;
     ngx_str_t                       top;
+    off_t                           written;    /* when it began */
     const char                     *values[2];
 } ngx_http_social_feed_load_t;
 
@@ -428,6 +504,8 @@ ngx_http_social_feed_refresh(ngx_http_social_job_t *job)
                              NGX_HTTP_SOCIAL_KEY_FEED_TOP);
     ngx_http_social_argv_set(&a, 1 + NGX_HTTP_SOCIAL_FEED_MARK_GEN,
                              NGX_HTTP_SOCIAL_KEY_FEED_GEN);
+    ngx_http_social_argv_set(&a, 1 + NGX_HTTP_SOCIAL_FEED_MARK_WRITTEN,
+                             NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN);
 
     if (ngx_http_social_redis_command(ctx, ngx_http_social_feed_marks,
                                       a.argc, a.argv, a.lens)
@@ -443,7 +521,7 @@ ngx_http_social_feed_marks(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
     ngx_http_social_job_t  *job = ctx->data;
 
-    redisReply                   *top, *gen;
+    redisReply                   *top, *gen, *written;
     ngx_uint_t                    n;
     ngx_http_social_feed_load_t  *load;
 
@@ -458,6 +536,14 @@ ngx_http_social_feed_marks(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     top = reply->element[NGX_HTTP_SOCIAL_FEED_MARK_TOP];
     gen = reply->element[NGX_HTTP_SOCIAL_FEED_MARK_GEN];
+    written = reply->element[NGX_HTTP_SOCIAL_FEED_MARK_WRITTEN];
+
+    load->written = (written->type == REDIS_REPLY_STRING)
+                    ? ngx_atoof((u_char *) written->str, written->len) : 0;
+
+    if (load->written == NGX_ERROR) {
+        load->written = 0;
+    }
 
     load->reset = (top->type != REDIS_REPLY_STRING || load->lost);
     ngx_str_null(&load->top);
@@ -509,7 +595,7 @@ ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_job_t  *job = ctx->data;
 
     int                           i, n, id, member;
-    const char                   *top;
+    const char                   *top, *written;
     ngx_http_social_argv_t        a;
     ngx_http_social_feed_load_t  *load;
 
@@ -569,6 +655,14 @@ ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_NEW_BOTTOM,
                              (n < (int) ctx->smcf->feed_cache_size)
                              ? "0" : PQgetvalue(res, n - 1, id));
+    written = ngx_http_social_int64(ctx, load->written);
+
+    if (written == NULL) {
+        ngx_http_social_job_done(job);
+        return;
+    }
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_WRITTEN, written);
 
     for (i = 0; i < n; i++) {
         ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_FEED_LOAD_MEMBERS + i,
@@ -633,6 +727,15 @@ ngx_http_social_feed_trim(ngx_http_social_job_t *job)
     ngx_http_social_argv_t   a;
 
     ctx = job->ctx;
+
+    /*
+     * and the refresh: events that commit without a write of this node
+     * after them (held behind the horizon, written on another node whose
+     * refresh failed) reach the set within the trim's interval, as reads
+     * that find their context in Redis do not ask PostgreSQL
+     */
+
+    ngx_http_social_feed_changed();
 
     size = ngx_http_social_int64(ctx, ctx->smcf->feed_cache_size);
 
@@ -819,15 +922,18 @@ ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
 {
     ctx->next = next;
 
-    if (ctx->smcf->redis_addr.len
-        && ngx_http_social_feed_forget_send(ctx, f,
-                                            ngx_http_social_feed_forgotten)
-           == NGX_OK)
-    {
+    if (ctx->smcf->redis_addr.len == 0) {
+        /* no feed in Redis: nothing to take out */
+        ngx_http_social_feed_forget_next(ctx);
         return;
     }
 
-    ngx_http_social_feed_forgotten(ctx, NULL);
+    if (ngx_http_social_feed_forget_send(ctx, f,
+                                         ngx_http_social_feed_forgotten)
+        != NGX_OK)
+    {
+        ngx_http_social_feed_forgotten(ctx, NULL);
+    }
 }
 
 
@@ -862,6 +968,10 @@ ngx_http_social_feed_forget_send(ngx_http_social_ctx_t *ctx,
                              f->user ? f->user : "0");
     ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_USER_OBJECT,
                              f->user_object ? f->user_object : "0");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_TOUCH,
+                             f->touch[0] ? f->touch[0] : "0");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_TOUCH_OTHER,
+                             f->touch[1] ? f->touch[1] : "0");
 
     /* the event ids, then the posts, from PostgreSQL's "{1,2,3}" */
 
@@ -900,6 +1010,15 @@ ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx, redisReply *reply)
                       "the trim job will take its events out");
     }
 
+    ngx_http_social_feed_forget_next(ctx);
+}
+
+
+/* the step after: the request's own, or 204 */
+
+static void
+ngx_http_social_feed_forget_next(ngx_http_social_ctx_t *ctx)
+{
     if (ctx->next) {
         ctx->next(ctx);
         return;

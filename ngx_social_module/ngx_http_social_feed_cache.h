@@ -39,10 +39,13 @@ enum {
 
 
 /*
- * The read script's arguments: KEYS recent, top, bottom; ARGV the cursor,
- * the events wanted, how many it may look at, how many of the ids are
- * followed (the reader first), then those ids, then the ids in a block
- * with the reader
+ * The read scripts' arguments: KEYS recent, top, bottom, the reader's
+ * context and generation; ARGV the cursor, the events wanted, how many it
+ * may look at.  The known script (ngx_http_social_feed_known_script) takes
+ * the context from Redis; the read script from ARGV: how many of the ids
+ * are followed (the reader first), the generation read before the context
+ * and the reader's newest event (the context is kept when the generation
+ * is still that), then those ids, then the ids in a block with the reader
  */
 
 enum {
@@ -50,22 +53,36 @@ enum {
     NGX_HTTP_SOCIAL_FEED_READ_RECENT,
     NGX_HTTP_SOCIAL_FEED_READ_TOP,
     NGX_HTTP_SOCIAL_FEED_READ_BOTTOM,
+    NGX_HTTP_SOCIAL_FEED_READ_CONTEXT,
+    NGX_HTTP_SOCIAL_FEED_READ_RGEN,
     NGX_HTTP_SOCIAL_FEED_READ_BEFORE,
     NGX_HTTP_SOCIAL_FEED_READ_NEED,
     NGX_HTTP_SOCIAL_FEED_READ_CAP,
-    NGX_HTTP_SOCIAL_FEED_READ_NFOLLOW,
+    NGX_HTTP_SOCIAL_FEED_READ_KNOWN,            /* the known script's */
+    NGX_HTTP_SOCIAL_FEED_READ_NFOLLOW = NGX_HTTP_SOCIAL_FEED_READ_KNOWN,
+    NGX_HTTP_SOCIAL_FEED_READ_GEN,
+    NGX_HTTP_SOCIAL_FEED_READ_OWN,
     NGX_HTTP_SOCIAL_FEED_READ_READER,
     NGX_HTTP_SOCIAL_FEED_READ_FOLLOWED          /* then the blocks */
 };
 
-#define NGX_HTTP_SOCIAL_FEED_READ_NKEYS_TEXT  "3"
+#define NGX_HTTP_SOCIAL_FEED_READ_NKEYS_TEXT  "5"
+
+/*
+ * how long a context is kept (ms), and a generation: longer, so that a
+ * context never outlives the generation it was kept at
+ */
+#define NGX_HTTP_SOCIAL_FEED_CONTEXT_TTL_TEXT  "60000"
+#define NGX_HTTP_SOCIAL_FEED_RGEN_TTL_TEXT     "3600000"
 
 
 /*
- * Its reply: "ok" (or "short": the set holds fewer matching events than
+ * Their reply: "ok" (or "short": the set holds fewer matching events than
  * wanted; "few": its actors' counts say so, and it was not walked; or
- * "stale": not to be trusted), the objects' generation, the
- * set's top, then 4 for each event: its member and the cached JSON of its
+ * "stale": not to be trusted; or, of the known script, "context" and the
+ * reader's generation: none kept, or of another generation), the objects'
+ * generation, the set's top, the reader's newest event as the context
+ * says, then 4 for each event: its member and the cached JSON of its
  * post, its actor and its target ("" when not cached, or none)
  */
 
@@ -73,8 +90,11 @@ enum {
     NGX_HTTP_SOCIAL_FEED_REPLY_STATUS = 0,
     NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN,
     NGX_HTTP_SOCIAL_FEED_REPLY_TOP,
+    NGX_HTTP_SOCIAL_FEED_REPLY_OWN,
     NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS
 };
+
+#define NGX_HTTP_SOCIAL_FEED_REPLY_GEN  NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN
 
 enum {
     NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER = 0,
@@ -108,10 +128,13 @@ typedef struct {
     const char                     *user_object;  /* its cached object */
     const char                     *events;       /* "{1,2}": these go */
     const char                     *posts;        /* "{1,2}": cached ones */
+    const char                     *touch[2];     /* users whose feed
+                                                     context changed */
 } ngx_http_social_forget_t;
 
 
 extern ngx_http_social_script_t  ngx_http_social_feed_read_script;
+extern ngx_http_social_script_t  ngx_http_social_feed_known_script;
 extern ngx_http_social_script_t  ngx_http_social_feed_put_script;
 
 

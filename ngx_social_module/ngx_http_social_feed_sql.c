@@ -147,8 +147,8 @@ const char  ngx_http_social_sql_feed_quiet[] =
 
 
 /*
- * the reader's follows and blocks, and the last event id: below the
- * horizon, or the reader's own
+ * the reader's follows and blocks, the last event id (below the horizon,
+ * or the reader's own), and the reader's own newest
  */
 const char  ngx_http_social_sql_feed_context[] =
     "SELECT ARRAY(SELECT followed_id FROM follows "
@@ -157,9 +157,10 @@ const char  ngx_http_social_sql_feed_context[] =
     "             UNION SELECT blocker_id FROM blocks "
     "                    WHERE blocked_id = $1)::text, "
     "       greatest((SELECT max(event_id) FROM events "
-    "                  WHERE event_id < social_event_horizon()), "
-    "                (SELECT max(event_id) FROM events "
-    "                  WHERE actor_id = $1), 0)";
+    "                  WHERE event_id < social_event_horizon()), o.own), "
+    "       o.own "
+    "  FROM (SELECT coalesce((SELECT max(event_id) FROM events "
+    "                          WHERE actor_id = $1), 0) AS own) o";
 
 /*
  * The events the set chose, by id ($6), when objects of theirs are not

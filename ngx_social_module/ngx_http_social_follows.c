@@ -27,7 +27,7 @@ enum {
 
 
 static ngx_int_t ngx_http_social_relation(ngx_http_social_ctx_t *ctx,
-    const char *put, const char *del);
+    const char *put, const char *del, ngx_uint_t both);
 static void ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 
@@ -35,22 +35,25 @@ static void ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx,
 ngx_int_t
 ngx_http_social_follow(ngx_http_social_ctx_t *ctx)
 {
-    return ngx_http_social_relation(ctx, "follow", "unfollow");
+    return ngx_http_social_relation(ctx, "follow", "unfollow", 0);
 }
 
 
 ngx_int_t
 ngx_http_social_block(ngx_http_social_ctx_t *ctx)
 {
-    return ngx_http_social_relation(ctx, "block", "unblock");
+    return ngx_http_social_relation(ctx, "block", "unblock", 1);
 }
 
 
+/* both: the other user's feed context changes too (a block) */
+
 static ngx_int_t
 ngx_http_social_relation(ngx_http_social_ctx_t *ctx, const char *put,
-    const char *del)
+    const char *del, ngx_uint_t both)
 {
-    int64_t  id;
+    int64_t      id;
+    const char  *other;
 
     if (ngx_http_social_path_id(ctx, &id) != NGX_OK) {
         return ngx_http_social_not_found(ctx);
@@ -63,6 +66,12 @@ ngx_http_social_relation(ngx_http_social_ctx_t *ctx, const char *put,
                                      NULL);
     }
 
+    other = ngx_http_social_int64(ctx, id);
+
+    if (both) {
+        ctx->data = (void *) other;
+    }
+
     /* the write in the worker's next batch: social_write_batch() */
 
     return ngx_http_social_batch_write(ctx,
@@ -70,8 +79,7 @@ ngx_http_social_relation(ngx_http_social_ctx_t *ctx, const char *put,
                                        ? put : del,
                                        ngx_http_social_int64(ctx,
                                                              ctx->user_id),
-                                       ngx_http_social_int64(ctx, id),
-                                       ngx_http_social_relation_done);
+                                       other, ngx_http_social_relation_done);
 }
 
 
@@ -97,22 +105,22 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (PQgetisnull(res, 0, NGX_HTTP_SOCIAL_RELATION_EVENTS)) {
-        if (ctx->request->method == NGX_HTTP_PUT) {
-            /* a follow's event, perhaps */
-            ngx_http_social_feed_changed();
-        }
-
-        ngx_http_social_done(ctx, ngx_http_social_send(ctx,
-                                                       NGX_HTTP_NO_CONTENT,
-                                                       NULL));
-        return;
+    if (ctx->request->method == NGX_HTTP_PUT) {
+        /* a follow's event, perhaps */
+        ngx_http_social_feed_changed();
     }
 
-    /* follow events went: out of the feed in Redis before the answer */
+    /*
+     * before the answer: the follow events that went, out of the feed in
+     * Redis; the feed contexts whose follows or blocks changed (the
+     * reader's; a block's, both users')
+     */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
-    f.events = PQgetvalue(res, 0, NGX_HTTP_SOCIAL_RELATION_EVENTS);
+    f.events = PQgetisnull(res, 0, NGX_HTTP_SOCIAL_RELATION_EVENTS)
+               ? NULL : PQgetvalue(res, 0, NGX_HTTP_SOCIAL_RELATION_EVENTS);
+    f.touch[0] = ngx_http_social_int64(ctx, ctx->user_id);
+    f.touch[1] = ctx->data;
 
     ngx_http_social_feed_forget(ctx, &f, NULL);
 }

@@ -31,12 +31,36 @@
 #define NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN    "social:feed:objgen"
 
 /*
+ * moved on by each write of an event after its commit, before its answer
+ * (written), and what of it the set holds: written as a refresh read it
+ * before it read PostgreSQL (loaded); while written is ahead, a read does
+ * not take the set as PostgreSQL's newest
+ */
+#define NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN   "social:feed:written"
+#define NGX_HTTP_SOCIAL_KEY_FEED_LOADED    "social:feed:loaded"
+
+/*
  * how many members of the set each actor has, and "*" the members counted:
  * a hint that lets a reader whose follows have too few events in the set
  * go to PostgreSQL without walking it (trusted only while "*" is the
  * set's size)
  */
 #define NGX_HTTP_SOCIAL_KEY_FEED_ACTORS    "social:feed:actors"
+
+/*
+ * A reader's feed context, what GET /feed filters the set with, kept so
+ * that a read makes one Redis trip: "gen|own|n|id,...", the generation it
+ * was read from PostgreSQL at, the reader's newest event, how many of the
+ * ids are followed (the reader first), then those and the ids in a block
+ * with the reader.  Every write that changes it (an event of the reader's,
+ * a follow, a block, either way) sets the reader's generation to a value
+ * never used before (from the counter), after its commit and before its
+ * answer; a context of another generation is not used.
+ */
+
+#define NGX_HTTP_SOCIAL_KEY_FEED_CONTEXT   "social:feed:ctx:"   /* <user> */
+#define NGX_HTTP_SOCIAL_KEY_FEED_RGEN      "social:feed:rgen:"  /* <user> */
+#define NGX_HTTP_SOCIAL_KEY_FEED_RGENS     "social:feed:rgens"
 
 /* the cached objects: a hash each, its JSON in the field "json" */
 

@@ -56,6 +56,7 @@ enum {
 
 static void ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx,
     PGresult *res);
+static void ngx_http_social_posts_answer(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_post_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_post_deleted(ngx_http_social_ctx_t *ctx,
@@ -115,7 +116,8 @@ ngx_http_social_posts(ngx_http_social_ctx_t *ctx)
 static void
 ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    yajl_gen  g;
+    yajl_gen                  g;
+    ngx_http_social_forget_t  f;
 
     if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
@@ -131,7 +133,25 @@ ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     ngx_http_social_post_json(g, res, 0, 0, 0);
 
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_CREATED, g));
+    /*
+     * the author's feed context goes (their newest event moved on) before
+     * the answer, so that their next read of the feed has the post
+     */
+
+    ctx->data = g;
+
+    ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
+    f.touch[0] = ngx_http_social_int64(ctx, ctx->user_id);
+
+    ngx_http_social_feed_forget(ctx, &f, ngx_http_social_posts_answer);
+}
+
+
+static void
+ngx_http_social_posts_answer(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_CREATED,
+                                                   ctx->data));
 }
 
 
@@ -327,6 +347,10 @@ ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
     f.events = PQgetisnull(res, 0, NGX_HTTP_SOCIAL_LIKE_EVENTS)
                ? NULL : PQgetvalue(res, 0, NGX_HTTP_SOCIAL_LIKE_EVENTS);
     f.posts = PQgetvalue(res, 0, NGX_HTTP_SOCIAL_LIKE_POSTS);
+
+    /* and the reader's feed context: their newest event moved */
+
+    f.touch[0] = ngx_http_social_int64(ctx, ctx->user_id);
 
     ngx_http_social_feed_forget(ctx, &f, NULL);
 }

@@ -167,12 +167,13 @@ social feed: 4 events from redis, objects cached
 
 
 
-=== TEST 4: the set behind PostgreSQL (as when a refresh is late): the events above its top come from PostgreSQL, the others from the set
+=== TEST 4: the set behind PostgreSQL (as when a refresh is late after a write, which moves social:feed:written on): the events above its top come from PostgreSQL, the others from the set
 --- http_config
     social_feed_cache_size 5;
     social_trim_interval 1h;
 --- init
 Social::social_redis('SET', 'social:feed:top', Social::social_event_id(10));
+Social::social_redis('INCR', 'social:feed:written');
 --- request
 GET /feed?limit=3
 --- more_headers eval: ::auth(1)
