@@ -18,6 +18,7 @@
 #include "ngx_http_social_revoke.h"
 #include "ngx_http_social_password.h"
 #include "ngx_http_social_feed_cache.h"
+#include "ngx_http_social_counts.h"
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
@@ -332,6 +333,13 @@ static ngx_command_t  ngx_http_social_commands[] = {
       offsetof(ngx_http_social_main_conf_t, trim_interval),
       NULL },
 
+    { ngx_string("social_counts_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_social_main_conf_t, counts_interval),
+      NULL },
+
     { ngx_string("social_group_cache_valid"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -476,6 +484,7 @@ ngx_http_social_create_main_conf(ngx_conf_t *cf)
     smcf->object_ttl = NGX_CONF_UNSET_MSEC;
     smcf->trim_interval = NGX_CONF_UNSET_MSEC;
     smcf->flush_interval = NGX_CONF_UNSET_MSEC;
+    smcf->counts_interval = NGX_CONF_UNSET_MSEC;
     smcf->group_cache_valid = NGX_CONF_UNSET;
     smcf->feed_cache_valid = NGX_CONF_UNSET;
     smcf->debug_endpoints = NGX_CONF_UNSET;
@@ -522,6 +531,9 @@ ngx_http_social_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(smcf->feed_cache_size, 1000);
     ngx_conf_init_msec_value(smcf->object_ttl, 3600000);
     ngx_conf_init_msec_value(smcf->trim_interval, 2000);
+
+    /* the users' counts compacted every second (0: never) */
+    ngx_conf_init_msec_value(smcf->counts_interval, 1000);
 
     /* the response cache's TTLs (the production configuration) */
     ngx_conf_init_value(smcf->group_cache_valid, 60);
@@ -752,6 +764,10 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_social_counts_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_social_revoke_init_process(cycle, smcf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -772,6 +788,7 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_social_feed_cache_exit_process();
     ngx_http_social_flush_exit_process();
+    ngx_http_social_counts_exit_process();
     ngx_http_social_revoke_exit_process();
     ngx_http_social_batch_exit_process();
     ngx_http_social_pg_exit_process();

@@ -58,6 +58,7 @@ typedef struct {
     ngx_msec_t                      object_ttl;
     ngx_msec_t                      trim_interval;
     ngx_msec_t                      flush_interval;
+    ngx_msec_t                      counts_interval;
 
     time_t                          group_cache_valid;  /* X-Accel-Expires */
     time_t                          feed_cache_valid;

@@ -45,6 +45,7 @@
 #include "ngx_http_social_feed_cache.h"
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_access.h"
+#include "ngx_http_social_counts.h"
 
 
 /*
@@ -79,8 +80,8 @@ enum {
 
 
 /*
- * the columns of NGX_HTTP_SOCIAL_USER_COLUMNS, then of the update's and
- * the role's RETURNING, the revocation record
+ * the columns of NGX_HTTP_SOCIAL_USER_COLUMNS: the row's
+ * (NGX_HTTP_SOCIAL_USER_ROW), then its counts
  */
 
 enum {
@@ -94,9 +95,11 @@ enum {
     NGX_HTTP_SOCIAL_USER_COL_TOKEN_GEN,
     NGX_HTTP_SOCIAL_USER_COL_FOLLOWERS,
     NGX_HTTP_SOCIAL_USER_COL_FOLLOWING,
-    NGX_HTTP_SOCIAL_USER_COL_POSTS,
-    NGX_HTTP_SOCIAL_USER_COL_REVOCATION
+    NGX_HTTP_SOCIAL_USER_COL_POSTS
 };
+
+/* the update's and the role's RETURNING: the row's, the revocation record */
+#define NGX_HTTP_SOCIAL_USER_COL_REVOCATION  NGX_HTTP_SOCIAL_USER_COL_FOLLOWERS
 
 
 /* the columns of the delete */
@@ -158,21 +161,30 @@ static ngx_http_social_user_t *ngx_http_social_user_state(
     ngx_http_social_ctx_t *ctx);
 
 
+/* the columns of the user row "u" */
+#define NGX_HTTP_SOCIAL_USER_ROW                                             \
+    "u.user_id, u.username, u.email, to_json(u.attributes)::text, "          \
+    "u.group_id, u.role, social_time(u.created_at), u.token_gen"
+
+/*
+ * the user object as GET, PUT and the role answer it: the row and its
+ * counts, read without counting (_counts.h), from NGX_HTTP_SOCIAL_USER_FROM
+ */
 #define NGX_HTTP_SOCIAL_USER_COLUMNS                                         \
-    "user_id, username, email, to_json(attributes)::text, group_id, role, "  \
-    "social_time(created_at), token_gen, "                                   \
-    "(SELECT count(*) FROM follows f WHERE f.followed_id = users.user_id), "  \
-    "(SELECT count(*) FROM follows f WHERE f.follower_id = users.user_id), "  \
-    "(SELECT count(*) FROM posts p WHERE p.author_id = users.user_id)"
+    NGX_HTTP_SOCIAL_USER_ROW ", " NGX_HTTP_SOCIAL_SQL_COUNTS
+
+#define NGX_HTTP_SOCIAL_USER_FROM                                            \
+    " FROM users u " NGX_HTTP_SOCIAL_SQL_COUNTS_FROM
 
 static const char  ngx_http_social_sql_user[] =
-    "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS " FROM users WHERE user_id = $1";
+    "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS NGX_HTTP_SOCIAL_USER_FROM
+    " WHERE u.user_id = $1";
 
 /* GET: nobody in a block with the reader, either way */
 static const char  ngx_http_social_sql_user_visible[] =
-    "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS " FROM users "
-    " WHERE user_id = $1 "
-    "   AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("users.user_id", "$2");
+    "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS NGX_HTTP_SOCIAL_USER_FROM
+    " WHERE u.user_id = $1 "
+    "   AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("u.user_id", "$2");
 
 static const char  ngx_http_social_sql_user_hash[] =
     "SELECT password_hash FROM users WHERE user_id = $1";
@@ -180,14 +192,19 @@ static const char  ngx_http_social_sql_user_hash[] =
 static const char  ngx_http_social_sql_user_regroup[] =
     "SELECT social_regroup($1, $2::text[], $3::numeric, $4::int)";
 
+/*
+ * the update and the role return the row (its role and generation) and
+ * the revocation record; the answer reads the committed row again, with
+ * its counts (ngx_http_social_user_reread())
+ */
 static const char  ngx_http_social_sql_user_update[] =
-    "UPDATE users SET username = coalesce($2, username), "
-    "                 email = coalesce($3, email), "
-    "                 password_hash = coalesce($4, password_hash), "
-    "                 token_gen = token_gen "
-    "                             + CASE WHEN $4 IS NULL THEN 0 ELSE 1 END "
+    "UPDATE users u SET username = coalesce($2, username), "
+    "                   email = coalesce($3, email), "
+    "                   password_hash = coalesce($4, password_hash), "
+    "                   token_gen = token_gen "
+    "                               + CASE WHEN $4 IS NULL THEN 0 ELSE 1 END "
     " WHERE user_id = $1 "
-    "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS ", "
+    "RETURNING " NGX_HTTP_SOCIAL_USER_ROW ", "
     "          current_setting('social.revocation', true)";
 
 /*
@@ -208,11 +225,11 @@ static const char  ngx_http_social_sql_user_delete[] =
     "       members FROM d";
 
 static const char  ngx_http_social_sql_user_role[] =
-    "UPDATE users SET token_gen = token_gen "
-    "                             + CASE WHEN role = $2 THEN 0 ELSE 1 END, "
-    "                 role = $2 "
+    "UPDATE users u SET token_gen = token_gen "
+    "                               + CASE WHEN role = $2 THEN 0 ELSE 1 END, "
+    "                   role = $2 "
     " WHERE user_id = $1 "
-    "RETURNING " NGX_HTTP_SOCIAL_USER_COLUMNS ", "
+    "RETURNING " NGX_HTTP_SOCIAL_USER_ROW ", "
     "          current_setting('social.revocation', true)";
 
 
