@@ -1,0 +1,177 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# The feed's context in Redis (ngx_http_social_feed.c, step 2): what a
+# page is filtered with (whom the reader follows, who is in a block with
+# the reader, the reader's newest event) is kept per reader, so that a read
+# makes one Redis trip; every write that changes it moves the reader's
+# generation on before its answer, and a context of another generation is
+# never used.  Each block shows one change taking effect at once: a follow,
+# an unfollow, a block by the other user, the reader's own post; a forged
+# context of an old generation; and a read while social:feed:written is
+# ahead of what the set holds.
+#
+# Users (made with SQL by TEST 1): 1 ann (the reader), 2 bob, 3 cat, 4 dan;
+# ann follows bob.  Posts, written through the module: bob b1 b2, cat c1,
+# dan d1.
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+repeat_each(1);
+no_shuffle();
+
+plan tests => repeat_each() * (4 * blocks());
+
+our $HttpConfig = <<'_EOC_';
+    social_feed_cache_size 100;
+    social_trim_interval 200ms;
+_EOC_
+
+sub auth { return Social::social_auth(@_) }
+
+# from an --- init: what the block checks, a line
+sub out {
+    Social::social_result("$_[0]\n");
+}
+
+# the contents of ann's first page, newest first
+sub page {
+    my ($status, $body) = Social::social_http('GET', '/feed?limit=10', undef,
+                                              auth(1));
+    return "status $status" if $status ne '200';
+    my @c = $body =~ /"content":"([^"]+)"/g;
+    my @t = $body =~ /"type":"(follow)"/g;
+    return join(' ', @c) . (@t ? " + " . scalar(@t) . " follow" : "");
+}
+
+# ann's kept context: "generation current" or what it is not
+sub kept {
+    my $c = Social::social_redis('GET', 'social:feed:ctx:1');
+    my $g = Social::social_redis('GET', 'social:feed:rgen:1');
+    $g = '0' if $g eq '';
+    return 'none' if $c eq '';
+    my ($cg, $own, $n, $ids) = $c =~ /^([^|]*)\|(\d+)\|(\d+)\|([\d,]*)$/
+        or return "malformed: $c";
+    return ($cg eq $g ? 'current' : "old ($cg, now $g)")
+           . ", follows $n: " . join(',', (split /,/, $ids)[0 .. $n - 1]);
+}
+
+# waits until the set holds every event, for at most 5 s
+sub settled {
+    for (1 .. 50) {
+        my $n = Social::social_sql("SELECT count(*) FROM events");
+        my $m = Social::social_redis('ZCARD', 'social:feed:recent');
+        my $w = Social::social_redis('GET', 'social:feed:written') || 0;
+        my $l = Social::social_redis('GET', 'social:feed:loaded') || 0;
+        return 1 if $n == $m && $w <= $l;
+        select undef, undef, undef, 0.1;
+    }
+    return 0;
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", $HttpConfig)
+        unless defined $block->http_config;
+
+    social_api_defaults($block);
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the first read takes the context from PostgreSQL and keeps it
+--- init
+Social::social_reset();
+Social::social_sql("INSERT INTO users (username, password_hash) VALUES ('ann', 'x'), ('bob', 'x'), ('cat', 'x'), ('dan', 'x')");
+Social::social_sql("INSERT INTO follows (follower_id, followed_id) VALUES (1, 2)");
+Social::social_http('POST', '/posts', qq~{"content":"$_->[1]"}~, ::auth($_->[0]))
+    for [2, 'b1'], [3, 'c1'], [4, 'd1'], [2, 'b2'];
+::settled();
+::out(::page());
+::out(::kept());
+--- response_body
+b2 b1
+current, follows 2: 1,2
+
+
+
+=== TEST 2: the next read is Redis alone: PostgreSQL's follows and blocks are out of the module's reach (every way a page is read from PostgreSQL reads them), and the page is the same
+--- init
+Social::social_sql("REVOKE ALL ON follows, blocks FROM social");
+my $page = ::page();
+Social::social_sql("GRANT ALL ON follows, blocks TO social");
+::out($page);
+--- response_body
+b2 b1
+
+
+
+=== TEST 3: ann follows cat: cat's post at once, and the context moves on
+--- init
+Social::social_http('PUT', '/user/3/follow', undef, ::auth(1));
+::out(::page());
+::out(::kept());
+--- response_body
+b2 c1 b1 + 1 follow
+current, follows 3: 1,2,3
+
+
+
+=== TEST 4: cat blocks ann: cat's post is gone from ann's page at once (cat's write moves ann's context on), and so is the follow
+--- init
+my ($st) = Social::social_http('PUT', '/user/1/block', undef, ::auth(3));
+::out("block $st");
+::out(::page());
+::out(::kept());
+--- response_body
+block 204
+b2 b1
+current, follows 2: 1,2
+
+
+
+=== TEST 5: ann unfollows bob: bob's posts are gone at once
+--- init
+Social::social_http('DELETE', '/user/2/follow', undef, ::auth(1));
+::out("[" . ::page() . "]");
+--- response_body
+[]
+
+
+
+=== TEST 6: ann posts: her post is in her next page at once, before any refresh could have brought it
+--- init
+Social::social_http('PUT', '/user/2/follow', undef, ::auth(1));
+::settled();
+Social::social_http('POST', '/posts', '{"content":"a1"}', ::auth(1));
+::out(::page());
+--- response_body
+a1 b2 b1 + 1 follow
+
+
+
+=== TEST 7: a context of another generation is never used: forged to follow dan, it changes nothing and is replaced
+--- init
+::settled();
+my $g = Social::social_redis('GET', 'social:feed:rgen:1');
+Social::social_redis('SET', 'social:feed:ctx:1', ($g + 1000) . '|0|2|1,4');
+::out(::page());
+::out(::kept());
+--- response_body
+a1 b2 b1 + 1 follow
+current, follows 2: 1,2
+
+
+
+=== TEST 8: a write the set may not hold yet (social:feed:written ahead of loaded): the read asks PostgreSQL, whose newest event is above the set's
+--- init
+::settled();
+Social::social_sql("BEGIN; WITH p AS (INSERT INTO posts (author_id, content) VALUES (2, 'b3') RETURNING post_id, author_id) INSERT INTO events (actor_id, type, post_id) SELECT author_id, 'post', post_id FROM p; COMMIT");
+Social::social_redis('INCR', 'social:feed:written');
+::out(::page());
+--- response_body
+b3 a1 b2 b1 + 1 follow
