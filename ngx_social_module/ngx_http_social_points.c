@@ -17,10 +17,10 @@
  *      ngx_http_social_points_record(), _recorded().  The common case
  *      ends here, without PostgreSQL.
  *   3. No usable owner entry (none yet, expired, Redis behind the
- *      revocation log), or the body's ids are not the entry's: PostgreSQL
- *      says whose the utterance is and whether the body's ids name
- *      anything, checked as before (404, 403, 422):
- *      ngx_http_social_points_owner().
+ *      revocation log, or a worker that has read none of the log yet),
+ *      or the body's ids are not the entry's: PostgreSQL says whose the
+ *      utterance is and whether the body's ids name anything, checked as
+ *      before (404, 403, 422): ngx_http_social_points_ask(), _owner().
  *   4. Redis, the same script with PostgreSQL's owner: the owner entry
  *      kept, unless the user was deleted meanwhile (404), and the points
  *      recorded, 202: ngx_http_social_points_recorded().
@@ -62,6 +62,7 @@ enum {
 
 
 static ngx_int_t ngx_http_social_points_record(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_points_ask(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_points_owner(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
@@ -161,10 +162,18 @@ ngx_http_social_points(ngx_http_social_ctx_t *ctx)
     e->rec.conversation = e->conversation_id;
     e->rec.admin = ctx->admin ? 1 : 0;
 
-    /* Redis trusts an owner entry once it holds what this worker read */
+    /*
+     * Redis's owner entry is trusted once Redis holds every revocation
+     * record this worker has read (a deleted user's among them); a worker
+     * that has read none yet (just started) asks PostgreSQL, as the token
+     * check does
+     */
 
-    e->rec.rev = ngx_http_social_revoke_log.read
-                 ? ngx_http_social_revoke_log.rev : 0;
+    if (!ngx_http_social_revoke_log.read) {
+        return ngx_http_social_points_ask(ctx);
+    }
+
+    e->rec.rev = ngx_http_social_revoke_log.rev;
 
     return ngx_http_social_points_record(ctx);
 }
@@ -193,6 +202,31 @@ ngx_http_social_points_record(ngx_http_social_ctx_t *ctx)
     }
 
     return NGX_DONE;
+}
+
+
+/* 3. whose the utterance is, and whether the body's ids name anything */
+
+static ngx_int_t
+ngx_http_social_points_ask(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_points_t  *e = ctx->data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "social points: no usable owner of utterance %L in "
+                   "Redis, asking PostgreSQL", e->utterance_id);
+
+    e->values[0] = ngx_http_social_int64(ctx, e->utterance_id);
+    e->values[1] = ngx_http_social_int64(ctx, e->user_id);
+    e->values[2] = ngx_http_social_int64(ctx, e->conversation_id);
+
+    if (e->values[0] == NULL || e->values[1] == NULL || e->values[2] == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_points_owner, 3,
+                                     e->values, ngx_http_social_points_owner);
 }
 
 
@@ -308,24 +342,12 @@ ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
 
     case NGX_HTTP_SOCIAL_POINT_ASK:
         if (e->rec.owner == 0) {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
-                           "social points: no usable owner of utterance %L "
-                           "in Redis, asking PostgreSQL", e->utterance_id);
+            rc = ngx_http_social_points_ask(ctx);
 
-            e->values[0] = ngx_http_social_int64(ctx, e->utterance_id);
-            e->values[1] = ngx_http_social_int64(ctx, e->user_id);
-            e->values[2] = ngx_http_social_int64(ctx, e->conversation_id);
-
-            if (e->values[0] == NULL || e->values[1] == NULL
-                || e->values[2] == NULL)
-            {
-                ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-                return;
+            if (rc != NGX_DONE) {
+                ngx_http_social_done(ctx, rc);
             }
 
-            ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_points_owner,
-                                       3, e->values,
-                                       ngx_http_social_points_owner);
             return;
         }
 
