@@ -449,6 +449,8 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
 
     /* hiredis formats the command at once: nothing here needs to stay */
 
+    /* in the order of their slots, from the utterance's on */
+
     ids[0] = rec->utterance;
     ids[1] = rec->reader;
     ids[2] = rec->admin ? 1 : 0;
