@@ -86,6 +86,19 @@
 #define NGX_HTTP_SOCIAL_KEY_POINT_HELD     "social:err:held"
 #define NGX_HTTP_SOCIAL_KEY_POINT_HELD_N   "social:err:held:n"
 
+/* an utterance's owner, "<user>:<conversation>", for POST /errors */
+#define NGX_HTTP_SOCIAL_KEY_POINT_OWNER    "social:err:own:"  /* <utt> */
+
+
+/*
+ * Revocation (ngx_http_social_revoke.c): a user's token generation, that
+ * of a deleted user too, and the number of the last record of the
+ * revocation log that Redis holds
+ */
+
+#define NGX_HTTP_SOCIAL_KEY_GEN            "social:gen:"      /* <user> */
+#define NGX_HTTP_SOCIAL_KEY_REV            "social:rev"
+
 
 /*
  * The signin attempts on an account in the window, counted on each try,

@@ -20,6 +20,7 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
+#include "ngx_http_social_points.h"
 
 
 #define NGX_HTTP_SOCIAL_UTTERANCE_MAX  4000
@@ -78,6 +79,8 @@ static void ngx_http_social_conversation_json(yajl_gen g, PGresult *res,
     int row, int col);
 static void ngx_http_social_utterance_json(yajl_gen g, PGresult *res,
     int row, int col);
+static void ngx_http_social_utterance_own(ngx_http_social_ctx_t *ctx,
+    PGresult *res, int col);
 static ngx_http_social_learning_t *ngx_http_social_learning_state(
     ngx_http_social_ctx_t *ctx);
 
@@ -366,6 +369,14 @@ ngx_http_social_utterance_created(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
+    /*
+     * committed: its owner into Redis, so that its POST /errors needs no
+     * PostgreSQL (fire and forget: without it, that asks PostgreSQL)
+     */
+
+    ngx_http_social_utterance_own(ctx, res,
+                                  NGX_HTTP_SOCIAL_UTTERANCES_COL_UTTERANCE);
+
     g = ngx_http_social_json_gen(ctx->request->pool);
     if (g == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -512,4 +523,31 @@ ngx_http_social_utterance_json(yajl_gen g, PGresult *res, int row, int col)
                             col + NGX_HTTP_SOCIAL_UTTERANCE_COL_CREATED_AT,
                             NGX_HTTP_SOCIAL_JSON_STRING);
     yajl_gen_map_close(g);
+}
+
+
+/* the utterance's owner entry in Redis, from its columns from "col" on */
+
+static void
+ngx_http_social_utterance_own(ngx_http_social_ctx_t *ctx, PGresult *res,
+    int col)
+{
+    int      c;
+    int64_t  utterance, user, conversation;
+
+    c = col + NGX_HTTP_SOCIAL_UTTERANCE_COL_ID;
+    utterance = ngx_atoof((u_char *) PQgetvalue(res, 0, c),
+                          PQgetlength(res, 0, c));
+
+    c = col + NGX_HTTP_SOCIAL_UTTERANCE_COL_USER;
+    user = ngx_atoof((u_char *) PQgetvalue(res, 0, c),
+                     PQgetlength(res, 0, c));
+
+    c = col + NGX_HTTP_SOCIAL_UTTERANCE_COL_CONVERSATION;
+    conversation = ngx_atoof((u_char *) PQgetvalue(res, 0, c),
+                             PQgetlength(res, 0, c));
+
+    if (utterance > 0 && user > 0 && conversation > 0) {
+        ngx_http_social_point_own(ctx, utterance, user, conversation);
+    }
 }

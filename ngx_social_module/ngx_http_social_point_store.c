@@ -36,14 +36,26 @@
  *                            failed twice, moved out of the way of the
  *                            points behind them and kept for the operator
  *   social:err:held:n        the last n
+ *   social:err:own:<utt>     "<user>:<conversation>", the utterance's
+ *                            owner, set when it is made (POST /utterances)
+ *                            or read from PostgreSQL, for
+ *                            NGX_HTTP_SOCIAL_POINT_OWNER_TTL seconds
  *
  * Every change is one Lua script, so it is atomic: a point is in the rows
  * and in its user's counts, or in neither.  A batch is cut by renaming the
  * pending keys (cheap whatever their size); it is deleted only after the
  * PostgreSQL transaction that records its id has committed.  The scripts
- * name their keys themselves (one Redis, not a cluster), but for the
- * record script's.  What a row and a spelling must be is checked in
- * ngx_http_social_points_check.c.
+ * name their keys themselves (one Redis, not a cluster).  What a row and a
+ * spelling must be is checked in ngx_http_social_points_check.c.
+ *
+ * An owner entry is trusted only while its user's revocation generation
+ * (social:gen:<user>, ngx_http_social_revoke.c) is not that of a deleted
+ * user, and while Redis holds every revocation record the worker has read
+ * (social:rev): DELETE /user publishes the generation before its 204, and
+ * a publish that Redis missed leaves social:rev behind until the workers
+ * publish it again.  A deleted user's generation stays an hour
+ * (NGX_HTTP_SOCIAL_GEN_TTL), longer than any owner entry made before the
+ * delete, and no entry is made while it is there.
  */
 
 
@@ -54,8 +66,15 @@
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_keys.h"
 #include "ngx_http_social_argv.h"
+#include "ngx_http_social_revoke.h"
 
 #include <openssl/rand.h>
+
+
+/* an owner entry never outlives a deleted user's generation */
+#if (NGX_HTTP_SOCIAL_POINT_OWNER_TTL >= NGX_HTTP_SOCIAL_GEN_TTL)
+#error "an owner entry must expire before a deleted user's generation"
+#endif
 
 
 /* "<epoch>:<seq>": 16 hex digits, a colon, at most 20 digits */
@@ -63,20 +82,39 @@
 
 
 /*
- * The record script's arguments: KEYS the rows, the user's hash, the
- * dirty set; ARGV the user, the utterance, then the key, the spelling and
- * the row of each point
+ * The scripts name their keys themselves: they take none, and their argv
+ * is "0", then ARGV[1], ARGV[2]...: slot n is ARGV[n]
+ */
+
+#define NGX_HTTP_SOCIAL_POINT_NO_KEYS    "0"
+
+
+/*
+ * The record script's arguments ("0" keys): the utterance, the reader,
+ * "1" for an admin, the body's user and conversation ("0": none), the
+ * owner and conversation PostgreSQL gave ("0": the owner entry's), the
+ * last revocation record the worker has read, the owner entry's TTL, then
+ * the key, the spelling and the row of each point, the row without its
+ * user: [utterance, "Category", "Subcategory", ms, "point id"]
  */
 
 enum {
     NGX_HTTP_SOCIAL_POINT_RECORD_NKEYS = 0,
-    NGX_HTTP_SOCIAL_POINT_RECORD_ROWS,
-    NGX_HTTP_SOCIAL_POINT_RECORD_COUNTS,
-    NGX_HTTP_SOCIAL_POINT_RECORD_DIRTY,
-    NGX_HTTP_SOCIAL_POINT_RECORD_USER,
     NGX_HTTP_SOCIAL_POINT_RECORD_UTTERANCE,
+    NGX_HTTP_SOCIAL_POINT_RECORD_READER,
+    NGX_HTTP_SOCIAL_POINT_RECORD_ADMIN,
+    NGX_HTTP_SOCIAL_POINT_RECORD_USER,
+    NGX_HTTP_SOCIAL_POINT_RECORD_CONVERSATION,
+    NGX_HTTP_SOCIAL_POINT_RECORD_OWNER,
+    NGX_HTTP_SOCIAL_POINT_RECORD_OWNER_CONVERSATION,
+    NGX_HTTP_SOCIAL_POINT_RECORD_REV,
+    NGX_HTTP_SOCIAL_POINT_RECORD_TTL,
     NGX_HTTP_SOCIAL_POINT_RECORD_POINTS
 };
+
+/* the ids of the record script's arguments, as text */
+#define NGX_HTTP_SOCIAL_POINT_RECORD_IDS                                     \
+    (NGX_HTTP_SOCIAL_POINT_RECORD_TTL - NGX_HTTP_SOCIAL_POINT_RECORD_UTTERANCE)
 
 enum {
     NGX_HTTP_SOCIAL_POINT_RECORD_KEY = 0,
@@ -90,12 +128,16 @@ enum {
      + NGX_HTTP_SOCIAL_POINT_RECORD_EACH * NGX_HTTP_SOCIAL_POINTS_MAX)
 
 
-/*
- * The other scripts name their keys themselves: they take none, and
- * their argv is "0", then ARGV[1], ARGV[2]...: slot n is ARGV[n]
- */
+/* the owner script's arguments ("0" keys) */
 
-#define NGX_HTTP_SOCIAL_POINT_NO_KEYS    "0"
+enum {
+    NGX_HTTP_SOCIAL_POINT_OWN_UTTERANCE = 1,
+    NGX_HTTP_SOCIAL_POINT_OWN_USER,
+    NGX_HTTP_SOCIAL_POINT_OWN_CONVERSATION,
+    NGX_HTTP_SOCIAL_POINT_OWN_TTL,
+    NGX_HTTP_SOCIAL_POINT_OWN_ARGC
+};
+
 
 enum {
     NGX_HTTP_SOCIAL_POINT_CUT_EPOCH = 1,    /* for a Redis without one */
@@ -142,7 +184,7 @@ enum {
 };
 
 
-static ngx_int_t ngx_http_social_point_row(ngx_pool_t *pool, int64_t user,
+static ngx_int_t ngx_http_social_point_row(ngx_pool_t *pool,
     int64_t utterance, ngx_http_social_point_t *point, int64_t ms,
     ngx_str_t *out);
 static ngx_uint_t ngx_http_social_point_view_counts(yajl_gen g,
@@ -155,26 +197,75 @@ static ngx_uint_t ngx_http_social_point_view_ids(redisReply *r);
 
 
 /*
- * KEYS: the rows, the user's hash, the dirty set; ARGV: the user, the
- * utterance, then key, spelling and row of each error point
+ * The owner of ARGV[1]: ARGV[6] and ARGV[7] as PostgreSQL gave them (kept
+ * as its owner entry, for ARGV[9] seconds), or else its owner entry, if
+ * Redis holds every revocation record up to ARGV[8].  Then the checks of
+ * the owner, and the points (key, spelling, row without its user, from
+ * ARGV[10] on) into the rows, the owner's counts and the dirty set.  The
+ * reply is how many, or ASK (PostgreSQL knows: no usable owner entry, or
+ * the body's ids are not the owner's), GONE (a deleted user's), FORBIDDEN
+ * (another's, for a reader who is not an admin)
  */
 
 static ngx_http_social_script_t  ngx_http_social_point_record_script = {
-    "local c = 0\n"
-    "for i = 3, #ARGV, 3 do\n"
-    "  redis.call('HINCRBY', KEYS[2], 'n' .. ARGV[i], 1)\n"
-    "  redis.call('HSETNX', KEYS[2], 's' .. ARGV[i], ARGV[i + 1])\n"
-    "  local u, n = ARGV[2], 1\n"
-    "  for id in string.gmatch(redis.call('HGET', KEYS[2], 'u' .. ARGV[i])\n"
-    "                          or '', '%d+') do\n"
-    "    if id ~= ARGV[2] and n < 20 then u = u .. ',' .. id; n = n + 1 end\n"
+    "local own = '" NGX_HTTP_SOCIAL_KEY_POINT_OWNER "' .. ARGV[1]\n"
+    "local user, conv = ARGV[6], ARGV[7]\n"
+    "if user == '0' then\n"
+    "  local rev = redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_REV "')\n"
+    "  if (tonumber(rev or '0') or 0) < tonumber(ARGV[8]) then\n"
+    "    return {ok = 'ASK'}\n"
     "  end\n"
-    "  redis.call('HSET', KEYS[2], 'u' .. ARGV[i], u)\n"
-    "  redis.call('RPUSH', KEYS[1], ARGV[i + 2])\n"
+    "  user, conv = string.match(redis.call('GET', own) or '',\n"
+    "                            '^([1-9]%d*):([1-9]%d*)$')\n"
+    "  if not user then return {ok = 'ASK'} end\n"
+    "end\n"
+    "if redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_GEN "' .. user)\n"
+    "   == '" NGX_HTTP_SOCIAL_GEN_GONE_TEXT "' then\n"
+    "  return {ok = 'GONE'}\n"
+    "end\n"
+    "if ARGV[6] ~= '0' then\n"
+    "  redis.call('SET', own, user .. ':' .. conv, 'EX', ARGV[9])\n"
+    "end\n"
+    "if user ~= ARGV[2] and ARGV[3] ~= '1' then\n"
+    "  return {ok = 'FORBIDDEN'}\n"
+    "end\n"
+    "if (ARGV[4] ~= '0' and ARGV[4] ~= user)\n"
+    "   or (ARGV[5] ~= '0' and ARGV[5] ~= conv) then\n"
+    "  return {ok = 'ASK'}\n"
+    "end\n"
+    "local counts = '" NGX_HTTP_SOCIAL_KEY_POINT_USER "' .. user\n"
+    "local c = 0\n"
+    "for i = 10, #ARGV, 3 do\n"
+    "  redis.call('HINCRBY', counts, 'n' .. ARGV[i], 1)\n"
+    "  redis.call('HSETNX', counts, 's' .. ARGV[i], ARGV[i + 1])\n"
+    "  local u, n = ARGV[1], 1\n"
+    "  for id in string.gmatch(redis.call('HGET', counts, 'u' .. ARGV[i])\n"
+    "                          or '', '%d+') do\n"
+    "    if id ~= ARGV[1] and n < 20 then u = u .. ',' .. id; n = n + 1 end\n"
+    "  end\n"
+    "  redis.call('HSET', counts, 'u' .. ARGV[i], u)\n"
+    "  redis.call('RPUSH', '" NGX_HTTP_SOCIAL_KEY_POINT_ROWS "',\n"
+    "             '[' .. user .. ',' .. string.sub(ARGV[i + 2], 2))\n"
     "  c = c + 1\n"
     "end\n"
-    "redis.call('SADD', KEYS[3], ARGV[1])\n"
+    "redis.call('SADD', '" NGX_HTTP_SOCIAL_KEY_POINT_DIRTY "', user)\n"
     "return c\n",
+    ""
+};
+
+
+/*
+ * ARGV[1]: a new utterance, ARGV[2] its user, ARGV[3] its conversation:
+ * its owner entry, for ARGV[4] seconds, unless the user is deleted
+ */
+
+static ngx_http_social_script_t  ngx_http_social_point_own_script = {
+    "if redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_GEN "' .. ARGV[2])\n"
+    "   ~= '" NGX_HTTP_SOCIAL_GEN_GONE_TEXT "' then\n"
+    "  redis.call('SET', '" NGX_HTTP_SOCIAL_KEY_POINT_OWNER "' .. ARGV[1],\n"
+    "             ARGV[2] .. ':' .. ARGV[3], 'EX', ARGV[4])\n"
+    "end\n"
+    "return 1\n",
     ""
 };
 
@@ -320,15 +411,16 @@ static ngx_http_social_script_t  ngx_http_social_point_view_script = {
 
 
 /*
- * A POST /errors: its points into the rows and the user's counts, in one
- * script; the reply is how many.  NGX_ABORT: the rows could not be made
- * (no memory, no random bytes); NGX_ERROR: Redis did not take them.
+ * A POST /errors: the owner checked and its points recorded, in one
+ * script (its reply: ngx_http_social_point_recorded()).  NGX_ABORT: the
+ * rows could not be made (no memory, no random bytes); NGX_ERROR: Redis
+ * did not take them.
  */
 
 ngx_int_t
-ngx_http_social_point_record(ngx_http_social_ctx_t *ctx, int64_t user,
-    int64_t utterance, ngx_http_social_point_t *points, ngx_uint_t n,
-    ngx_http_social_redis_handler_pt handler)
+ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
+    ngx_uint_t n, ngx_http_social_redis_handler_pt handler)
 {
     u_char                  *p, *q;
     int64_t                  ms;
@@ -336,11 +428,11 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx, int64_t user,
     ngx_uint_t               i, slot;
     ngx_time_t              *tp;
     ngx_http_social_argv_t   a;
+    int64_t                  ids[NGX_HTTP_SOCIAL_POINT_RECORD_IDS];
     size_t                   lens[NGX_HTTP_SOCIAL_POINT_RECORD_ARGC];
     const char              *argv[NGX_HTTP_SOCIAL_POINT_RECORD_ARGC];
-    u_char                   text[2 * (NGX_INT64_LEN + 1)];
-    u_char                   key[sizeof(NGX_HTTP_SOCIAL_KEY_POINT_USER)
-                                 + NGX_INT64_LEN];
+    u_char                   text[NGX_HTTP_SOCIAL_POINT_RECORD_IDS
+                                  * (NGX_INT64_LEN + 1)];
 
     if (n > NGX_HTTP_SOCIAL_POINTS_MAX) {
         return NGX_ERROR;
@@ -352,29 +444,37 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx, int64_t user,
     ngx_http_social_argv_init(&a, argv, lens,
                               NGX_HTTP_SOCIAL_POINT_RECORD_ARGC);
 
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_NKEYS, "3");
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_ROWS,
-                             NGX_HTTP_SOCIAL_KEY_POINT_ROWS);
-
-    p = ngx_sprintf(key, NGX_HTTP_SOCIAL_KEY_POINT_USER "%L", user);
-    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_RECORD_COUNTS,
-                                 (char *) key, p - key);
-
-    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_DIRTY,
-                             NGX_HTTP_SOCIAL_KEY_POINT_DIRTY);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_NKEYS,
+                             NGX_HTTP_SOCIAL_POINT_NO_KEYS);
 
     /* hiredis formats the command at once: nothing here needs to stay */
 
-    p = ngx_sprintf(text, "%L", user);
-    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_RECORD_USER,
-                                 (char *) text, p - text);
+    /* in the order of their slots, from the utterance's on */
 
-    q = ngx_sprintf(p, "%L", utterance);
-    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_RECORD_UTTERANCE,
-                                 (char *) p, q - p);
+    ids[0] = rec->utterance;
+    ids[1] = rec->reader;
+    ids[2] = rec->admin ? 1 : 0;
+    ids[3] = rec->user;
+    ids[4] = rec->conversation;
+    ids[5] = rec->owner;
+    ids[6] = rec->owner ? rec->owner_conversation : 0;
+    ids[7] = rec->rev;
+
+    p = text;
+
+    for (i = 0; i < NGX_HTTP_SOCIAL_POINT_RECORD_IDS; i++) {
+        q = ngx_sprintf(p, "%L", ids[i]);
+        ngx_http_social_argv_set_len(&a,
+                                     NGX_HTTP_SOCIAL_POINT_RECORD_UTTERANCE + i,
+                                     (char *) p, q - p);
+        p = q;
+    }
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_TTL,
+                             NGX_HTTP_SOCIAL_POINT_OWNER_TTL_TEXT);
 
     for (i = 0; i < n; i++) {
-        if (ngx_http_social_point_row(ctx->pool, user, utterance, &points[i],
+        if (ngx_http_social_point_row(ctx->pool, rec->utterance, &points[i],
                                       ms, &row)
             != NGX_OK)
         {
@@ -403,10 +503,83 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx, int64_t user,
 }
 
 
-/* [user, utterance, "Category", "Subcategory", unix ms, "point id"] */
+/*
+ * The record script's reply: NGX_HTTP_SOCIAL_POINT_RECORDED with *n the
+ * points recorded, _ASK, _GONE, _FORBIDDEN; NGX_ERROR: not the script's
+ */
+
+ngx_int_t
+ngx_http_social_point_recorded(redisReply *reply, int64_t *n)
+{
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        *n = reply->integer;
+        return NGX_HTTP_SOCIAL_POINT_RECORDED;
+    }
+
+    if (reply->type != REDIS_REPLY_STATUS) {
+        return NGX_ERROR;
+    }
+
+    if (reply->len == 3 && ngx_strncmp(reply->str, "ASK", 3) == 0) {
+        return NGX_HTTP_SOCIAL_POINT_ASK;
+    }
+
+    if (reply->len == 4 && ngx_strncmp(reply->str, "GONE", 4) == 0) {
+        return NGX_HTTP_SOCIAL_POINT_GONE;
+    }
+
+    if (reply->len == 9 && ngx_strncmp(reply->str, "FORBIDDEN", 9) == 0) {
+        return NGX_HTTP_SOCIAL_POINT_FORBIDDEN;
+    }
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * A new utterance (POST /utterances, once committed): its owner entry,
+ * fire and forget (a POST /errors that finds none asks PostgreSQL)
+ */
+
+void
+ngx_http_social_point_own(ngx_http_social_ctx_t *ctx, int64_t utterance,
+    int64_t user, int64_t conversation)
+{
+    u_char                  *p, *q, *r;
+    size_t                   lens[NGX_HTTP_SOCIAL_POINT_OWN_ARGC];
+    const char              *argv[NGX_HTTP_SOCIAL_POINT_OWN_ARGC];
+    ngx_http_social_argv_t   a;
+    u_char                   text[3 * (NGX_INT64_LEN + 1)];
+
+    ngx_http_social_argv_init(&a, argv, lens, NGX_HTTP_SOCIAL_POINT_OWN_ARGC);
+
+    p = ngx_sprintf(text, "%L", utterance);
+    q = ngx_sprintf(p, "%L", user);
+    r = ngx_sprintf(q, "%L", conversation);
+
+    ngx_http_social_argv_set(&a, 0, NGX_HTTP_SOCIAL_POINT_NO_KEYS);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_OWN_UTTERANCE,
+                                 (char *) text, p - text);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_OWN_USER,
+                                 (char *) p, q - p);
+    ngx_http_social_argv_set_len(&a, NGX_HTTP_SOCIAL_POINT_OWN_CONVERSATION,
+                                 (char *) q, r - q);
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_OWN_TTL,
+                             NGX_HTTP_SOCIAL_POINT_OWNER_TTL_TEXT);
+
+    (void) ngx_http_social_redis_script(ctx, NULL,
+                                        &ngx_http_social_point_own_script,
+                                        a.argc, a.argv, a.lens);
+}
+
+
+/*
+ * [utterance, "Category", "Subcategory", unix ms, "point id"]: the row
+ * but for its user, whom the record script puts first
+ */
 
 static ngx_int_t
-ngx_http_social_point_row(ngx_pool_t *pool, int64_t user, int64_t utterance,
+ngx_http_social_point_row(ngx_pool_t *pool, int64_t utterance,
     ngx_http_social_point_t *point, int64_t ms, ngx_str_t *out)
 {
     size_t          len;
@@ -426,7 +599,6 @@ ngx_http_social_point_row(ngx_pool_t *pool, int64_t user, int64_t utterance,
     }
 
     yajl_gen_array_open(g);
-    yajl_gen_integer(g, user);
     yajl_gen_integer(g, utterance);
     yajl_gen_string(g, point->category.data, point->category.len);
     yajl_gen_string(g, point->subcategory.data, point->subcategory.len);

@@ -10,6 +10,20 @@
  * by the point store (ngx_http_social_point_store.c) at once, 202.  The
  * endpoint keeps its name, "errors", as the API and the module's endpoint
  * table have it; inside, they are points, not the HTTP errors.
+ *
+ *   1. The body (422), the body's user_id (403): ngx_http_social_points().
+ *   2. Redis, one script: the utterance's owner entry checked (404 for a
+ *      deleted user's, 403 for another's) and the points recorded, 202:
+ *      ngx_http_social_points_record(), _recorded().  The common case
+ *      ends here, without PostgreSQL.
+ *   3. No usable owner entry (none yet, expired, Redis behind the
+ *      revocation log, or a worker that has read none of the log yet),
+ *      or the body's ids are not the entry's: PostgreSQL says whose the
+ *      utterance is and whether the body's ids name anything, checked as
+ *      before (404, 403, 422): ngx_http_social_points_ask(), _owner().
+ *   4. Redis, the same script with PostgreSQL's owner: the owner entry
+ *      kept, unless the user was deleted meanwhile (404), and the points
+ *      recorded, 202: ngx_http_social_points_recorded().
  */
 
 
@@ -21,6 +35,7 @@
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_points.h"
+#include "ngx_http_social_revoke.h"
 
 
 /* the request's state */
@@ -29,6 +44,7 @@ typedef struct {
     int64_t                         utterance_id;
     int64_t                         user_id;        /* of the body, or 0 */
     int64_t                         conversation_id;    /* or 0 */
+    ngx_http_social_point_record_t  rec;
     ngx_uint_t                      npoints;
     ngx_http_social_point_t         points[NGX_HTTP_SOCIAL_POINTS_MAX];
     const char                     *values[3];
@@ -45,6 +61,8 @@ enum {
 };
 
 
+static ngx_int_t ngx_http_social_points_record(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_points_ask(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_points_owner(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
@@ -63,7 +81,7 @@ static const char  ngx_http_social_sql_points_owner[] =
 
 
 /*
- * POST /errors {"utterance_id", "errors": [{"category", "subcategory"}],
+ * 1. POST /errors {"utterance_id", "errors": [{"category", "subcategory"}],
  * "user_id"?, "conversation_id"?}: 422 for the body, 403 unless the
  * utterance is the reader's (an admin records for anyone), the body's ids
  * must be the utterance's, then one Redis script: 202 at once
@@ -138,6 +156,66 @@ ngx_http_social_points(ngx_http_social_ctx_t *ctx)
         return ngx_http_social_forbidden(ctx);
     }
 
+    e->rec.utterance = e->utterance_id;
+    e->rec.reader = ctx->user_id;
+    e->rec.user = e->user_id;
+    e->rec.conversation = e->conversation_id;
+    e->rec.admin = ctx->admin ? 1 : 0;
+
+    /*
+     * Redis's owner entry is trusted once Redis holds every revocation
+     * record this worker has read (a deleted user's among them); a worker
+     * that has read none yet (just started) asks PostgreSQL, as the token
+     * check does
+     */
+
+    if (!ngx_http_social_revoke_log.read) {
+        return ngx_http_social_points_ask(ctx);
+    }
+
+    e->rec.rev = ngx_http_social_revoke_log.rev;
+
+    return ngx_http_social_points_record(ctx);
+}
+
+
+/*
+ * 2. and 4. the record script, with the owner entry (e->rec.owner 0) or
+ * PostgreSQL's owner
+ */
+
+static ngx_int_t
+ngx_http_social_points_record(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_http_social_points_t  *e = ctx->data;
+
+    rc = ngx_http_social_point_record(ctx, &e->rec, e->points, e->npoints,
+                                      ngx_http_social_points_recorded);
+
+    if (rc == NGX_ABORT) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_social_unavailable(ctx, "Redis");
+    }
+
+    return NGX_DONE;
+}
+
+
+/* 3. whose the utterance is, and whether the body's ids name anything */
+
+static ngx_int_t
+ngx_http_social_points_ask(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_points_t  *e = ctx->data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "social points: no usable owner of utterance %L in "
+                   "Redis, asking PostgreSQL", e->utterance_id);
+
     e->values[0] = ngx_http_social_int64(ctx, e->utterance_id);
     e->values[1] = ngx_http_social_int64(ctx, e->user_id);
     e->values[2] = ngx_http_social_int64(ctx, e->conversation_id);
@@ -151,6 +229,8 @@ ngx_http_social_points(ngx_http_social_ctx_t *ctx)
                                      e->values, ngx_http_social_points_owner);
 }
 
+
+/* 3. PostgreSQL's answer: whose the utterance is, as checked before */
 
 static void
 ngx_http_social_points_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
@@ -213,26 +293,26 @@ ngx_http_social_points_owner(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    rc = ngx_http_social_point_record(ctx, owner, e->utterance_id, e->points,
-                                      e->npoints,
-                                      ngx_http_social_points_recorded);
+    e->rec.owner = owner;
+    e->rec.owner_conversation = conversation;
 
-    if (rc == NGX_ABORT) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+    rc = ngx_http_social_points_record(ctx);
 
-    if (rc != NGX_OK) {
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+    if (rc != NGX_DONE) {
+        ngx_http_social_done(ctx, rc);
     }
 }
 
+
+/* 2. and 4. the script's reply: 202, or PostgreSQL asked (3.) */
 
 static void
 ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
+    int64_t                    n;
     yajl_gen                   g;
+    ngx_int_t                  rc;
     ngx_http_social_points_t  *e = ctx->data;
 
     if (reply == NULL) {
@@ -240,13 +320,41 @@ ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
         return;
     }
 
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "social: recording errors failed: %*s",
-                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
-                      reply->str);
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+    rc = ngx_http_social_point_recorded(reply, &n);
+
+    switch (rc) {
+
+    case NGX_HTTP_SOCIAL_POINT_RECORDED:
+        break;
+
+    case NGX_HTTP_SOCIAL_POINT_GONE:
+        ngx_http_social_done(ctx,
+                             ngx_http_social_no_such(ctx, "utterance_id"));
         return;
+
+    case NGX_HTTP_SOCIAL_POINT_FORBIDDEN:
+        if (e->rec.owner == 0) {
+            ngx_http_social_done(ctx, ngx_http_social_forbidden(ctx));
+            return;
+        }
+
+        goto failed;
+
+    case NGX_HTTP_SOCIAL_POINT_ASK:
+        if (e->rec.owner == 0) {
+            rc = ngx_http_social_points_ask(ctx);
+
+            if (rc != NGX_DONE) {
+                ngx_http_social_done(ctx, rc);
+            }
+
+            return;
+        }
+
+        /* fall through */
+
+    default:
+        goto failed;
     }
 
     g = ngx_http_social_json_gen(ctx->request->pool);
@@ -259,9 +367,21 @@ ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
     ngx_http_social_json_str(g, "utterance_id");
     yajl_gen_integer(g, e->utterance_id);
     ngx_http_social_json_str(g, "recorded");
-    yajl_gen_integer(g, reply->integer);
+    yajl_gen_integer(g, n);
     yajl_gen_map_close(g);
 
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_ACCEPTED,
                                                    g));
+    return;
+
+failed:
+
+    /* not the script's reply, or one that PostgreSQL's owner rules out */
+
+    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                  "social: recording errors failed: %*s",
+                  (reply->type == REDIS_REPLY_ERROR
+                   || reply->type == REDIS_REPLY_STATUS) ? reply->len : 0,
+                  reply->str);
+    ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
 }

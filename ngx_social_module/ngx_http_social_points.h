@@ -31,6 +31,15 @@
 #define NGX_HTTP_SOCIAL_POINT_FIELD_MAX   64
 
 
+/*
+ * An utterance's owner entry in Redis lives this long (seconds): below the
+ * hour of a deleted user's generation (NGX_HTTP_SOCIAL_GEN_TTL), which
+ * makes the entries made before the delete unusable until they expire
+ */
+#define NGX_HTTP_SOCIAL_POINT_OWNER_TTL        1800
+#define NGX_HTTP_SOCIAL_POINT_OWNER_TTL_TEXT   "1800"
+
+
 /* a point as POST /errors took it */
 
 typedef struct {
@@ -39,6 +48,31 @@ typedef struct {
     ngx_str_t                       category;
     ngx_str_t                       subcategory;
 } ngx_http_social_point_t;
+
+
+/*
+ * What POST /errors asks the record script: whose the utterance is, from
+ * its owner entry (owner 0) or as PostgreSQL said, and the ids to check
+ */
+
+typedef struct {
+    int64_t                         utterance;
+    int64_t                         reader;
+    int64_t                         user;           /* the body's, or 0 */
+    int64_t                         conversation;   /* the body's, or 0 */
+    int64_t                         owner;          /* PostgreSQL's, or 0 */
+    int64_t                         owner_conversation;
+    int64_t                         rev;    /* the revocation records read */
+    ngx_uint_t                      admin;          /* unsigned:1 */
+} ngx_http_social_point_record_t;
+
+
+/* the record script's replies (ngx_http_social_point_recorded()) */
+
+#define NGX_HTTP_SOCIAL_POINT_RECORDED    0     /* the points are in */
+#define NGX_HTTP_SOCIAL_POINT_ASK         1     /* PostgreSQL knows */
+#define NGX_HTTP_SOCIAL_POINT_GONE        2     /* a deleted user's */
+#define NGX_HTTP_SOCIAL_POINT_FORBIDDEN   3     /* another's */
 
 
 /*
@@ -84,8 +118,11 @@ typedef struct {
 
 /* ngx_http_social_point_store.c */
 ngx_int_t ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
-    int64_t user, int64_t utterance, ngx_http_social_point_t *points,
+    ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
     ngx_uint_t n, ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_point_recorded(redisReply *reply, int64_t *n);
+void ngx_http_social_point_own(ngx_http_social_ctx_t *ctx,
+    int64_t utterance, int64_t user, int64_t conversation);
 void ngx_http_social_point_forget(ngx_http_social_ctx_t *ctx,
     int64_t user_id);
 ngx_int_t ngx_http_social_point_view(ngx_http_social_ctx_t *ctx,

@@ -44,6 +44,7 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_redis.h"
 #include "ngx_http_social_revoke.h"
+#include "ngx_http_social_keys.h"
 
 
 #define NGX_HTTP_SOCIAL_MEMO_SIZE          4096
@@ -145,7 +146,8 @@ ngx_http_social_revoke_check(ngx_http_social_ctx_t *ctx)
 
     /* not remembered, not current, or a token newer than remembered */
 
-    p = ngx_pnalloc(ctx->pool, sizeof("social:gen:") + NGX_INT64_LEN);
+    p = ngx_pnalloc(ctx->pool,
+                    sizeof(NGX_HTTP_SOCIAL_KEY_GEN) + NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -153,9 +155,9 @@ ngx_http_social_revoke_check(ngx_http_social_ctx_t *ctx)
     args[0] = "MGET";
     lens[0] = sizeof("MGET") - 1;
     args[1] = (char *) p;
-    lens[1] = ngx_sprintf(p, "social:gen:%L", ctx->user_id) - p;
-    args[2] = "social:rev";
-    lens[2] = sizeof("social:rev") - 1;
+    lens[1] = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_GEN "%L", ctx->user_id) - p;
+    args[2] = NGX_HTTP_SOCIAL_KEY_REV;
+    lens[2] = sizeof(NGX_HTTP_SOCIAL_KEY_REV) - 1;
 
     if (ngx_http_social_redis_command(ctx, ngx_http_social_revoke_redis, 3,
                                       args, lens)
@@ -428,7 +430,8 @@ ngx_http_social_revoke_send(ngx_http_social_ctx_t *ctx, int64_t user_id,
     size_t       lens[6];
     const char  *args[6];
 
-    key = ngx_pnalloc(ctx->pool, sizeof("social:gen:") + NGX_INT64_LEN);
+    key = ngx_pnalloc(ctx->pool,
+                      sizeof(NGX_HTTP_SOCIAL_KEY_GEN) + NGX_INT64_LEN);
     val = ngx_pnalloc(ctx->pool, NGX_INT64_LEN);
     num = ngx_pnalloc(ctx->pool, NGX_INT64_LEN);
 
@@ -438,14 +441,14 @@ ngx_http_social_revoke_send(ngx_http_social_ctx_t *ctx, int64_t user_id,
 
     args[0] = "2";
     args[1] = (char *) key;
-    args[2] = "social:rev";
+    args[2] = NGX_HTTP_SOCIAL_KEY_REV;
     args[3] = (char *) val;
     args[4] = NGX_HTTP_SOCIAL_GEN_TTL_TEXT;
     args[5] = (char *) num;
 
     lens[0] = 1;
-    lens[1] = ngx_sprintf(key, "social:gen:%L", user_id) - key;
-    lens[2] = sizeof("social:rev") - 1;
+    lens[1] = ngx_sprintf(key, NGX_HTTP_SOCIAL_KEY_GEN "%L", user_id) - key;
+    lens[2] = sizeof(NGX_HTTP_SOCIAL_KEY_REV) - 1;
     lens[3] = ngx_sprintf(val, "%L", gen) - val;
     lens[4] = sizeof(NGX_HTTP_SOCIAL_GEN_TTL_TEXT) - 1;
     lens[5] = ngx_sprintf(num, "%L", rev) - num;

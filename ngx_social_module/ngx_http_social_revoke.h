@@ -21,6 +21,7 @@
 
 /* the generation of a deleted user: no token carries it */
 #define NGX_HTTP_SOCIAL_GEN_GONE           INT64_MAX
+#define NGX_HTTP_SOCIAL_GEN_GONE_TEXT      "9223372036854775807"
 
 /* Redis keeps a generation for an hour */
 #define NGX_HTTP_SOCIAL_GEN_TTL            3600

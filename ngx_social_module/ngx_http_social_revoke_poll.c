@@ -30,6 +30,7 @@
 #include "ngx_http_social_redis.h"
 #include "ngx_http_social_job.h"
 #include "ngx_http_social_revoke.h"
+#include "ngx_http_social_keys.h"
 
 
 /* the poll's period */
@@ -110,7 +111,7 @@ static ngx_http_social_script_t  ngx_http_social_revoke_again_script = {
     "for i = 4, #ARGV - 2, 3 do "
     "  if tonumber(ARGV[i]) == cur + 1 then "
     "    if ARGV[i + 1] ~= '0' then "
-    "      local k = 'social:gen:' .. ARGV[i + 1] "
+    "      local k = '" NGX_HTTP_SOCIAL_KEY_GEN "' .. ARGV[i + 1] "
     "      if tonumber(ARGV[i + 2]) "
     "         >= tonumber(redis.call('GET', k) or '-1') then "
     "        redis.call('SET', k, ARGV[i + 2], 'EX', ARGV[3]) end "
@@ -326,8 +327,8 @@ ngx_http_social_revoke_check_redis(ngx_http_social_ctx_t *ctx)
 
     args[0] = "GET";
     lens[0] = sizeof("GET") - 1;
-    args[1] = "social:rev";
-    lens[1] = sizeof("social:rev") - 1;
+    args[1] = NGX_HTTP_SOCIAL_KEY_REV;
+    lens[1] = sizeof(NGX_HTTP_SOCIAL_KEY_REV) - 1;
 
     if (ngx_http_social_redis_command(ctx, ngx_http_social_revoke_redis_rev,
                                       2, args, lens)
@@ -429,7 +430,7 @@ ngx_http_social_revoke_missed(ngx_http_social_ctx_t *ctx, PGresult *res)
              : run->counter;
 
     args[0] = "1";
-    args[1] = "social:rev";
+    args[1] = NGX_HTTP_SOCIAL_KEY_REV;
     args[2] = run->values[0];
     args[3] = ngx_http_social_int64(ctx, ngx_max(base, run->redis));
     args[4] = NGX_HTTP_SOCIAL_GEN_TTL_TEXT;

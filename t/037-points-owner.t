@@ -1,0 +1,607 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# POST /errors in one Redis round trip: the utterance's owner entry
+# (social:err:own:<utterance>, "<user>:<conversation>"), set by POST
+# /utterances once committed, is checked by the record script itself, so
+# that the common case asks no PostgreSQL.  Shown with the reads of
+# utterances taken from the module's role (REVOKE): any PostgreSQL read of
+# them would fail, and the request is still 202.  Without an entry (made
+# before, expired, deleted) PostgreSQL is asked as before and the entry is
+# kept again.  Never: points for another's utterance, for a deleted user's
+# (even by an admin, even with an entry left from before the delete, or
+# with the delete's publish lost, or with the entry set back by a request
+# that read PostgreSQL before the delete), or a 202 with Redis down.
+#
+# Made by TEST 1 with SQL: users 1 ann, 2 bob, 3 root (an admin), 4 carl,
+# 5 dan, 6 eve; conversations 1 to 6, each its user's.  Utterances: 1
+# ann's (POST /utterances), 2 bob's (SQL, no entry), 3 carl's (POST
+# /utterances), 4 dan's (SQL), 5 eve's (POST /utterances).
+
+use lib 't';
+use Test::Nginx::Socket;
+use Social;
+
+use Time::HiRes ();
+
+repeat_each(1);
+no_shuffle();
+
+plan tests => repeat_each() * (4 * blocks() + 14);
+
+our $HttpConfig = <<'_EOC_';
+    social_flush_interval 0;
+_EOC_
+
+sub auth { return Social::social_auth(@_) }
+
+sub auth_json { return Social::social_auth_json(@_) }
+
+sub admin_json { return auth_json(3, role => 'admin') }
+
+# a Redis command on the test instance, its reply as redis-cli prints it
+sub redis { return Social::social_redis(@_) }
+
+sub sql { return Social::social_sql(@_) }
+
+sub body {
+    my ($u, $more) = @_;
+    return qq~{"utterance_id": $u, ~ . ($more // '')
+           . qq~"errors": [{"category": "Grammar", "subcategory": "Tense"}]}~;
+}
+
+# The owner entries are trusted again: this block's worker has read the
+# revocation log (its poll starts with its first token check, here a GET
+# /user/1, and reads at once) and Redis holds every record PostgreSQL has
+# (the poll publishes what Redis missed, a TRUNCATE's record after a
+# reset, within about 2 s of its first read)
+sub settled {
+    my $t0 = Time::HiRes::time();
+
+    Social::social_http('GET', '/user/1', undef, auth(3, role => 'admin'));
+
+    while (Time::HiRes::time() < $t0 + 8) {
+        my $pg = sql("SELECT rev FROM revocation_counter");
+        return if (redis(qw(GET social:rev)) || 0) >= $pg
+                  && Time::HiRes::time() > $t0 + 1;
+        Time::HiRes::sleep(0.1);
+    }
+
+    die "Redis never caught up with the revocation log: Redis "
+        . redis(qw(GET social:rev)) . ", PostgreSQL "
+        . sql("SELECT rev FROM revocation_counter") . "\n";
+}
+
+# what a test that stopped half-way may have left on the utterances
+sub restore {
+    sql("GRANT ALL ON utterances TO social");
+    sql("DROP POLICY IF EXISTS test_slow ON utterances");
+    sql("ALTER TABLE utterances NO FORCE ROW LEVEL SECURITY");
+    sql("ALTER TABLE utterances DISABLE ROW LEVEL SECURITY");
+}
+
+# POST /errors from a child process, under way while the --- init goes
+# on; its status is read from the pipe
+sub background_post {
+    my ($body, @headers) = @_;
+
+    pipe my $in, my $out or die "pipe: $!\n";
+
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+
+    if ($pid) {
+        close $out;
+        return { pid => $pid, in => $in };
+    }
+
+    close $in;
+    my ($st) = eval { Social::social_http('POST', '/errors', $body,
+                                          @headers) };
+    print $out ($st // 'failed'), "\n";
+    close $out;
+    require POSIX;
+    POSIX::_exit(0);
+}
+
+sub background_status {
+    my $bg = shift;
+    my $in = $bg->{in};
+
+    local $/;
+    my $st = <$in> // '';
+    close $in;
+    waitpid $bg->{pid}, 0;
+    $st =~ s/\s+\z//;
+
+    return $st;
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", $HttpConfig)
+        unless defined $block->http_config;
+
+    social_api_defaults($block);
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: ann's utterance through POST /utterances
+--- init
+::restore();
+Social::social_reset();
+Social::social_sql("TRUNCATE error_batches");
+Social::social_sql("INSERT INTO users (username, password_hash, role) VALUES ('ann', 'x', 'user'), ('bob', 'x', 'user'), ('root', 'x', 'admin'), ('carl', 'x', 'user'), ('dan', 'x', 'user'), ('eve', 'x', 'user')");
+Social::social_sql("INSERT INTO conversations (user_id) VALUES (1), (2), (3), (4), (5), (6)");
+--- request
+POST /utterances
+{"conversation_id": 1, "content": "I goes home."}
+--- more_headers eval: ::auth_json(1)
+--- error_code: 201
+--- response_body_like chomp
+^\{"utterance_id":1,"conversation_id":1,"user_id":1,
+
+
+
+=== TEST 2: its owner entry is in Redis, for half an hour at most
+--- init
+my $ttl = ::redis(qw(TTL social:err:own:1));
+Social::social_result(($ttl > 1700 && $ttl <= 1800 ? "ttl ok" : "ttl $ttl"), "\n");
+--- redis
+GET social:err:own:1
+--- response_body
+ttl ok
+1:1
+
+
+
+=== TEST 3: with the entry, POST /errors reads no PostgreSQL: 202 with the utterances out of the module's reach
+--- init
+::settled();
+::sql("REVOKE ALL ON utterances FROM social");
+--- request eval
+"POST /errors\n" . ::body(1)
+--- more_headers eval: ::auth_json(1)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":1,"recorded":1}
+--- no_error_log
+[error]
+asking PostgreSQL
+
+
+
+=== TEST 4: (the same without an entry does read PostgreSQL, and fails there)
+--- init
+::redis(qw(DEL social:err:own:1));
+--- request eval
+"POST /errors\n" . ::body(1)
+--- more_headers eval: ::auth_json(1)
+--- error_code: 500
+--- response_body_like chomp
+^\{"error":\{"code":"internal",
+--- error_log
+asking PostgreSQL
+permission denied for table utterances
+--- no_error_log
+[crit]
+
+
+
+=== TEST 5: the point went in as before: one row of ann's, her count
+--- init
+::restore();
+Social::social_result(::redis(qw(LINDEX social:err:rows 0)) =~ /^\[1,1,"Grammar","Tense",\d{13},"[0-9a-f]{32}"\]$/ ? "row ok\n" : ::redis(qw(LINDEX social:err:rows 0)) . "\n");
+--- redis
+LLEN social:err:rows
+HGET social:err:u:1 'n["grammar","tense"]'
+HGET social:err:u:1 'u["grammar","tense"]'
+SMEMBERS social:err:dirty
+--- response_body
+row ok
+1
+1
+1
+1
+
+
+
+=== TEST 6: no entry (deleted in TEST 4): PostgreSQL is asked, 202
+--- request eval
+"POST /errors\n" . ::body(1)
+--- more_headers eval: ::auth_json(1)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":1,"recorded":1}
+--- error_log
+asking PostgreSQL
+
+
+
+=== TEST 7: and the entry is back, so the next request is one trip again
+--- redis
+GET social:err:own:1
+--- response_body
+1:1
+
+
+
+=== TEST 8: the next request: no PostgreSQL
+--- init
+::settled();
+::sql("REVOKE ALL ON utterances FROM social");
+--- request eval
+"POST /simulate-and-generate\n" . ::body(1)
+--- more_headers eval: ::auth_json(1)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":1,"recorded":1}
+--- no_error_log
+[error]
+asking PostgreSQL
+
+
+
+=== TEST 9: an utterance made before this change (no entry): PostgreSQL is asked, 202, the entry kept
+--- init
+::restore();
+::sql("INSERT INTO utterances (conversation_id, user_id, content) VALUES (2, 2, 'He go.')");
+--- request eval
+"POST /errors\n" . ::body(2)
+--- more_headers eval: ::auth_json(2)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":2,"recorded":1}
+--- error_log
+asking PostgreSQL
+
+
+
+=== TEST 10: bob's entry
+--- redis
+GET social:err:own:2
+--- response_body
+2:2
+
+
+
+=== TEST 11: ann may not record on bob's utterance: 403 from the entry, without PostgreSQL
+--- init
+::settled();
+::sql("REVOKE ALL ON utterances FROM social");
+--- request eval
+"POST /errors\n" . ::body(2)
+--- more_headers eval: ::auth_json(1)
+--- error_code: 403
+--- response_body chomp
+{"error":{"code":"forbidden","message":"This is not allowed for this user."}}
+--- no_error_log
+[error]
+asking PostgreSQL
+
+
+
+=== TEST 12: nor without the entry: 403 from PostgreSQL
+--- init
+::restore();
+::redis(qw(DEL social:err:own:2));
+--- request eval
+"POST /errors\n" . ::body(2)
+--- more_headers eval: ::auth_json(1)
+--- error_code: 403
+--- response_body chomp
+{"error":{"code":"forbidden","message":"This is not allowed for this user."}}
+--- error_log
+asking PostgreSQL
+
+
+
+=== TEST 13: an entry not as written (a hand, an older version) is not trusted: PostgreSQL decides, 403
+--- init
+::settled();
+::redis(qw(SET social:err:own:2), "1:1 ");
+--- request eval
+"POST /errors\n" . ::body(2)
+--- more_headers eval: ::auth_json(1)
+--- error_code: 403
+--- response_body chomp
+{"error":{"code":"forbidden","message":"This is not allowed for this user."}}
+--- error_log
+asking PostgreSQL
+
+
+
+=== TEST 14: ann's refused requests recorded nothing
+--- redis
+LLEN social:err:rows
+EXISTS social:err:u:2
+HGET social:err:u:1 'n["grammar","tense"]'
+--- response_body
+4
+1
+3
+
+
+
+=== TEST 15: an admin records on ann's utterance from the entry, for ann
+--- init
+::settled();
+::sql("REVOKE ALL ON utterances FROM social");
+--- request eval
+"POST /errors\n" . ::body(1, '"user_id": 1, "conversation_id": 1, ')
+--- more_headers eval: ::admin_json()
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":1,"recorded":1}
+--- no_error_log
+[error]
+asking PostgreSQL
+
+
+
+=== TEST 16: the admin's point is ann's
+--- init
+::restore();
+--- redis
+HGET social:err:u:1 'n["grammar","tense"]'
+EXISTS social:err:u:3
+--- response_body
+4
+0
+
+
+
+=== TEST 17: body ids not the entry's: PostgreSQL answers as before (an admin naming bob: 422)
+--- init
+::settled();
+--- request eval
+"POST /errors\n" . ::body(1, '"user_id": 2, ')
+--- more_headers eval: ::admin_json()
+--- error_code: 422
+--- response_body chomp
+{"error":{"code":"validation_failed","message":"user_id does not match the utterance's user.","field":"user_id"}}
+--- error_log
+asking PostgreSQL
+
+
+
+=== TEST 18: a conversation_id that is not the entry's is 422
+--- request eval
+"POST /errors\n" . ::body(1, '"conversation_id": 2, ')
+--- more_headers eval: ::auth_json(1)
+--- error_code: 422
+--- response_body chomp
+{"error":{"code":"validation_failed","message":"conversation_id does not match the utterance's conversation.","field":"conversation_id"}}
+
+
+
+=== TEST 19: a conversation_id that names nothing is 404
+--- request eval
+"POST /errors\n" . ::body(1, '"conversation_id": 999, ')
+--- more_headers eval: ::auth_json(1)
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"conversation_id names nothing.","field":"conversation_id"}}
+
+
+
+=== TEST 20: an unknown utterance is 404 naming it
+--- request eval
+"POST /errors\n" . ::body(999)
+--- more_headers eval: ::auth_json(1)
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"utterance_id names nothing.","field":"utterance_id"}}
+
+
+
+=== TEST 21: carl's utterance through POST /utterances
+--- request
+POST /utterances
+{"conversation_id": 4, "content": "Me and him went."}
+--- more_headers eval: ::auth_json(4)
+--- error_code: 201
+--- response_body_like chomp
+^\{"utterance_id":3,"conversation_id":4,"user_id":4,
+
+
+
+=== TEST 22: carl records on it: 202
+--- request eval
+"POST /errors\n" . ::body(3)
+--- more_headers eval: ::auth_json(4)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":3,"recorded":1}
+
+
+
+=== TEST 23: carl deletes himself: 204
+--- request
+DELETE /user/4
+--- more_headers eval: ::auth(4)
+--- error_code: 204
+--- response_headers
+!Content-Type
+--- response_body
+
+
+
+=== TEST 24: his entry is still in Redis, and so is his generation of a deleted user
+--- redis
+GET social:err:own:3
+GET social:gen:4
+EXISTS social:err:u:4
+--- response_body
+4:4
+9223372036854775807
+0
+
+
+
+=== TEST 25: an admin on carl's utterance, with the entry left from before the delete: 404, nothing recorded
+--- init
+::settled();
+--- request eval
+"POST /errors\n" . ::body(3)
+--- more_headers eval: ::admin_json()
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"utterance_id names nothing.","field":"utterance_id"}}
+
+
+
+=== TEST 26: without the entry: 404 from PostgreSQL, and no entry is made
+--- init
+::redis(qw(DEL social:err:own:3));
+--- request eval
+"POST /errors\n" . ::body(3)
+--- more_headers eval: ::admin_json()
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"utterance_id names nothing.","field":"utterance_id"}}
+--- error_log
+asking PostgreSQL
+
+
+
+=== TEST 27: the entry set back by hand as before the delete, and the delete's publish lost (Redis behind the log, no generation): still 404
+--- init
+::settled();
+my $rev = ::sql("SELECT rev FROM revocation_counter");
+::redis(qw(SET social:err:own:3 4:4));
+::redis(qw(DEL social:gen:4));
+::redis('SET', 'social:rev', $rev - 1);
+--- request eval
+"POST /errors\n" . ::body(3)
+--- more_headers eval: ::admin_json()
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"utterance_id names nothing.","field":"utterance_id"}}
+
+
+
+=== TEST 28: nothing of carl's was recorded after his delete
+--- init
+::settled();
+--- redis
+LLEN social:err:rows
+EXISTS social:err:u:4
+SISMEMBER social:err:dirty 4
+--- response_body
+6
+0
+1
+
+
+
+=== TEST 29: the race: dan's utterance (no entry) read in PostgreSQL, dan deleted meanwhile, then the script: 404, and no entry that a later request could use
+--- init
+::sql("INSERT INTO utterances (conversation_id, user_id, content) VALUES (5, 5, 'Him is here.')");
+::settled();
+# dan's utterance (4) is read slowly: the read takes its snapshot, then
+# waits 1.5 s, during which dan is deleted
+::sql("CREATE OR REPLACE FUNCTION test_slow() RETURNS boolean LANGUAGE sql AS 'SELECT true FROM pg_sleep(1.5)'");
+::sql("CREATE POLICY test_slow ON utterances FOR SELECT USING (utterance_id <> 4 OR test_slow())");
+::sql("ALTER TABLE utterances ENABLE ROW LEVEL SECURITY");
+::sql("ALTER TABLE utterances FORCE ROW LEVEL SECURITY");
+my $bg = ::background_post(::body(4), ::admin_json() =~ s/\r\nContent-Type.*//r);
+Time::HiRes::sleep(0.5);
+my ($del) = Social::social_http('DELETE', '/user/5', undef, ::auth(3, role => 'admin'));
+my $st = ::background_status($bg);
+::restore();
+Social::social_result("delete $del, errors $st\n");
+--- redis
+EXISTS social:err:own:4
+EXISTS social:err:u:5
+LLEN social:err:rows
+--- response_body
+delete 204, errors 404
+0
+0
+6
+
+
+
+=== TEST 30: and a later request on dan's utterance, by an admin: 404
+--- init
+::settled();
+--- request eval
+"POST /errors\n" . ::body(4)
+--- more_headers eval: ::admin_json()
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"utterance_id names nothing.","field":"utterance_id"}}
+
+
+
+=== TEST 31: eve's utterance, its entry in Redis
+--- init
+::settled();
+--- request
+POST /utterances
+{"conversation_id": 6, "content": "They was late."}
+--- more_headers eval: ::auth_json(6)
+--- error_code: 201
+--- response_body_like chomp
+^\{"utterance_id":5,"conversation_id":6,"user_id":6,
+
+
+
+=== TEST 32: Redis down, the entry there before: 503 with Retry-After, not 202 (its test more: the error log)
+--- init
+Social::social_service('stop-redis');
+--- request eval
+"POST /errors\n" . ::body(5)
+--- more_headers eval: ::auth_json(6)
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body_like chomp
+^\{"error":\{"code":"service_unavailable","message":"[^"]+ is down; try again shortly\."\}\}$
+--- error_log
+social: redis connect to
+--- no_error_log
+[crit]
+
+
+
+=== TEST 33: Redis back: eve's point was not recorded, her entry is there; recording works again
+--- init
+Social::social_service("start-redis");
+::settled();
+--- redis
+EXISTS social:err:u:6
+GET social:err:own:5
+--- response_body
+0
+6:6
+
+
+
+=== TEST 34: and eve records, one trip
+--- init
+::settled();
+::sql("REVOKE ALL ON utterances FROM social");
+--- request eval
+"POST /errors\n" . ::body(5)
+--- more_headers eval: ::auth_json(6)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":5,"recorded":1}
+--- no_error_log
+[error]
+asking PostgreSQL
+
+
+
+=== TEST 35: the utterances back in the module's reach
+--- init
+::restore();
+--- sql
+SELECT count(*) FROM utterances
+--- response_body
+3
