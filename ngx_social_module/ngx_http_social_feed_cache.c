@@ -174,10 +174,16 @@ static void ngx_http_social_feed_forget_next(ngx_http_social_ctx_t *ctx);
     "local need, cap = tonumber(ARGV[2]), tonumber(ARGV[3]) "                \
     "local objgen = redis.call('GET', '"                                     \
                        NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') or '0' "          \
-    /* fewer members of the reader and the followed than wanted: short */    \
+    /*                                                                       \
+     * fewer members of the reader and the followed than wanted, as their    \
+     * counts say: asked when the first members walked did not make the      \
+     * page (an active reader's page is made of the first)                   \
+     */                                                                      \
     "local A = '" NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "' "                       \
-    "if bottom > 0 and tonumber(redis.call('HGET', A, '*')) "                \
-    "                  == redis.call('ZCARD', KEYS[1]) then "                \
+    "local function few() "                                                  \
+    "  if bottom == 0 or tonumber(redis.call('HGET', A, '*')) "              \
+    "                    ~= redis.call('ZCARD', KEYS[1]) then "              \
+    "    return false end "                                                  \
     "  local sum, i = 0, 1 "                                                 \
     "  while i <= #ids and sum < need do "                                   \
     "    local j = math.min(i + 999, #ids) "                                 \
@@ -185,7 +191,7 @@ static void ngx_http_social_feed_forget_next(ngx_http_social_ctx_t *ctx);
     "      sum = sum + (tonumber(c) or 0) end "                              \
     "    i = j + 1 "                                                         \
     "  end "                                                                 \
-    "  if sum < need then return {'few', objgen, topv, own} end "            \
+    "  return sum < need "                                                   \
     "end "                                                                   \
     "local max = '(' .. ARGV[1] "                                            \
     "if tonumber(ARGV[1]) > top then max = top end "                         \
@@ -212,6 +218,8 @@ static void ngx_http_social_feed_forget_next(ngx_http_social_ctx_t *ctx);
     "      if (#out - 4) / 4 == need then return out end "                   \
     "    end "                                                               \
     "  end "                                                                 \
+    "  if scanned == 0 and few() then "                                      \
+    "    return {'few', objgen, topv, own} end "                             \
     "  scanned = scanned + #ms "                                             \
     "  if #ms < chunk and bottom == 0 then return out end "                  \
     "  if #ms < chunk or scanned >= cap then "                               \
