@@ -186,7 +186,7 @@ enum {
 
 static ngx_int_t ngx_http_social_point_row(ngx_pool_t *pool,
     int64_t utterance, ngx_http_social_point_t *point, int64_t ms,
-    ngx_str_t *out);
+    u_char *id, ngx_str_t *out);
 static ngx_uint_t ngx_http_social_point_view_counts(yajl_gen g,
     redisReply *list, ngx_uint_t batch, ngx_http_social_point_view_t *view);
 static const char *ngx_http_social_point_view_batch(ngx_pool_t *pool,
@@ -422,7 +422,7 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
     ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
     ngx_uint_t n, ngx_http_social_redis_handler_pt handler)
 {
-    u_char                  *p, *q;
+    u_char                  *p, *q, *id;
     int64_t                  ms;
     ngx_str_t                row;
     ngx_uint_t               i, slot;
@@ -433,6 +433,8 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
     const char              *argv[NGX_HTTP_SOCIAL_POINT_RECORD_ARGC];
     u_char                   text[NGX_HTTP_SOCIAL_POINT_RECORD_IDS
                                   * (NGX_INT64_LEN + 1)];
+    u_char                   rnd[NGX_HTTP_SOCIAL_POINTS_MAX
+                                 * NGX_HTTP_SOCIAL_POINT_ID_LEN];
 
     if (n > NGX_HTTP_SOCIAL_POINTS_MAX) {
         return NGX_ERROR;
@@ -473,9 +475,15 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
     ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_TTL,
                              NGX_HTTP_SOCIAL_POINT_OWNER_TTL_TEXT);
 
-    for (i = 0; i < n; i++) {
+    /* the points' random ids, in one call (OpenSSL's checks are per call) */
+
+    if (RAND_bytes(rnd, n * NGX_HTTP_SOCIAL_POINT_ID_LEN) != 1) {
+        return NGX_ABORT;
+    }
+
+    for (i = 0, id = rnd; i < n; i++, id += NGX_HTTP_SOCIAL_POINT_ID_LEN) {
         if (ngx_http_social_point_row(ctx->pool, rec->utterance, &points[i],
-                                      ms, &row)
+                                      ms, id, &row)
             != NGX_OK)
         {
             return NGX_ABORT;
@@ -580,18 +588,14 @@ ngx_http_social_point_own(ngx_http_social_ctx_t *ctx, int64_t utterance,
 
 static ngx_int_t
 ngx_http_social_point_row(ngx_pool_t *pool, int64_t utterance,
-    ngx_http_social_point_t *point, int64_t ms, ngx_str_t *out)
+    ngx_http_social_point_t *point, int64_t ms, u_char *id, ngx_str_t *out)
 {
     size_t          len;
     yajl_gen        g;
     const u_char   *buf;
-    u_char          id[16], hex[32];
+    u_char          hex[2 * NGX_HTTP_SOCIAL_POINT_ID_LEN];
 
-    if (RAND_bytes(id, sizeof(id)) != 1) {
-        return NGX_ERROR;
-    }
-
-    ngx_hex_dump(hex, id, sizeof(id));
+    ngx_hex_dump(hex, id, NGX_HTTP_SOCIAL_POINT_ID_LEN);
 
     g = ngx_http_social_json_gen(pool);
     if (g == NULL) {

@@ -27,6 +27,9 @@
 /* the points of one POST /errors */
 #define NGX_HTTP_SOCIAL_POINTS_MAX        50
 
+/* a point's random id: bytes (its text is their hex) */
+#define NGX_HTTP_SOCIAL_POINT_ID_LEN      16
+
 /* the characters of a category or a subcategory */
 #define NGX_HTTP_SOCIAL_POINT_FIELD_MAX   64
 
