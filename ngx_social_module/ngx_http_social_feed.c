@@ -206,9 +206,9 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 static ngx_int_t
 ngx_http_social_feed_known(ngx_http_social_ctx_t *ctx)
 {
-    size_t                   lens[NGX_HTTP_SOCIAL_FEED_READ_KNOWN];
+    size_t                   lens[NGX_HTTP_SOCIAL_FEED_READ_FORCE + 1];
     u_char                  *p;
-    const char              *argv[NGX_HTTP_SOCIAL_FEED_READ_KNOWN];
+    const char              *argv[NGX_HTTP_SOCIAL_FEED_READ_FORCE + 1];
     ngx_http_social_argv_t   a;
     ngx_http_social_feed_t  *f = ctx->data;
 
@@ -224,8 +224,15 @@ ngx_http_social_feed_known(ngx_http_social_ctx_t *ctx)
     f->keys[1] = (char *) p;
     (void) ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_FEED_RGEN "%L%Z", ctx->user_id);
 
-    ngx_http_social_argv_init(&a, argv, lens, NGX_HTTP_SOCIAL_FEED_READ_KNOWN);
+    ngx_http_social_argv_init(&a, argv, lens,
+                              NGX_HTTP_SOCIAL_FEED_READ_FORCE + 1);
     ngx_http_social_feed_keys(ctx, &a);
+
+    /* a write here could not tell Redis of the reader's change: read it */
+
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_READ_FORCE,
+                             ngx_http_social_feed_trusts(ctx->user_id)
+                             ? "0" : "1");
 
     if (ngx_http_social_redis_script(ctx, ngx_http_social_feed_knew,
                                      &ngx_http_social_feed_known_script,
@@ -505,6 +512,11 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     if (!missing && f->top >= f->last) {
         ngx_http_social_feed_render(ctx, reply, n);
         return;
+    }
+
+    if (f->top < f->last) {
+        /* PostgreSQL has newer events: the set may catch up now */
+        ngx_http_social_feed_changed();
     }
 
     /*

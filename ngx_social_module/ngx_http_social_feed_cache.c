@@ -47,6 +47,21 @@
 
 #define NGX_HTTP_SOCIAL_FEED_LOAD_TRIES  3
 
+/*
+ * The worker's readers whose context a write changed when Redis could not
+ * be told (a write's call failed): their reads here take the context from
+ * PostgreSQL for as long as a context is kept, and keep it again, right,
+ * for every worker.  One slot a reader id (modulo).
+ */
+#define NGX_HTTP_SOCIAL_FEED_DISTRUST       1024
+#define NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME  60000
+
+
+typedef struct {
+    int64_t                         reader;
+    ngx_msec_t                      until;
+} ngx_http_social_feed_distrust_t;
+
 
 /*
  * Lua: the actors' counts of the set's members (KEY_FEED_ACTORS) follow
@@ -122,6 +137,7 @@ enum {
     NGX_HTTP_SOCIAL_FEED_FORGET_USER_OBJECT,
     NGX_HTTP_SOCIAL_FEED_FORGET_TOUCH,          /* two users, "0": none */
     NGX_HTTP_SOCIAL_FEED_FORGET_TOUCH_OTHER,
+    NGX_HTTP_SOCIAL_FEED_FORGET_WRITTEN,        /* "1": an event was made */
     NGX_HTTP_SOCIAL_FEED_FORGET_NEVENTS,
     NGX_HTTP_SOCIAL_FEED_FORGET_EVENTS          /* then the posts */
 };
@@ -131,7 +147,8 @@ enum {
 
 enum {
     NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_ID = 0,
-    NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_MEMBER
+    NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_MEMBER,
+    NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_HELD       /* events above the horizon */
 };
 
 
@@ -156,6 +173,11 @@ static ngx_int_t ngx_http_social_feed_forget_send(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_feed_forget_next(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_feed_distrust(const char *reader);
+
+
+static ngx_http_social_feed_distrust_t
+    ngx_http_social_feed_distrusted[NGX_HTTP_SOCIAL_FEED_DISTRUST];
 
 
 /*
@@ -258,10 +280,13 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
 /* the read with the context kept in Redis, or {"context", the generation} */
 
 ngx_http_social_script_t  ngx_http_social_feed_known_script = {
-    /* KEYS: recent top bottom context rgen; ARGV: before need cap */
+    /*
+     * KEYS: recent top bottom context rgen; ARGV: before need cap, "1" to
+     * read the context from PostgreSQL whatever is kept
+     */
     "local g = redis.call('GET', KEYS[5]) or '0' "
     "local c = redis.call('GET', KEYS[4]) "
-    "if not c then return {'context', g} end "
+    "if not c or ARGV[4] == '1' then return {'context', g} end "
     /* a write the set may not hold yet: PostgreSQL's newest is asked */
     "if tonumber(redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "') "
     "            or '0') "
@@ -285,7 +310,8 @@ ngx_http_social_script_t  ngx_http_social_feed_known_script = {
 static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
     /*
      * KEYS: recent top bottom gen; ARGV: mode gen top newtop newbottom
-     * written
+     * written (the writes counted before the read, 0 when events were
+     * held above the horizon)
      */
     NGX_HTTP_SOCIAL_FEED_LUA_COUNTS
     "if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then return -1 end "
@@ -303,8 +329,13 @@ static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
     "                ARGV[i]) == 1 then count(ARGV[i], 1) end "
     "end "
     "redis.call('SET', KEYS[2], ARGV[4]) "
+    /*
+     * what of the writes the set holds: a reset holds what its read saw,
+     * even when an extend that read later had said more
+     */
     "local L = '" NGX_HTTP_SOCIAL_KEY_FEED_LOADED "' "
-    "if tonumber(ARGV[6]) > tonumber(redis.call('GET', L) or '0') then "
+    "if ARGV[1] ~= 'extend' "
+    "   or tonumber(ARGV[6]) > tonumber(redis.call('GET', L) or '0') then "
     "  redis.call('SET', L, ARGV[6]) end "
     "return #ARGV - 6",
     ""
@@ -325,21 +356,27 @@ ngx_http_social_script_t  ngx_http_social_feed_put_script = {
 
 static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
     /*
-     * KEYS: recent gen objgen; ARGV: user user_object touch touch k ids[k]
-     * posts...
+     * KEYS: recent gen objgen; ARGV: user user_object touch touch written
+     * k ids[k] posts...
      */
     NGX_HTTP_SOCIAL_FEED_LUA_COUNTS
     "local n, drop, objects = 0, {}, false "
-    "if ARGV[3] ~= '0' then "
+    "if ARGV[5] == '1' then "
     "  redis.call('INCR', '" NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "') end "
+    /*
+     * a generation never used before: the counter, and the time, should
+     * the counter be lost
+     */
     "for i = 3, 4 do "
     "  if ARGV[i] ~= '0' then "
+    "    local t = redis.call('TIME') "
     "    redis.call('SET', '" NGX_HTTP_SOCIAL_KEY_FEED_RGEN "' .. ARGV[i], "
-    "               redis.call('INCR', '" NGX_HTTP_SOCIAL_KEY_FEED_RGENS "'), "
+    "               redis.call('INCR', '" NGX_HTTP_SOCIAL_KEY_FEED_RGENS "') "
+    "               .. '.' .. t[1] .. t[2], "
     "               'PX', " NGX_HTTP_SOCIAL_FEED_RGEN_TTL_TEXT ") "
     "  end "
     "end "
-    "local k = tonumber(ARGV[5]) "
+    "local k = tonumber(ARGV[6]) "
     "if ARGV[1] ~= '0' or k > 0 then redis.call('INCR', KEYS[2]) end "
     "if ARGV[1] ~= '0' then "
     "  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do "
@@ -352,14 +389,14 @@ static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
     "    end "
     "  end "
     "end "
-    "for i = 6, 5 + k do "
+    "for i = 7, 6 + k do "
     "  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[i], "
     "                                ARGV[i])) do "
     "    n = n + redis.call('ZREM', KEYS[1], m) "
     "    count(m, -1) "
     "  end "
     "end "
-    "for i = 6 + k, #ARGV do drop[ARGV[i]] = true end "
+    "for i = 7 + k, #ARGV do drop[ARGV[i]] = true end "
     "for p in pairs(drop) do "
     "  objects = true "
     "  n = n + redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POST "' .. p) "
@@ -397,18 +434,27 @@ static ngx_http_social_script_t  ngx_http_social_feed_trim_script = {
 };
 
 
-/* the events above a mark, newest first, as members of the set */
+/*
+ * the events above a mark, newest first, as members of the set, and
+ * whether events committed above the horizon (a row of NULLs when there
+ * are no members)
+ */
 
 static const char  ngx_http_social_sql_feed_members[] =
+    "SELECT m.event_id, m.member, h.held "
+    "  FROM (SELECT EXISTS (SELECT 1 FROM events "
+    "                        WHERE event_id >= social_event_horizon()) "
+    "               AS held) h "
+    "  LEFT JOIN LATERAL ("
     "SELECT e.event_id, e.event_id || '|' || e.type || '|' || e.actor_id "
     "       || '|' || coalesce(e.post_id, 0) "
     "       || '|' || coalesce(p.author_id, 0) "
     "       || '|' || coalesce(e.target_id, 0) "
-    "       || '|' || social_time(e.created_at) "
+    "       || '|' || social_time(e.created_at) AS member "
     "  FROM events e LEFT JOIN posts p ON p.post_id = e.post_id "
     " WHERE e.event_id > $1 AND e.event_id < social_event_horizon() "
     " ORDER BY e.event_id DESC "
-    " LIMIT $2";
+    " LIMIT $2) m ON true";
 
 
 /* of the members' ids, those PostgreSQL no longer has */
@@ -603,6 +649,7 @@ ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_job_t  *job = ctx->data;
 
     int                           i, n, id, member;
+    ngx_uint_t                    held;
     const char                   *top, *written;
     ngx_http_social_argv_t        a;
     ngx_http_social_feed_load_t  *load;
@@ -617,7 +664,21 @@ ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
+    /*
+     * one row at least: without members, a row of NULLs; held: events
+     * committed above the horizon, which the set cannot take yet, so the
+     * writes counted are not all in it
+     */
+
     n = PQntuples(res);
+
+    held = (n > 0
+            && PQgetvalue(res, 0, NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_HELD)[0]
+               == 't');
+
+    if (n == 1 && PQgetisnull(res, 0, NGX_HTTP_SOCIAL_FEED_MEMBERS_COL_ID)) {
+        n = 0;
+    }
 
     if (!load->reset && n > (int) ctx->smcf->feed_cache_size) {
         load->reset = 1;
@@ -663,7 +724,7 @@ ngx_http_social_feed_rows(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_LOAD_NEW_BOTTOM,
                              (n < (int) ctx->smcf->feed_cache_size)
                              ? "0" : PQgetvalue(res, n - 1, id));
-    written = ngx_http_social_int64(ctx, load->written);
+    written = ngx_http_social_int64(ctx, held ? 0 : load->written);
 
     if (written == NULL) {
         ngx_http_social_job_done(job);
@@ -929,6 +990,9 @@ ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
     ngx_http_social_forget_t *f, ngx_http_social_step_pt next)
 {
     ctx->next = next;
+    ctx->feed_written = f->written;
+    ctx->feed_touch[0] = f->touch[0];
+    ctx->feed_touch[1] = f->touch[1];
 
     if (ctx->smcf->redis_addr.len == 0) {
         /* no feed in Redis: nothing to take out */
@@ -980,6 +1044,8 @@ ngx_http_social_feed_forget_send(ngx_http_social_ctx_t *ctx,
                              f->touch[0] ? f->touch[0] : "0");
     ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_TOUCH_OTHER,
                              f->touch[1] ? f->touch[1] : "0");
+    ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_FEED_FORGET_WRITTEN,
+                             f->written ? "1" : "0");
 
     /* the event ids, then the posts, from PostgreSQL's "{1,2,3}" */
 
@@ -1016,9 +1082,58 @@ ngx_http_social_feed_forgotten(ngx_http_social_ctx_t *ctx, redisReply *reply)
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "social: a change did not reach the feed in Redis, "
                       "the trim job will take its events out");
+
+        ngx_http_social_feed_distrust(ctx->feed_touch[0]);
+        ngx_http_social_feed_distrust(ctx->feed_touch[1]);
+    }
+
+    /*
+     * the refresh after the write was counted, so that it reads the count
+     * with it and the set holds all that was written
+     */
+
+    if (ctx->feed_written) {
+        ngx_http_social_feed_changed();
     }
 
     ngx_http_social_feed_forget_next(ctx);
+}
+
+
+/* a reader's context may be old: this worker reads it again */
+
+static void
+ngx_http_social_feed_distrust(const char *reader)
+{
+    int64_t                           id;
+    ngx_http_social_feed_distrust_t  *d;
+
+    if (reader == NULL) {
+        return;
+    }
+
+    id = ngx_atoof((u_char *) reader, ngx_strlen(reader));
+
+    if (id <= 0) {
+        return;
+    }
+
+    d = &ngx_http_social_feed_distrusted[id % NGX_HTTP_SOCIAL_FEED_DISTRUST];
+    d->reader = id;
+    d->until = ngx_current_msec + NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME;
+}
+
+
+ngx_uint_t
+ngx_http_social_feed_trusts(int64_t reader)
+{
+    ngx_http_social_feed_distrust_t  *d;
+
+    d = &ngx_http_social_feed_distrusted[reader
+                                         % NGX_HTTP_SOCIAL_FEED_DISTRUST];
+
+    return d->reader != reader
+           || (ngx_msec_int_t) (d->until - ngx_current_msec) <= 0;
 }
 
 

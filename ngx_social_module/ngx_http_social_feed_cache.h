@@ -42,7 +42,8 @@ enum {
  * The read scripts' arguments: KEYS recent, top, bottom, the reader's
  * context and generation; ARGV the cursor, the events wanted, how many it
  * may look at.  The known script (ngx_http_social_feed_known_script) takes
- * the context from Redis; the read script from ARGV: how many of the ids
+ * the context from Redis (unless told to read it again); the read script
+ * from ARGV: how many of the ids
  * are followed (the reader first), the generation read before the context
  * and the reader's newest event (the context is kept when the generation
  * is still that), then those ids, then the ids in a block with the reader
@@ -58,8 +59,9 @@ enum {
     NGX_HTTP_SOCIAL_FEED_READ_BEFORE,
     NGX_HTTP_SOCIAL_FEED_READ_NEED,
     NGX_HTTP_SOCIAL_FEED_READ_CAP,
-    NGX_HTTP_SOCIAL_FEED_READ_KNOWN,            /* the known script's */
-    NGX_HTTP_SOCIAL_FEED_READ_NFOLLOW = NGX_HTTP_SOCIAL_FEED_READ_KNOWN,
+    NGX_HTTP_SOCIAL_FEED_READ_FORCE,            /* the known script's last:
+                                                   "1", from PostgreSQL */
+    NGX_HTTP_SOCIAL_FEED_READ_NFOLLOW = NGX_HTTP_SOCIAL_FEED_READ_FORCE,
     NGX_HTTP_SOCIAL_FEED_READ_GEN,
     NGX_HTTP_SOCIAL_FEED_READ_OWN,
     NGX_HTTP_SOCIAL_FEED_READ_READER,
@@ -130,6 +132,7 @@ typedef struct {
     const char                     *posts;        /* "{1,2}": cached ones */
     const char                     *touch[2];     /* users whose feed
                                                      context changed */
+    ngx_uint_t                      written;      /* an event was made */
 } ngx_http_social_forget_t;
 
 
@@ -142,6 +145,7 @@ ngx_int_t ngx_http_social_feed_cache_init_process(ngx_cycle_t *cycle,
     ngx_http_social_main_conf_t *smcf);
 void ngx_http_social_feed_cache_exit_process(void);
 void ngx_http_social_feed_changed(void);
+ngx_uint_t ngx_http_social_feed_trusts(int64_t reader);
 void ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
     ngx_http_social_forget_t *f, ngx_http_social_step_pt next);
 

@@ -105,11 +105,6 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (ctx->request->method == NGX_HTTP_PUT) {
-        /* a follow's event, perhaps */
-        ngx_http_social_feed_changed();
-    }
-
     /*
      * before the answer: the follow events that went, out of the feed in
      * Redis; the feed contexts whose follows or blocks changed (the
@@ -121,6 +116,14 @@ ngx_http_social_relation_done(ngx_http_social_ctx_t *ctx, PGresult *res)
                ? NULL : PQgetvalue(res, 0, NGX_HTTP_SOCIAL_RELATION_EVENTS);
     f.touch[0] = ngx_http_social_int64(ctx, ctx->user_id);
     f.touch[1] = ctx->data;
+
+    /* a follow's event, perhaps (a block makes none) */
+    f.written = (ctx->request->method == NGX_HTTP_PUT && ctx->data == NULL);
+
+    if (f.touch[0] == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     ngx_http_social_feed_forget(ctx, &f, NULL);
 }

@@ -123,8 +123,6 @@ ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_feed_changed();
-
     g = ngx_http_social_json_gen(ctx->request->pool);
     if (g == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -134,14 +132,21 @@ ngx_http_social_posts_created(ngx_http_social_ctx_t *ctx, PGresult *res)
     ngx_http_social_post_json(g, res, 0, 0, 0);
 
     /*
-     * the author's feed context goes (their newest event moved on) before
-     * the answer, so that their next read of the feed has the post
+     * the author's feed context goes (their newest event moved on) and the
+     * write is counted before the answer, so that the next reads of the
+     * feed have the post
      */
 
     ctx->data = g;
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
     f.touch[0] = ngx_http_social_int64(ctx, ctx->user_id);
+    f.written = 1;
+
+    if (f.touch[0] == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     ngx_http_social_feed_forget(ctx, &f, ngx_http_social_posts_answer);
 }
@@ -337,10 +342,6 @@ ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (ctx->request->method == NGX_HTTP_PUT) {
-        ngx_http_social_feed_changed();
-    }
-
     /* like_count changed: the cached post goes, and an unlike's event */
 
     ngx_memzero(&f, sizeof(ngx_http_social_forget_t));
@@ -351,6 +352,12 @@ ngx_http_social_like_done(ngx_http_social_ctx_t *ctx, PGresult *res)
     /* and the reader's feed context: their newest event moved */
 
     f.touch[0] = ngx_http_social_int64(ctx, ctx->user_id);
+    f.written = (ctx->request->method == NGX_HTTP_PUT);
+
+    if (f.touch[0] == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     ngx_http_social_feed_forget(ctx, &f, NULL);
 }

@@ -72,11 +72,17 @@ struct ngx_http_social_ctx_s {
     ngx_uint_t                      pending;    /* endpoint's own counter */
     void                           *data;       /* endpoint's own state */
     ngx_http_social_step_pt         next;
+    const char                     *feed_touch[2];  /* users whose feed
+                                                       context a write
+                                                       changed */
 
     unsigned                        admin:1;
     unsigned                        done:1;
     /* a statement's connection was lost after it was sent */
     unsigned                        pg_unknown:1;
+
+    /* a write made an event: the feed's refresh, once Redis counted it */
+    unsigned                        feed_written:1;
 
     /* the access phase: the token check was asked, and it has answered */
     unsigned                        access_asked:1;

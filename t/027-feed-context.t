@@ -21,7 +21,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks());
+plan tests => repeat_each() * (4 * blocks() + 1);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 100;
@@ -175,3 +175,24 @@ Social::social_redis('INCR', 'social:feed:written');
 ::out(::page());
 --- response_body
 b3 a1 b2 b1 + 1 follow
+
+
+
+=== TEST 9: a follow whose Redis call fails (its context's generation not moved): the reader's next read in this worker takes the context from PostgreSQL, and keeps it right
+--- init
+::settled();
+::page();
+Social::social_redis('SET', 'social:feed:written', 'not a count');
+my ($st) = Social::social_http('PUT', '/user/4/follow', undef, ::auth(1));
+Social::social_redis('SET', 'social:feed:written', Social::social_redis('GET', 'social:feed:loaded') || 0);
+::out("follow $st");
+::out(::page());
+::out(::kept());
+--- response_body
+follow 204
+b3 a1 b2 d1 b1 + 2 follow
+current, follows 3: 1,2,4
+--- error_log
+a change did not reach the feed in Redis
+--- no_error_log
+[alert]
