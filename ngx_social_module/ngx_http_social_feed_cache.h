@@ -145,6 +145,7 @@ ngx_int_t ngx_http_social_feed_cache_init_process(ngx_cycle_t *cycle,
     ngx_http_social_main_conf_t *smcf);
 void ngx_http_social_feed_cache_exit_process(void);
 void ngx_http_social_feed_changed(void);
+void ngx_http_social_feed_distrust(const char *reader);
 ngx_uint_t ngx_http_social_feed_trusts(int64_t reader);
 void ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,
     ngx_http_social_forget_t *f, ngx_http_social_step_pt next);

@@ -27,6 +27,12 @@
 /* the points of one POST /errors */
 #define NGX_HTTP_SOCIAL_POINTS_MAX        50
 
+/*
+ * The point store's scripts name their keys themselves: they take none,
+ * and their argv is "0", then ARGV[1], ARGV[2]...: slot n is ARGV[n]
+ */
+#define NGX_HTTP_SOCIAL_POINT_NO_KEYS     "0"
+
 /* a point's random id: bytes (its text is their hex) */
 #define NGX_HTTP_SOCIAL_POINT_ID_LEN      16
 

@@ -1,0 +1,205 @@
+
+/*
+ * Copyright (C) ngx_social developers
+ */
+
+
+/*
+ * The feed store's read side (the set itself, its refresh, trim and
+ * forgetting: ngx_http_social_feed_cache.c): the two scripts a GET /feed
+ * walks the set with, one with the reader's context kept in Redis (the
+ * known script), one with the context PostgreSQL gave (the read script,
+ * which keeps it); and the worker's readers whose kept context a write
+ * could not move on.  DESIGN.md, "The reader's context in Redis".
+ */
+
+
+#include "ngx_http_social_module.h"
+#include "ngx_http_social_task.h"
+#include "ngx_http_social_redis.h"
+#include "ngx_http_social_feed_cache.h"
+#include "ngx_http_social_keys.h"
+
+
+/*
+ * The worker's readers whose context a write changed when Redis could not
+ * be told (a write's call failed): their reads here take the context from
+ * PostgreSQL for as long as a context is kept, and keep it again, right,
+ * for every worker.  One slot a reader id (modulo).
+ */
+#define NGX_HTTP_SOCIAL_FEED_DISTRUST       1024
+#define NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME  60000
+
+
+typedef struct {
+    int64_t                         reader;
+    ngx_msec_t                      until;
+} ngx_http_social_feed_distrust_t;
+
+
+static ngx_http_social_feed_distrust_t
+    ngx_http_social_feed_distrusted[NGX_HTTP_SOCIAL_FEED_DISTRUST];
+
+
+/*
+ * Lua, the read's walk, once the context is known: "ids" the followed
+ * (the reader first), "follow" and "block" them as sets, "own" the
+ * reader's newest event
+ */
+
+#define NGX_HTTP_SOCIAL_FEED_LUA_WALK                                        \
+    "local topv = redis.call('GET', KEYS[2]) "                               \
+    "local top = tonumber(topv) "                                            \
+    "local bottom = tonumber(redis.call('GET', KEYS[3])) "                   \
+    "if not top or not bottom "                                              \
+    "   or (top > 0 and redis.call('EXISTS', KEYS[1]) == 0) then "           \
+    "  return {'stale'} end "                                                \
+    "local need, cap = tonumber(ARGV[2]), tonumber(ARGV[3]) "                \
+    "local objgen = redis.call('GET', '"                                     \
+                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') or '0' "          \
+    /*                                                                       \
+     * fewer members of the reader and the followed than wanted, as their    \
+     * counts say: asked when the first members walked did not make the      \
+     * page (an active reader's page is made of the first)                   \
+     */                                                                      \
+    "local A = '" NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "' "                       \
+    "local function few() "                                                  \
+    "  if bottom == 0 or tonumber(redis.call('HGET', A, '*')) "              \
+    "                    ~= redis.call('ZCARD', KEYS[1]) then "              \
+    "    return false end "                                                  \
+    "  local sum, i = 0, 1 "                                                 \
+    "  while i <= #ids and sum < need do "                                   \
+    "    local j = math.min(i + 999, #ids) "                                 \
+    "    for _, c in ipairs(redis.call('HMGET', A, unpack(ids, i, j))) do "  \
+    "      sum = sum + (tonumber(c) or 0) end "                              \
+    "    i = j + 1 "                                                         \
+    "  end "                                                                 \
+    "  return sum < need "                                                   \
+    "end "                                                                   \
+    "local max = '(' .. ARGV[1] "                                            \
+    "if tonumber(ARGV[1]) > top then max = top end "                         \
+    "local out = {'ok', objgen, topv, own} "                                 \
+    "local scanned, chunk = 0, need "                                        \
+    "while true do "                                                         \
+    "  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "     \
+    "                        'LIMIT', scanned, chunk) "                      \
+    "  for _, m in ipairs(ms) do "                                           \
+    "    local y, a, p, u, t = string.match(m, "                             \
+    "      '^%d+|(%a+)|(%d+)|(%d+)|(%d+)|(%d+)|') "                          \
+    "    if follow[a] and not block[a] and not block[u] "                    \
+    "       and not block[t] then "                                          \
+    "      out[#out + 1] = m "                                               \
+    "      out[#out + 1] = p ~= '0' and "                                    \
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_POST "' .. p, "       \
+    "'json') or '' "                                                         \
+    "      out[#out + 1] = "                                                 \
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. a, "       \
+    "'json') or '' "                                                         \
+    "      out[#out + 1] = t ~= '0' and "                                    \
+    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. t, "       \
+    "'json') or '' "                                                         \
+    "      if (#out - 4) / 4 == need then return out end "                   \
+    "    end "                                                               \
+    "  end "                                                                 \
+    "  if scanned == 0 and few() then "                                      \
+    "    return {'few', objgen, topv, own} end "                             \
+    "  scanned = scanned + #ms "                                             \
+    "  if #ms < chunk and bottom == 0 then return out end "                  \
+    "  if #ms < chunk or scanned >= cap then "                               \
+    "    out[1] = 'short' "                                                  \
+    "    return out "                                                        \
+    "  end "                                                                 \
+    "  chunk = math.min(chunk * 4, 1000) "                                   \
+    "end"
+
+
+/*
+ * The read with the context PostgreSQL gave: it is kept for the next
+ * reads when the reader's generation is still the one read before
+ */
+
+ngx_http_social_script_t  ngx_http_social_feed_read_script = {
+    /*
+     * KEYS: recent top bottom context rgen; ARGV: before need cap nfollow
+     * gen own, ids...
+     */
+    "local nf = tonumber(ARGV[4]) "
+    "local own = ARGV[6] "
+    "local ids, follow, block = {}, {}, {} "
+    "for i = 7, 6 + nf do ids[#ids + 1] = ARGV[i] follow[ARGV[i]] = true end "
+    "for i = 7 + nf, #ARGV do block[ARGV[i]] = true end "
+    "if (redis.call('GET', KEYS[5]) or '0') == ARGV[5] then "
+    "  redis.call('SET', KEYS[4], ARGV[5] .. '|' .. own .. '|' .. nf .. '|' "
+    "             .. table.concat(ARGV, ',', 7, #ARGV), "
+    "             'PX', " NGX_HTTP_SOCIAL_FEED_CONTEXT_TTL_TEXT ") "
+    "end "
+    NGX_HTTP_SOCIAL_FEED_LUA_WALK,
+    ""
+};
+
+
+/* the read with the context kept in Redis, or {"context", the generation} */
+
+ngx_http_social_script_t  ngx_http_social_feed_known_script = {
+    /*
+     * KEYS: recent top bottom context rgen; ARGV: before need cap, "1" to
+     * read the context from PostgreSQL whatever is kept
+     */
+    "local g = redis.call('GET', KEYS[5]) or '0' "
+    "local c = redis.call('GET', KEYS[4]) "
+    "if not c or ARGV[4] == '1' then return {'context', g} end "
+    /* a write the set may not hold yet: PostgreSQL's newest is asked */
+    "if tonumber(redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "') "
+    "            or '0') "
+    "   > tonumber(redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_FEED_LOADED "') "
+    "              or '0') then "
+    "  return {'context', g} end "
+    "local cg, own, nf, list = string.match(c, "
+    "  '^([^|]*)|(%d+)|(%d+)|([%d,]*)$') "
+    "if cg ~= g then return {'context', g} end "
+    "nf = tonumber(nf) "
+    "local ids, follow, block = {}, {}, {} "
+    "for id in string.gmatch(list, '%d+') do "
+    "  if #ids < nf then ids[#ids + 1] = id follow[id] = true "
+    "  else block[id] = true end "
+    "end "
+    NGX_HTTP_SOCIAL_FEED_LUA_WALK,
+    ""
+};
+
+
+/* a reader's context may be old: this worker reads it again */
+
+void
+ngx_http_social_feed_distrust(const char *reader)
+{
+    int64_t                           id;
+    ngx_http_social_feed_distrust_t  *d;
+
+    if (reader == NULL) {
+        return;
+    }
+
+    id = ngx_atoof((u_char *) reader, ngx_strlen(reader));
+
+    if (id <= 0) {
+        return;
+    }
+
+    d = &ngx_http_social_feed_distrusted[id % NGX_HTTP_SOCIAL_FEED_DISTRUST];
+    d->reader = id;
+    d->until = ngx_current_msec + NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME;
+}
+
+
+ngx_uint_t
+ngx_http_social_feed_trusts(int64_t reader)
+{
+    ngx_http_social_feed_distrust_t  *d;
+
+    d = &ngx_http_social_feed_distrusted[reader
+                                         % NGX_HTTP_SOCIAL_FEED_DISTRUST];
+
+    return d->reader != reader
+           || (ngx_msec_int_t) (d->until - ngx_current_msec) <= 0;
+}
