@@ -62,17 +62,10 @@
  * the set than a page ("few") goes straight to PostgreSQL (6) for this
  * long, without the context and the script, which would most likely say
  * the same.  PostgreSQL's page is the truth whichever way a page comes, so
- * this changes only what a page costs.  One slot a reader id (modulo):
- * another reader in the slot only makes a page take the usual way.
+ * this changes only what a page costs.
  */
 #define NGX_HTTP_SOCIAL_FEED_QUIET       4096
 #define NGX_HTTP_SOCIAL_FEED_QUIET_TIME  5000
-
-
-typedef struct {
-    int64_t                         reader;
-    ngx_msec_t                      until;
-} ngx_http_social_feed_quiet_t;
 
 
 
@@ -115,13 +108,11 @@ static ngx_int_t ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx,
     PGresult *res, int row, int col, ngx_uint_t post,
     ngx_http_social_argv_t *a, ngx_uint_t slot);
 static void ngx_http_social_feed_pg(ngx_http_social_ctx_t *ctx);
-static ngx_http_social_feed_quiet_t *ngx_http_social_feed_quiet_slot(
-    int64_t reader);
 static void ngx_http_social_feed_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 
 
-static ngx_http_social_feed_quiet_t
+static ngx_http_social_feed_mark_t
     ngx_http_social_feed_quiet[NGX_HTTP_SOCIAL_FEED_QUIET];
 
 
@@ -131,9 +122,8 @@ static ngx_http_social_feed_quiet_t
 ngx_int_t
 ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
 {
-    int64_t                        before, bound;
-    ngx_http_social_feed_t        *f;
-    ngx_http_social_feed_quiet_t  *quiet;
+    int64_t                  before, bound;
+    ngx_http_social_feed_t  *f;
 
     f = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_social_feed_t));
     if (f == NULL) {
@@ -172,10 +162,9 @@ ngx_http_social_feed(ngx_http_social_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    quiet = ngx_http_social_feed_quiet_slot(ctx->user_id);
-
-    if (quiet->reader == ctx->user_id
-        && (ngx_msec_int_t) (quiet->until - ngx_current_msec) > 0)
+    if (ngx_http_social_feed_marked(ngx_http_social_feed_quiet,
+                                    NGX_HTTP_SOCIAL_FEED_QUIET,
+                                    ctx->user_id))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "social feed: a quiet reader, from postgres");
@@ -409,12 +398,11 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
 static void
 ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
-    u_char                        *p;
-    ngx_str_t                      ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];
-    ngx_uint_t                     i, n, missing;
-    redisReply                   **el, *status, *member;
-    ngx_http_social_feed_quiet_t  *quiet;
-    ngx_http_social_feed_t        *f = ctx->data;
+    u_char                   *p;
+    ngx_str_t                 ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];
+    ngx_uint_t                i, n, missing;
+    redisReply              **el, *status, *member;
+    ngx_http_social_feed_t   *f = ctx->data;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 1
@@ -471,9 +459,9 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     if (status->str[0] == 'f') {
         f->quiet = 1;
-        quiet = ngx_http_social_feed_quiet_slot(ctx->user_id);
-        quiet->reader = ctx->user_id;
-        quiet->until = ngx_current_msec + NGX_HTTP_SOCIAL_FEED_QUIET_TIME;
+        ngx_http_social_feed_mark(ngx_http_social_feed_quiet,
+                                  NGX_HTTP_SOCIAL_FEED_QUIET, ctx->user_id,
+                                  NGX_HTTP_SOCIAL_FEED_QUIET_TIME);
     }
 
     if (f->short_page && f->top >= f->last) {
@@ -870,16 +858,6 @@ ngx_http_social_feed_object(ngx_http_social_ctx_t *ctx, PGresult *res,
     ngx_http_social_argv_set_len(a, slot + 1, (char *) buf, n);
 
     return NGX_OK;
-}
-
-
-/* the slot of a reader among the worker's quiet readers */
-
-static ngx_http_social_feed_quiet_t *
-ngx_http_social_feed_quiet_slot(int64_t reader)
-{
-    return &ngx_http_social_feed_quiet[(uint64_t) reader
-                                       % NGX_HTTP_SOCIAL_FEED_QUIET];
 }
 
 

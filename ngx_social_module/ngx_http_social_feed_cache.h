@@ -123,6 +123,17 @@ enum {
 #define NGX_HTTP_SOCIAL_FEED_PUT_NKEYS_TEXT  "1"
 
 
+/*
+ * A worker's readers marked for a while (the quiet ones of _feed.c, the
+ * distrusted ones of _feed_context.c): one slot a reader id (modulo),
+ * another reader in the slot only ends a mark early
+ */
+typedef struct {
+    int64_t                         reader;
+    ngx_msec_t                      until;
+} ngx_http_social_feed_mark_t;
+
+
 /* what a delete or a change takes out of the feed in Redis */
 
 typedef struct {
@@ -145,6 +156,10 @@ ngx_int_t ngx_http_social_feed_cache_init_process(ngx_cycle_t *cycle,
     ngx_http_social_main_conf_t *smcf);
 void ngx_http_social_feed_cache_exit_process(void);
 void ngx_http_social_feed_changed(void);
+void ngx_http_social_feed_mark(ngx_http_social_feed_mark_t *marks,
+    ngx_uint_t n, int64_t reader, ngx_msec_t time);
+ngx_uint_t ngx_http_social_feed_marked(ngx_http_social_feed_mark_t *marks,
+    ngx_uint_t n, int64_t reader);
 void ngx_http_social_feed_distrust(const char *reader);
 ngx_uint_t ngx_http_social_feed_trusts(int64_t reader);
 void ngx_http_social_feed_forget(ngx_http_social_ctx_t *ctx,

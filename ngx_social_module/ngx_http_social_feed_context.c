@@ -25,19 +25,13 @@
  * The worker's readers whose context a write changed when Redis could not
  * be told (a write's call failed): their reads here take the context from
  * PostgreSQL for as long as a context is kept, and keep it again, right,
- * for every worker.  One slot a reader id (modulo).
+ * for every worker.
  */
 #define NGX_HTTP_SOCIAL_FEED_DISTRUST       1024
 #define NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME  60000
 
 
-typedef struct {
-    int64_t                         reader;
-    ngx_msec_t                      until;
-} ngx_http_social_feed_distrust_t;
-
-
-static ngx_http_social_feed_distrust_t
+static ngx_http_social_feed_mark_t
     ngx_http_social_feed_distrusted[NGX_HTTP_SOCIAL_FEED_DISTRUST];
 
 
@@ -173,8 +167,7 @@ ngx_http_social_script_t  ngx_http_social_feed_known_script = {
 void
 ngx_http_social_feed_distrust(const char *reader)
 {
-    int64_t                           id;
-    ngx_http_social_feed_distrust_t  *d;
+    int64_t  id;
 
     if (reader == NULL) {
         return;
@@ -182,24 +175,45 @@ ngx_http_social_feed_distrust(const char *reader)
 
     id = ngx_atoof((u_char *) reader, ngx_strlen(reader));
 
-    if (id <= 0) {
-        return;
+    if (id > 0) {
+        ngx_http_social_feed_mark(ngx_http_social_feed_distrusted,
+                                  NGX_HTTP_SOCIAL_FEED_DISTRUST, id,
+                                  NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME);
     }
-
-    d = &ngx_http_social_feed_distrusted[id % NGX_HTTP_SOCIAL_FEED_DISTRUST];
-    d->reader = id;
-    d->until = ngx_current_msec + NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME;
 }
 
 
 ngx_uint_t
 ngx_http_social_feed_trusts(int64_t reader)
 {
-    ngx_http_social_feed_distrust_t  *d;
+    return !ngx_http_social_feed_marked(ngx_http_social_feed_distrusted,
+                                        NGX_HTTP_SOCIAL_FEED_DISTRUST,
+                                        reader);
+}
 
-    d = &ngx_http_social_feed_distrusted[reader
-                                         % NGX_HTTP_SOCIAL_FEED_DISTRUST];
 
-    return d->reader != reader
-           || (ngx_msec_int_t) (d->until - ngx_current_msec) <= 0;
+/* a reader marked for "time" ms */
+
+void
+ngx_http_social_feed_mark(ngx_http_social_feed_mark_t *marks, ngx_uint_t n,
+    int64_t reader, ngx_msec_t time)
+{
+    ngx_http_social_feed_mark_t  *m;
+
+    m = &marks[(uint64_t) reader % n];
+    m->reader = reader;
+    m->until = ngx_current_msec + time;
+}
+
+
+ngx_uint_t
+ngx_http_social_feed_marked(ngx_http_social_feed_mark_t *marks, ngx_uint_t n,
+    int64_t reader)
+{
+    ngx_http_social_feed_mark_t  *m;
+
+    m = &marks[(uint64_t) reader % n];
+
+    return m->reader == reader
+           && (ngx_msec_int_t) (m->until - ngx_current_msec) > 0;
 }
