@@ -1,7 +1,7 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 
-# Writes that commit together (ngx_http_social_batch.c, migrations 008 and
-# 009), against the real module: concurrent writes share transactions; a
+# Writes that commit together (ngx_http_social_batch.c, migrations 008,
+# 009 and 012), against the real module: concurrent writes share transactions; a
 # write that fails in a batch fails alone; a batch whose answer is lost
 # (its connection timed out or was killed during the COMMIT) is answered
 # once PostgreSQL says whether it committed, never twice; the reader's own
@@ -320,7 +320,53 @@ from the top again: own one between
 
 
 
-=== TEST 11: the test triggers go
+=== TEST 11: one batch of posts, likes and follows (three statements, whatever their number): the same like and the same follow asked twice are made once, a missing post and a missing user are 404, each answered as if alone
+--- init
+my ($post) = Social::social_sql("SELECT post_id FROM posts WHERE content = 'a39'");
+# the writes wait behind the tables' lock, and go together
+my $lock = ::child(sub { Social::social_sql("BEGIN; LOCK TABLE posts, likes, follows IN SHARE MODE; SELECT pg_sleep(0.8); COMMIT") });
+::sleep_for(0.2);
+my @requests = ((map { ::post_request($_, "c$_") } 21 .. 25),
+                ::put_request(31, "/posts/$post/like"),
+                ::put_request(31, "/posts/$post/like"),
+                ::put_request(32, "/user/39/follow"),
+                ::put_request(32, "/user/39/follow"),
+                ::put_request(33, "/posts/999999999/like"),
+                ::put_request(34, "/user/999999999/follow"));
+my ($statuses, $answers) = Social::social_at_once(0, \@requests);
+waitpid $lock, 0;
+::out($statuses);
+my $right = grep { $answers->[$_ - 21] =~ /"author_id":$_,"content":"c$_"/ } 21 .. 25;
+::out("posts answered with their own: $right");
+::out(::count_sql("SELECT count(*) FROM likes WHERE user_id = 31 AND post_id = $post") . " like, "
+      . ::count_sql("SELECT count(*) FROM events WHERE type = 'like' AND actor_id = 31") . " like event, "
+      . ::count_sql("SELECT count(*) FROM follows WHERE follower_id = 32 AND followed_id = 39") . " follow, "
+      . ::count_sql("SELECT count(*) FROM events WHERE type = 'follow' AND actor_id = 32") . " follow event");
+my ($status, $body) = Social::social_http('GET', '/user/39', undef, ::auth(39));
+::out($body =~ /"followers":(\d+)/ ? "u39's followers: $1" : $body);
+# the function itself, one batch for certain: write i's row is answer i
+# (a like: post, user; a follow: follower, followed)
+::out(join "\n", Social::social_sql("SELECT coalesce(c0, '-') || ' ' || coalesce(c1, '-') || ' ' || coalesce(c2, '-') FROM social_write_batch('test-11-' || gen_random_uuid(), '{like,post,follow,like,unlike,follow,unfollow}', ARRAY['$post', '26', '38', '$post', '$post', '38', '37'], '{35,d26,35,35,36,35,35}')"));
+::out(::count_sql("SELECT count(*) FROM likes WHERE user_id = 35 AND post_id = $post") . " like, "
+      . ::count_sql("SELECT count(*) FROM follows WHERE followed_id = 35 AND follower_id IN (37, 38)") . " follow, "
+      . ::count_sql("SELECT count(*) FROM posts WHERE content = 'd26' AND author_id = 26") . " post");
+--- response_body_like
+^201:5 204:4 404:2
+posts answered with their own: 5
+1 like, 1 like event, 1 follow, 1 follow event
+u39's followers: 2
+true - \{\d+\}
+\d+ 26 d26
+true false -
+true - \{\d+\}
+true - \{\d+\}
+true false -
+true false -
+1 like, 1 follow, 1 post
+
+
+
+=== TEST 12: the test triggers go
 --- init
 Social::social_sql("DROP TRIGGER test_poison ON posts; DROP TRIGGER test_slow_commit ON posts; DROP FUNCTION test_poison(); DROP FUNCTION test_slow_commit()");
 ::out("gone");
