@@ -36,21 +36,22 @@ static ngx_http_social_feed_mark_t
 
 
 /*
- * Lua, the read's walk, once the context is known: "ids" the followed
- * (the reader first), "follow" and "block" them as sets, "own" the
- * reader's newest event
+ * Lua, the read's walk, once the context is known: "follow" and "block"
+ * the followed (the reader among them) and those in a block with the
+ * reader, as sets; "own" the reader's newest event
  */
 
 #define NGX_HTTP_SOCIAL_FEED_LUA_WALK                                        \
-    "local topv = redis.call('GET', KEYS[2]) "                               \
+    "local tbo = redis.call('MGET', KEYS[2], KEYS[3], '"                     \
+                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') "                 \
+    "local topv = tbo[1] "                                                   \
     "local top = tonumber(topv) "                                            \
-    "local bottom = tonumber(redis.call('GET', KEYS[3])) "                   \
+    "local bottom = tonumber(tbo[2]) "                                       \
     "if not top or not bottom "                                              \
     "   or (top > 0 and redis.call('EXISTS', KEYS[1]) == 0) then "           \
     "  return {'stale'} end "                                                \
     "local need, cap = tonumber(ARGV[2]), tonumber(ARGV[3]) "                \
-    "local objgen = redis.call('GET', '"                                     \
-                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') or '0' "          \
+    "local objgen = tbo[3] or '0' "                                          \
     /*                                                                       \
      * fewer members of the reader and the followed than wanted, as their    \
      * counts say: asked when the first members walked did not make the      \
@@ -61,7 +62,8 @@ static ngx_http_social_feed_mark_t
     "  if bottom == 0 or tonumber(redis.call('HGET', A, '*')) "              \
     "                    ~= redis.call('ZCARD', KEYS[1]) then "              \
     "    return false end "                                                  \
-    "  local sum, i = 0, 1 "                                                 \
+    "  local ids, sum, i = {}, 0, 1 "                                        \
+    "  for id in pairs(follow) do ids[#ids + 1] = id end "                   \
     "  while i <= #ids and sum < need do "                                   \
     "    local j = math.min(i + 999, #ids) "                                 \
     "    for _, c in ipairs(redis.call('HMGET', A, unpack(ids, i, j))) do "  \
@@ -119,12 +121,13 @@ ngx_http_social_script_t  ngx_http_social_feed_read_script = {
      */
     "local nf = tonumber(ARGV[4]) "
     "local own = ARGV[6] "
-    "local ids, follow, block = {}, {}, {} "
-    "for i = 7, 6 + nf do ids[#ids + 1] = ARGV[i] follow[ARGV[i]] = true end "
-    "for i = 7 + nf, #ARGV do block[ARGV[i]] = true end "
+    "local follow, block = {}, {} "
+    "for i = 7, 6 + nf do follow[ARGV[i]] = 1 end "
+    "for i = 7 + nf, #ARGV do block[ARGV[i]] = 1 end "
+    /* kept as JSON: cjson.decode makes the two sets in C, not in Lua */
     "if (redis.call('GET', KEYS[5]) or '0') == ARGV[5] then "
-    "  redis.call('SET', KEYS[4], ARGV[5] .. '|' .. own .. '|' .. nf .. '|' "
-    "             .. table.concat(ARGV, ',', 7, #ARGV), "
+    "  redis.call('SET', KEYS[4], ARGV[5] .. '|' .. own .. '|' "
+    "             .. cjson.encode({follow, block}), "
     "             'PX', " NGX_HTTP_SOCIAL_FEED_CONTEXT_TTL_TEXT ") "
     "end "
     NGX_HTTP_SOCIAL_FEED_LUA_WALK,
@@ -139,24 +142,18 @@ ngx_http_social_script_t  ngx_http_social_feed_known_script = {
      * KEYS: recent top bottom context rgen; ARGV: before need cap, "1" to
      * read the context from PostgreSQL whatever is kept
      */
-    "local g = redis.call('GET', KEYS[5]) or '0' "
-    "local c = redis.call('GET', KEYS[4]) "
+    "local v = redis.call('MGET', KEYS[5], KEYS[4], '"
+                       NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "', '"
+                       NGX_HTTP_SOCIAL_KEY_FEED_LOADED "') "
+    "local g, c = v[1] or '0', v[2] "
     "if not c or ARGV[4] == '1' then return {'context', g} end "
     /* a write the set may not hold yet: PostgreSQL's newest is asked */
-    "if tonumber(redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "') "
-    "            or '0') "
-    "   > tonumber(redis.call('GET', '" NGX_HTTP_SOCIAL_KEY_FEED_LOADED "') "
-    "              or '0') then "
+    "if tonumber(v[3] or '0') > tonumber(v[4] or '0') then "
     "  return {'context', g} end "
-    "local cg, own, nf, list = string.match(c, "
-    "  '^([^|]*)|(%d+)|(%d+)|([%d,]*)$') "
+    "local cg, own, sets = string.match(c, '^([^|]*)|(%d+)|(%[{.*)$') "
     "if cg ~= g then return {'context', g} end "
-    "nf = tonumber(nf) "
-    "local ids, follow, block = {}, {}, {} "
-    "for id in string.gmatch(list, '%d+') do "
-    "  if #ids < nf then ids[#ids + 1] = id follow[id] = true "
-    "  else block[id] = true end "
-    "end "
+    "local fb = cjson.decode(sets) "
+    "local follow, block = fb[1], fb[2] "
     NGX_HTTP_SOCIAL_FEED_LUA_WALK,
     ""
 };

@@ -51,10 +51,12 @@ sub kept {
     my $g = Social::social_redis('GET', 'social:feed:rgen:1');
     $g = '0' if $g eq '';
     return 'none' if $c eq '';
-    my ($cg, $own, $n, $ids) = $c =~ /^([^|]*)\|(\d+)\|(\d+)\|([\d,]*)$/
+    # "gen|own|[{followed: 1}, {in a block: 1}]" (JSON, cjson's)
+    my ($cg, $own, $f) = $c =~ /^([^|]*)\|(\d+)\|\[\{([^}]*)\},\{[^}]*\}\]$/
         or return "malformed: $c";
+    my @f = sort { $a <=> $b } $f =~ /"(\d+)":1/g;
     return ($cg eq $g ? 'current' : "old ($cg, now $g)")
-           . ", follows $n: " . join(',', (split /,/, $ids)[0 .. $n - 1]);
+           . ", follows " . scalar(@f) . ": " . join(',', @f);
 }
 
 # waits until the set holds every event, for at most 5 s
@@ -158,7 +160,7 @@ a1 b2 b1 + 1 follow
 --- init
 ::settled();
 my $g = Social::social_redis('GET', 'social:feed:rgen:1');
-Social::social_redis('SET', 'social:feed:ctx:1', ($g + 1000) . '|0|2|1,4');
+Social::social_redis('SET', 'social:feed:ctx:1', ($g + 1000) . '|0|[{"1":1,"4":1},{}]');
 ::out(::page());
 ::out(::kept());
 --- response_body
