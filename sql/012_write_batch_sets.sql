@@ -12,7 +12,10 @@
 -- unblock: rarer, and each still a statement of its own), each seeing
 -- what went before.  The answer is still one row per write, in the
 -- order of the writes, and the posts' events are made in the order of
--- the post writes (social_write_batch_posts() reads them back so).
+-- the post writes (social_write_batch_posts() reads them back so).  Likes
+-- and follows go in in the order of their keys, so that two batches that
+-- share some never wait on each other both ways (a deadlock, which
+-- PostgreSQL would end after a second by refusing one batch).
 
 SET client_min_messages = warning;
 
@@ -56,7 +59,7 @@ BEGIN
                         WHERE k = 'post'
                         ORDER BY i),
                  p AS (INSERT INTO posts (author_id, content)
-                       SELECT a, b FROM w
+                       SELECT a, b FROM w ORDER BY i
                        RETURNING post_id, author_id, content, created_at),
                  e AS (INSERT INTO events (actor_id, type, post_id,
                                            created_at)
@@ -96,7 +99,7 @@ BEGIN
                               AS found
                          FROM w LEFT JOIN posts p ON p.post_id = w.a),
                  l AS (INSERT INTO likes (user_id, post_id)
-                       SELECT b, a FROM t WHERE found ORDER BY i
+                       SELECT b, a FROM t WHERE found ORDER BY b, a
                        ON CONFLICT DO NOTHING RETURNING user_id, post_id),
                  e AS (INSERT INTO events (actor_id, type, post_id)
                        SELECT user_id, 'like', post_id FROM l)
@@ -126,7 +129,7 @@ BEGIN
                  f AS (INSERT INTO follows (follower_id, followed_id)
                        SELECT a, b FROM t
                         WHERE found AND NOT blocked
-                        ORDER BY i
+                        ORDER BY a, b
                        ON CONFLICT DO NOTHING
                        RETURNING follower_id, followed_id),
                  e AS (INSERT INTO events (actor_id, type, target_id)
