@@ -615,7 +615,9 @@ ngx_http_social_batch_deliver(ngx_http_social_batch_write_t *w,
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
         r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
         if (r == NULL) {
+            /* never the whole batch's rows: this write's only, or none */
             reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+            res = NULL;
             goto deliver;
         }
 
@@ -632,6 +634,7 @@ ngx_http_social_batch_deliver(ngx_http_social_batch_write_t *w,
             PQclear(r);
             r = NULL;
             reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+            res = NULL;
             goto deliver;
         }
 
@@ -645,6 +648,7 @@ ngx_http_social_batch_deliver(ngx_http_social_batch_write_t *w,
                 PQclear(r);
                 r = NULL;
                 reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+                res = NULL;
                 goto deliver;
             }
         }

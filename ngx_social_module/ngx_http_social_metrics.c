@@ -576,6 +576,12 @@ ngx_http_social_metrics_backends(u_char *p, u_char *last,
     p = ngx_http_social_metrics_one(p, "social_writes_total", "counter",
             "Writes sent in batches, each time it was sent.",
             st->counters.writes);
+    p = ngx_http_social_metrics_one(p, "social_read_batches_total",
+            "counter", "Statements of reads that went together.",
+            st->counters.read_batches);
+    p = ngx_http_social_metrics_one(p, "social_reads_total", "counter",
+            "Reads sent in those statements.",
+            st->counters.reads);
     p = ngx_http_social_metrics_one(p, "social_redis_connected", "gauge",
             "Workers connected to Redis.", sum.redis_up);
     p = ngx_http_social_metrics_one(p, "social_redis_errors_total",

@@ -14,6 +14,7 @@
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_batch.h"
+#include "ngx_http_social_reads.h"
 #include "ngx_http_social_redis.h"
 #include "ngx_http_social_revoke.h"
 #include "ngx_http_social_password.h"
@@ -791,6 +792,7 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
     ngx_http_social_counts_exit_process();
     ngx_http_social_revoke_exit_process();
     ngx_http_social_batch_exit_process();
+    ngx_http_social_reads_exit_process();
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();
 }

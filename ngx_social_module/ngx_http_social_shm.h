@@ -75,6 +75,8 @@ typedef struct {
     ngx_atomic_t                    hash_refused;
     ngx_atomic_t                    write_batches;
     ngx_atomic_t                    writes;
+    ngx_atomic_t                    read_batches;
+    ngx_atomic_t                    reads;
 } ngx_http_social_counters_t;
 
 

@@ -46,6 +46,7 @@
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_access.h"
 #include "ngx_http_social_counts.h"
+#include "ngx_http_social_reads.h"
 
 
 /*
@@ -180,11 +181,23 @@ static const char  ngx_http_social_sql_user[] =
     "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS NGX_HTTP_SOCIAL_USER_FROM
     " WHERE u.user_id = $1";
 
-/* GET: nobody in a block with the reader, either way */
-static const char  ngx_http_social_sql_user_visible[] =
-    "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS NGX_HTTP_SOCIAL_USER_FROM
-    " WHERE u.user_id = $1 "
-    "   AND NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("u.user_id", "$2");
+/*
+ * GET, the reads of a worker's concurrent requests in one statement
+ * (_reads.c): $1 the users, $2 their readers; a row for each user who
+ * exists and is in no block with their reader, either way, with the
+ * read's place last
+ */
+static ngx_http_social_reads_t  ngx_http_social_user_reads = {
+    "SELECT " NGX_HTTP_SOCIAL_USER_COLUMNS ", q.i "
+    "  FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY "
+    "       AS q(id, reader, i) "
+    "  JOIN users u ON u.user_id = q.id "
+    NGX_HTTP_SOCIAL_SQL_COUNTS_FROM
+    " WHERE NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("u.user_id", "q.reader")
+    " ORDER BY q.i",
+    NGX_HTTP_SOCIAL_USER_COL_POSTS + 1,
+    NULL
+};
 
 static const char  ngx_http_social_sql_user_hash[] =
     "SELECT password_hash FROM users WHERE user_id = $1";
@@ -292,8 +305,9 @@ ngx_http_social_user_read(ngx_http_social_ctx_t *ctx)
 
     u->values[1] = ngx_http_social_int64(ctx, ctx->user_id);
 
-    return ngx_http_social_pg_or_503(ctx, ngx_http_social_sql_user_visible, 2,
-                                     u->values, ngx_http_social_user_show);
+    return ngx_http_social_reads_add(ctx, &ngx_http_social_user_reads,
+                                     u->values[0], u->values[1],
+                                     ngx_http_social_user_show);
 }
 
 

@@ -385,3 +385,46 @@ Social::social_sql("TRUNCATE posts CASCADE");
 9 1/1/0
 wrong: none
 0 posts counted
+
+
+
+=== TEST 14: GET /user of many readers at once: their reads share statements, and each reader gets their own answer (a block either way, an unknown and a deleted user are 404 among them; the email to oneself only)
+--- http_config eval: $main::Still
+--- config eval: $Social::Locations . "    location = /metrics { social_endpoint metrics; }\n"
+--- init
+Social::social_sql("INSERT INTO blocks (blocker_id, blocked_id) VALUES (7, 8) ON CONFLICT DO NOTHING");
+my %exists = map { $_ => 1 } Social::social_sql("SELECT user_id FROM users");
+my ($unknown) = Social::social_sql("SELECT max(user_id) + 1000 FROM users");
+# 7 and 8 in a block, each read by the other and by someone else
+my %target = (7 => 8, 8 => 7, 13 => 8, 14 => 7, 9 => $unknown, 11 => 11,
+              12 => 4);
+my @readers = grep { $_ != 10 } 7 .. 46;
+for my $k (@readers) {
+    $target{$k} //= $exists{$k + 1} ? $k + 1 : 1;
+}
+my $metric = sub {
+    my ($status, $body) = Social::social_http('GET', '/metrics');
+    return $body =~ /^$_[0] (\d+)$/m ? $1 : "none";
+};
+my ($b0, $n0) = ($metric->('social_read_batches_total'), $metric->('social_reads_total'));
+my ($statuses, $answers) = Social::social_at_once(0, [ map { ::put_request('GET', $_, "/user/$target{$_}") } @readers ]);
+my ($b1, $n1) = ($metric->('social_read_batches_total'), $metric->('social_reads_total'));
+::out($statuses);
+my @wrong;
+for my $i (0 .. $#readers) {
+    my ($k, $a) = ($readers[$i], $answers->[$i]);
+    my $t = $target{$k};
+    my $found = $k != 7 && $k != 8 && $exists{$t};
+    my $ok = $found
+        ? $a =~ m{^HTTP/1\.1 200 } && $a =~ /"user_id":$t,/
+          && ($k == $t ? 1 : 0) == ($a =~ /"email":/ ? 1 : 0)
+        : $a =~ m{^HTTP/1\.1 404 } && $a =~ /"code":"not_found"/;
+    push @wrong, "$k:$t" unless $ok;
+}
+::out("wrong answers: " . (@wrong ? "@wrong" : "none"));
+::out("reads: " . ($n1 - $n0) . ", in fewer statements: "
+      . ($b1 - $b0 < $n1 - $n0 ? "yes" : "no (" . ($b1 - $b0) . ")"));
+--- response_body
+200:35 404:4
+wrong answers: none
+reads: 39, in fewer statements: yes

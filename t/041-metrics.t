@@ -86,6 +86,8 @@ social_postgres_pool_busy gauge
 social_postgres_pool_size gauge
 social_postgres_pool_waiting gauge
 social_postgres_wait_timeouts_total counter
+social_read_batches_total counter
+social_reads_total counter
 social_redis_connected gauge
 social_redis_errors_total counter
 social_redis_timeouts_total counter
