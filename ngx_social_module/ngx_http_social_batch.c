@@ -113,9 +113,6 @@ static ngx_event_t   ngx_http_social_batch_event;
 static ngx_event_t   ngx_http_social_batch_retry;   /* no memory a moment */
 static ngx_uint_t    ngx_http_social_batch_ready;
 
-static char         *ngx_http_social_batch_names[NGX_HTTP_SOCIAL_BATCH_COLS] =
-    { "c0", "c1", "c2", "c3", "c4" };
-
 
 ngx_int_t
 ngx_http_social_batch_write(ngx_http_social_ctx_t *ctx, const char *kind,
@@ -138,7 +135,17 @@ ngx_http_social_batch_write(ngx_http_social_ctx_t *ctx, const char *kind,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_social_batch_nwaiting >= ctx->smcf->pg_queue_size) {
+    /*
+     * what the batches not yet in flight take at once, then the queue's
+     * room (with social_postgres_queue 0, a write goes only when a batch
+     * can take it)
+     */
+
+    if (ngx_http_social_batch_nwaiting
+        >= ctx->smcf->pg_queue_size
+           + (NGX_HTTP_SOCIAL_BATCH_FLIGHT - ngx_http_social_batch_nflight)
+             * NGX_HTTP_SOCIAL_BATCH_MAX)
+    {
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "social: the write queue is full (%ui)",
                       ngx_http_social_batch_nwaiting);
@@ -197,28 +204,21 @@ ngx_http_social_batch_run(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_social_batch_send(void)
 {
-    ngx_pool_t                     *pool;
     ngx_queue_t                    *q;
     ngx_http_social_ctx_t          *ctx;
     ngx_http_social_batch_t        *b;
     ngx_http_social_batch_write_t  *w;
 
-    pool = ngx_create_pool(4096, ngx_cycle->log);
-    if (pool == NULL) {
+    q = ngx_queue_head(&ngx_http_social_batch_waiting);
+    w = ngx_queue_data(q, ngx_http_social_batch_write_t, queue);
+
+    ctx = ngx_http_social_task_create(w->op.ctx->smcf,
+                                      sizeof(ngx_http_social_batch_t));
+    if (ctx == NULL) {
         return NGX_ERROR;
     }
 
-    b = ngx_pcalloc(pool, sizeof(ngx_http_social_batch_t));
-    ctx = ngx_pcalloc(pool, sizeof(ngx_http_social_ctx_t));
-    if (b == NULL || ctx == NULL) {
-        ngx_destroy_pool(pool);
-        return NGX_ERROR;
-    }
-
-    ctx->pool = pool;
-    ctx->log = ngx_cycle->log;
-    ngx_queue_init(&ctx->ops);
-    ctx->data = b;
+    b = ctx->data;
     b->ctx = ctx;
 
     while (!ngx_queue_empty(&ngx_http_social_batch_waiting)
@@ -241,8 +241,6 @@ ngx_http_social_batch_send(void)
             break;
         }
     }
-
-    ctx->smcf = b->writes[0]->op.ctx->smcf;
 
     ngx_queue_insert_tail(&ngx_http_social_batch_flight, &b->queue);
     ngx_http_social_batch_nflight++;
@@ -597,84 +595,23 @@ static void
 ngx_http_social_batch_deliver(ngx_http_social_batch_write_t *w,
     PGresult *res, ngx_uint_t row, ngx_uint_t reason)
 {
-    int                             i;
-    PGresult                       *r;
-    PGresAttDesc                    attrs[NGX_HTTP_SOCIAL_BATCH_COLS];
-    ngx_connection_t               *c;
     ngx_http_social_ctx_t          *ctx;
     ngx_http_social_pg_handler_pt   handler;
 
     ctx = w->op.ctx;
-    r = NULL;
+    handler = w->handler;
 
     if (ctx == NULL) {
+        /* the request went away while its write was in flight */
         ngx_free(w);
         return;
     }
 
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-        if (r == NULL) {
-            /* never the whole batch's rows: this write's only, or none */
-            reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
-            res = NULL;
-            goto deliver;
-        }
-
-        ngx_memzero(attrs, sizeof(attrs));
-
-        for (i = 0; i < NGX_HTTP_SOCIAL_BATCH_COLS; i++) {
-            attrs[i].name = ngx_http_social_batch_names[i];
-            attrs[i].typid = 25;            /* text */
-            attrs[i].typlen = -1;
-            attrs[i].atttypmod = -1;
-        }
-
-        if (!PQsetResultAttrs(r, NGX_HTTP_SOCIAL_BATCH_COLS, attrs)) {
-            PQclear(r);
-            r = NULL;
-            reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
-            res = NULL;
-            goto deliver;
-        }
-
-        for (i = 0; i < NGX_HTTP_SOCIAL_BATCH_COLS; i++) {
-            if (!PQsetvalue(r, 0, i,
-                            PQgetisnull(res, row, i)
-                            ? NULL : PQgetvalue(res, row, i),
-                            PQgetisnull(res, row, i)
-                            ? -1 : PQgetlength(res, row, i)))
-            {
-                PQclear(r);
-                r = NULL;
-                reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
-                res = NULL;
-                goto deliver;
-            }
-        }
-
-        res = r;
-    }
-
-deliver:
-
-    handler = w->handler;
-
     ngx_http_social_op_unlink(&w->op);
     ngx_free(w);
 
-    ctx->backend_error = reason;
-    c = ctx->request ? ctx->request->connection : NULL;
-
-    handler(ctx, res);
-
-    if (r) {
-        PQclear(r);
-    }
-
-    if (c) {
-        ngx_http_run_posted_requests(c);
-    }
+    ngx_http_social_pg_deliver(ctx, handler, res, (int) row,
+                               NGX_HTTP_SOCIAL_BATCH_COLS, reason);
 }
 
 

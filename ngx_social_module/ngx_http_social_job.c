@@ -202,26 +202,14 @@ ngx_http_social_job_kick(ngx_http_social_job_t *job)
 static ngx_http_social_ctx_t *
 ngx_http_social_job_ctx(ngx_http_social_job_t *job)
 {
-    ngx_pool_t             *pool;
     ngx_http_social_ctx_t  *ctx;
 
-    pool = ngx_create_pool(4096, ngx_cycle->log);
-    if (pool == NULL) {
-        return NULL;
-    }
-
-    ctx = ngx_pcalloc(pool, sizeof(ngx_http_social_ctx_t));
+    ctx = ngx_http_social_task_create(job->smcf, 0);
     if (ctx == NULL) {
-        ngx_destroy_pool(pool);
         return NULL;
     }
 
-    ctx->pool = pool;
-    ctx->log = ngx_cycle->log;
-    ctx->smcf = job->smcf;
     ctx->data = job;
-    ngx_queue_init(&ctx->ops);
-
     job->ctx = ctx;
 
     return ctx;

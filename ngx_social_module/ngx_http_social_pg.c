@@ -30,6 +30,7 @@ static void ngx_http_social_pg_detach(ngx_http_social_op_t *op);
 static void ngx_http_social_pg_prepared(ngx_http_social_pg_conn_t *conn,
     ngx_http_social_pg_op_t *op, PGresult *res);
 static void ngx_http_social_pg_free(ngx_http_social_pg_conn_t *conn);
+static PGresult *ngx_http_social_pg_row(PGresult *res, int row, int ncols);
 
 
 ngx_http_social_pg_pool_t  *ngx_http_social_pg_pool;
@@ -101,6 +102,98 @@ ngx_http_social_pg_exit_process(void)
     }
 
     ngx_http_social_pg_pool = NULL;
+}
+
+
+/* a statement shared by several requests: one request's answer */
+
+void
+ngx_http_social_pg_deliver(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_pg_handler_pt handler, PGresult *res, int row,
+    int ncols, ngx_uint_t reason)
+{
+    PGresult          *own;
+    ngx_connection_t  *c;
+
+    own = NULL;
+
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        /* never the whole statement's rows: this request's only, or none */
+
+        own = ngx_http_social_pg_row(res, row, ncols);
+        res = own;
+
+        if (own == NULL) {
+            reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+        }
+    }
+
+    ctx->backend_error = reason;
+    c = ctx->request ? ctx->request->connection : NULL;
+
+    handler(ctx, res);
+
+    if (own) {
+        PQclear(own);
+    }
+
+    if (c) {
+        ngx_http_run_posted_requests(c);
+    }
+}
+
+
+/* a result of row's first ncols columns (none when row is -1) */
+
+static PGresult *
+ngx_http_social_pg_row(PGresult *res, int row, int ncols)
+{
+    int            i;
+    PGresult      *own;
+    PGresAttDesc   attrs[NGX_HTTP_SOCIAL_PG_ROW_COLS];
+
+    if (ncols > NGX_HTTP_SOCIAL_PG_ROW_COLS || ncols > PQnfields(res)
+        || row >= PQntuples(res))
+    {
+        return NULL;
+    }
+
+    own = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    if (own == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(attrs, sizeof(attrs));
+
+    for (i = 0; i < ncols; i++) {
+        attrs[i].name = PQfname(res, i);
+        attrs[i].typid = PQftype(res, i);
+        attrs[i].typlen = PQfsize(res, i);
+        attrs[i].atttypmod = PQfmod(res, i);
+    }
+
+    if (!PQsetResultAttrs(own, ncols, attrs)) {
+        goto failed;
+    }
+
+    for (i = 0; row >= 0 && i < ncols; i++) {
+        if (!PQsetvalue(own, 0, i,
+                        PQgetisnull(res, row, i)
+                        ? NULL : PQgetvalue(res, row, i),
+                        PQgetisnull(res, row, i)
+                        ? -1 : PQgetlength(res, row, i)))
+        {
+            goto failed;
+        }
+    }
+
+    return own;
+
+failed:
+
+    PQclear(own);
+
+    return NULL;
 }
 
 

@@ -41,5 +41,18 @@ ngx_int_t ngx_http_social_pg_end(ngx_http_social_ctx_t *ctx,
 void ngx_http_social_pg_release(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_pg_gauges(void);
 
+/* the columns of a row that ngx_http_social_pg_deliver() hands on, at most */
+#define NGX_HTTP_SOCIAL_PG_ROW_COLS  16
+
+/*
+ * a statement shared by several requests (_batch.c, _reads.c): one
+ * request's handler runs with a result of its own, row's first ncols
+ * columns or no row (row -1); with a failed result as it is; or with NULL
+ * (reason in ctx->backend_error); then the request's posted requests
+ */
+void ngx_http_social_pg_deliver(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_pg_handler_pt handler, PGresult *res, int row,
+    int ncols, ngx_uint_t reason);
+
 
 #endif /* _NGX_HTTP_SOCIAL_PG_H_INCLUDED_ */

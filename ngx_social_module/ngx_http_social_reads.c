@@ -33,7 +33,7 @@
 #define NGX_HTTP_SOCIAL_READS_MAX     64
 #define NGX_HTTP_SOCIAL_READS_FLIGHT  2
 #define NGX_HTTP_SOCIAL_READS_KINDS   4
-#define NGX_HTTP_SOCIAL_READS_COLS    16
+#define NGX_HTTP_SOCIAL_READS_COLS    NGX_HTTP_SOCIAL_PG_ROW_COLS
 
 
 /* a kind's queue in the worker */
@@ -137,10 +137,16 @@ ngx_http_social_reads_add(ngx_http_social_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* a read that must wait, and the queue's room is taken */
+    /*
+     * what the statements not yet in flight take at once, then the
+     * queue's room (with social_postgres_queue 0, a read goes only when a
+     * statement can take it)
+     */
 
-    if (reads->nflight == NGX_HTTP_SOCIAL_READS_FLIGHT
-        && reads->nwaiting >= ctx->smcf->pg_queue_size)
+    if (reads->nwaiting
+        >= ctx->smcf->pg_queue_size
+           + (NGX_HTTP_SOCIAL_READS_FLIGHT - reads->nflight)
+             * NGX_HTTP_SOCIAL_READS_MAX)
     {
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "social: the read queue is full (%ui)",
@@ -201,28 +207,21 @@ ngx_http_social_reads_run(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_social_reads_send(ngx_http_social_reads_state_t *reads)
 {
-    ngx_pool_t                     *pool;
     ngx_queue_t                    *q;
     ngx_http_social_ctx_t          *ctx;
     ngx_http_social_read_t         *r;
     ngx_http_social_reads_batch_t  *b;
 
-    pool = ngx_create_pool(4096, ngx_cycle->log);
-    if (pool == NULL) {
+    q = ngx_queue_head(&reads->waiting);
+    r = ngx_queue_data(q, ngx_http_social_read_t, queue);
+
+    ctx = ngx_http_social_task_create(r->op.ctx->smcf,
+                                      sizeof(ngx_http_social_reads_batch_t));
+    if (ctx == NULL) {
         return NGX_ERROR;
     }
 
-    b = ngx_pcalloc(pool, sizeof(ngx_http_social_reads_batch_t));
-    ctx = ngx_pcalloc(pool, sizeof(ngx_http_social_ctx_t));
-    if (b == NULL || ctx == NULL) {
-        ngx_destroy_pool(pool);
-        return NGX_ERROR;
-    }
-
-    ctx->pool = pool;
-    ctx->log = ngx_cycle->log;
-    ngx_queue_init(&ctx->ops);
-    ctx->data = b;
+    b = ctx->data;
     b->ctx = ctx;
     b->reads = reads;
 
@@ -238,8 +237,6 @@ ngx_http_social_reads_send(ngx_http_social_reads_state_t *reads)
 
         b->read[b->n++] = r;
     }
-
-    ctx->smcf = b->read[0]->op.ctx->smcf;
 
     ngx_queue_insert_tail(&ngx_http_social_reads_flight, &b->queue);
     reads->nflight++;
@@ -411,24 +408,17 @@ shape:
 }
 
 
-/*
- * the handler of a read, with a result of its own: its row's first ncols
- * columns, or no row (row -1); a failed statement's result as it is
- */
+/* the handler of a read: its row (-1: none), or the statement's failure */
 
 static void
 ngx_http_social_reads_deliver(ngx_http_social_read_t *r, PGresult *res,
     int row, ngx_uint_t ncols, ngx_uint_t reason)
 {
-    int                             i;
-    PGresult                       *own;
-    PGresAttDesc                    attrs[NGX_HTTP_SOCIAL_READS_COLS];
-    ngx_connection_t               *c;
     ngx_http_social_ctx_t          *ctx;
     ngx_http_social_pg_handler_pt   handler;
 
     ctx = r->op.ctx;
-    own = NULL;
+    handler = r->handler;
 
     if (ctx == NULL) {
         /* the request went away while its read was in flight */
@@ -436,69 +426,10 @@ ngx_http_social_reads_deliver(ngx_http_social_read_t *r, PGresult *res,
         return;
     }
 
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        own = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-        if (own == NULL) {
-            reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
-            res = NULL;
-            goto deliver;
-        }
-
-        ngx_memzero(attrs, sizeof(attrs));
-
-        for (i = 0; i < (int) ncols; i++) {
-            attrs[i].name = PQfname(res, i);
-            attrs[i].typid = PQftype(res, i);
-            attrs[i].typlen = PQfsize(res, i);
-            attrs[i].atttypmod = PQfmod(res, i);
-        }
-
-        if (!PQsetResultAttrs(own, (int) ncols, attrs)) {
-            goto failed;
-        }
-
-        for (i = 0; row >= 0 && i < (int) ncols; i++) {
-            if (!PQsetvalue(own, 0, i,
-                            PQgetisnull(res, row, i)
-                            ? NULL : PQgetvalue(res, row, i),
-                            PQgetisnull(res, row, i)
-                            ? -1 : PQgetlength(res, row, i)))
-            {
-                goto failed;
-            }
-        }
-
-        res = own;
-    }
-
-    goto deliver;
-
-failed:
-
-    PQclear(own);
-    own = NULL;
-    res = NULL;
-    reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
-
-deliver:
-
-    handler = r->handler;
-
     ngx_http_social_op_unlink(&r->op);
     ngx_free(r);
 
-    ctx->backend_error = reason;
-    c = ctx->request ? ctx->request->connection : NULL;
-
-    handler(ctx, res);
-
-    if (own) {
-        PQclear(own);
-    }
-
-    if (c) {
-        ngx_http_run_posted_requests(c);
-    }
+    ngx_http_social_pg_deliver(ctx, handler, res, row, (int) ncols, reason);
 }
 
 

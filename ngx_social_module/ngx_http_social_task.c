@@ -22,6 +22,46 @@ static void ngx_http_social_sleep_done(ngx_event_t *ev);
 static void ngx_http_social_sleep_detach(ngx_http_social_op_t *op);
 
 
+/*
+ * a task of its own, for work that no request owns (a job, a batch): its
+ * pool, and size bytes of data in it (ctx->data), zeroed; NULL when there
+ * is no memory
+ */
+
+ngx_http_social_ctx_t *
+ngx_http_social_task_create(ngx_http_social_main_conf_t *smcf, size_t size)
+{
+    ngx_pool_t             *pool;
+    ngx_http_social_ctx_t  *ctx;
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(pool, sizeof(ngx_http_social_ctx_t));
+    if (ctx == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    if (size) {
+        ctx->data = ngx_pcalloc(pool, size);
+        if (ctx->data == NULL) {
+            ngx_destroy_pool(pool);
+            return NULL;
+        }
+    }
+
+    ctx->pool = pool;
+    ctx->log = ngx_cycle->log;
+    ctx->smcf = smcf;
+    ngx_queue_init(&ctx->ops);
+
+    return ctx;
+}
+
+
 /* the backend ops of a request or a job that ends are detached */
 
 void

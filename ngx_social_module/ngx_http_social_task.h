@@ -99,6 +99,8 @@ struct ngx_http_social_op_s {
 };
 
 
+ngx_http_social_ctx_t *ngx_http_social_task_create(
+    ngx_http_social_main_conf_t *smcf, size_t size);
 void ngx_http_social_task_release(ngx_http_social_ctx_t *ctx);
 void ngx_http_social_op_attach(ngx_http_social_ctx_t *ctx,
     ngx_http_social_op_t *op);

@@ -428,3 +428,27 @@ for my $i (0 .. $#readers) {
 200:35 404:4
 wrong answers: none
 reads: 39, in fewer statements: yes
+
+
+
+=== TEST 15: social_postgres_queue 0 (nothing waits): once the pool's connections are made, a read and a write go, each when a statement can take it
+--- http_config eval: $main::Still . "    social_postgres_queue 0;\n"
+--- init
+# the pool connects as the worker starts: until then a statement that
+# would wait is refused (503), which is what the setting says
+my $first;
+for (1 .. 50) {
+    $first = ::counts(11);
+    last unless $first =~ / 503$/;
+    ::sleep_for(0.1);
+}
+my ($posts) = $first =~ m{/(\d+)$};
+::out(defined $posts ? "read" : "no read: $first");
+::out(::post(11, "with no queue") =~ /^\d+$/ ? "posted" : "not posted");
+my ($after) = ::counts(11) =~ m{/(\d+)$};
+::out(defined $after && $after == $posts + 1 ? "read again, one post more"
+                                             : "read again: " . ::counts(11));
+--- response_body
+read
+posted
+read again, one post more
