@@ -14,6 +14,11 @@
  * in proportion to their frequencies (Sainte-Lague: the next slot to the
  * highest frequency / (2 * slots + 1)); the exercises come from the bank
  * and from the user's own utterances that had the error, none twice.
+ *
+ * What a read costs does not grow with the user's history: the own
+ * utterances are the newest of each subcategory as error_recent keeps
+ * them (migration 013), and the bank is the worker's copy
+ * (ngx_http_social_exercise_bank.c), drawn from here.
  */
 
 
@@ -26,6 +31,7 @@
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_points.h"
+#include "ngx_http_social_exercise_bank.h"
 
 
 #define NGX_HTTP_SOCIAL_EXERCISES_MAX  20
@@ -35,29 +41,42 @@
 
 enum {
     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK = 0,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,     /* as first recorded */
     NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_EXERCISE,     /* NULL: none, or own */
-    NGX_HTTP_SOCIAL_EXERCISES_COL_TYPE,         /* NULL: none */
-    NGX_HTTP_SOCIAL_EXERCISES_COL_PROMPT,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_CHOICES,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_ANSWER,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE
+    NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,    /* NULL: none of the own */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_BANK,         /* the bank's version */
+    NGX_HTTP_SOCIAL_EXERCISES_NCOLS
 };
 
 
+/*
+ * A focus subcategory: its rows of the result (its own utterances), the
+ * bank's exercises of it in the order this answer offers them, its
+ * spellings, and the candidates (own and bank, alternately)
+ */
+
 typedef struct {
-    int                             first;      /* its first row */
-    int                             ncands;     /* rows with an exercise */
-    ngx_uint_t                      slots;
-    double                          frequency;
+    int                               first;    /* its first row */
+    ngx_uint_t                        nown;
+    ngx_uint_t                        nbank;
+    ngx_http_social_bank_exercise_t  *bank;
+    ngx_uint_t                       *order;    /* of the bank's, nbank */
+    ngx_str_t                         category;
+    ngx_str_t                         subcategory;
+    ngx_uint_t                        ncands;
+    ngx_uint_t                        slots;
+    double                            frequency;
 } ngx_http_social_focus_t;
 
 
 typedef struct {
     int64_t                         user_id;
     ngx_uint_t                      limit;
+    ngx_uint_t                      reread;     /* unsigned:1 */
     const char                     *values[7];
 } ngx_http_social_exercises_t;
 
@@ -72,10 +91,14 @@ static void ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
+static void ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static ngx_int_t ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx,
+    PGresult *res, ngx_http_social_focus_t *focus, ngx_uint_t *nfocus);
 static ngx_uint_t ngx_http_social_exercises_share(
     ngx_http_social_focus_t *focus, ngx_uint_t n, ngx_uint_t limit);
 static void ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
-    int row);
+    ngx_http_social_focus_t *f, ngx_uint_t k, ngx_pool_t *pool);
 
 
 static const char  ngx_http_social_sql_exercises_user[] =
@@ -88,10 +111,9 @@ static const char  ngx_http_social_sql_exercises_user[] =
  * batch, $7 the limit.  What waits in Redis counts until the flush's last
  * transaction marks its batch applied, less what of that batch the
  * chunks committed before hold already (their counts are in
- * error_frequencies).  One row per slot candidate, by focus rank
- * (frequency down) and by preference within it (the user's own utterances
- * newest first, then the bank in random order, alternately); a
- * subcategory without any: one row with NULLs from column 4.
+ * error_frequencies).  One row per own utterance of a focus subcategory,
+ * by focus rank (frequency down), newest first; a subcategory without any:
+ * one row with NULLs from column 6.  The bank's version in every row.
  */
 
 static const char  ngx_http_social_sql_exercises[] =
@@ -137,84 +159,30 @@ static const char  ngx_http_social_sql_exercises[] =
     "                 FROM every GROUP BY ck, sk "
     "                ORDER BY freq DESC, ck, sk LIMIT $7::int), "
     "     named AS (SELECT row_number() OVER (ORDER BY f.freq DESC, f.ck, "
-    "                                         f.sk) AS rank, "
-    "                      f.ck, f.sk, f.freq, "
-    "                      coalesce((SELECT x.category FROM exercises x "
-    "                                 WHERE x.category_key = f.ck "
-    "                                 ORDER BY x.exercise_id LIMIT 1), "
-    "                               f.cat) AS cat, "
-    "                      coalesce((SELECT x.subcategory FROM exercises x "
-    "                                 WHERE x.category_key = f.ck "
-    "                                   AND x.subcategory_key = f.sk "
-    "                                 ORDER BY x.exercise_id LIMIT 1), "
-    "                               f.sub) AS sub "
+    "                                         f.sk) AS rank, f.* "
     "                 FROM focus f), "
-    "     own AS (SELECT n.rank, o.utterance_id, o.content, "
-    "                    row_number() OVER (PARTITION BY n.rank "
-    "                                       ORDER BY o.utterance_id DESC) "
-    "                    AS i "
+    "     own AS (SELECT n.rank, o.utterance_id, o.content "
     "               FROM named n, LATERAL ("
-    /* the newest utterances with the error, each once and newest first */
-    "   SELECT d.utterance_id, d.content "
-    "     FROM (SELECT y.utterance_id, "
-    "                  (SELECT t.content FROM utterances t "
-    "                    WHERE t.utterance_id = y.utterance_id "
-    "                      AND t.user_id = $1) AS content "
-    "             FROM (SELECT DISTINCT y.utterance_id "
-    "                     FROM (SELECT unnest(l.us) AS utterance_id "
-    "                             FROM live l "
-    "                            WHERE l.ck = n.ck AND l.sk = n.sk "
-    "                           UNION ALL "
     /*
-     * PostgreSQL's, one index probe each: the next utterance below the
-     * last (a user's points on one utterance are many rows)
+     * the newest utterances with the error, each once and newest first:
+     * those waiting in Redis and PostgreSQL's newest (error_recent)
      */
-    "                           (WITH RECURSIVE r (u, k) AS ( "
-    "                              (SELECT e.utterance_id, 1 "
-    "                                 FROM utterance_errors e "
-    "                                WHERE e.user_id = $1 "
-    "                                  AND e.category_key = n.ck "
-    "                                  AND e.subcategory_key = n.sk "
-    "                                ORDER BY e.utterance_id DESC LIMIT 1) "
-    "                              UNION ALL "
-    "                              SELECT (SELECT e.utterance_id "
-    "                                        FROM utterance_errors e "
-    "                                       WHERE e.user_id = $1 "
-    "                                         AND e.category_key = n.ck "
-    "                                         AND e.subcategory_key = n.sk "
-    "                                         AND e.utterance_id < r.u "
-    "                                       ORDER BY e.utterance_id DESC "
-    "                                       LIMIT 1), r.k + 1 "
-    "                                FROM r "
-    "                               WHERE r.k < $7::int "
-    "                                 AND r.u IS NOT NULL) "
-    "                            SELECT u FROM r WHERE u IS NOT NULL)) y) y "
-    "          ) d "
-    "    WHERE d.content IS NOT NULL "
-    "    ORDER BY d.utterance_id DESC LIMIT $7::int) o), "
-    /* the bank's of the subcategory, at most the limit, in random order */
-    "     bank AS (SELECT n.rank, b.* "
-    "                FROM named n, LATERAL ("
-    "   SELECT x.exercise_id, x.type, x.prompt, x.choices, x.answer, "
-    "          row_number() OVER (ORDER BY random()) AS i "
-    "     FROM exercises x "
-    "    WHERE x.category_key = n.ck AND x.subcategory_key = n.sk "
-    "    ORDER BY i LIMIT $7::int) b) "
-    "SELECT n.rank, n.cat, n.sub, n.freq, c.exercise_id, c.type, c.prompt, "
-    "       c.choices, c.answer, c.utterance_id "
-    "  FROM named n "
-    "  LEFT JOIN (SELECT o.rank, 2 * o.i AS i, NULL::bigint AS exercise_id, "
-    "                    'correction' AS type, "
-    "                    'Correct the ' || social_key(n2.sub) || ' in: \"' "
-    "                    || o.content || '\"' AS prompt, "
-    "                    NULL::text AS choices, NULL::text AS answer, "
-    "                    o.utterance_id "
-    "               FROM own o JOIN named n2 ON n2.rank = o.rank "
-    "             UNION ALL "
-    "             SELECT b.rank, 2 * b.i + 1, b.exercise_id, b.type, "
-    "                    b.prompt, to_json(b.choices)::text, b.answer, NULL "
-    "               FROM bank b) c ON c.rank = n.rank "
-    " ORDER BY n.rank, c.i";
+    "   SELECT d.u AS utterance_id, t.content "
+    "     FROM (SELECT DISTINCT a.u "
+    "             FROM (SELECT unnest(l.us) AS u FROM live l "
+    "                    WHERE l.ck = n.ck AND l.sk = n.sk "
+    "                   UNION ALL "
+    "                   SELECT unnest(r.utterances[1:$7::int]) "
+    "                     FROM error_recent r "
+    "                    WHERE r.user_id = $1 AND r.category_key = n.ck "
+    "                      AND r.subcategory_key = n.sk) a "
+    "            ORDER BY a.u DESC LIMIT $7::int) d "
+    "     JOIN utterances t "
+    "       ON t.utterance_id = d.u AND t.user_id = $1) o) "
+    "SELECT n.rank, n.ck, n.sk, n.cat, n.sub, n.freq, o.utterance_id, "
+    "       o.content, (SELECT version FROM exercise_bank) "
+    "  FROM named n LEFT JOIN own o ON o.rank = n.rank "
+    " ORDER BY n.rank, o.utterance_id DESC";
 
 
 ngx_int_t
@@ -377,9 +345,9 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
 static void
 ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    int                           i, n, row;
+    int64_t                       version;
     yajl_gen                      g;
-    ngx_uint_t                    nfocus, f, s;
+    ngx_uint_t                    nfocus, f, k;
     ngx_http_social_focus_t       focus[NGX_HTTP_SOCIAL_EXERCISES_MAX];
     ngx_http_social_exercises_t  *x = ctx->data;
 
@@ -387,37 +355,37 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    /* the rows by focus rank: where each subcategory starts, its count */
+    if (PQnfields(res) != NGX_HTTP_SOCIAL_EXERCISES_NCOLS) {
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "social: the exercises' result has %d columns",
+                      PQnfields(res));
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
-    n = PQntuples(res);
-    nfocus = 0;
+    /*
+     * the worker's copy of the bank, read again when the statement saw
+     * another version; once a read (the bank changing on meanwhile
+     * answers with the copy just read)
+     */
 
-    for (row = 0; row < n; row++) {
-        if (row == 0
-            || ngx_strcmp(PQgetvalue(res, row,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK),
-                          PQgetvalue(res, row - 1,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK))
-               != 0)
-        {
-            if (nfocus == NGX_HTTP_SOCIAL_EXERCISES_MAX) {
-                break;
-            }
+    if (PQntuples(res) > 0) {
+        version = ngx_atoof((u_char *) PQgetvalue(res, 0,
+                                           NGX_HTTP_SOCIAL_EXERCISES_COL_BANK),
+                            PQgetlength(res, 0,
+                                        NGX_HTTP_SOCIAL_EXERCISES_COL_BANK));
 
-            focus[nfocus].first = row;
-            focus[nfocus].ncands = 0;
-            focus[nfocus].slots = 0;
-            focus[nfocus].frequency = ngx_atoof((u_char *)
-                               PQgetvalue(res, row,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY),
-                               PQgetlength(res, row,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY));
-            nfocus++;
+        if (ngx_http_social_bank_current(version) != NGX_OK && !x->reread) {
+            x->reread = 1;
+            ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_bank, 0, NULL,
+                                       ngx_http_social_exercises_bank);
+            return;
         }
+    }
 
-        if (!PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_TYPE)) {
-            focus[nfocus - 1].ncands++;
-        }
+    if (ngx_http_social_exercises_focus(ctx, res, focus, &nfocus) != NGX_OK) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     (void) ngx_http_social_exercises_share(focus, nfocus, x->limit);
@@ -442,19 +410,14 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
             continue;
         }
 
-        row = focus[f].first;
-
         yajl_gen_map_open(g);
         ngx_http_social_json_str(g, "category");
-        ngx_http_social_json_pg(g, res, row,
-                                NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
-                                NGX_HTTP_SOCIAL_JSON_STRING);
+        yajl_gen_string(g, focus[f].category.data, focus[f].category.len);
         ngx_http_social_json_str(g, "subcategory");
-        ngx_http_social_json_pg(g, res, row,
-                                NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
-                                NGX_HTTP_SOCIAL_JSON_STRING);
+        yajl_gen_string(g, focus[f].subcategory.data,
+                        focus[f].subcategory.len);
         ngx_http_social_json_str(g, "frequency");
-        ngx_http_social_json_pg(g, res, row,
+        ngx_http_social_json_pg(g, res, focus[f].first,
                                 NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY,
                                 NGX_HTTP_SOCIAL_JSON_INTEGER);
         yajl_gen_map_close(g);
@@ -466,8 +429,9 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     yajl_gen_array_open(g);
 
     for (f = 0; f < nfocus; f++) {
-        for (s = 0, i = focus[f].first; s < focus[f].slots; s++, i++) {
-            ngx_http_social_exercise_json(g, res, i);
+        for (k = 0; k < focus[f].slots; k++) {
+            ngx_http_social_exercise_json(g, res, &focus[f], k,
+                                          ctx->request->pool);
         }
     }
 
@@ -475,6 +439,140 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     yajl_gen_map_close(g);
 
     ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+}
+
+
+/* the bank read again: then the exercises, asked again */
+
+static void
+ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_http_social_exercises_t  *x = ctx->data;
+
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if (ngx_http_social_bank_set(res, ctx->request->connection->log)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 7,
+                               x->values, ngx_http_social_exercises_read);
+}
+
+
+/*
+ * The rows by focus rank: where each subcategory starts, its own
+ * utterances, the bank's exercises of it (at most the limit, drawn at
+ * random) and its spellings: the bank's where it has the keys, else as
+ * first recorded
+ */
+
+static ngx_int_t
+ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
+    ngx_http_social_focus_t *focus, ngx_uint_t *nfocus)
+{
+    int                           row, n;
+    ngx_str_t                     ck, sk, *spelling;
+    ngx_uint_t                    nf, nb, i, j, t;
+    ngx_http_social_focus_t      *f;
+    ngx_http_social_exercises_t  *x = ctx->data;
+
+    n = PQntuples(res);
+    nf = 0;
+    f = NULL;
+
+    for (row = 0; row < n; row++) {
+        if (row == 0
+            || ngx_strcmp(PQgetvalue(res, row,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK),
+                          PQgetvalue(res, row - 1,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK))
+               != 0)
+        {
+            if (nf == NGX_HTTP_SOCIAL_EXERCISES_MAX) {
+                break;
+            }
+
+            f = &focus[nf++];
+            ngx_memzero(f, sizeof(ngx_http_social_focus_t));
+
+            f->first = row;
+            f->frequency = ngx_atoof((u_char *)
+                               PQgetvalue(res, row,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY),
+                               PQgetlength(res, row,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY));
+
+            ck.data = (u_char *) PQgetvalue(res, row,
+                                  NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY);
+            ck.len = PQgetlength(res, row,
+                                 NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY);
+            sk.data = (u_char *) PQgetvalue(res, row,
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY);
+            sk.len = PQgetlength(res, row,
+                              NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY);
+
+            f->category.data = (u_char *) PQgetvalue(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY);
+            f->category.len = PQgetlength(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY);
+            f->subcategory.data = (u_char *) PQgetvalue(res, row,
+                                   NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY);
+            f->subcategory.len = PQgetlength(res, row,
+                                   NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY);
+
+            f->bank = ngx_http_social_bank_find(&ck, &sk, &nb);
+
+            if (f->bank != NULL) {
+                f->category = f->bank->category;
+                f->subcategory = f->bank->subcategory;
+
+                /* the first ones of a draw without replacement */
+
+                f->nbank = ngx_min(nb, x->limit);
+                f->order = ngx_palloc(ctx->request->pool,
+                                      nb * sizeof(ngx_uint_t));
+                if (f->order == NULL) {
+                    return NGX_ERROR;
+                }
+
+                for (i = 0; i < nb; i++) {
+                    f->order[i] = i;
+                }
+
+                for (i = 0; i < f->nbank; i++) {
+                    j = i + (ngx_uint_t) ngx_random() % (nb - i);
+                    t = f->order[i];
+                    f->order[i] = f->order[j];
+                    f->order[j] = t;
+                }
+
+            } else {
+                spelling = ngx_http_social_bank_category(&ck);
+
+                if (spelling != NULL) {
+                    f->category = *spelling;
+                }
+            }
+        }
+
+        if (!PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE)) {
+            f->nown++;
+        }
+    }
+
+    for (i = 0; i < nf; i++) {
+        focus[i].ncands = focus[i].nown + focus[i].nbank;
+    }
+
+    *nfocus = nf;
+
+    return NGX_OK;
 }
 
 
@@ -496,7 +594,7 @@ ngx_http_social_exercises_share(ngx_http_social_focus_t *focus, ngx_uint_t n,
         best = 0;
 
         for (i = 0; i < n; i++) {
-            if (focus[i].slots >= (ngx_uint_t) focus[i].ncands) {
+            if (focus[i].slots >= focus[i].ncands) {
                 continue;
             }
 
@@ -521,41 +619,105 @@ ngx_http_social_exercises_share(ngx_http_social_focus_t *focus, ngx_uint_t n,
 
 /*
  * {"exercise_id", "type", "category", "subcategory", "prompt", "choices",
- * "answer", "utterance_id"}: from the bank (exercise_id), or from one of
- * the user's own utterances (utterance_id, no answer)
+ * "answer", "utterance_id"}, the focus's candidate k: its own utterances
+ * (newest first) and the bank's (as drawn) alternately, then the rest of
+ * either; from the bank (exercise_id), or from one of the user's own
+ * utterances (utterance_id, no answer)
  */
 
 static void
-ngx_http_social_exercise_json(yajl_gen g, PGresult *res, int row)
+ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
+    ngx_http_social_focus_t *f, ngx_uint_t k, ngx_pool_t *pool)
 {
+    int                               row;
+    u_char                           *p, *prompt;
+    size_t                            len;
+    ngx_uint_t                        m, own, i;
+    ngx_http_social_bank_exercise_t  *e;
+
+    m = ngx_min(f->nown, f->nbank);
+
+    if (k < 2 * m) {
+        own = (k % 2 == 0);
+        i = k / 2;
+
+    } else {
+        own = (f->nown > m);
+        i = m + (k - 2 * m);
+    }
+
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "exercise_id");
-    ngx_http_social_json_pg(g, res, row,
-                            NGX_HTTP_SOCIAL_EXERCISES_COL_EXERCISE,
-                            NGX_HTTP_SOCIAL_JSON_INTEGER);
+
+    if (own) {
+        row = f->first + (int) i;
+
+        yajl_gen_null(g);
+        ngx_http_social_json_kv(g, "type", "correction");
+        ngx_http_social_json_str(g, "category");
+        yajl_gen_string(g, f->category.data, f->category.len);
+        ngx_http_social_json_str(g, "subcategory");
+        yajl_gen_string(g, f->subcategory.data, f->subcategory.len);
+
+        /* Correct the <subcategory, ASCII lower case> in: "<content>" */
+
+        len = PQgetlength(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT);
+        prompt = ngx_pnalloc(pool, sizeof("Correct the  in: \"\"") - 1
+                                   + f->subcategory.len + len);
+
+        ngx_http_social_json_str(g, "prompt");
+
+        if (prompt == NULL) {
+            yajl_gen_null(g);
+
+        } else {
+            p = ngx_cpymem(prompt, "Correct the ", 12);
+            ngx_strlow(p, f->subcategory.data, f->subcategory.len);
+            p += f->subcategory.len;
+            p = ngx_cpymem(p, " in: \"", 6);
+            p = ngx_cpymem(p, PQgetvalue(res, row,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT),
+                           len);
+            *p++ = '"';
+
+            yajl_gen_string(g, prompt, p - prompt);
+        }
+
+        ngx_http_social_json_str(g, "choices");
+        yajl_gen_null(g);
+        ngx_http_social_json_str(g, "answer");
+        yajl_gen_null(g);
+        ngx_http_social_json_str(g, "utterance_id");
+        ngx_http_social_json_pg(g, res, row,
+                                NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,
+                                NGX_HTTP_SOCIAL_JSON_INTEGER);
+        yajl_gen_map_close(g);
+        return;
+    }
+
+    e = &f->bank[f->order[i]];
+
+    yajl_gen_integer(g, e->id);
     ngx_http_social_json_str(g, "type");
-    ngx_http_social_json_pg(g, res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_TYPE,
-                            NGX_HTTP_SOCIAL_JSON_STRING);
+    yajl_gen_string(g, e->type.data, e->type.len);
     ngx_http_social_json_str(g, "category");
-    ngx_http_social_json_pg(g, res, row,
-                            NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
-                            NGX_HTTP_SOCIAL_JSON_STRING);
+    yajl_gen_string(g, f->category.data, f->category.len);
     ngx_http_social_json_str(g, "subcategory");
-    ngx_http_social_json_pg(g, res, row,
-                            NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
-                            NGX_HTTP_SOCIAL_JSON_STRING);
+    yajl_gen_string(g, f->subcategory.data, f->subcategory.len);
     ngx_http_social_json_str(g, "prompt");
-    ngx_http_social_json_pg(g, res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_PROMPT,
-                            NGX_HTTP_SOCIAL_JSON_STRING);
+    yajl_gen_string(g, e->prompt.data, e->prompt.len);
     ngx_http_social_json_str(g, "choices");
-    ngx_http_social_json_pg(g, res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CHOICES,
-                            NGX_HTTP_SOCIAL_JSON_ARRAY);
+
+    if (e->choices.len) {
+        ngx_http_social_json_raw(g, (char *) e->choices.data, e->choices.len);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
     ngx_http_social_json_str(g, "answer");
-    ngx_http_social_json_pg(g, res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_ANSWER,
-                            NGX_HTTP_SOCIAL_JSON_STRING);
+    yajl_gen_string(g, e->answer.data, e->answer.len);
     ngx_http_social_json_str(g, "utterance_id");
-    ngx_http_social_json_pg(g, res, row,
-                            NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,
-                            NGX_HTTP_SOCIAL_JSON_INTEGER);
+    yajl_gen_null(g);
     yajl_gen_map_close(g);
 }

@@ -15,6 +15,7 @@
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_batch.h"
 #include "ngx_http_social_reads.h"
+#include "ngx_http_social_exercise_bank.h"
 #include "ngx_http_social_redis.h"
 #include "ngx_http_social_revoke.h"
 #include "ngx_http_social_password.h"
@@ -793,6 +794,7 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
     ngx_http_social_revoke_exit_process();
     ngx_http_social_batch_exit_process();
     ngx_http_social_reads_exit_process();
+    ngx_http_social_bank_exit_process();
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();
 }

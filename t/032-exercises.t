@@ -520,7 +520,73 @@ bank yes
 
 
 
-=== TEST 31: ann deletes herself
+=== TEST 31: each subcategory keeps its 20 newest utterances (error_recent, kept by a trigger on every insert of points, the flush's too): 25 new utterances with a word-order error, flushed
+--- http_config
+    social_flush_interval 100ms;
+--- init
+Social::social_sql("INSERT INTO utterances (conversation_id, user_id, content) SELECT 1, 1, 'word order ' || g FROM generate_series(1, 25) g");
+my @ids = Social::social_sql("SELECT utterance_id FROM utterances WHERE content LIKE 'word order %' ORDER BY utterance_id");
+::record(map { [1, $_, 1, ['Grammar', 'Word Order']] } @ids);
+# and the oldest of them again: no utterance twice
+::record([1, $ids[0], 1, ['Grammar', 'Word Order']]);
+my $deadline = time + 20;
+while (time < $deadline) {
+    last if ::redis(qw(EXISTS social:err:rows)) eq '0'
+            && ::redis(qw(EXISTS social:err:open)) eq '0';
+    select undef, undef, undef, 0.1;
+}
+--- sql
+SELECT frequency FROM error_frequencies WHERE user_id = 1 AND subcategory_key = 'word order'
+SELECT cardinality(utterances) FROM error_recent WHERE user_id = 1 AND subcategory_key = 'word order'
+SELECT utterances = (SELECT array_agg(utterance_id ORDER BY utterance_id DESC) FROM (SELECT utterance_id FROM utterances WHERE content LIKE 'word order %' ORDER BY utterance_id DESC LIMIT 20) x) FROM error_recent WHERE user_id = 1 AND subcategory_key = 'word order'
+SELECT utterances = ARRAY[2, 1]::bigint[] FROM error_recent WHERE user_id = 1 AND subcategory_key = 'articles'
+--- response_body
+26
+20
+t
+t
+
+
+
+=== TEST 32: the bank as the workers keep it follows a change of the table at the next read: an exercise added is offered, and gone once deleted
+--- init
+my $before = Social::social_sql("SELECT version FROM exercise_bank");
+my $prompts = sub {
+    require JSON::PP;
+    my ($status, $body) = Social::social_http('GET', '/exercises?limit=20', undef, ::auth(1));
+    my $x = JSON::PP::decode_json($body);
+    return join ',', grep { /___ one/ } map { $_->{prompt} } @{ $x->{exercises} };
+};
+my @out = ("before: [" . $prompts->() . "]");
+Social::social_sql("INSERT INTO exercises (category, subcategory, type, prompt, answer) VALUES ('Grammar', 'Articles', 'fill_in_the_blank', 'The new ___ one.', 'a')");
+push @out, "added: [" . $prompts->() . "]";
+Social::social_sql("DELETE FROM exercises WHERE prompt = 'The new ___ one.'");
+push @out, "deleted: [" . $prompts->() . "]";
+push @out, "version moved by " . (Social::social_sql("SELECT version FROM exercise_bank") - $before);
+Social::social_result(join("\n", @out) . "\n");
+--- response_body
+before: []
+added: [The new ___ one.]
+deleted: []
+version moved by 2
+
+
+
+=== TEST 33: the same read once the bank is the worker's: articles (200000) take every candidate they have, 2 own and the bank's 7, each once
+--- init
+Social::social_result(::summary(::auth(1), "?limit=20"));
+--- response_body_like
+^user 1
+focus Grammar/Articles=200000, [^\n]*
+slots Articles:9, [^\n]*
+twice no
+own Correct the articles in: "Me and him went."
+own Correct the articles in: "I goes home."
+(?:own [^\n]*\n)*bank yes
+
+
+
+=== TEST 34: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -533,7 +599,7 @@ DELETE /user/1
 
 
 
-=== TEST 32: her exercises are gone with her, for an admin too
+=== TEST 35: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -543,7 +609,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 33: and her rows, frequencies and pending counts
+=== TEST 36: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1
