@@ -306,12 +306,15 @@ sub social_result {
 }
 
 
-# social_service("stop-pg") and the like: util/services on the test instance
+# social_service("stop-pg") and the like: util/services on the instance
+# util/test started (test, or asan for make test-asan)
 sub social_service {
     my $what = shift;
 
-    system("$ENV{TEST_NGINX_UTIL}/services $what test >/dev/null") == 0
-        or die "util/services $what test failed\n";
+    my $instance = $ENV{TEST_NGINX_SOCIAL_INSTANCE} || 'test';
+
+    system("$ENV{TEST_NGINX_UTIL}/services $what $instance >/dev/null") == 0
+        or die "util/services $what $instance failed\n";
 }
 
 

@@ -40,6 +40,11 @@ social_instance() {
         PG_PORT=${TEST_PG_PORT:-25432}
         REDIS_PORT=${TEST_REDIS_PORT:-26379}
         ;;
+    asan)
+        # make test-asan's own, so that it can run beside make test
+        PG_PORT=${ASAN_PG_PORT:-25532}
+        REDIS_PORT=${ASAN_REDIS_PORT:-26479}
+        ;;
     bench)
         PG_PORT=${BENCH_PG_PORT:-27432}
         REDIS_PORT=${BENCH_REDIS_PORT:-27379}
