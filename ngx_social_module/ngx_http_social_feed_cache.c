@@ -25,7 +25,7 @@
  * between its commit and its Redis call, with SQL, or brought back by a
  * Redis restart).  Deletes take their events out and move
  * "social:feed:gen" on; changed or deleted posts and users drop their
- * cached objects ("social:post:<id>", "social:user:<id>", JSON in hashes,
+ * cached objects ("social:post:<id>", "social:user:<id>", JSON strings,
  * social_object_ttl) and move "social:feed:objgen" on: a load or an object
  * read from PostgreSQL before is then not written (its generation is old).
  */
@@ -197,8 +197,7 @@ ngx_http_social_script_t  ngx_http_social_feed_put_script = {
     /* KEYS: objgen; ARGV: objgen ttl, then key json pairs */
     "if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end "
     "for i = 3, #ARGV, 2 do "
-    "  redis.call('HSET', ARGV[i], 'json', ARGV[i + 1]) "
-    "  redis.call('PEXPIRE', ARGV[i], ARGV[2]) "
+    "  redis.call('SET', ARGV[i], ARGV[i + 1], 'PX', ARGV[2]) "
     "end "
     "return (#ARGV - 2) / 2",
     ""

@@ -75,6 +75,33 @@ static ngx_http_social_feed_mark_t
     "local max = '(' .. ARGV[1] "                                            \
     "if tonumber(ARGV[1]) > top then max = top end "                         \
     "local out = {'ok', objgen, topv, own} "                                 \
+    /*                                                                       \
+     * the page's members, then their objects in one MGET (a call from      \
+     * Lua costs more than a key of it): each member, its post, its actor   \
+     * and its target as JSON, '' where there is none or none is cached     \
+     */                                                                      \
+    "local sel = {} "                                                        \
+    "local function page(status) "                                           \
+    "  local keys = {} "                                                     \
+    "  for _, s in ipairs(sel) do "                                          \
+    "    if s[2] ~= '0' then "                                               \
+    "      keys[#keys + 1] = '" NGX_HTTP_SOCIAL_KEY_POST "' .. s[2] end "    \
+    "    keys[#keys + 1] = '" NGX_HTTP_SOCIAL_KEY_USER "' .. s[3] "          \
+    "    if s[4] ~= '0' then "                                               \
+    "      keys[#keys + 1] = '" NGX_HTTP_SOCIAL_KEY_USER "' .. s[4] end "    \
+    "  end "                                                                 \
+    "  local v = #keys > 0 and redis.call('MGET', unpack(keys)) or {} "      \
+    "  local k = 0 "                                                         \
+    "  local function nxt() k = k + 1 return v[k] or '' end "                \
+    "  out[1] = status "                                                     \
+    "  for _, s in ipairs(sel) do "                                          \
+    "    out[#out + 1] = s[1] "                                              \
+    "    out[#out + 1] = s[2] ~= '0' and nxt() or '' "                       \
+    "    out[#out + 1] = nxt() "                                             \
+    "    out[#out + 1] = s[4] ~= '0' and nxt() or '' "                       \
+    "  end "                                                                 \
+    "  return out "                                                          \
+    "end "                                                                   \
     "local scanned, chunk = 0, need "                                        \
     "while true do "                                                         \
     "  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "     \
@@ -84,26 +111,16 @@ static ngx_http_social_feed_mark_t
     "      '^%d+|(%a+)|(%d+)|(%d+)|(%d+)|(%d+)|') "                          \
     "    if follow[a] and not block[a] and not block[u] "                    \
     "       and not block[t] then "                                          \
-    "      out[#out + 1] = m "                                               \
-    "      out[#out + 1] = p ~= '0' and "                                    \
-    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_POST "' .. p, "       \
-    "'json') or '' "                                                         \
-    "      out[#out + 1] = "                                                 \
-    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. a, "       \
-    "'json') or '' "                                                         \
-    "      out[#out + 1] = t ~= '0' and "                                    \
-    "        redis.call('HGET', '" NGX_HTTP_SOCIAL_KEY_USER "' .. t, "       \
-    "'json') or '' "                                                         \
-    "      if (#out - 4) / 4 == need then return out end "                   \
+    "      sel[#sel + 1] = {m, p, a, t} "                                    \
+    "      if #sel == need then return page('ok') end "                      \
     "    end "                                                               \
     "  end "                                                                 \
     "  if scanned == 0 and few() then "                                      \
     "    return {'few', objgen, topv, own} end "                             \
     "  scanned = scanned + #ms "                                             \
-    "  if #ms < chunk and bottom == 0 then return out end "                  \
+    "  if #ms < chunk and bottom == 0 then return page('ok') end "           \
     "  if #ms < chunk or scanned >= cap then "                               \
-    "    out[1] = 'short' "                                                  \
-    "    return out "                                                        \
+    "    return page('short') "                                              \
     "  end "                                                                 \
     "  chunk = math.min(chunk * 4, 1000) "                                   \
     "end"
