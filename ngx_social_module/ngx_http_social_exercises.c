@@ -165,20 +165,27 @@ static const char  ngx_http_social_sql_exercises[] =
     "               FROM named n, LATERAL ("
     /*
      * the newest utterances with the error, each once and newest first:
-     * those waiting in Redis and PostgreSQL's newest (error_recent)
+     * those waiting in Redis and PostgreSQL's newest (error_recent); each
+     * text one probe of the primary key, a subquery so that no plan reads
+     * the user's every utterance instead (OFFSET 0: once, not again for
+     * the filter)
      */
-    "   SELECT d.u AS utterance_id, t.content "
-    "     FROM (SELECT DISTINCT a.u "
-    "             FROM (SELECT unnest(l.us) AS u FROM live l "
-    "                    WHERE l.ck = n.ck AND l.sk = n.sk "
-    "                   UNION ALL "
-    "                   SELECT unnest(r.utterances[1:$7::int]) "
-    "                     FROM error_recent r "
-    "                    WHERE r.user_id = $1 AND r.category_key = n.ck "
-    "                      AND r.subcategory_key = n.sk) a "
-    "            ORDER BY a.u DESC LIMIT $7::int) d "
-    "     JOIN utterances t "
-    "       ON t.utterance_id = d.u AND t.user_id = $1) o) "
+    "   SELECT d.u AS utterance_id, d.content "
+    "     FROM (SELECT x.u, (SELECT t.content FROM utterances t "
+    "                         WHERE t.utterance_id = x.u "
+    "                           AND t.user_id = $1) AS content "
+    "             FROM (SELECT DISTINCT a.u "
+    "                     FROM (SELECT unnest(l.us) AS u FROM live l "
+    "                            WHERE l.ck = n.ck AND l.sk = n.sk "
+    "                           UNION ALL "
+    "                           SELECT unnest(r.utterances[1:$7::int]) "
+    "                             FROM error_recent r "
+    "                            WHERE r.user_id = $1 "
+    "                              AND r.category_key = n.ck "
+    "                              AND r.subcategory_key = n.sk) a "
+    "                    ORDER BY a.u DESC LIMIT $7::int) x "
+    "           OFFSET 0) d "
+    "    WHERE d.content IS NOT NULL) o) "
     "SELECT n.rank, n.ck, n.sk, n.cat, n.sub, n.freq, o.utterance_id, "
     "       o.content, (SELECT version FROM exercise_bank) "
     "  FROM named n LEFT JOIN own o ON o.rank = n.rank "
