@@ -19,8 +19,11 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-# 4 a block, and one more for each --- error_log (TEST 9)
-plan tests => repeat_each() * (4 * blocks() + 1);
+# TEST 16: 200 connections at once
+worker_connections(1024);
+
+# 4 a block, and one more for each --- error_log (TESTs 9 and 16)
+plan tests => repeat_each() * (4 * blocks() + 2);
 
 sub auth { return Social::social_auth(@_) }
 
@@ -467,3 +470,38 @@ my ($after) = ::counts(11) =~ m{/(\d+)$};
 read
 posted
 read again, one post more
+
+
+
+=== TEST 16: the read queue full: with social_postgres_queue 0 and both statements in flight (users locked), a read is refused at once with the 503 JSON; the reads the statements took answer 200 once the lock goes
+--- http_config eval: $main::Still . "    social_postgres_queue 0;\n"
+--- timeout: 30
+--- init
+# the pool connected first (TEST 15)
+for (1 .. 50) {
+    last unless ::counts(11) =~ / 503$/;
+    ::sleep_for(0.1);
+}
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    eval { Social::social_sql("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT") };
+    require POSIX;
+    POSIX::_exit(0);
+}
+::sleep_for(0.5);
+my ($counts, $answers) = Social::social_concurrent(200, "/user/11", ::auth(11));
+waitpid $pid, 0;
+my %st = map { /^(\d+):(\d+)$/ ? ($1 => $2) : () } split / /, $counts;
+my @refused = grep { m{^HTTP/1\.1 503} } @$answers;
+my @json = grep { /"code":"service_unavailable"/ } @refused;
+::out("statuses: " . join(',', sort keys %st));
+::out("taken by the statements: " . (($st{200} // 0) >= 1 && ($st{200} // 0) <= 128 ? "1 to 128" : "$counts"));
+::out("refused: " . (@refused && @refused == @json ? "some, each the JSON" : "$counts"));
+::out("after: " . (::counts(11) =~ / 503$/ ? "503" : "read"));
+--- response_body
+statuses: 200,503
+taken by the statements: 1 to 128
+refused: some, each the JSON
+after: read
+--- error_log
+social: the read queue is full
