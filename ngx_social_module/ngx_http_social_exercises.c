@@ -153,16 +153,16 @@ static const char  ngx_http_social_sql_exercises[] =
     "                           AND EXISTS (SELECT 1 FROM live "
     "                                        WHERE src = 2))) "
     "                GROUP BY u.category_key, u.subcategory_key), "
-    "     focus AS (SELECT ck, sk, sum(n)::bigint AS freq, "
+    "     focus AS (SELECT row_number() OVER (ORDER BY sum(n) DESC, ck, "
+    "                                         sk) AS rank, "
+    "                      ck, sk, sum(n)::bigint AS freq, "
     "                      (array_agg(cat ORDER BY src))[1] AS cat, "
     "                      (array_agg(sub ORDER BY src))[1] AS sub "
     "                 FROM every GROUP BY ck, sk "
-    "                ORDER BY freq DESC, ck, sk LIMIT $7::int), "
-    "     named AS (SELECT row_number() OVER (ORDER BY f.freq DESC, f.ck, "
-    "                                         f.sk) AS rank, f.* "
-    "                 FROM focus f), "
-    "     own AS (SELECT n.rank, o.utterance_id, o.content "
-    "               FROM named n, LATERAL ("
+    "                ORDER BY sum(n) DESC, ck, sk LIMIT $7::int) "
+    "SELECT f.rank, f.ck, f.sk, f.cat, f.sub, f.freq, o.utterance_id, "
+    "       o.content, (SELECT version FROM exercise_bank) "
+    "  FROM focus f LEFT JOIN LATERAL ("
     /*
      * the newest utterances with the error, each once and newest first:
      * those waiting in Redis and PostgreSQL's newest (error_recent); each
@@ -176,20 +176,17 @@ static const char  ngx_http_social_sql_exercises[] =
     "                           AND t.user_id = $1) AS content "
     "             FROM (SELECT DISTINCT a.u "
     "                     FROM (SELECT unnest(l.us) AS u FROM live l "
-    "                            WHERE l.ck = n.ck AND l.sk = n.sk "
+    "                            WHERE l.ck = f.ck AND l.sk = f.sk "
     "                           UNION ALL "
     "                           SELECT unnest(r.utterances[1:$7::int]) "
     "                             FROM error_recent r "
     "                            WHERE r.user_id = $1 "
-    "                              AND r.category_key = n.ck "
-    "                              AND r.subcategory_key = n.sk) a "
+    "                              AND r.category_key = f.ck "
+    "                              AND r.subcategory_key = f.sk) a "
     "                    ORDER BY a.u DESC LIMIT $7::int) x "
     "           OFFSET 0) d "
-    "    WHERE d.content IS NOT NULL) o) "
-    "SELECT n.rank, n.ck, n.sk, n.cat, n.sub, n.freq, o.utterance_id, "
-    "       o.content, (SELECT version FROM exercise_bank) "
-    "  FROM named n LEFT JOIN own o ON o.rank = n.rank "
-    " ORDER BY n.rank, o.utterance_id DESC";
+    "    WHERE d.content IS NOT NULL) o ON true "
+    " ORDER BY f.rank, o.utterance_id DESC";
 
 
 ngx_int_t
