@@ -15,8 +15,9 @@
  * again (ngx_http_social_sql_bank) before it answers.  So an operator's
  * change to the bank is seen by the next read, as before.
  *
- * The copy lives in a pool of its own, replaced whole: a reader takes
- * what it needs while its handler runs and keeps no pointer into it.
+ * The copy is the bank's result itself (PQcopyResult), replaced whole: a
+ * reader takes what it needs while its handler runs and keeps no pointer
+ * into it.
  */
 
 
@@ -24,33 +25,15 @@
 #include "ngx_http_social_exercise_bank.h"
 
 
-/* the columns of ngx_http_social_sql_bank */
-
-enum {
-    NGX_HTTP_SOCIAL_BANK_COL_VERSION = 0,
-    NGX_HTTP_SOCIAL_BANK_COL_ID,                /* NULL: an empty bank */
-    NGX_HTTP_SOCIAL_BANK_COL_CATEGORY_KEY,
-    NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY_KEY,
-    NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
-    NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,
-    NGX_HTTP_SOCIAL_BANK_COL_TYPE,
-    NGX_HTTP_SOCIAL_BANK_COL_PROMPT,
-    NGX_HTTP_SOCIAL_BANK_COL_CHOICES,
-    NGX_HTTP_SOCIAL_BANK_COL_ANSWER,
-    NGX_HTTP_SOCIAL_BANK_NCOLS
-};
-
-
 typedef struct {
-    ngx_pool_t                       *pool;
+    PGresult                         *res;      /* by keys, then id */
     int64_t                           version;
-    ngx_uint_t                        nelts;
-    ngx_http_social_bank_exercise_t  *elts;     /* by keys, then id */
+    int                               nrows;
 } ngx_http_social_bank_t;
 
 
-static ngx_int_t ngx_http_social_bank_copy(ngx_pool_t *pool, PGresult *res,
-    int row, int col, ngx_str_t *s);
+static ngx_uint_t ngx_http_social_bank_keys(int row, ngx_str_t *ck,
+    ngx_str_t *sk);
 
 
 /*
@@ -78,7 +61,7 @@ static ngx_http_social_bank_t  ngx_http_social_bank;
 ngx_int_t
 ngx_http_social_bank_current(int64_t version)
 {
-    if (ngx_http_social_bank.pool != NULL
+    if (ngx_http_social_bank.res != NULL
         && ngx_http_social_bank.version == version)
     {
         return NGX_OK;
@@ -88,15 +71,14 @@ ngx_http_social_bank_current(int64_t version)
 }
 
 
-/* the result of ngx_http_social_sql_bank as the worker's copy */
+/* the result of ngx_http_social_sql_bank, copied, as the worker's copy */
 
 ngx_int_t
 ngx_http_social_bank_set(PGresult *res, ngx_log_t *log)
 {
-    int                               row, n;
-    int64_t                           version;
-    ngx_pool_t                       *pool;
-    ngx_http_social_bank_exercise_t  *e;
+    int        n;
+    int64_t    version;
+    PGresult  *copy;
 
     n = PQntuples(res);
 
@@ -116,172 +98,111 @@ ngx_http_social_bank_set(PGresult *res, ngx_log_t *log)
         return NGX_ERROR;
     }
 
-    /* an empty bank: one row, its version and NULLs */
-
-    if (PQgetisnull(res, 0, NGX_HTTP_SOCIAL_BANK_COL_ID)) {
-        n = 0;
-    }
-
-    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
-    if (pool == NULL) {
+    copy = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+    if (copy == NULL) {
         return NGX_ERROR;
     }
 
-    e = ngx_pcalloc(pool, (n ? n : 1)
-                          * sizeof(ngx_http_social_bank_exercise_t));
-    if (e == NULL) {
-        goto failed;
+    if (ngx_http_social_bank.res != NULL) {
+        PQclear(ngx_http_social_bank.res);
     }
 
-    for (row = 0; row < n; row++) {
-        e[row].id = ngx_atoof((u_char *) PQgetvalue(res, row,
-                                           NGX_HTTP_SOCIAL_BANK_COL_ID),
-                              PQgetlength(res, row,
-                                          NGX_HTTP_SOCIAL_BANK_COL_ID));
-
-        if (e[row].id == NGX_ERROR
-            || ngx_http_social_bank_copy(pool, res, row,
-                                NGX_HTTP_SOCIAL_BANK_COL_CATEGORY_KEY,
-                                &e[row].category_key) != NGX_OK
-            || ngx_http_social_bank_copy(pool, res, row,
-                                NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY_KEY,
-                                &e[row].subcategory_key) != NGX_OK
-            || ngx_http_social_bank_copy(pool, res, row,
-                                NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
-                                &e[row].category) != NGX_OK
-            || ngx_http_social_bank_copy(pool, res, row,
-                                NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,
-                                &e[row].subcategory) != NGX_OK
-            || ngx_http_social_bank_copy(pool, res, row,
-                                NGX_HTTP_SOCIAL_BANK_COL_TYPE,
-                                &e[row].type) != NGX_OK
-            || ngx_http_social_bank_copy(pool, res, row,
-                                NGX_HTTP_SOCIAL_BANK_COL_PROMPT,
-                                &e[row].prompt) != NGX_OK
-            || ngx_http_social_bank_copy(pool, res, row,
-                                NGX_HTTP_SOCIAL_BANK_COL_CHOICES,
-                                &e[row].choices) != NGX_OK
-            || ngx_http_social_bank_copy(pool, res, row,
-                                NGX_HTTP_SOCIAL_BANK_COL_ANSWER,
-                                &e[row].answer) != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "social: the exercise bank's row %d is not as "
-                          "asked", row);
-            goto failed;
-        }
-    }
-
-    if (ngx_http_social_bank.pool != NULL) {
-        ngx_destroy_pool(ngx_http_social_bank.pool);
-    }
-
-    ngx_http_social_bank.pool = pool;
+    ngx_http_social_bank.res = copy;
     ngx_http_social_bank.version = version;
-    ngx_http_social_bank.nelts = n;
-    ngx_http_social_bank.elts = e;
+
+    /* an empty bank: one row, its version and NULLs */
+    ngx_http_social_bank.nrows =
+        PQgetisnull(res, 0, NGX_HTTP_SOCIAL_BANK_COL_ID) ? 0 : n;
 
     ngx_log_error(NGX_LOG_INFO, log, 0,
                   "social: exercise bank version %L read, %d exercises",
-                  version, n);
+                  version, ngx_http_social_bank.nrows);
 
     return NGX_OK;
-
-failed:
-
-    ngx_destroy_pool(pool);
-    return NGX_ERROR;
 }
 
 
-/* a column's text into the pool; NULL is len 0 (only the choices' is) */
+/* the worker's copy: rows by keys, then id (columns in the header) */
 
-static ngx_int_t
-ngx_http_social_bank_copy(ngx_pool_t *pool, PGresult *res, int row, int col,
-    ngx_str_t *s)
+PGresult *
+ngx_http_social_bank_rows(void)
 {
-    if (PQgetisnull(res, row, col)) {
-        ngx_str_null(s);
-        return col == NGX_HTTP_SOCIAL_BANK_COL_CHOICES ? NGX_OK : NGX_ERROR;
-    }
-
-    s->len = PQgetlength(res, row, col);
-    s->data = ngx_pnalloc(pool, s->len + 1);
-    if (s->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(s->data, PQgetvalue(res, row, col), s->len + 1);
-
-    return NGX_OK;
+    return ngx_http_social_bank.res;
 }
 
 
-/* the exercises of a subcategory (*n of them, by id), or NULL */
+/* the first row of a subcategory's exercises (*n of them), or -1 */
 
-ngx_http_social_bank_exercise_t *
+int
 ngx_http_social_bank_find(ngx_str_t *ck, ngx_str_t *sk, ngx_uint_t *n)
 {
-    ngx_uint_t                        i, k;
-    ngx_http_social_bank_exercise_t  *e;
+    int  row, end;
 
-    e = ngx_http_social_bank.elts;
-
-    for (i = 0; i < ngx_http_social_bank.nelts; i++) {
-        if (e[i].category_key.len == ck->len
-            && e[i].subcategory_key.len == sk->len
-            && ngx_memcmp(e[i].category_key.data, ck->data, ck->len) == 0
-            && ngx_memcmp(e[i].subcategory_key.data, sk->data, sk->len) == 0)
-        {
-            for (k = i + 1; k < ngx_http_social_bank.nelts; k++) {
-                if (e[k].category_key.len != ck->len
-                    || e[k].subcategory_key.len != sk->len
-                    || ngx_memcmp(e[k].category_key.data, ck->data,
-                                  ck->len) != 0
-                    || ngx_memcmp(e[k].subcategory_key.data, sk->data,
-                                  sk->len) != 0)
-                {
-                    break;
-                }
+    for (row = 0; row < ngx_http_social_bank.nrows; row++) {
+        if (ngx_http_social_bank_keys(row, ck, sk)) {
+            for (end = row + 1;
+                 end < ngx_http_social_bank.nrows
+                 && ngx_http_social_bank_keys(end, ck, sk);
+                 end++)
+            {
+                /* void */
             }
 
-            *n = k - i;
-            return &e[i];
+            *n = end - row;
+            return row;
         }
     }
 
     *n = 0;
-    return NULL;
+    return -1;
 }
 
 
-/* the bank's spelling of a category, or NULL when it has none of it */
+/* a row of the category (its column CATEGORY the bank's spelling), or -1 */
 
-ngx_str_t *
+int
 ngx_http_social_bank_category(ngx_str_t *ck)
 {
-    ngx_uint_t                        i;
-    ngx_http_social_bank_exercise_t  *e;
+    int  row;
 
-    e = ngx_http_social_bank.elts;
-
-    for (i = 0; i < ngx_http_social_bank.nelts; i++) {
-        if (e[i].category_key.len == ck->len
-            && ngx_memcmp(e[i].category_key.data, ck->data, ck->len) == 0)
-        {
-            return &e[i].category;
+    for (row = 0; row < ngx_http_social_bank.nrows; row++) {
+        if (ngx_http_social_bank_keys(row, ck, NULL)) {
+            return row;
         }
     }
 
-    return NULL;
+    return -1;
+}
+
+
+/* whether a row has these keys (sk NULL: the category's alone) */
+
+static ngx_uint_t
+ngx_http_social_bank_keys(int row, ngx_str_t *ck, ngx_str_t *sk)
+{
+    PGresult  *res = ngx_http_social_bank.res;
+
+    return (size_t) PQgetlength(res, row,
+                                NGX_HTTP_SOCIAL_BANK_COL_CATEGORY_KEY)
+               == ck->len
+           && ngx_memcmp(PQgetvalue(res, row,
+                                    NGX_HTTP_SOCIAL_BANK_COL_CATEGORY_KEY),
+                         ck->data, ck->len) == 0
+           && (sk == NULL
+               || ((size_t) PQgetlength(res, row,
+                                NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY_KEY)
+                       == sk->len
+                   && ngx_memcmp(PQgetvalue(res, row,
+                                   NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY_KEY),
+                                 sk->data, sk->len) == 0));
 }
 
 
 void
 ngx_http_social_bank_exit_process(void)
 {
-    if (ngx_http_social_bank.pool != NULL) {
-        ngx_destroy_pool(ngx_http_social_bank.pool);
-        ngx_http_social_bank.pool = NULL;
+    if (ngx_http_social_bank.res != NULL) {
+        PQclear(ngx_http_social_bank.res);
+        ngx_http_social_bank.res = NULL;
     }
 }

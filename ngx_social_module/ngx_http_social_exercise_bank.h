@@ -13,19 +13,21 @@
 #include <libpq-fe.h>
 
 
-/* an exercise of the bank, as GET /exercises answers it */
+/* the columns of the bank's rows (ngx_http_social_sql_bank) */
 
-typedef struct {
-    int64_t                         id;
-    ngx_str_t                       category_key;
-    ngx_str_t                       subcategory_key;
-    ngx_str_t                       category;       /* the first spelling */
-    ngx_str_t                       subcategory;    /* of the keys */
-    ngx_str_t                       type;
-    ngx_str_t                       prompt;
-    ngx_str_t                       choices;        /* JSON; len 0: null */
-    ngx_str_t                       answer;
-} ngx_http_social_bank_exercise_t;
+enum {
+    NGX_HTTP_SOCIAL_BANK_COL_VERSION = 0,
+    NGX_HTTP_SOCIAL_BANK_COL_ID,                /* NULL: an empty bank */
+    NGX_HTTP_SOCIAL_BANK_COL_CATEGORY_KEY,
+    NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY_KEY,
+    NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,          /* the first spelling */
+    NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,       /* of the keys */
+    NGX_HTTP_SOCIAL_BANK_COL_TYPE,
+    NGX_HTTP_SOCIAL_BANK_COL_PROMPT,
+    NGX_HTTP_SOCIAL_BANK_COL_CHOICES,           /* JSON, or NULL */
+    NGX_HTTP_SOCIAL_BANK_COL_ANSWER,
+    NGX_HTTP_SOCIAL_BANK_NCOLS
+};
 
 
 /* the statement that reads the bank, and its version, whole */
@@ -33,9 +35,9 @@ extern const char  ngx_http_social_sql_bank[];
 
 ngx_int_t ngx_http_social_bank_current(int64_t version);
 ngx_int_t ngx_http_social_bank_set(PGresult *res, ngx_log_t *log);
-ngx_http_social_bank_exercise_t *ngx_http_social_bank_find(ngx_str_t *ck,
-    ngx_str_t *sk, ngx_uint_t *n);
-ngx_str_t *ngx_http_social_bank_category(ngx_str_t *ck);
+PGresult *ngx_http_social_bank_rows(void);
+int ngx_http_social_bank_find(ngx_str_t *ck, ngx_str_t *sk, ngx_uint_t *n);
+int ngx_http_social_bank_category(ngx_str_t *ck);
 void ngx_http_social_bank_exit_process(void);
 
 

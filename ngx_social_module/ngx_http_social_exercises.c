@@ -60,16 +60,14 @@ enum {
  */
 
 typedef struct {
-    int                               first;    /* its first row */
-    ngx_uint_t                        nown;
-    ngx_uint_t                        nbank;
-    ngx_http_social_bank_exercise_t  *bank;
-    ngx_uint_t                       *order;    /* of the bank's, nbank */
-    ngx_str_t                         category;
-    ngx_str_t                         subcategory;
-    ngx_uint_t                        ncands;
-    ngx_uint_t                        slots;
-    double                            frequency;
+    int                             first;      /* its first row */
+    ngx_uint_t                      nown;
+    ngx_uint_t                      nbank;
+    int                            *bank;       /* the bank's rows, nbank */
+    ngx_str_t                       category;
+    ngx_str_t                       subcategory;
+    ngx_uint_t                      slots;
+    double                          frequency;
 } ngx_http_social_focus_t;
 
 
@@ -95,10 +93,13 @@ static void ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_int_t ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx,
     PGresult *res, ngx_http_social_focus_t *focus, ngx_uint_t *nfocus);
+static void ngx_http_social_exercises_str(PGresult *res, int row, int col,
+    ngx_str_t *s);
 static ngx_uint_t ngx_http_social_exercises_share(
     ngx_http_social_focus_t *focus, ngx_uint_t n, ngx_uint_t limit);
 static void ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
-    ngx_http_social_focus_t *f, ngx_uint_t k, ngx_pool_t *pool);
+    PGresult *bank, ngx_http_social_focus_t *f, ngx_uint_t k,
+    ngx_pool_t *pool);
 
 
 static const char  ngx_http_social_sql_exercises_user[] =
@@ -434,8 +435,9 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     for (f = 0; f < nfocus; f++) {
         for (k = 0; k < focus[f].slots; k++) {
-            ngx_http_social_exercise_json(g, res, &focus[f], k,
-                                          ctx->request->pool);
+            ngx_http_social_exercise_json(g, res,
+                                          ngx_http_social_bank_rows(),
+                                          &focus[f], k, ctx->request->pool);
         }
     }
 
@@ -480,12 +482,14 @@ static ngx_int_t
 ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
     ngx_http_social_focus_t *focus, ngx_uint_t *nfocus)
 {
-    int                           row, n;
-    ngx_str_t                     ck, sk, *spelling;
-    ngx_uint_t                    nf, nb, i, j, t;
+    int                           row, n, first, t, *rows;
+    PGresult                     *bank;
+    ngx_str_t                     ck, sk;
+    ngx_uint_t                    nf, nb, i, j;
     ngx_http_social_focus_t      *f;
     ngx_http_social_exercises_t  *x = ctx->data;
 
+    bank = ngx_http_social_bank_rows();
     n = PQntuples(res);
     nf = 0;
     f = NULL;
@@ -512,56 +516,57 @@ ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
                                PQgetlength(res, row,
                                      NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY));
 
-            ck.data = (u_char *) PQgetvalue(res, row,
-                                  NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY);
-            ck.len = PQgetlength(res, row,
-                                 NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY);
-            sk.data = (u_char *) PQgetvalue(res, row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY);
-            sk.len = PQgetlength(res, row,
-                              NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY);
+            ngx_http_social_exercises_str(res, row,
+                              NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY, &ck);
+            ngx_http_social_exercises_str(res, row,
+                           NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY, &sk);
+            ngx_http_social_exercises_str(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
+                                      &f->category);
+            ngx_http_social_exercises_str(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
+                                      &f->subcategory);
 
-            f->category.data = (u_char *) PQgetvalue(res, row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY);
-            f->category.len = PQgetlength(res, row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY);
-            f->subcategory.data = (u_char *) PQgetvalue(res, row,
-                                   NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY);
-            f->subcategory.len = PQgetlength(res, row,
-                                   NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY);
+            first = ngx_http_social_bank_find(&ck, &sk, &nb);
 
-            f->bank = ngx_http_social_bank_find(&ck, &sk, &nb);
+            if (first < 0) {
+                first = ngx_http_social_bank_category(&ck);
 
-            if (f->bank != NULL) {
-                f->category = f->bank->category;
-                f->subcategory = f->bank->subcategory;
+                if (first >= 0) {
+                    ngx_http_social_exercises_str(bank, first,
+                                             NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
+                                             &f->category);
+                }
+
+            } else {
+                ngx_http_social_exercises_str(bank, first,
+                                             NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
+                                             &f->category);
+                ngx_http_social_exercises_str(bank, first,
+                                          NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,
+                                          &f->subcategory);
 
                 /* the first ones of a draw without replacement */
 
-                f->nbank = ngx_min(nb, x->limit);
-                f->order = ngx_palloc(ctx->request->pool,
-                                      nb * sizeof(ngx_uint_t));
-                if (f->order == NULL) {
+                rows = ngx_palloc(ctx->request->pool, nb * sizeof(int));
+                if (rows == NULL) {
                     return NGX_ERROR;
                 }
 
                 for (i = 0; i < nb; i++) {
-                    f->order[i] = i;
+                    rows[i] = first + (int) i;
                 }
+
+                f->nbank = ngx_min(nb, x->limit);
 
                 for (i = 0; i < f->nbank; i++) {
                     j = i + (ngx_uint_t) ngx_random() % (nb - i);
-                    t = f->order[i];
-                    f->order[i] = f->order[j];
-                    f->order[j] = t;
+                    t = rows[i];
+                    rows[i] = rows[j];
+                    rows[j] = t;
                 }
 
-            } else {
-                spelling = ngx_http_social_bank_category(&ck);
-
-                if (spelling != NULL) {
-                    f->category = *spelling;
-                }
+                f->bank = rows;
             }
         }
 
@@ -570,13 +575,19 @@ ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
         }
     }
 
-    for (i = 0; i < nf; i++) {
-        focus[i].ncands = focus[i].nown + focus[i].nbank;
-    }
-
     *nfocus = nf;
 
     return NGX_OK;
+}
+
+
+/* a column's text, as it stays in the result */
+
+static void
+ngx_http_social_exercises_str(PGresult *res, int row, int col, ngx_str_t *s)
+{
+    s->data = (u_char *) PQgetvalue(res, row, col);
+    s->len = PQgetlength(res, row, col);
 }
 
 
@@ -598,7 +609,7 @@ ngx_http_social_exercises_share(ngx_http_social_focus_t *focus, ngx_uint_t n,
         best = 0;
 
         for (i = 0; i < n; i++) {
-            if (focus[i].slots >= focus[i].ncands) {
+            if (focus[i].slots >= focus[i].nown + focus[i].nbank) {
                 continue;
             }
 
@@ -630,14 +641,13 @@ ngx_http_social_exercises_share(ngx_http_social_focus_t *focus, ngx_uint_t n,
  */
 
 static void
-ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
+ngx_http_social_exercise_json(yajl_gen g, PGresult *res, PGresult *bank,
     ngx_http_social_focus_t *f, ngx_uint_t k, ngx_pool_t *pool)
 {
-    int                               row;
-    u_char                           *p, *prompt;
-    size_t                            len;
-    ngx_uint_t                        m, own, i;
-    ngx_http_social_bank_exercise_t  *e;
+    int          row;
+    u_char      *p, *prompt;
+    size_t       len;
+    ngx_uint_t   m, own, i;
 
     m = ngx_min(f->nown, f->nbank);
 
@@ -653,75 +663,74 @@ ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
     yajl_gen_map_open(g);
     ngx_http_social_json_str(g, "exercise_id");
 
-    if (own) {
-        row = f->first + (int) i;
+    if (!own) {
+        row = f->bank[i];
 
-        yajl_gen_null(g);
-        ngx_http_social_json_kv(g, "type", "correction");
+        ngx_http_social_json_pg(g, bank, row, NGX_HTTP_SOCIAL_BANK_COL_ID,
+                                NGX_HTTP_SOCIAL_JSON_INTEGER);
+        ngx_http_social_json_str(g, "type");
+        ngx_http_social_json_pg(g, bank, row, NGX_HTTP_SOCIAL_BANK_COL_TYPE,
+                                NGX_HTTP_SOCIAL_JSON_STRING);
         ngx_http_social_json_str(g, "category");
         yajl_gen_string(g, f->category.data, f->category.len);
         ngx_http_social_json_str(g, "subcategory");
         yajl_gen_string(g, f->subcategory.data, f->subcategory.len);
-
-        /* Correct the <subcategory, ASCII lower case> in: "<content>" */
-
-        len = PQgetlength(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT);
-        prompt = ngx_pnalloc(pool, sizeof("Correct the  in: \"\"") - 1
-                                   + f->subcategory.len + len);
-
         ngx_http_social_json_str(g, "prompt");
-
-        if (prompt == NULL) {
-            yajl_gen_null(g);
-
-        } else {
-            p = ngx_cpymem(prompt, "Correct the ", 12);
-            ngx_strlow(p, f->subcategory.data, f->subcategory.len);
-            p += f->subcategory.len;
-            p = ngx_cpymem(p, " in: \"", 6);
-            p = ngx_cpymem(p, PQgetvalue(res, row,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT),
-                           len);
-            *p++ = '"';
-
-            yajl_gen_string(g, prompt, p - prompt);
-        }
-
+        ngx_http_social_json_pg(g, bank, row, NGX_HTTP_SOCIAL_BANK_COL_PROMPT,
+                                NGX_HTTP_SOCIAL_JSON_STRING);
         ngx_http_social_json_str(g, "choices");
-        yajl_gen_null(g);
+        ngx_http_social_json_pg(g, bank, row,
+                                NGX_HTTP_SOCIAL_BANK_COL_CHOICES,
+                                NGX_HTTP_SOCIAL_JSON_ARRAY);
         ngx_http_social_json_str(g, "answer");
-        yajl_gen_null(g);
+        ngx_http_social_json_pg(g, bank, row, NGX_HTTP_SOCIAL_BANK_COL_ANSWER,
+                                NGX_HTTP_SOCIAL_JSON_STRING);
         ngx_http_social_json_str(g, "utterance_id");
-        ngx_http_social_json_pg(g, res, row,
-                                NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,
-                                NGX_HTTP_SOCIAL_JSON_INTEGER);
+        yajl_gen_null(g);
         yajl_gen_map_close(g);
         return;
     }
 
-    e = &f->bank[f->order[i]];
+    row = f->first + (int) i;
 
-    yajl_gen_integer(g, e->id);
-    ngx_http_social_json_str(g, "type");
-    yajl_gen_string(g, e->type.data, e->type.len);
+    yajl_gen_null(g);
+    ngx_http_social_json_kv(g, "type", "correction");
     ngx_http_social_json_str(g, "category");
     yajl_gen_string(g, f->category.data, f->category.len);
     ngx_http_social_json_str(g, "subcategory");
     yajl_gen_string(g, f->subcategory.data, f->subcategory.len);
-    ngx_http_social_json_str(g, "prompt");
-    yajl_gen_string(g, e->prompt.data, e->prompt.len);
-    ngx_http_social_json_str(g, "choices");
 
-    if (e->choices.len) {
-        ngx_http_social_json_raw(g, (char *) e->choices.data, e->choices.len);
+    /* Correct the <subcategory, ASCII lower case> in: "<content>" */
+
+    len = PQgetlength(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT);
+    prompt = ngx_pnalloc(pool, sizeof("Correct the  in: \"\"") - 1
+                               + f->subcategory.len + len);
+
+    ngx_http_social_json_str(g, "prompt");
+
+    if (prompt == NULL) {
+        yajl_gen_null(g);
 
     } else {
-        yajl_gen_null(g);
+        p = ngx_cpymem(prompt, "Correct the ", 12);
+        ngx_strlow(p, f->subcategory.data, f->subcategory.len);
+        p += f->subcategory.len;
+        p = ngx_cpymem(p, " in: \"", 6);
+        p = ngx_cpymem(p, PQgetvalue(res, row,
+                                     NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT),
+                       len);
+        *p++ = '"';
+
+        yajl_gen_string(g, prompt, p - prompt);
     }
 
-    ngx_http_social_json_str(g, "answer");
-    yajl_gen_string(g, e->answer.data, e->answer.len);
-    ngx_http_social_json_str(g, "utterance_id");
+    ngx_http_social_json_str(g, "choices");
     yajl_gen_null(g);
+    ngx_http_social_json_str(g, "answer");
+    yajl_gen_null(g);
+    ngx_http_social_json_str(g, "utterance_id");
+    ngx_http_social_json_pg(g, res, row,
+                            NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,
+                            NGX_HTTP_SOCIAL_JSON_INTEGER);
     yajl_gen_map_close(g);
 }
