@@ -84,6 +84,24 @@ sub check {
     out(wrong());
 }
 
+# $tables locked (ACCESS EXCLUSIVE) for $secs by a child, from half a
+# second on: its pid, to wait for
+sub lock_for {
+    my ($tables, $secs) = @_;
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        eval { Social::social_sql("BEGIN; LOCK TABLE $tables IN ACCESS "
+                                  . "EXCLUSIVE MODE; SELECT pg_sleep($secs); "
+                                  . "COMMIT") };
+        require POSIX;
+        POSIX::_exit(0);
+    }
+
+    sleep_for(0.5);
+    return $pid;
+}
+
 sub status {
     my ($status) = Social::social_http(@_);
     return $status;
@@ -296,21 +314,12 @@ deltas compacted
 --- init
 Social::social_sql("INSERT INTO users (username, password_hash) SELECT 'f' || i, 'x' FROM generate_series(1, 200000) i");
 Social::social_sql("INSERT INTO follows (follower_id, followed_id) SELECT user_id, 3 FROM users WHERE username LIKE 'f%'");
-# the check at the end counts every user's rows: planned on the tables'
-# size (before autovacuum has seen them, a scan of follows per user)
-Social::social_sql("ANALYZE users; ANALYZE follows");
 ::out(::counts(3));
 ::out(::compacted(30));
 ::out(::counts(3));
 ::out(Social::social_sql("SELECT followers FROM user_counts WHERE user_id = 3") . " in user_counts");
 # a reader of follows or posts would wait for this lock
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-    eval { Social::social_sql("BEGIN; LOCK TABLE follows, posts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT") };
-    require POSIX;
-    POSIX::_exit(0);
-}
-::sleep_for(0.5);
+my $pid = ::lock_for('follows, posts', 3);
 require Time::HiRes;
 my $t0 = Time::HiRes::time();
 ::out(::counts(3));
@@ -482,13 +491,7 @@ for (1 .. 50) {
     last unless ::counts(11) =~ / 503$/;
     ::sleep_for(0.1);
 }
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-    eval { Social::social_sql("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT") };
-    require POSIX;
-    POSIX::_exit(0);
-}
-::sleep_for(0.5);
+my $pid = ::lock_for('users', 2);
 my ($counts, $answers) = Social::social_concurrent(200, "/user/11", ::auth(11));
 waitpid $pid, 0;
 my %st = map { /^(\d+):(\d+)$/ ? ($1 => $2) : () } split / /, $counts;
