@@ -15,10 +15,15 @@
  * highest frequency / (2 * slots + 1)); the exercises come from the bank
  * and from the user's own utterances that had the error, none twice.
  *
- * What a read costs does not grow with the user's history: the own
- * utterances are the newest of each subcategory as error_recent keeps
- * them (migration 013), and the bank is the worker's copy
- * (ngx_http_social_exercise_bank.c), drawn from here.
+ * What a read costs does not grow with the user's history, and the
+ * statement is flat: it reads the user's totals with each subcategory's
+ * newest utterances and their texts (error_recent, migrations 013 and
+ * 014), what of Redis's counts still counts, and what of a batch being
+ * applied is in the totals already; the sums, the ranking and the choice
+ * of utterances are made here.  Only an utterance still waiting in Redis
+ * that an answer offers has its text read, by a second statement.  The
+ * bank is the worker's copy (ngx_http_social_exercise_bank.c), drawn from
+ * here.
  */
 
 
@@ -37,45 +42,83 @@
 #define NGX_HTTP_SOCIAL_EXERCISES_MAX  20
 
 
-/* the columns of the exercises query */
+/* the columns of the exercises statement */
 
 enum {
-    NGX_HTTP_SOCIAL_EXERCISES_COL_RANK = 0,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE = 0,
     NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
     NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,     /* as first recorded */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,     /* NULL: no spelling */
     NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,    /* NULL: none of the own */
-    NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_BANK,         /* the bank's version */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT,
+    NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,    /* one of the newest */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,      /* its text */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_WAITING,      /* "id,id,...": Redis's */
     NGX_HTTP_SOCIAL_EXERCISES_NCOLS
 };
 
 
 /*
- * A focus subcategory: its rows of the result (its own utterances), the
- * bank's exercises of it in the order this answer offers them, its
- * spellings, and the candidates (own and bank, alternately)
+ * The sources of the rows, in the order the rows of a subcategory come:
+ * PostgreSQL's total (one row for each of its newest utterances, or one
+ * with none), what of it is counted in Redis too (to be taken off), what
+ * waits in Redis (the open batch's, then the user's); the last row, with
+ * no keys, holds the bank's version as its count
+ */
+
+#define NGX_HTTP_SOCIAL_EXERCISES_TOTAL     -1
+#define NGX_HTTP_SOCIAL_EXERCISES_TWICE      0
+#define NGX_HTTP_SOCIAL_EXERCISES_OPEN       1
+#define NGX_HTTP_SOCIAL_EXERCISES_WAITING    2
+#define NGX_HTTP_SOCIAL_EXERCISES_VERSION    3
+
+
+/* one of the user's own utterances, as an answer may offer it */
+
+typedef struct {
+    int64_t                         id;
+    ngx_str_t                       content;    /* .data NULL: not read */
+} ngx_http_social_own_t;
+
+
+/*
+ * A focus subcategory: its keys and spellings, its frequency, its own
+ * utterances (newest first, at most the limit), the bank's exercises of
+ * it in the order this answer offers them, and its slots
  */
 
 typedef struct {
-    int                             first;      /* its first row */
-    ngx_uint_t                      nown;
-    ngx_uint_t                      nbank;
-    int                            *bank;       /* the bank's rows, nbank */
+    ngx_str_t                       ck;
+    ngx_str_t                       sk;
     ngx_str_t                       category;
     ngx_str_t                       subcategory;
+    int64_t                         frequency;
+    ngx_http_social_own_t          *own;
+    ngx_uint_t                      nown;
+    int                            *bank;       /* the bank's rows, nbank */
+    ngx_uint_t                      nbank;
     ngx_uint_t                      slots;
-    double                          frequency;
 } ngx_http_social_focus_t;
+
+
+/* a subcategory of the result: its rows and its frequency */
+
+typedef struct {
+    int                             first;
+    int                             last;       /* past its rows */
+    int64_t                         frequency;
+    ngx_uint_t                      taken;      /* unsigned:1 */
+} ngx_http_social_group_t;
 
 
 typedef struct {
     int64_t                         user_id;
     ngx_uint_t                      limit;
     ngx_uint_t                      reread;     /* unsigned:1 */
+    ngx_uint_t                      nfocus;
+    ngx_http_social_focus_t        *focus;      /* limit of them */
     const char                     *values[7];
+    const char                     *texts[2];
 } ngx_http_social_exercises_t;
 
 
@@ -91,15 +134,33 @@ static void ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx,
     PGresult *res);
+static ngx_int_t ngx_http_social_exercises_check(PGresult *res);
+static ngx_int_t ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static int ngx_http_social_exercises_keys(PGresult *res, int one, int two);
 static ngx_int_t ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx,
-    PGresult *res, ngx_http_social_focus_t *focus, ngx_uint_t *nfocus);
+    PGresult *res, ngx_http_social_group_t *group,
+    ngx_http_social_focus_t *f);
+static ngx_int_t ngx_http_social_exercises_own(ngx_pool_t *pool,
+    PGresult *res, ngx_http_social_group_t *group,
+    ngx_http_social_focus_t *f, ngx_uint_t limit);
+static ngx_int_t ngx_http_social_own_cmp(const void *one, const void *two);
+static ngx_int_t ngx_http_social_exercises_unread(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_exercises_texts(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_exercises_answer(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_exercises_draw(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_focus_t *f);
+static int64_t ngx_http_social_exercises_int(PGresult *res, int row,
+    int col);
 static void ngx_http_social_exercises_str(PGresult *res, int row, int col,
     ngx_str_t *s);
+static ngx_int_t ngx_http_social_exercises_copy(ngx_pool_t *pool,
+    PGresult *res, int row, int col, ngx_str_t *s);
 static ngx_uint_t ngx_http_social_exercises_share(
     ngx_http_social_focus_t *focus, ngx_uint_t n, ngx_uint_t limit);
-static void ngx_http_social_exercise_json(yajl_gen g, PGresult *res,
-    PGresult *bank, ngx_http_social_focus_t *f, ngx_uint_t k,
-    ngx_pool_t *pool);
+static void ngx_http_social_exercise_json(yajl_gen g, PGresult *bank,
+    ngx_http_social_focus_t *f, ngx_uint_t k, ngx_pool_t *pool);
 
 
 static const char  ngx_http_social_sql_exercises_user[] =
@@ -112,19 +173,16 @@ static const char  ngx_http_social_sql_exercises_user[] =
  * batch, $7 the limit.  What waits in Redis counts until the flush's last
  * transaction marks its batch applied, less what of that batch the
  * chunks committed before hold already (their counts are in
- * error_frequencies).  One row per own utterance of a focus subcategory,
- * by focus rank (frequency down), newest first; a subcategory without any:
- * one row with NULLs from column 6.  The bank's version in every row.
+ * error_frequencies).  The rows by keys and source (the sources above),
+ * PostgreSQL's newest utterances newest first; the bank's version last.
  */
 
 static const char  ngx_http_social_sql_exercises[] =
     "WITH p AS (SELECT e->'s'->>0 AS cat, e->'s'->>1 AS sub, "
-    "                  (e->>'n')::bigint AS n, "
-    "                  string_to_array(e->>'u', ',')::bigint[] AS us, "
+    "                  (e->>'n')::bigint AS n, e->>'u' AS us, "
     "                  2 - (e->>'b')::int AS src "
     "             FROM json_array_elements($2::json) e), "
-    "     live AS (SELECT social_key(cat) AS ck, social_key(sub) AS sk, "
-    "                     p.* FROM p "
+    "     live AS (SELECT * FROM p "
     "               WHERE CASE WHEN src = 1 "
     "                     THEN NOT EXISTS (SELECT 1 FROM error_batches "
     "                                       WHERE epoch = $5 "
@@ -133,61 +191,47 @@ static const char  ngx_http_social_sql_exercises[] =
     "                     ELSE NOT EXISTS (SELECT 1 FROM error_batches "
     "                                       WHERE epoch = $3 "
     "                                         AND seq > $4::bigint "
-    "                                         AND applied) END), "
-    "     every AS (SELECT category_key AS ck, subcategory_key AS sk, "
-    "                      category AS cat, subcategory AS sub, "
-    "                      frequency AS n, -1 AS src "
-    "                 FROM error_frequencies WHERE user_id = $1 "
-    "               UNION ALL "
-    "               SELECT ck, sk, cat, sub, n, src FROM live "
-    "               UNION ALL "
-    "               SELECT u.category_key, u.subcategory_key, "
-    "                      min(u.category), min(u.subcategory), "
-    "                      -count(*), 1 "
-    "                 FROM error_batches b JOIN utterance_errors u "
-    "                   ON u.batch_epoch = b.epoch AND u.batch_seq = b.seq "
-    "                  AND u.user_id = $1 "
-    "                WHERE NOT b.applied "
-    "                  AND ((b.epoch = $5 AND b.seq = $6::bigint "
-    "                        AND EXISTS (SELECT 1 FROM live WHERE src = 1)) "
-    "                       OR (b.epoch = $3 AND b.seq > $4::bigint "
-    "                           AND EXISTS (SELECT 1 FROM live "
-    "                                        WHERE src = 2))) "
-    "                GROUP BY u.category_key, u.subcategory_key), "
-    "     focus AS (SELECT row_number() OVER (ORDER BY sum(n) DESC, ck, "
-    "                                         sk) AS rank, "
-    "                      ck, sk, sum(n)::bigint AS freq, "
-    "                      (array_agg(cat ORDER BY src))[1] AS cat, "
-    "                      (array_agg(sub ORDER BY src))[1] AS sub "
-    "                 FROM every GROUP BY ck, sk "
-    "                ORDER BY sum(n) DESC, ck, sk LIMIT $7::int) "
-    "SELECT f.rank, f.ck, f.sk, f.cat, f.sub, f.freq, o.utterance_id, "
-    "       o.content, (SELECT version FROM exercise_bank) "
-    "  FROM focus f LEFT JOIN LATERAL ("
-    /*
-     * the newest utterances with the error, each once and newest first:
-     * those waiting in Redis and PostgreSQL's newest (error_recent); each
-     * text one probe of the primary key, a subquery so that no plan reads
-     * the user's every utterance instead (OFFSET 0: once, not again for
-     * the filter)
-     */
-    "   SELECT d.u AS utterance_id, d.content "
-    "     FROM (SELECT x.u, (SELECT t.content FROM utterances t "
-    "                         WHERE t.utterance_id = x.u "
-    "                           AND t.user_id = $1) AS content "
-    "             FROM (SELECT DISTINCT a.u "
-    "                     FROM (SELECT unnest(l.us) AS u FROM live l "
-    "                            WHERE l.ck = f.ck AND l.sk = f.sk "
-    "                           UNION ALL "
-    "                           SELECT unnest(r.utterances[1:$7::int]) "
-    "                             FROM error_recent r "
-    "                            WHERE r.user_id = $1 "
-    "                              AND r.category_key = f.ck "
-    "                              AND r.subcategory_key = f.sk) a "
-    "                    ORDER BY a.u DESC LIMIT $7::int) x "
-    "           OFFSET 0) d "
-    "    WHERE d.content IS NOT NULL) o ON true "
-    " ORDER BY f.rank, o.utterance_id DESC";
+    "                                         AND applied) END) "
+    "SELECT -1, f.category_key, f.subcategory_key, f.category, "
+    "       f.subcategory, f.frequency, o.u, o.c, NULL "
+    "  FROM error_frequencies f "
+    "  LEFT JOIN error_recent r "
+    "    ON r.user_id = f.user_id AND r.category_key = f.category_key "
+    "   AND r.subcategory_key = f.subcategory_key "
+    "  LEFT JOIN LATERAL unnest(r.utterances[1:$7::int], "
+    "                           r.contents[1:$7::int]) o (u, c) ON true "
+    " WHERE f.user_id = $1 "
+    "UNION ALL "
+    "SELECT src, social_key(cat), social_key(sub), cat, sub, n, NULL, "
+    "       NULL, us "
+    "  FROM live "
+    "UNION ALL "
+    "SELECT 0, u.category_key, u.subcategory_key, NULL, NULL, count(*), "
+    "       NULL, NULL, NULL "
+    "  FROM error_batches b JOIN utterance_errors u "
+    "    ON u.batch_epoch = b.epoch AND u.batch_seq = b.seq "
+    "   AND u.user_id = $1 "
+    " WHERE NOT b.applied "
+    "   AND ((b.epoch = $5 AND b.seq = $6::bigint "
+    "         AND EXISTS (SELECT 1 FROM live WHERE src = 1)) "
+    "        OR (b.epoch = $3 AND b.seq > $4::bigint "
+    "            AND EXISTS (SELECT 1 FROM live WHERE src = 2))) "
+    " GROUP BY u.category_key, u.subcategory_key "
+    "UNION ALL "
+    "SELECT 3, NULL, NULL, NULL, NULL, version, NULL, NULL, NULL "
+    "  FROM exercise_bank "
+    " ORDER BY 2, 3, 1, 7 DESC";
+
+/*
+ * $1 the user, $2 the utterances waiting in Redis that an answer offers:
+ * each id with its text, or NULL when it is not the user's (each text one
+ * probe of the primary key)
+ */
+
+static const char  ngx_http_social_sql_exercises_texts[] =
+    "SELECT x.u, (SELECT t.content FROM utterances t "
+    "              WHERE t.utterance_id = x.u AND t.user_id = $1) "
+    "  FROM unnest($2::bigint[]) x (u)";
 
 
 ngx_int_t
@@ -209,6 +253,12 @@ ngx_http_social_exercises(ngx_http_social_ctx_t *ctx)
     {
         ctx->message = "limit must be an integer from 1 to 20.";
         return ngx_http_social_unprocessable(ctx);
+    }
+
+    x->focus = ngx_palloc(ctx->request->pool,
+                          x->limit * sizeof(ngx_http_social_focus_t));
+    if (x->focus == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_social_exercises_user(ctx, &x->user_id);
@@ -351,19 +401,18 @@ static void
 ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
     int64_t                       version;
-    yajl_gen                      g;
-    ngx_uint_t                    nfocus, f, k;
-    ngx_http_social_focus_t       focus[NGX_HTTP_SOCIAL_EXERCISES_MAX];
+    ngx_int_t                     rc;
     ngx_http_social_exercises_t  *x = ctx->data;
 
     if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
         return;
     }
 
-    if (PQnfields(res) != NGX_HTTP_SOCIAL_EXERCISES_NCOLS) {
+    if (ngx_http_social_exercises_check(res) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "social: the exercises' result has %d columns",
-                      PQnfields(res));
+                      "social: the exercises' result is not as asked "
+                      "(%d columns, %d rows)", PQnfields(res),
+                      PQntuples(res));
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -374,77 +423,33 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
      * answers with the copy just read)
      */
 
-    if (PQntuples(res) > 0) {
-        version = ngx_atoof((u_char *) PQgetvalue(res, 0,
-                                           NGX_HTTP_SOCIAL_EXERCISES_COL_BANK),
-                            PQgetlength(res, 0,
-                                        NGX_HTTP_SOCIAL_EXERCISES_COL_BANK));
+    version = ngx_http_social_exercises_int(res, PQntuples(res) - 1,
+                                          NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT);
 
-        if (ngx_http_social_bank_current(version) != NGX_OK && !x->reread) {
-            x->reread = 1;
-            ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_bank, 0, NULL,
-                                       ngx_http_social_exercises_bank);
-            return;
-        }
+    if (ngx_http_social_bank_current(version) != NGX_OK && !x->reread) {
+        x->reread = 1;
+        ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_bank, 0, NULL,
+                                   ngx_http_social_exercises_bank);
+        return;
     }
 
-    if (ngx_http_social_exercises_focus(ctx, res, focus, &nfocus) != NGX_OK) {
+    if (ngx_http_social_exercises_rank(ctx, res) != NGX_OK) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    (void) ngx_http_social_exercises_share(focus, nfocus, x->limit);
+    rc = ngx_http_social_exercises_unread(ctx);
 
-    g = ngx_http_social_json_gen(ctx->request->pool);
-    if (g == NULL) {
+    if (rc == NGX_ERROR) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, "user_id");
-    yajl_gen_integer(g, x->user_id);
-
-    /* the subcategories the exercises target, the most frequent first */
-
-    ngx_http_social_json_str(g, "focus");
-    yajl_gen_array_open(g);
-
-    for (f = 0; f < nfocus; f++) {
-        if (focus[f].slots == 0) {
-            continue;
-        }
-
-        yajl_gen_map_open(g);
-        ngx_http_social_json_str(g, "category");
-        yajl_gen_string(g, focus[f].category.data, focus[f].category.len);
-        ngx_http_social_json_str(g, "subcategory");
-        yajl_gen_string(g, focus[f].subcategory.data,
-                        focus[f].subcategory.len);
-        ngx_http_social_json_str(g, "frequency");
-        ngx_http_social_json_pg(g, res, focus[f].first,
-                                NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY,
-                                NGX_HTTP_SOCIAL_JSON_INTEGER);
-        yajl_gen_map_close(g);
+    if (rc == NGX_OK) {
+        ngx_http_social_exercises_answer(ctx);
     }
 
-    yajl_gen_array_close(g);
-
-    ngx_http_social_json_str(g, "exercises");
-    yajl_gen_array_open(g);
-
-    for (f = 0; f < nfocus; f++) {
-        for (k = 0; k < focus[f].slots; k++) {
-            ngx_http_social_exercise_json(g, res,
-                                          ngx_http_social_bank_rows(),
-                                          &focus[f], k, ctx->request->pool);
-        }
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+    /* NGX_AGAIN: the texts of utterances waiting in Redis are read */
 }
 
 
@@ -472,112 +477,672 @@ ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx, PGresult *res)
 
 
 /*
- * The rows by focus rank: where each subcategory starts, its own
- * utterances, the bank's exercises of it (at most the limit, drawn at
- * random) and its spellings: the bank's where it has the keys, else as
- * first recorded
+ * the result as the statement makes it: its columns, a known source in
+ * each row, the keys and a count in each, the bank's version last
+ */
+
+static ngx_int_t
+ngx_http_social_exercises_check(PGresult *res)
+{
+    int        row, n;
+    ngx_int_t  src;
+
+    n = PQntuples(res);
+
+    if (PQnfields(res) != NGX_HTTP_SOCIAL_EXERCISES_NCOLS || n == 0) {
+        return NGX_ERROR;
+    }
+
+    for (row = 0; row < n; row++) {
+        src = ngx_http_social_exercises_int(res, row,
+                                         NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE);
+
+        if ((src == NGX_HTTP_SOCIAL_EXERCISES_TOTAL
+             && ngx_strcmp(PQgetvalue(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE),
+                           "-1")
+                != 0)
+            || src > NGX_HTTP_SOCIAL_EXERCISES_VERSION
+            || (src == NGX_HTTP_SOCIAL_EXERCISES_VERSION) != (row == n - 1)
+            || ngx_http_social_exercises_int(res, row,
+                                         NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT)
+               < 0)
+        {
+            return NGX_ERROR;
+        }
+
+        if (src != NGX_HTTP_SOCIAL_EXERCISES_VERSION
+            && (PQgetisnull(res, row,
+                            NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY)
+                || PQgetisnull(res, row,
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY)))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The subcategories: each one's rows summed, the most frequent taken
+ * (ties by keys, as bytes), at most the limit of them
+ */
+
+static ngx_int_t
+ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    int                           row, n, cmp;
+    int64_t                       count;
+    ngx_int_t                     src;
+    ngx_str_t                     ck, sk, bck, bsk;
+    ngx_uint_t                    ngroups, i, k, best;
+    ngx_http_social_group_t      *groups, *g;
+    ngx_http_social_exercises_t  *x = ctx->data;
+
+    n = PQntuples(res) - 1;     /* the bank's version last */
+
+    groups = ngx_palloc(ctx->request->pool,
+                        (n + 1) * sizeof(ngx_http_social_group_t));
+    if (groups == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngroups = 0;
+    g = NULL;
+
+    for (row = 0; row < n; row++) {
+        ngx_http_social_exercises_str(res, row,
+                                  NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
+                                  &ck);
+        ngx_http_social_exercises_str(res, row,
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
+                               &sk);
+
+        if (g == NULL
+            || ck.len != bck.len || sk.len != bsk.len
+            || ngx_memcmp(ck.data, bck.data, ck.len) != 0
+            || ngx_memcmp(sk.data, bsk.data, sk.len) != 0)
+        {
+            g = &groups[ngroups++];
+            g->first = row;
+            g->frequency = 0;
+            g->taken = 0;
+            bck = ck;
+            bsk = sk;
+        }
+
+        g->last = row + 1;
+
+        src = ngx_http_social_exercises_int(res, row,
+                                         NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE);
+        count = ngx_http_social_exercises_int(res, row,
+                                          NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT);
+
+        if (src == NGX_HTTP_SOCIAL_EXERCISES_TOTAL) {
+            /* one row for each of its newest utterances: counted once */
+
+            if (row == g->first) {
+                g->frequency += count;
+            }
+
+        } else if (src == NGX_HTTP_SOCIAL_EXERCISES_TWICE) {
+            g->frequency -= count;
+
+        } else {
+            g->frequency += count;
+        }
+    }
+
+    x->nfocus = 0;
+
+    for (k = 0; k < x->limit && k < ngroups; k++) {
+        best = ngroups;
+
+        for (i = 0; i < ngroups; i++) {
+            if (groups[i].taken) {
+                continue;
+            }
+
+            if (best == ngroups) {
+                best = i;
+                continue;
+            }
+
+            if (groups[i].frequency != groups[best].frequency) {
+                if (groups[i].frequency > groups[best].frequency) {
+                    best = i;
+                }
+
+                continue;
+            }
+
+            cmp = ngx_http_social_exercises_keys(res, groups[i].first,
+                                                 groups[best].first);
+
+            if (cmp < 0) {
+                best = i;
+            }
+        }
+
+        groups[best].taken = 1;
+
+        if (ngx_http_social_exercises_focus(ctx, res, &groups[best],
+                                            &x->focus[x->nfocus++])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* two rows' keys as the ranking orders them: category, then subcategory */
+
+static int
+ngx_http_social_exercises_keys(PGresult *res, int one, int two)
+{
+    int        col, cmp;
+    ngx_str_t  a, b;
+
+    for (col = NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY;
+         col <= NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY;
+         col++)
+    {
+        ngx_http_social_exercises_str(res, one, col, &a);
+        ngx_http_social_exercises_str(res, two, col, &b);
+
+        cmp = ngx_memn2cmp(a.data, b.data, a.len, b.len);
+
+        if (cmp != 0) {
+            return cmp;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A focus subcategory, kept in the request's pool: its keys, its first
+ * spelling (PostgreSQL's, else the open batch's, else Redis's), its
+ * frequency and its own utterances
  */
 
 static ngx_int_t
 ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
-    ngx_http_social_focus_t *focus, ngx_uint_t *nfocus)
+    ngx_http_social_group_t *group, ngx_http_social_focus_t *f)
 {
-    int                           row, n, first, t, *rows;
-    PGresult                     *bank;
-    ngx_str_t                     ck, sk;
-    ngx_uint_t                    nf, nb, i, j;
-    ngx_http_social_focus_t      *f;
+    int                           row;
+    ngx_pool_t                   *pool;
     ngx_http_social_exercises_t  *x = ctx->data;
 
-    bank = ngx_http_social_bank_rows();
-    n = PQntuples(res);
-    nf = 0;
-    f = NULL;
+    pool = ctx->request->pool;
 
-    for (row = 0; row < n; row++) {
-        if (row == 0
-            || ngx_strcmp(PQgetvalue(res, row,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK),
-                          PQgetvalue(res, row - 1,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_RANK))
-               != 0)
+    ngx_memzero(f, sizeof(ngx_http_social_focus_t));
+
+    f->frequency = group->frequency;
+
+    if (ngx_http_social_exercises_copy(pool, res, group->first,
+                                  NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
+                                  &f->ck)
+        != NGX_OK
+        || ngx_http_social_exercises_copy(pool, res, group->first,
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
+                               &f->sk)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    f->category = f->ck;
+    f->subcategory = f->sk;
+
+    for (row = group->first; row < group->last; row++) {
+        if (PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY)
+            || PQgetisnull(res, row,
+                           NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY))
         {
-            if (nf == NGX_HTTP_SOCIAL_EXERCISES_MAX) {
-                break;
-            }
-
-            f = &focus[nf++];
-            ngx_memzero(f, sizeof(ngx_http_social_focus_t));
-
-            f->first = row;
-            f->frequency = ngx_atoof((u_char *)
-                               PQgetvalue(res, row,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY),
-                               PQgetlength(res, row,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_FREQUENCY));
-
-            ngx_http_social_exercises_str(res, row,
-                              NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY, &ck);
-            ngx_http_social_exercises_str(res, row,
-                           NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY, &sk);
-            ngx_http_social_exercises_str(res, row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
-                                      &f->category);
-            ngx_http_social_exercises_str(res, row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
-                                      &f->subcategory);
-
-            first = ngx_http_social_bank_find(&ck, &sk, &nb);
-
-            if (first < 0) {
-                first = ngx_http_social_bank_category(&ck);
-
-                if (first >= 0) {
-                    ngx_http_social_exercises_str(bank, first,
-                                             NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
-                                             &f->category);
-                }
-
-            } else {
-                ngx_http_social_exercises_str(bank, first,
-                                             NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
-                                             &f->category);
-                ngx_http_social_exercises_str(bank, first,
-                                          NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,
-                                          &f->subcategory);
-
-                /* the first ones of a draw without replacement */
-
-                rows = ngx_palloc(ctx->request->pool, nb * sizeof(int));
-                if (rows == NULL) {
-                    return NGX_ERROR;
-                }
-
-                for (i = 0; i < nb; i++) {
-                    rows[i] = first + (int) i;
-                }
-
-                f->nbank = ngx_min(nb, x->limit);
-
-                for (i = 0; i < f->nbank; i++) {
-                    j = i + (ngx_uint_t) ngx_random() % (nb - i);
-                    t = rows[i];
-                    rows[i] = rows[j];
-                    rows[j] = t;
-                }
-
-                f->bank = rows;
-            }
+            continue;
         }
 
-        if (!PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE)) {
-            f->nown++;
+        if (ngx_http_social_exercises_copy(pool, res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
+                                      &f->category)
+            != NGX_OK
+            || ngx_http_social_exercises_copy(pool, res, row,
+                                   NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
+                                   &f->subcategory)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+    }
+
+    return ngx_http_social_exercises_own(pool, res, group, f, x->limit);
+}
+
+
+/*
+ * The subcategory's own utterances: PostgreSQL's newest (with their
+ * texts) and those waiting in Redis (their texts read later), each once,
+ * newest (highest id) first, at most the limit
+ */
+
+static ngx_int_t
+ngx_http_social_exercises_own(ngx_pool_t *pool, PGresult *res,
+    ngx_http_social_group_t *group, ngx_http_social_focus_t *f,
+    ngx_uint_t limit)
+{
+    int                     row;
+    u_char                 *p, *end, *comma;
+    int64_t                 id;
+    ngx_str_t               ids;
+    ngx_uint_t              n, i, k;
+    ngx_http_social_own_t  *all;
+
+    /* at most: a row's utterance each, and each id of the waiting ones */
+
+    n = 0;
+
+    for (row = group->first; row < group->last; row++) {
+        n++;
+
+        ngx_http_social_exercises_str(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_WAITING,
+                                      &ids);
+
+        for (i = 0; i < ids.len; i++) {
+            n += (ids.data[i] == ',');
         }
     }
 
-    *nfocus = nf;
+    all = ngx_palloc(pool, n * sizeof(ngx_http_social_own_t));
+    f->own = ngx_palloc(pool, limit * sizeof(ngx_http_social_own_t));
+
+    if (all == NULL || f->own == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (row = group->first; row < group->last; row++) {
+        if (!PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE)) {
+            all[n].id = ngx_http_social_exercises_int(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE);
+            ngx_http_social_exercises_str(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,
+                                      &all[n].content);
+
+            if (all[n].id > 0
+                && !PQgetisnull(res, row,
+                                NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT))
+            {
+                n++;
+            }
+
+            continue;
+        }
+
+        ngx_http_social_exercises_str(res, row,
+                                      NGX_HTTP_SOCIAL_EXERCISES_COL_WAITING,
+                                      &ids);
+
+        p = ids.data;
+        end = ids.data + ids.len;
+
+        while (p < end) {
+            comma = ngx_strlchr(p, end, ',');
+
+            if (comma == NULL) {
+                comma = end;
+            }
+
+            id = ngx_atoof(p, comma - p);
+
+            if (id > 0) {
+                all[n].id = id;
+                ngx_str_null(&all[n].content);
+                n++;
+            }
+
+            p = comma + 1;
+        }
+    }
+
+    /* newest first; of one id, the one with its text */
+
+    ngx_sort(all, n, sizeof(ngx_http_social_own_t), ngx_http_social_own_cmp);
+
+    k = 0;
+
+    for (i = 0; i < n && k < limit; i++) {
+        if (k > 0 && f->own[k - 1].id == all[i].id) {
+            continue;
+        }
+
+        f->own[k] = all[i];
+
+        if (all[i].content.data) {
+            /* kept past this result */
+
+            p = ngx_pnalloc(pool, all[i].content.len);
+            if (p == NULL && all[i].content.len) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(p, all[i].content.data, all[i].content.len);
+            f->own[k].content.data = p;
+        }
+
+        k++;
+    }
+
+    f->nown = k;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_own_cmp(const void *one, const void *two)
+{
+    const ngx_http_social_own_t  *a = one, *b = two;
+
+    if (a->id != b->id) {
+        return (a->id > b->id) ? -1 : 1;
+    }
+
+    /* the text first */
+
+    return (b->content.data != NULL) - (a->content.data != NULL);
+}
+
+
+/*
+ * The offered utterances still waiting in Redis, whose texts no row had:
+ * NGX_OK when there are none, NGX_AGAIN when they are being read
+ */
+
+static ngx_int_t
+ngx_http_social_exercises_unread(ngx_http_social_ctx_t *ctx)
+{
+    u_char                       *p;
+    ngx_uint_t                    f, k, n;
+    ngx_http_social_exercises_t  *x = ctx->data;
+
+    n = 0;
+
+    for (f = 0; f < x->nfocus; f++) {
+        for (k = 0; k < x->focus[f].nown; k++) {
+            n += (x->focus[f].own[k].content.data == NULL);
+        }
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, 3 + n * (NGX_INT64_LEN + 1));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    x->texts[0] = x->values[0];
+    x->texts[1] = (char *) p;
+
+    *p++ = '{';
+
+    for (f = 0; f < x->nfocus; f++) {
+        for (k = 0; k < x->focus[f].nown; k++) {
+            if (x->focus[f].own[k].content.data == NULL) {
+                p = ngx_sprintf(p, "%L,", x->focus[f].own[k].id);
+            }
+        }
+    }
+
+    p[-1] = '}';
+    *p = '\0';
+
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises_texts, 2,
+                               x->texts, ngx_http_social_exercises_texts);
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * the texts read: each given to the utterance of that id; an utterance
+ * without one (not the user's) is not offered
+ */
+
+static void
+ngx_http_social_exercises_texts(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    int                           row, n;
+    int64_t                       id;
+    ngx_uint_t                    f, k, kept;
+    ngx_http_social_focus_t      *focus;
+    ngx_http_social_exercises_t  *x = ctx->data;
+
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if (PQnfields(res) != 2) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    n = PQntuples(res);
+
+    for (row = 0; row < n; row++) {
+        if (PQgetisnull(res, row, 0) || PQgetisnull(res, row, 1)) {
+            continue;
+        }
+
+        id = ngx_http_social_exercises_int(res, row, 0);
+
+        for (f = 0; f < x->nfocus; f++) {
+            focus = &x->focus[f];
+
+            for (k = 0; k < focus->nown; k++) {
+                if (focus->own[k].id != id
+                    || focus->own[k].content.data != NULL)
+                {
+                    continue;
+                }
+
+                if (ngx_http_social_exercises_copy(ctx->request->pool, res,
+                                                   row, 1,
+                                                   &focus->own[k].content)
+                    != NGX_OK)
+                {
+                    ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                    return;
+                }
+            }
+        }
+    }
+
+    for (f = 0; f < x->nfocus; f++) {
+        focus = &x->focus[f];
+        kept = 0;
+
+        for (k = 0; k < focus->nown; k++) {
+            if (focus->own[k].content.data != NULL) {
+                focus->own[kept++] = focus->own[k];
+            }
+        }
+
+        focus->nown = kept;
+    }
+
+    ngx_http_social_exercises_answer(ctx);
+}
+
+
+/* the bank's draws, the slots, and the answer */
+
+static void
+ngx_http_social_exercises_answer(ngx_http_social_ctx_t *ctx)
+{
+    yajl_gen                      g;
+    ngx_uint_t                    f, k;
+    ngx_http_social_focus_t      *focus;
+    ngx_http_social_exercises_t  *x = ctx->data;
+
+    focus = x->focus;
+
+    for (f = 0; f < x->nfocus; f++) {
+        if (ngx_http_social_exercises_draw(ctx, &focus[f]) != NGX_OK) {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    (void) ngx_http_social_exercises_share(focus, x->nfocus, x->limit);
+
+    g = ngx_http_social_json_gen(ctx->request->pool);
+    if (g == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_social_json_str(g, "user_id");
+    yajl_gen_integer(g, x->user_id);
+
+    /* the subcategories the exercises target, the most frequent first */
+
+    ngx_http_social_json_str(g, "focus");
+    yajl_gen_array_open(g);
+
+    for (f = 0; f < x->nfocus; f++) {
+        if (focus[f].slots == 0) {
+            continue;
+        }
+
+        yajl_gen_map_open(g);
+        ngx_http_social_json_str(g, "category");
+        yajl_gen_string(g, focus[f].category.data, focus[f].category.len);
+        ngx_http_social_json_str(g, "subcategory");
+        yajl_gen_string(g, focus[f].subcategory.data,
+                        focus[f].subcategory.len);
+        ngx_http_social_json_str(g, "frequency");
+        yajl_gen_integer(g, focus[f].frequency);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    ngx_http_social_json_str(g, "exercises");
+    yajl_gen_array_open(g);
+
+    for (f = 0; f < x->nfocus; f++) {
+        for (k = 0; k < focus[f].slots; k++) {
+            ngx_http_social_exercise_json(g, ngx_http_social_bank_rows(),
+                                          &focus[f], k, ctx->request->pool);
+        }
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_OK, g));
+}
+
+
+/*
+ * The bank's exercises of a focus subcategory (at most the limit, drawn
+ * at random, without replacement) and its spellings: the bank's where it
+ * has the keys, else as first recorded.  Made just before the answer, so
+ * that the rows are of the worker's bank as it is then.
+ */
+
+static ngx_int_t
+ngx_http_social_exercises_draw(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_focus_t *f)
+{
+    int                           first, t, *rows;
+    PGresult                     *bank;
+    ngx_uint_t                    nb, i, j;
+    ngx_http_social_exercises_t  *x = ctx->data;
+
+    bank = ngx_http_social_bank_rows();
+
+    first = ngx_http_social_bank_find(&f->ck, &f->sk, &nb);
+
+    if (first < 0) {
+        first = ngx_http_social_bank_category(&f->ck);
+
+        if (first >= 0) {
+            ngx_http_social_exercises_str(bank, first,
+                                          NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
+                                          &f->category);
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_http_social_exercises_str(bank, first,
+                                  NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
+                                  &f->category);
+    ngx_http_social_exercises_str(bank, first,
+                                  NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,
+                                  &f->subcategory);
+
+    /* the first ones of a draw without replacement */
+
+    rows = ngx_palloc(ctx->request->pool, nb * sizeof(int));
+    if (rows == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < nb; i++) {
+        rows[i] = first + (int) i;
+    }
+
+    f->nbank = ngx_min(nb, x->limit);
+
+    for (i = 0; i < f->nbank; i++) {
+        j = i + (ngx_uint_t) ngx_random() % (nb - i);
+        t = rows[i];
+        rows[i] = rows[j];
+        rows[j] = t;
+    }
+
+    f->bank = rows;
+
+    return NGX_OK;
+}
+
+
+/* a column's decimal integer (-1 when it is not one) */
+
+static int64_t
+ngx_http_social_exercises_int(PGresult *res, int row, int col)
+{
+    u_char   *p;
+    size_t    len;
+    int64_t   n;
+
+    p = (u_char *) PQgetvalue(res, row, col);
+    len = PQgetlength(res, row, col);
+
+    if (len > 1 && p[0] == '-') {
+        n = ngx_atoof(p + 1, len - 1);
+        return (n == NGX_ERROR) ? -1 : -n;
+    }
+
+    n = ngx_atoof(p, len);
+
+    return (n == NGX_ERROR) ? -1 : n;
 }
 
 
@@ -588,6 +1153,26 @@ ngx_http_social_exercises_str(PGresult *res, int row, int col, ngx_str_t *s)
 {
     s->data = (u_char *) PQgetvalue(res, row, col);
     s->len = PQgetlength(res, row, col);
+}
+
+
+/* a column's text, copied to the pool (the result goes before the answer) */
+
+static ngx_int_t
+ngx_http_social_exercises_copy(ngx_pool_t *pool, PGresult *res, int row,
+    int col, ngx_str_t *s)
+{
+    s->len = PQgetlength(res, row, col);
+    s->data = ngx_pnalloc(pool, s->len + 1);
+
+    if (s->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(s->data, PQgetvalue(res, row, col), s->len);
+    s->data[s->len] = '\0';
+
+    return NGX_OK;
 }
 
 
@@ -613,7 +1198,7 @@ ngx_http_social_exercises_share(ngx_http_social_focus_t *focus, ngx_uint_t n,
                 continue;
             }
 
-            q = focus[i].frequency / (2 * focus[i].slots + 1);
+            q = (double) focus[i].frequency / (2 * focus[i].slots + 1);
 
             if (k == n || q > best) {
                 k = i;
@@ -641,13 +1226,13 @@ ngx_http_social_exercises_share(ngx_http_social_focus_t *focus, ngx_uint_t n,
  */
 
 static void
-ngx_http_social_exercise_json(yajl_gen g, PGresult *res, PGresult *bank,
+ngx_http_social_exercise_json(yajl_gen g, PGresult *bank,
     ngx_http_social_focus_t *f, ngx_uint_t k, ngx_pool_t *pool)
 {
-    int          row;
-    u_char      *p, *prompt;
-    size_t       len;
-    ngx_uint_t   m, own, i;
+    int                     row;
+    u_char                 *p, *prompt;
+    ngx_uint_t              m, own, i;
+    ngx_http_social_own_t  *u;
 
     m = ngx_min(f->nown, f->nbank);
 
@@ -691,7 +1276,7 @@ ngx_http_social_exercise_json(yajl_gen g, PGresult *res, PGresult *bank,
         return;
     }
 
-    row = f->first + (int) i;
+    u = &f->own[i];
 
     yajl_gen_null(g);
     ngx_http_social_json_kv(g, "type", "correction");
@@ -702,9 +1287,8 @@ ngx_http_social_exercise_json(yajl_gen g, PGresult *res, PGresult *bank,
 
     /* Correct the <subcategory, ASCII lower case> in: "<content>" */
 
-    len = PQgetlength(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT);
     prompt = ngx_pnalloc(pool, sizeof("Correct the  in: \"\"") - 1
-                               + f->subcategory.len + len);
+                               + f->subcategory.len + u->content.len);
 
     ngx_http_social_json_str(g, "prompt");
 
@@ -716,9 +1300,7 @@ ngx_http_social_exercise_json(yajl_gen g, PGresult *res, PGresult *bank,
         ngx_strlow(p, f->subcategory.data, f->subcategory.len);
         p += f->subcategory.len;
         p = ngx_cpymem(p, " in: \"", 6);
-        p = ngx_cpymem(p, PQgetvalue(res, row,
-                                     NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT),
-                       len);
+        p = ngx_cpymem(p, u->content.data, u->content.len);
         *p++ = '"';
 
         yajl_gen_string(g, prompt, p - prompt);
@@ -729,8 +1311,6 @@ ngx_http_social_exercise_json(yajl_gen g, PGresult *res, PGresult *bank,
     ngx_http_social_json_str(g, "answer");
     yajl_gen_null(g);
     ngx_http_social_json_str(g, "utterance_id");
-    ngx_http_social_json_pg(g, res, row,
-                            NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,
-                            NGX_HTTP_SOCIAL_JSON_INTEGER);
+    yajl_gen_integer(g, u->id);
     yajl_gen_map_close(g);
 }
