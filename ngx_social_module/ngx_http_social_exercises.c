@@ -53,17 +53,20 @@ enum {
     NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT,
     NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,    /* one of the newest */
     NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,      /* its text */
-    NGX_HTTP_SOCIAL_EXERCISES_COL_WAITING,      /* "id,id,...": Redis's */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_OPEN_APPLIED,  /* the version's row: */
+    NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED, /* "t" or "f" */
     NGX_HTTP_SOCIAL_EXERCISES_NCOLS
 };
 
 
 /*
- * The sources of the rows, in the order the rows of a subcategory come:
- * PostgreSQL's total (one row for each of its newest utterances, or one
- * with none), what of it is counted in Redis too (to be taken off), what
- * waits in Redis (the open batch's, then the user's); the last row, with
- * no keys, holds the bank's version as its count
+ * The sources of a subcategory's counts, in the order they are taken
+ * (the first spelling is theirs): PostgreSQL's total (a row for each of
+ * its newest utterances, or one with none), what of it is counted in
+ * Redis too (to be taken off), what waits in Redis (the open batch's,
+ * then the user's).  The statement's row of the bank's version (its
+ * count) says whether the open batch and a batch cut after the Redis
+ * read are applied.
  */
 
 #define NGX_HTTP_SOCIAL_EXERCISES_TOTAL     -1
@@ -101,11 +104,22 @@ typedef struct {
 } ngx_http_social_focus_t;
 
 
-/* a subcategory of the result: its rows and its frequency */
+/* a count of a subcategory: a row of the result, or one of Redis */
 
 typedef struct {
-    int                             first;
-    int                             last;       /* past its rows */
+    ngx_str_t                       ck;
+    ngx_str_t                       sk;
+    ngx_int_t                       src;
+    int                             row;
+    ngx_http_social_point_count_t  *count;
+} ngx_http_social_item_t;
+
+
+/* a subcategory: its counts (items, by keys then source), its frequency */
+
+typedef struct {
+    ngx_uint_t                      first;
+    ngx_uint_t                      last;       /* past its items */
     int64_t                         frequency;
     ngx_uint_t                      taken;      /* unsigned:1 */
 } ngx_http_social_group_t;
@@ -117,7 +131,9 @@ typedef struct {
     ngx_uint_t                      reread;     /* unsigned:1 */
     ngx_uint_t                      nfocus;
     ngx_http_social_focus_t        *focus;      /* limit of them */
-    const char                     *values[7];
+    ngx_http_social_point_view_t    view;
+    ngx_http_social_item_t         *items;
+    const char                     *values[8];
     const char                     *texts[2];
 } ngx_http_social_exercises_t;
 
@@ -134,17 +150,23 @@ static void ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static ngx_int_t ngx_http_social_exercises_check(PGresult *res);
+static int ngx_http_social_exercises_check(PGresult *res);
 static ngx_int_t ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx,
-    PGresult *res);
-static int ngx_http_social_exercises_keys(PGresult *res, int one, int two);
+    PGresult *res, int version);
+static ngx_int_t ngx_http_social_exercises_items(ngx_http_social_ctx_t *ctx,
+    PGresult *res, int version, ngx_uint_t *n);
+static int ngx_libc_cdecl ngx_http_social_item_cmp(const void *one,
+    const void *two);
+static int ngx_http_social_exercises_keys(ngx_http_social_item_t *a,
+    ngx_http_social_item_t *b);
 static ngx_int_t ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx,
     PGresult *res, ngx_http_social_group_t *group,
     ngx_http_social_focus_t *f);
-static ngx_int_t ngx_http_social_exercises_own(ngx_pool_t *pool,
+static ngx_int_t ngx_http_social_exercises_own(ngx_http_social_ctx_t *ctx,
     PGresult *res, ngx_http_social_group_t *group,
-    ngx_http_social_focus_t *f, ngx_uint_t limit);
-static ngx_int_t ngx_http_social_own_cmp(const void *one, const void *two);
+    ngx_http_social_focus_t *f);
+static int ngx_libc_cdecl ngx_http_social_own_cmp(const void *one,
+    const void *two);
 static ngx_int_t ngx_http_social_exercises_unread(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_exercises_texts(ngx_http_social_ctx_t *ctx,
     PGresult *res);
@@ -167,60 +189,46 @@ static const char  ngx_http_social_sql_exercises_user[] =
     "SELECT 1 FROM users WHERE user_id = $1";
 
 /*
- * $1 the user, $2 what waits in Redis ([{"s": ["Cat", "Sub"], "n": count,
- * "u": "latest utterances,...", "b": 1 for the open batch}]), $3 and $4
- * the epoch and the last batch seq when it was read, $5 and $6 the open
- * batch, $7 the limit.  What waits in Redis counts until the flush's last
- * transaction marks its batch applied, less what of that batch the
- * chunks committed before hold already (their counts are in
- * error_frequencies).  The rows by keys and source (the sources above),
- * PostgreSQL's newest utterances newest first; the bank's version last.
+ * $1 the user, $2 and $3 the epoch and the last batch seq when Redis was
+ * read, $4 and $5 the open batch, $6 the limit, $7 and $8 whether counts
+ * of the open batch and of the user's own wait in Redis.  The counts of
+ * Redis count until the flush's last transaction marks their batch
+ * applied, less what of that batch the chunks committed before hold
+ * already (their counts are in error_frequencies): those are rows of
+ * source 0.  No order: the module sorts the rows with Redis's counts.
  */
 
 static const char  ngx_http_social_sql_exercises[] =
-    "WITH p AS (SELECT e->'s'->>0 AS cat, e->'s'->>1 AS sub, "
-    "                  (e->>'n')::bigint AS n, e->>'u' AS us, "
-    "                  2 - (e->>'b')::int AS src "
-    "             FROM json_array_elements($2::json) e), "
-    "     live AS (SELECT * FROM p "
-    "               WHERE CASE WHEN src = 1 "
-    "                     THEN NOT EXISTS (SELECT 1 FROM error_batches "
-    "                                       WHERE epoch = $5 "
-    "                                         AND seq = $6::bigint "
-    "                                         AND applied) "
-    "                     ELSE NOT EXISTS (SELECT 1 FROM error_batches "
-    "                                       WHERE epoch = $3 "
-    "                                         AND seq > $4::bigint "
-    "                                         AND applied) END) "
     "SELECT -1, f.category_key, f.subcategory_key, f.category, "
-    "       f.subcategory, f.frequency, o.u, o.c, NULL "
+    "       f.subcategory, f.frequency, o.u, o.c, NULL::boolean, "
+    "       NULL::boolean "
     "  FROM error_frequencies f "
     "  LEFT JOIN error_recent r "
     "    ON r.user_id = f.user_id AND r.category_key = f.category_key "
     "   AND r.subcategory_key = f.subcategory_key "
-    "  LEFT JOIN LATERAL unnest(r.utterances[1:$7::int], "
-    "                           r.contents[1:$7::int]) o (u, c) ON true "
+    "  LEFT JOIN LATERAL unnest(r.utterances[1:$6::int], "
+    "                           r.contents[1:$6::int]) o (u, c) ON true "
     " WHERE f.user_id = $1 "
     "UNION ALL "
-    "SELECT src, social_key(cat), social_key(sub), cat, sub, n, NULL, "
-    "       NULL, us "
-    "  FROM live "
-    "UNION ALL "
     "SELECT 0, u.category_key, u.subcategory_key, NULL, NULL, count(*), "
-    "       NULL, NULL, NULL "
+    "       NULL, NULL, NULL, NULL "
     "  FROM error_batches b JOIN utterance_errors u "
     "    ON u.batch_epoch = b.epoch AND u.batch_seq = b.seq "
     "   AND u.user_id = $1 "
     " WHERE NOT b.applied "
-    "   AND ((b.epoch = $5 AND b.seq = $6::bigint "
-    "         AND EXISTS (SELECT 1 FROM live WHERE src = 1)) "
-    "        OR (b.epoch = $3 AND b.seq > $4::bigint "
-    "            AND EXISTS (SELECT 1 FROM live WHERE src = 2))) "
+    "   AND ((b.epoch = $4 AND b.seq = $5::bigint AND $7::boolean) "
+    "        OR (b.epoch = $2 AND b.seq > $3::bigint AND $8::boolean "
+    "            AND NOT EXISTS (SELECT 1 FROM error_batches "
+    "                             WHERE epoch = $2 AND seq > $3::bigint "
+    "                               AND applied))) "
     " GROUP BY u.category_key, u.subcategory_key "
     "UNION ALL "
-    "SELECT 3, NULL, NULL, NULL, NULL, version, NULL, NULL, NULL "
-    "  FROM exercise_bank "
-    " ORDER BY 2, 3, 1, 7 DESC";
+    "SELECT 3, NULL, NULL, NULL, NULL, version, NULL, NULL, "
+    "       EXISTS (SELECT 1 FROM error_batches "
+    "                WHERE epoch = $4 AND seq = $5::bigint AND applied), "
+    "       EXISTS (SELECT 1 FROM error_batches "
+    "                WHERE epoch = $2 AND seq > $3::bigint AND applied) "
+    "  FROM exercise_bank";
 
 /*
  * $1 the user, $2 the utterances waiting in Redis that an answer offers:
@@ -272,7 +280,7 @@ ngx_http_social_exercises(ngx_http_social_ctx_t *ctx)
     }
 
     x->values[0] = ngx_http_social_int64(ctx, x->user_id);
-    x->values[6] = ngx_http_social_int64(ctx, x->limit);
+    x->values[5] = ngx_http_social_int64(ctx, x->limit);
 
     if (x->user_id == ctx->user_id) {
         return ngx_http_social_exercises_pending(ctx);
@@ -353,15 +361,18 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
     ngx_int_t                      rc;
+    ngx_uint_t                     i, open, waiting;
     ngx_http_social_exercises_t   *x = ctx->data;
-    ngx_http_social_point_view_t   view;
+    ngx_http_social_point_view_t  *view;
+
+    view = &x->view;
 
     if (reply == NULL) {
         ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
         return;
     }
 
-    rc = ngx_http_social_point_view_read(ctx->request->pool, reply, &view);
+    rc = ngx_http_social_point_view_read(ctx->request->pool, reply, view);
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
@@ -377,22 +388,35 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
         return;
     }
 
-    if (view.skipped) {
+    if (view->skipped) {
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "social: %ui pending error counts of user %L are not "
                       "as written, skipped (the first: \"%*s\")",
-                      view.skipped, x->user_id,
-                      view.bad ? ngx_min(view.bad->len, 200) : 0,
-                      view.bad ? view.bad->str : "");
+                      view->skipped, x->user_id,
+                      view->bad ? ngx_min(view->bad->len, 200) : 0,
+                      view->bad ? view->bad->str : "");
     }
 
-    x->values[1] = view.counts;
-    x->values[2] = view.epoch;
-    x->values[3] = view.seq;
-    x->values[4] = view.open_epoch;
-    x->values[5] = view.open_seq;
+    open = 0;
+    waiting = 0;
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 7, x->values,
+    for (i = 0; i < view->ncounts; i++) {
+        if (view->counts[i].open) {
+            open = 1;
+
+        } else {
+            waiting = 1;
+        }
+    }
+
+    x->values[1] = view->epoch;
+    x->values[2] = view->seq;
+    x->values[3] = view->open_epoch;
+    x->values[4] = view->open_seq;
+    x->values[6] = open ? "t" : "f";
+    x->values[7] = waiting ? "t" : "f";
+
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 8, x->values,
                                ngx_http_social_exercises_read);
 }
 
@@ -400,7 +424,7 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
 static void
 ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    int64_t                       version;
+    int                           version;
     ngx_int_t                     rc;
     ngx_http_social_exercises_t  *x = ctx->data;
 
@@ -408,7 +432,11 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (ngx_http_social_exercises_check(res) != NGX_OK) {
+    /* the row of the bank's version */
+
+    version = ngx_http_social_exercises_check(res);
+
+    if (version < 0) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                       "social: the exercises' result is not as asked "
                       "(%d columns, %d rows)", PQnfields(res),
@@ -423,17 +451,19 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
      * answers with the copy just read)
      */
 
-    version = ngx_http_social_exercises_int(res, PQntuples(res) - 1,
-                                          NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT);
-
-    if (ngx_http_social_bank_current(version) != NGX_OK && !x->reread) {
+    if (ngx_http_social_bank_current(ngx_http_social_exercises_int(res,
+                                          version,
+                                          NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT))
+        != NGX_OK
+        && !x->reread)
+    {
         x->reread = 1;
         ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_bank, 0, NULL,
                                    ngx_http_social_exercises_bank);
         return;
     }
 
-    if (ngx_http_social_exercises_rank(ctx, res) != NGX_OK) {
+    if (ngx_http_social_exercises_rank(ctx, res, version) != NGX_OK) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -471,26 +501,28 @@ ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 7,
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 8,
                                x->values, ngx_http_social_exercises_read);
 }
 
 
 /*
  * the result as the statement makes it: its columns, a known source in
- * each row, the keys and a count in each, the bank's version last
+ * each row, the keys and a count in each, one row of the bank's version;
+ * that row, or -1
  */
 
-static ngx_int_t
+static int
 ngx_http_social_exercises_check(PGresult *res)
 {
-    int        row, n;
+    int        row, n, version;
     ngx_int_t  src;
 
     n = PQntuples(res);
+    version = -1;
 
-    if (PQnfields(res) != NGX_HTTP_SOCIAL_EXERCISES_NCOLS || n == 0) {
-        return NGX_ERROR;
+    if (PQnfields(res) != NGX_HTTP_SOCIAL_EXERCISES_NCOLS) {
+        return -1;
     }
 
     for (row = 0; row < n; row++) {
@@ -502,46 +534,62 @@ ngx_http_social_exercises_check(PGresult *res)
                                       NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE),
                            "-1")
                 != 0)
+            || src == NGX_HTTP_SOCIAL_EXERCISES_OPEN
+            || src == NGX_HTTP_SOCIAL_EXERCISES_WAITING
             || src > NGX_HTTP_SOCIAL_EXERCISES_VERSION
-            || (src == NGX_HTTP_SOCIAL_EXERCISES_VERSION) != (row == n - 1)
             || ngx_http_social_exercises_int(res, row,
                                          NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT)
                < 0)
         {
-            return NGX_ERROR;
+            return -1;
         }
 
-        if (src != NGX_HTTP_SOCIAL_EXERCISES_VERSION
-            && (PQgetisnull(res, row,
-                            NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY)
+        if (src == NGX_HTTP_SOCIAL_EXERCISES_VERSION) {
+            if (version != -1
                 || PQgetisnull(res, row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY)))
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_OPEN_APPLIED)
+                || PQgetisnull(res, row,
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED))
+            {
+                return -1;
+            }
+
+            version = row;
+            continue;
+        }
+
+        if (PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY)
+            || PQgetisnull(res, row,
+                           NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY))
         {
-            return NGX_ERROR;
+            return -1;
         }
     }
 
-    return NGX_OK;
+    return version;
 }
 
 
 /*
- * The subcategories: each one's rows summed, the most frequent taken
- * (ties by keys, as bytes), at most the limit of them
+ * The subcategories: each one's counts summed (the result's and those of
+ * Redis that still count), the most frequent taken (ties by keys, as
+ * bytes), at most the limit of them
  */
 
 static ngx_int_t
-ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx, PGresult *res)
+ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx, PGresult *res,
+    int version)
 {
-    int                           row, n, cmp;
-    int64_t                       count;
-    ngx_int_t                     src;
-    ngx_str_t                     ck, sk, bck, bsk;
-    ngx_uint_t                    ngroups, i, k, best;
+    ngx_uint_t                    n, ngroups, i, k, best, total;
+    ngx_http_social_item_t       *items, *it;
     ngx_http_social_group_t      *groups, *g;
     ngx_http_social_exercises_t  *x = ctx->data;
 
-    n = PQntuples(res) - 1;     /* the bank's version last */
+    if (ngx_http_social_exercises_items(ctx, res, version, &n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    items = x->items;
 
     groups = ngx_palloc(ctx->request->pool,
                         (n + 1) * sizeof(ngx_http_social_group_t));
@@ -551,47 +599,38 @@ ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     ngroups = 0;
     g = NULL;
+    total = 0;
 
-    for (row = 0; row < n; row++) {
-        ngx_http_social_exercises_str(res, row,
-                                  NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
-                                  &ck);
-        ngx_http_social_exercises_str(res, row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
-                               &sk);
+    for (i = 0; i < n; i++) {
+        it = &items[i];
 
-        if (g == NULL
-            || ck.len != bck.len || sk.len != bsk.len
-            || ngx_memcmp(ck.data, bck.data, ck.len) != 0
-            || ngx_memcmp(sk.data, bsk.data, sk.len) != 0)
-        {
+        if (g == NULL || ngx_http_social_exercises_keys(it, it - 1) != 0) {
             g = &groups[ngroups++];
-            g->first = row;
+            g->first = i;
             g->frequency = 0;
             g->taken = 0;
-            bck = ck;
-            bsk = sk;
+            total = 0;
         }
 
-        g->last = row + 1;
+        g->last = i + 1;
 
-        src = ngx_http_social_exercises_int(res, row,
-                                         NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE);
-        count = ngx_http_social_exercises_int(res, row,
+        if (it->count) {
+            g->frequency += it->count->n;
+            continue;
+        }
+
+        if (it->src == NGX_HTTP_SOCIAL_EXERCISES_TWICE) {
+            g->frequency -= ngx_http_social_exercises_int(res, it->row,
                                           NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT);
+            continue;
+        }
 
-        if (src == NGX_HTTP_SOCIAL_EXERCISES_TOTAL) {
-            /* one row for each of its newest utterances: counted once */
+        /* a row for each of its newest utterances: the total once */
 
-            if (row == g->first) {
-                g->frequency += count;
-            }
-
-        } else if (src == NGX_HTTP_SOCIAL_EXERCISES_TWICE) {
-            g->frequency -= count;
-
-        } else {
-            g->frequency += count;
+        if (!total) {
+            total = 1;
+            g->frequency += ngx_http_social_exercises_int(res, it->row,
+                                          NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT);
         }
     }
 
@@ -605,23 +644,13 @@ ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx, PGresult *res)
                 continue;
             }
 
-            if (best == ngroups) {
-                best = i;
-                continue;
-            }
-
-            if (groups[i].frequency != groups[best].frequency) {
-                if (groups[i].frequency > groups[best].frequency) {
-                    best = i;
-                }
-
-                continue;
-            }
-
-            cmp = ngx_http_social_exercises_keys(res, groups[i].first,
-                                                 groups[best].first);
-
-            if (cmp < 0) {
+            if (best == ngroups
+                || groups[i].frequency > groups[best].frequency
+                || (groups[i].frequency == groups[best].frequency
+                    && ngx_http_social_exercises_keys(&items[groups[i].first],
+                                                 &items[groups[best].first])
+                       < 0))
+            {
                 best = i;
             }
         }
@@ -640,29 +669,124 @@ ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-/* two rows' keys as the ranking orders them: category, then subcategory */
+/*
+ * The counts, sorted by keys then source: the result's rows and Redis's
+ * counts that still count (the open batch's unless it is applied, the
+ * user's unless a batch cut after the read is)
+ */
 
-static int
-ngx_http_social_exercises_keys(PGresult *res, int one, int two)
+static ngx_int_t
+ngx_http_social_exercises_items(ngx_http_social_ctx_t *ctx, PGresult *res,
+    int version, ngx_uint_t *n)
 {
-    int        col, cmp;
-    ngx_str_t  a, b;
+    int                             row, rows;
+    ngx_uint_t                      i, k, open_applied, later_applied;
+    ngx_http_social_item_t         *it;
+    ngx_http_social_exercises_t    *x = ctx->data;
+    ngx_http_social_point_count_t  *count;
 
-    for (col = NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY;
-         col <= NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY;
-         col++)
-    {
-        ngx_http_social_exercises_str(res, one, col, &a);
-        ngx_http_social_exercises_str(res, two, col, &b);
+    rows = PQntuples(res);
 
-        cmp = ngx_memn2cmp(a.data, b.data, a.len, b.len);
+    open_applied = (PQgetvalue(res, version,
+                          NGX_HTTP_SOCIAL_EXERCISES_COL_OPEN_APPLIED)[0] == 't');
+    later_applied = (PQgetvalue(res, version,
+                         NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED)[0] == 't');
 
-        if (cmp != 0) {
-            return cmp;
-        }
+    x->items = ngx_palloc(ctx->request->pool,
+                          (rows + x->view.ncounts)
+                          * sizeof(ngx_http_social_item_t));
+    if (x->items == NULL) {
+        return NGX_ERROR;
     }
 
-    return 0;
+    k = 0;
+
+    for (row = 0; row < rows; row++) {
+        if (row == version) {
+            continue;
+        }
+
+        it = &x->items[k++];
+
+        ngx_http_social_exercises_str(res, row,
+                                  NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
+                                  &it->ck);
+        ngx_http_social_exercises_str(res, row,
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
+                               &it->sk);
+        it->src = ngx_http_social_exercises_int(res, row,
+                                         NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE);
+        it->row = row;
+        it->count = NULL;
+    }
+
+    for (i = 0; i < x->view.ncounts; i++) {
+        count = &x->view.counts[i];
+
+        if (count->open ? open_applied : later_applied) {
+            /* the batch that holds it is in the totals */
+            continue;
+        }
+
+        it = &x->items[k++];
+
+        it->ck = count->ck;
+        it->sk = count->sk;
+        it->src = count->open ? NGX_HTTP_SOCIAL_EXERCISES_OPEN
+                              : NGX_HTTP_SOCIAL_EXERCISES_WAITING;
+        it->row = -1;
+        it->count = count;
+    }
+
+    ngx_qsort(x->items, k, sizeof(ngx_http_social_item_t),
+              ngx_http_social_item_cmp);
+
+    *n = k;
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_social_item_cmp(const void *one, const void *two)
+{
+    int                      cmp;
+    ngx_http_social_item_t  *a, *b;
+
+    a = (ngx_http_social_item_t *) one;
+    b = (ngx_http_social_item_t *) two;
+
+    cmp = ngx_http_social_exercises_keys(a, b);
+
+    if (cmp != 0) {
+        return cmp;
+    }
+
+    if (a->src != b->src) {
+        return (a->src < b->src) ? -1 : 1;
+    }
+
+    /* the result's rows as they came (qsort is not stable) */
+
+    return (a->row < b->row) ? -1 : (a->row > b->row);
+}
+
+
+/* two counts' keys as the ranking orders them: category, then subcategory */
+
+static int
+ngx_http_social_exercises_keys(ngx_http_social_item_t *a,
+    ngx_http_social_item_t *b)
+{
+    int  cmp;
+
+    cmp = ngx_memn2cmp(a->ck.data, b->ck.data, a->ck.len, b->ck.len);
+
+    if (cmp != 0) {
+        return cmp;
+    }
+
+    return ngx_memn2cmp(a->sk.data, b->sk.data, a->sk.len, b->sk.len);
 }
 
 
@@ -676,8 +800,9 @@ static ngx_int_t
 ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
     ngx_http_social_group_t *group, ngx_http_social_focus_t *f)
 {
-    int                           row;
+    ngx_uint_t                    i;
     ngx_pool_t                   *pool;
+    ngx_http_social_item_t       *it;
     ngx_http_social_exercises_t  *x = ctx->data;
 
     pool = ctx->request->pool;
@@ -686,14 +811,14 @@ ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
 
     f->frequency = group->frequency;
 
-    if (ngx_http_social_exercises_copy(pool, res, group->first,
-                                  NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
-                                  &f->ck)
-        != NGX_OK
-        || ngx_http_social_exercises_copy(pool, res, group->first,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
-                               &f->sk)
-           != NGX_OK)
+    it = &x->items[group->first];
+
+    f->ck.data = ngx_pstrdup(pool, &it->ck);
+    f->ck.len = it->ck.len;
+    f->sk.data = ngx_pstrdup(pool, &it->sk);
+    f->sk.len = it->sk.len;
+
+    if ((f->ck.data == NULL && f->ck.len) || (f->sk.data == NULL && f->sk.len))
     {
         return NGX_ERROR;
     }
@@ -701,19 +826,28 @@ ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
     f->category = f->ck;
     f->subcategory = f->sk;
 
-    for (row = group->first; row < group->last; row++) {
-        if (PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY)
-            || PQgetisnull(res, row,
+    for (i = group->first; i < group->last; i++) {
+        it = &x->items[i];
+
+        if (it->count) {
+            /* Redis's, in the pool */
+            f->category = it->count->category;
+            f->subcategory = it->count->subcategory;
+            break;
+        }
+
+        if (PQgetisnull(res, it->row, NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY)
+            || PQgetisnull(res, it->row,
                            NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY))
         {
             continue;
         }
 
-        if (ngx_http_social_exercises_copy(pool, res, row,
+        if (ngx_http_social_exercises_copy(pool, res, it->row,
                                       NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
                                       &f->category)
             != NGX_OK
-            || ngx_http_social_exercises_copy(pool, res, row,
+            || ngx_http_social_exercises_copy(pool, res, it->row,
                                    NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
                                    &f->subcategory)
                != NGX_OK)
@@ -724,7 +858,7 @@ ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
         break;
     }
 
-    return ngx_http_social_exercises_own(pool, res, group, f, x->limit);
+    return ngx_http_social_exercises_own(ctx, res, group, f);
 }
 
 
@@ -735,35 +869,39 @@ ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
  */
 
 static ngx_int_t
-ngx_http_social_exercises_own(ngx_pool_t *pool, PGresult *res,
-    ngx_http_social_group_t *group, ngx_http_social_focus_t *f,
-    ngx_uint_t limit)
+ngx_http_social_exercises_own(ngx_http_social_ctx_t *ctx, PGresult *res,
+    ngx_http_social_group_t *group, ngx_http_social_focus_t *f)
 {
-    int                     row;
-    u_char                 *p, *end, *comma;
-    int64_t                 id;
-    ngx_str_t               ids;
-    ngx_uint_t              n, i, k;
-    ngx_http_social_own_t  *all;
+    u_char                       *p, *end, *comma;
+    int64_t                       id;
+    ngx_str_t                    *ids;
+    ngx_uint_t                    n, i, k;
+    ngx_pool_t                   *pool;
+    ngx_http_social_own_t        *all;
+    ngx_http_social_item_t       *it;
+    ngx_http_social_exercises_t  *x = ctx->data;
 
-    /* at most: a row's utterance each, and each id of the waiting ones */
+    pool = ctx->request->pool;
+
+    /* at most: a row's utterance each, and each id of Redis's */
 
     n = 0;
 
-    for (row = group->first; row < group->last; row++) {
+    for (i = group->first; i < group->last; i++) {
+        it = &x->items[i];
         n++;
 
-        ngx_http_social_exercises_str(res, row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_WAITING,
-                                      &ids);
+        if (it->count) {
+            ids = &it->count->utterances;
 
-        for (i = 0; i < ids.len; i++) {
-            n += (ids.data[i] == ',');
+            for (k = 0; k < ids->len; k++) {
+                n += (ids->data[k] == ',');
+            }
         }
     }
 
     all = ngx_palloc(pool, n * sizeof(ngx_http_social_own_t));
-    f->own = ngx_palloc(pool, limit * sizeof(ngx_http_social_own_t));
+    f->own = ngx_palloc(pool, x->limit * sizeof(ngx_http_social_own_t));
 
     if (all == NULL || f->own == NULL) {
         return NGX_ERROR;
@@ -771,30 +909,34 @@ ngx_http_social_exercises_own(ngx_pool_t *pool, PGresult *res,
 
     n = 0;
 
-    for (row = group->first; row < group->last; row++) {
-        if (!PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE)) {
-            all[n].id = ngx_http_social_exercises_int(res, row,
+    for (i = group->first; i < group->last; i++) {
+        it = &x->items[i];
+
+        if (it->count == NULL) {
+            if (it->src != NGX_HTTP_SOCIAL_EXERCISES_TOTAL
+                || PQgetisnull(res, it->row,
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE)
+                || PQgetisnull(res, it->row,
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT))
+            {
+                continue;
+            }
+
+            all[n].id = ngx_http_social_exercises_int(res, it->row,
                                       NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE);
-            ngx_http_social_exercises_str(res, row,
+            ngx_http_social_exercises_str(res, it->row,
                                       NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,
                                       &all[n].content);
 
-            if (all[n].id > 0
-                && !PQgetisnull(res, row,
-                                NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT))
-            {
+            if (all[n].id > 0) {
                 n++;
             }
 
             continue;
         }
 
-        ngx_http_social_exercises_str(res, row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_WAITING,
-                                      &ids);
-
-        p = ids.data;
-        end = ids.data + ids.len;
+        p = it->count->utterances.data;
+        end = p + it->count->utterances.len;
 
         while (p < end) {
             comma = ngx_strlchr(p, end, ',');
@@ -817,11 +959,11 @@ ngx_http_social_exercises_own(ngx_pool_t *pool, PGresult *res,
 
     /* newest first; of one id, the one with its text */
 
-    ngx_sort(all, n, sizeof(ngx_http_social_own_t), ngx_http_social_own_cmp);
+    ngx_qsort(all, n, sizeof(ngx_http_social_own_t), ngx_http_social_own_cmp);
 
     k = 0;
 
-    for (i = 0; i < n && k < limit; i++) {
+    for (i = 0; i < n && k < x->limit; i++) {
         if (k > 0 && f->own[k - 1].id == all[i].id) {
             continue;
         }
@@ -831,8 +973,8 @@ ngx_http_social_exercises_own(ngx_pool_t *pool, PGresult *res,
         if (all[i].content.data) {
             /* kept past this result */
 
-            p = ngx_pnalloc(pool, all[i].content.len);
-            if (p == NULL && all[i].content.len) {
+            p = ngx_pnalloc(pool, all[i].content.len + 1);
+            if (p == NULL) {
                 return NGX_ERROR;
             }
 
@@ -849,10 +991,13 @@ ngx_http_social_exercises_own(ngx_pool_t *pool, PGresult *res,
 }
 
 
-static ngx_int_t
+static int ngx_libc_cdecl
 ngx_http_social_own_cmp(const void *one, const void *two)
 {
-    const ngx_http_social_own_t  *a = one, *b = two;
+    ngx_http_social_own_t  *a, *b;
+
+    a = (ngx_http_social_own_t *) one;
+    b = (ngx_http_social_own_t *) two;
 
     if (a->id != b->id) {
         return (a->id > b->id) ? -1 : 1;

@@ -9,7 +9,7 @@
  * header says what each key holds) for one user, as GET /exercises
  * (ngx_http_social_exercises.c) adds it to PostgreSQL's totals: one
  * script reads the batch ids, the user's pending counts and the open
- * batch's, and the reply is made the JSON the exercises statement takes.
+ * batch's, and the reply is made the counts the exercises read adds.
  */
 
 
@@ -51,8 +51,10 @@ enum {
 };
 
 
-static ngx_uint_t ngx_http_social_point_view_counts(yajl_gen g,
-    redisReply *list, ngx_uint_t batch, ngx_http_social_point_view_t *view);
+static ngx_int_t ngx_http_social_point_view_counts(ngx_pool_t *pool,
+    redisReply *list, ngx_uint_t open, ngx_http_social_point_view_t *view);
+static ngx_int_t ngx_http_social_point_view_spelling(ngx_pool_t *pool,
+    redisReply *spelling, ngx_http_social_point_count_t *count);
 static const char *ngx_http_social_point_view_batch(ngx_pool_t *pool,
     redisReply *r, ngx_uint_t part);
 static ngx_uint_t ngx_http_social_point_view_digits(redisReply *r,
@@ -119,22 +121,20 @@ ngx_http_social_point_view(ngx_http_social_ctx_t *ctx, int64_t user_id,
 
 
 /*
- * The view's reply as PostgreSQL takes it, in the pool.  What an older
- * version, or a hand, left in Redis that PostgreSQL could not take is
- * skipped, counted in view->skipped, never an error: the flush sets its
- * rows aside and the hashes go with their batch.  NGX_DECLINED: not the
- * script's reply; NGX_ERROR: no memory.
+ * The view's reply, in the pool.  What an older version, or a hand, left
+ * in Redis that is not as this module writes it is skipped, counted in
+ * view->skipped, never an error: the flush sets its rows aside and the
+ * hashes go with their batch.  NGX_DECLINED: not the script's reply;
+ * NGX_ERROR: no memory.
  */
 
 ngx_int_t
 ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
     ngx_http_social_point_view_t *view)
 {
-    u_char        *colon;
-    size_t         len;
-    yajl_gen       g;
-    redisReply   **e;
-    const u_char  *buf;
+    u_char       *colon;
+    size_t        n;
+    redisReply  **e;
 
     e = reply->element;
 
@@ -147,28 +147,37 @@ ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
         return NGX_DECLINED;
     }
 
-    g = ngx_http_social_json_gen(pool);
-    if (g == NULL) {
-        return NGX_ERROR;
-    }
-
     view->skipped = 0;
     view->bad = NULL;
+    view->ncounts = 0;
 
-    yajl_gen_array_open(g);
-    view->skipped += ngx_http_social_point_view_counts(g,
-                                   e[NGX_HTTP_SOCIAL_POINT_VIEW_PENDING], 0,
-                                   view);
-    view->skipped += ngx_http_social_point_view_counts(g,
-                                   e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN_COUNTS],
-                                   1, view);
-    yajl_gen_array_close(g);
+    n = 0;
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+    if (e[NGX_HTTP_SOCIAL_POINT_VIEW_PENDING]->type == REDIS_REPLY_ARRAY) {
+        n += e[NGX_HTTP_SOCIAL_POINT_VIEW_PENDING]->elements;
+    }
+
+    if (e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN_COUNTS]->type == REDIS_REPLY_ARRAY) {
+        n += e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN_COUNTS]->elements;
+    }
+
+    view->counts = ngx_palloc(pool, (n / NGX_HTTP_SOCIAL_POINT_COUNT_EACH + 1)
+                                    * sizeof(ngx_http_social_point_count_t));
+    if (view->counts == NULL) {
         return NGX_ERROR;
     }
 
-    view->counts = (char *) buf;    /* NUL-terminated by yajl */
+    if (ngx_http_social_point_view_counts(pool,
+                                   e[NGX_HTTP_SOCIAL_POINT_VIEW_PENDING], 0,
+                                   view)
+        != NGX_OK
+        || ngx_http_social_point_view_counts(pool,
+                                   e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN_COUNTS],
+                                   1, view)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     /* the ids of batches, as written by the cut, or none */
 
@@ -202,64 +211,129 @@ ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
 
 
 /*
- * spelling, count, utterances triples as {"s", "n", "u", "b"} objects;
- * the number of those skipped, not as this module writes them, the first
+ * spelling, count, utterances triples as counts; those not as this
+ * module writes them are skipped, counted in view->skipped, the first
  * one's spelling in view->bad
  */
 
-static ngx_uint_t
-ngx_http_social_point_view_counts(yajl_gen g, redisReply *list,
-    ngx_uint_t batch, ngx_http_social_point_view_t *view)
+static ngx_int_t
+ngx_http_social_point_view_counts(ngx_pool_t *pool, redisReply *list,
+    ngx_uint_t open, ngx_http_social_point_view_t *view)
 {
-    size_t        i;
-    ngx_uint_t    skipped;
-    redisReply  **e, *spelling, *n, *utterances;
+    size_t                          i;
+    ngx_int_t                       rc;
+    redisReply                    **e, *spelling, *n, *utterances;
+    ngx_http_social_point_count_t  *count;
 
     if (list->type != REDIS_REPLY_ARRAY
         || list->elements % NGX_HTTP_SOCIAL_POINT_COUNT_EACH)
     {
-        return 1;
+        view->skipped++;
+        return NGX_OK;
     }
-
-    skipped = 0;
 
     for (i = 0; i < list->elements; i += NGX_HTTP_SOCIAL_POINT_COUNT_EACH) {
         e = &list->element[i];
         spelling = e[NGX_HTTP_SOCIAL_POINT_COUNT_SPELLING];
         n = e[NGX_HTTP_SOCIAL_POINT_COUNT_N];
         utterances = e[NGX_HTTP_SOCIAL_POINT_COUNT_UTTERANCES];
+        count = &view->counts[view->ncounts];
 
-        if (spelling->type != REDIS_REPLY_STRING
-            || ngx_http_social_point_spelling_check((u_char *) spelling->str,
+        rc = NGX_DECLINED;
+
+        if (spelling->type == REDIS_REPLY_STRING
+            && ngx_http_social_point_spelling_check((u_char *) spelling->str,
                                                     spelling->len)
-               != NULL
-            || !ngx_http_social_point_view_digits(n, 18)
-            || !ngx_http_social_point_view_ids(utterances))
+               == NULL
+            && ngx_http_social_point_view_digits(n, 18)
+            && ngx_http_social_point_view_ids(utterances))
         {
+            rc = ngx_http_social_point_view_spelling(pool, spelling, count);
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
             if (view->bad == NULL && spelling->type == REDIS_REPLY_STRING) {
                 view->bad = spelling;
             }
 
-            skipped++;
+            view->skipped++;
 
             continue;
         }
 
-        /* the spelling is JSON this module wrote with yajl, checked */
+        count->n = ngx_atoof((u_char *) n->str, n->len);
+        count->open = open;
+        count->utterances.len = utterances->len;
+        count->utterances.data = ngx_pnalloc(pool, utterances->len + 1);
 
-        yajl_gen_map_open(g);
-        ngx_http_social_json_str(g, "s");
-        ngx_http_social_json_raw(g, spelling->str, spelling->len);
-        ngx_http_social_json_str(g, "n");
-        ngx_http_social_json_raw(g, n->str, n->len);
-        ngx_http_social_json_str(g, "u");
-        yajl_gen_string(g, (u_char *) utterances->str, utterances->len);
-        ngx_http_social_json_str(g, "b");
-        yajl_gen_integer(g, batch);
-        yajl_gen_map_close(g);
+        if (count->utterances.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(count->utterances.data, utterances->str, utterances->len);
+        count->utterances.data[utterances->len] = '\0';
+
+        view->ncounts++;
     }
 
-    return skipped;
+    return NGX_OK;
+}
+
+
+/*
+ * ["Cat", "Sub"], as this module writes it (checked): the spellings, and
+ * the keys made of them
+ */
+
+static ngx_int_t
+ngx_http_social_point_view_spelling(ngx_pool_t *pool, redisReply *spelling,
+    ngx_http_social_point_count_t *count)
+{
+    ngx_int_t                rc;
+    ngx_http_social_json_t  *root, *cat, *sub;
+
+    rc = ngx_http_social_json_parse(pool, (u_char *) spelling->str,
+                                    spelling->len, &root);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK || root->type != NGX_HTTP_SOCIAL_JSON_ARRAY
+        || root->nelts != 2)
+    {
+        return NGX_DECLINED;
+    }
+
+    cat = root->first;
+    sub = cat->next;
+
+    if (cat->type != NGX_HTTP_SOCIAL_JSON_STRING
+        || sub->type != NGX_HTTP_SOCIAL_JSON_STRING)
+    {
+        return NGX_DECLINED;
+    }
+
+    count->category = cat->str;
+    count->subcategory = sub->str;
+
+    count->ck.len = cat->str.len;
+    count->ck.data = ngx_pnalloc(pool, cat->str.len + 1);
+    count->sk.len = sub->str.len;
+    count->sk.data = ngx_pnalloc(pool, sub->str.len + 1);
+
+    if (count->ck.data == NULL || count->sk.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(count->ck.data, cat->str.data, cat->str.len);
+    ngx_strlow(count->sk.data, sub->str.data, sub->str.len);
+
+    return NGX_OK;
 }
 
 

@@ -100,15 +100,32 @@ enum {
 
 
 /*
- * What waits in Redis for a user, as PostgreSQL takes it: the counts as
- * JSON [{"s": ["Cat","Sub"], "n": count, "u": "12,9,4", "b": 1 for the
- * open batch's}], the epoch and the last seq of the cuts, the open batch's
- * epoch and seq; "" for an epoch and "0" for a seq that is none (or not as
- * the cut writes it)
+ * A count waiting in Redis for a user: its spelling as first recorded,
+ * its keys (the spelling in ASCII lower case, as social_key() makes
+ * them), the count, its latest utterances ("12,9,4") and whether it is
+ * the open batch's
  */
 
 typedef struct {
-    const char                     *counts;
+    ngx_str_t                       category;
+    ngx_str_t                       subcategory;
+    ngx_str_t                       ck;
+    ngx_str_t                       sk;
+    int64_t                         n;
+    ngx_str_t                       utterances;
+    ngx_uint_t                      open;       /* unsigned:1 */
+} ngx_http_social_point_count_t;
+
+
+/*
+ * What waits in Redis for a user, in the pool: the counts, the epoch and
+ * the last seq of the cuts, the open batch's epoch and seq; "" for an
+ * epoch and "0" for a seq that is none (or not as the cut writes it)
+ */
+
+typedef struct {
+    ngx_http_social_point_count_t  *counts;
+    ngx_uint_t                      ncounts;
     const char                     *epoch;
     const char                     *seq;
     const char                     *open_epoch;

@@ -520,7 +520,7 @@ bank yes
 
 
 
-=== TEST 31: each subcategory keeps its 20 newest utterances (error_recent, kept by a trigger on every insert of points, the flush's too): 25 new utterances with a word-order error, flushed
+=== TEST 31: each subcategory keeps its 20 newest utterances and their texts (error_recent, kept by a trigger on every insert of points, the flush's too): 25 new utterances with a word-order error, flushed
 --- http_config
     social_flush_interval 100ms;
 --- init
@@ -539,10 +539,14 @@ while (time < $deadline) {
 SELECT frequency FROM error_frequencies WHERE user_id = 1 AND subcategory_key = 'word order'
 SELECT cardinality(utterances) FROM error_recent WHERE user_id = 1 AND subcategory_key = 'word order'
 SELECT utterances = (SELECT array_agg(utterance_id ORDER BY utterance_id DESC) FROM (SELECT utterance_id FROM utterances WHERE content LIKE 'word order %' ORDER BY utterance_id DESC LIMIT 20) x) FROM error_recent WHERE user_id = 1 AND subcategory_key = 'word order'
+SELECT contents = (SELECT array_agg(content ORDER BY utterance_id DESC) FROM (SELECT utterance_id, content FROM utterances WHERE content LIKE 'word order %' ORDER BY utterance_id DESC LIMIT 20) x) FROM error_recent WHERE user_id = 1 AND subcategory_key = 'word order'
 SELECT utterances = ARRAY[2, 1]::bigint[] FROM error_recent WHERE user_id = 1 AND subcategory_key = 'articles'
+SELECT contents = ARRAY(SELECT content FROM utterances WHERE utterance_id IN (2, 1) ORDER BY utterance_id DESC) FROM error_recent WHERE user_id = 1 AND subcategory_key = 'articles'
 --- response_body
 26
 20
+t
+t
 t
 t
 
@@ -586,7 +590,49 @@ own Correct the articles in: "I goes home."
 
 
 
-=== TEST 34: ann deletes herself
+=== TEST 34: cat's own utterances from both stores (4 of Zeta/Quux, a subcategory the bank does not have, flushed to PostgreSQL with their texts)
+--- http_config
+    social_flush_interval 100ms;
+--- init
+Social::social_sql("INSERT INTO conversations (user_id) VALUES (4)");
+Social::social_sql("INSERT INTO utterances (conversation_id, user_id, content) SELECT c.conversation_id, 4, 'cat ' || g FROM conversations c, generate_series(1, 6) g WHERE c.user_id = 4 ORDER BY g");
+my @ids = Social::social_sql("SELECT utterance_id FROM utterances WHERE user_id = 4 ORDER BY utterance_id");
+::record(map { [4, $ids[$_], 1, ['Zeta', 'Quux']] } 0 .. 3);
+my $deadline = time + 20;
+while (time < $deadline) {
+    last if ::redis(qw(EXISTS social:err:rows)) eq '0'
+            && ::redis(qw(EXISTS social:err:open)) eq '0';
+    select undef, undef, undef, 0.1;
+}
+--- sql
+SELECT frequency FROM error_frequencies WHERE user_id = 4
+SELECT array_to_string(contents, '|') FROM error_recent WHERE user_id = 4
+--- response_body
+4
+cat 4|cat 3|cat 2|cat 1
+
+
+
+=== TEST 35: then cat 6 and cat 2 again, waiting in Redis: the newest first, each once, cat 6's text read from utterances
+--- init
+my @ids = Social::social_sql("SELECT utterance_id FROM utterances WHERE user_id = 4 ORDER BY utterance_id");
+::record([4, $ids[5], 1, ['zeta', 'QUUX']], [4, $ids[1], 1, ['Zeta', 'Quux']]);
+Social::social_result(::summary(::auth(4), "?limit=5"));
+--- response_body
+user 4
+focus Zeta/Quux=6
+slots Quux:5
+twice no
+own Correct the quux in: "cat 6"
+own Correct the quux in: "cat 4"
+own Correct the quux in: "cat 3"
+own Correct the quux in: "cat 2"
+own Correct the quux in: "cat 1"
+bank yes
+
+
+
+=== TEST 36: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -599,7 +645,7 @@ DELETE /user/1
 
 
 
-=== TEST 35: her exercises are gone with her, for an admin too
+=== TEST 37: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -609,7 +655,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 36: and her rows, frequencies and pending counts
+=== TEST 38: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1
