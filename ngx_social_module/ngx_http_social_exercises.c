@@ -133,7 +133,7 @@ typedef struct {
     ngx_http_social_focus_t        *focus;      /* limit of them */
     ngx_http_social_point_view_t    view;
     ngx_http_social_item_t         *items;
-    const char                     *values[8];
+    const char                     *values[9];
     const char                     *texts[2];
 } ngx_http_social_exercises_t;
 
@@ -191,7 +191,13 @@ static const char  ngx_http_social_sql_exercises_user[] =
 /*
  * $1 the user, $2 and $3 the epoch and the last batch seq when Redis was
  * read, $4 and $5 the open batch, $6 the limit, $7 and $8 whether counts
- * of the open batch and of the user's own wait in Redis.  The counts of
+ * of the open batch and of the user's own wait in Redis, $9 how many.
+ * The texts come only for the subcategories whose totals rank among the
+ * first limit + $9 (ties in), so that their bytes do not grow with the
+ * subcategories a user ever had: only Redis's $9 counts add to a total,
+ * so no other makes the focus but when a batch being applied takes from
+ * the totals (rows of source 0); an utterance offered without its text
+ * has it read like one of Redis's.  The counts of
  * Redis count until the flush's last transaction marks their batch
  * applied, less what of that batch the chunks committed before hold
  * already (their counts are in error_frequencies): those are rows of
@@ -207,11 +213,19 @@ static const char  ngx_http_social_sql_exercises[] =
     "    ON r.user_id = f.user_id AND r.category_key = f.category_key "
     "   AND r.subcategory_key = f.subcategory_key "
     "  LEFT JOIN LATERAL unnest(r.utterances[1:$6::int], "
-    "                           r.contents[1:$6::int]) o (u, c) ON true "
+    "                           CASE WHEN f.frequency >= coalesce(("
+    "                                SELECT frequency "
+    "                                  FROM error_frequencies "
+    "                                 WHERE user_id = $1 "
+    "                                 ORDER BY frequency DESC "
+    "                                OFFSET $6::int + $9::int - 1 "
+    "                                 LIMIT 1), 0) "
+    "                           THEN r.contents[1:$6::int] END) "
+    "            o (u, c) ON true "
     " WHERE f.user_id = $1 "
     "UNION ALL "
-    "SELECT 0, u.category_key, u.subcategory_key, NULL, NULL, count(*), "
-    "       NULL, NULL, NULL, NULL "
+    "SELECT 0, u.category_key, u.subcategory_key, min(u.category), "
+    "       min(u.subcategory), count(*), NULL, NULL, NULL, NULL "
     "  FROM error_batches b JOIN utterance_errors u "
     "    ON u.batch_epoch = b.epoch AND u.batch_seq = b.seq "
     "   AND u.user_id = $1 "
@@ -415,8 +429,13 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     x->values[4] = view->open_seq;
     x->values[6] = open ? "t" : "f";
     x->values[7] = waiting ? "t" : "f";
+    x->values[8] = ngx_http_social_int64(ctx, (int64_t) view->ncounts);
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 8, x->values,
+    /* the reply's strings are gone with it */
+
+    view->bad = NULL;
+
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 9, x->values,
                                ngx_http_social_exercises_read);
 }
 
@@ -501,7 +520,7 @@ ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 8,
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 9,
                                x->values, ngx_http_social_exercises_read);
 }
 
@@ -529,11 +548,12 @@ ngx_http_social_exercises_check(PGresult *res)
         src = ngx_http_social_exercises_int(res, row,
                                          NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE);
 
-        if ((src == NGX_HTTP_SOCIAL_EXERCISES_TOTAL
-             && ngx_strcmp(PQgetvalue(res, row,
+        if (src < NGX_HTTP_SOCIAL_EXERCISES_TOTAL
+            || (src == NGX_HTTP_SOCIAL_EXERCISES_TOTAL
+                && ngx_strcmp(PQgetvalue(res, row,
                                       NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE),
-                           "-1")
-                != 0)
+                              "-1")
+                   != 0)
             || src == NGX_HTTP_SOCIAL_EXERCISES_OPEN
             || src == NGX_HTTP_SOCIAL_EXERCISES_WAITING
             || src > NGX_HTTP_SOCIAL_EXERCISES_VERSION
@@ -665,6 +685,10 @@ ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx, PGresult *res,
         }
     }
 
+    /* the items point into the result, gone after this handler */
+
+    x->items = NULL;
+
     return NGX_OK;
 }
 
@@ -688,9 +712,9 @@ ngx_http_social_exercises_items(ngx_http_social_ctx_t *ctx, PGresult *res,
     rows = PQntuples(res);
 
     open_applied = (PQgetvalue(res, version,
-                          NGX_HTTP_SOCIAL_EXERCISES_COL_OPEN_APPLIED)[0] == 't');
+                        NGX_HTTP_SOCIAL_EXERCISES_COL_OPEN_APPLIED)[0] == 't');
     later_applied = (PQgetvalue(res, version,
-                         NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED)[0] == 't');
+                       NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED)[0] == 't');
 
     x->items = ngx_palloc(ctx->request->pool,
                           (rows + x->view.ncounts)
@@ -734,7 +758,7 @@ ngx_http_social_exercises_items(ngx_http_social_ctx_t *ctx, PGresult *res,
         it->sk = count->sk;
         it->src = count->open ? NGX_HTTP_SOCIAL_EXERCISES_OPEN
                               : NGX_HTTP_SOCIAL_EXERCISES_WAITING;
-        it->row = -1;
+        it->row = (int) i;      /* Redis's order, for a stable sort */
         it->count = count;
     }
 
@@ -915,18 +939,26 @@ ngx_http_social_exercises_own(ngx_http_social_ctx_t *ctx, PGresult *res,
         if (it->count == NULL) {
             if (it->src != NGX_HTTP_SOCIAL_EXERCISES_TOTAL
                 || PQgetisnull(res, it->row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE)
-                || PQgetisnull(res, it->row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT))
+                               NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE))
             {
                 continue;
             }
 
             all[n].id = ngx_http_social_exercises_int(res, it->row,
                                       NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE);
-            ngx_http_social_exercises_str(res, it->row,
+
+            /* beyond the statement's cut, the text is read if offered */
+
+            if (PQgetisnull(res, it->row,
+                            NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT))
+            {
+                ngx_str_null(&all[n].content);
+
+            } else {
+                ngx_http_social_exercises_str(res, it->row,
                                       NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,
                                       &all[n].content);
+            }
 
             if (all[n].id > 0) {
                 n++;
@@ -979,6 +1011,7 @@ ngx_http_social_exercises_own(ngx_http_social_ctx_t *ctx, PGresult *res,
             }
 
             ngx_memcpy(p, all[i].content.data, all[i].content.len);
+            p[all[i].content.len] = '\0';
             f->own[k].content.data = p;
         }
 

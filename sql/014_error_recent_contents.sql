@@ -33,7 +33,8 @@ BEGIN
                            array_agg(u.content ORDER BY u.utterance_id DESC)
                                AS contents
                       FROM utterances u
-                     WHERE u.utterance_id = ANY (k.ids)) t
+                     WHERE u.utterance_id = ANY (k.ids)
+                       AND u.user_id = k.user_id) t
      ORDER BY k.user_id, k.category_key, k.subcategory_key
     ON CONFLICT (user_id, category_key, subcategory_key)
     DO UPDATE SET (utterances, contents) =
@@ -55,6 +56,7 @@ UPDATE error_recent r
        (SELECT coalesce(array_agg(x.u ORDER BY x.o), '{}'),
                coalesce(array_agg(u.content ORDER BY x.o), '{}')
           FROM unnest(r.utterances) WITH ORDINALITY x (u, o)
-          JOIN utterances u ON u.utterance_id = x.u);
+          JOIN utterances u
+            ON u.utterance_id = x.u AND u.user_id = r.user_id);
 
 ALTER TABLE error_recent ALTER COLUMN contents SET NOT NULL;

@@ -632,7 +632,24 @@ bank yes
 
 
 
-=== TEST 36: ann deletes herself
+=== TEST 36: bob's subcategory ranked fourth in PostgreSQL (beyond the statement's texts, limit 1 + one count of Redis) makes the focus with 20 points waiting: its utterance is offered, its text read by the second statement
+--- init
+Social::social_sql("INSERT INTO error_batches (epoch, seq, errors, applied) VALUES ('t036', 1, 34, true)");
+Social::social_sql("INSERT INTO utterance_errors (utterance_id, user_id, category, subcategory, recorded_at, point_id, batch_epoch, batch_seq) SELECT 3, 2, 'Yod', s, now(), 't036-' || s || '-' || g, 't036', 1 FROM (VALUES ('Aleph', 10), ('Beth', 9), ('Gimel', 8), ('Daleth', 7)) v (s, n), generate_series(1, n) g");
+Social::social_sql("INSERT INTO error_frequencies (user_id, category_key, subcategory_key, category, subcategory, frequency) SELECT 2, category_key, subcategory_key, min(category), min(subcategory), count(*) FROM utterance_errors WHERE user_id = 2 AND batch_epoch = 't036' GROUP BY 1, 2, 3");
+::record([2, 3, 20, ['Yod', 'Daleth']]);
+Social::social_result(::summary(::auth(2), "?limit=1"));
+--- response_body
+user 2
+focus Yod/Daleth=27
+slots Daleth:1
+twice no
+own Correct the daleth in: "He go."
+bank yes
+
+
+
+=== TEST 37: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -645,7 +662,7 @@ DELETE /user/1
 
 
 
-=== TEST 37: her exercises are gone with her, for an admin too
+=== TEST 38: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -655,7 +672,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 38: and her rows, frequencies and pending counts
+=== TEST 39: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1
