@@ -37,6 +37,7 @@
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_exercise_bank.h"
+#include "ngx_http_social_reads.h"
 
 
 #define NGX_HTTP_SOCIAL_EXERCISES_MAX  20
@@ -189,60 +190,71 @@ static const char  ngx_http_social_sql_exercises_user[] =
     "SELECT 1 FROM users WHERE user_id = $1";
 
 /*
- * $1 the user, $2 and $3 the epoch and the last batch seq when Redis was
- * read, $4 and $5 the open batch, $6 the limit, $7 and $8 whether counts
- * of the open batch and of the user's own wait in Redis, $9 how many.
- * The texts come only for the subcategories whose totals rank among the
- * first limit + $9 (ties in), so that their bytes do not grow with the
- * subcategories a user ever had: only Redis's $9 counts add to a total,
- * so no other makes the focus but when a batch being applied takes from
- * the totals (rows of source 0); an utterance offered without its text
- * has it read like one of Redis's.  The counts of
- * Redis count until the flush's last transaction marks their batch
- * applied, less what of that batch the chunks committed before hold
- * already (their counts are in error_frequencies): those are rows of
- * source 0.  No order: the module sorts the rows with Redis's counts.
+ * A read of reads that go together (_reads.c), each read's parameters an
+ * element of the arrays: $1 the user, $2 and $3 the epoch and the last
+ * batch seq when Redis was read, $4 and $5 the open batch, $6 the limit,
+ * $7 and $8 whether counts of the open batch and of the user's own wait
+ * in Redis, $9 how many.  The counts of Redis count until the flush's
+ * last transaction marks their batch applied, less what of that batch the
+ * chunks committed before hold already (their counts are in
+ * error_frequencies): those are rows of source 0.  The texts come only
+ * for the subcategories whose totals rank among the first limit + $9
+ * (ties in), so that their bytes do not grow with the subcategories a
+ * user ever had: only Redis's $9 counts add to a total, so no other makes
+ * the focus but when a batch being applied takes from the totals; an
+ * utterance offered without its text has it read like one of Redis's.
+ * No order: the module sorts the rows with Redis's counts.
  */
 
-static const char  ngx_http_social_sql_exercises[] =
+static ngx_http_social_reads_t  ngx_http_social_exercises_reads = {
+    "WITH r AS (SELECT q.*, coalesce((SELECT frequency "
+    "                                   FROM error_frequencies "
+    "                                  WHERE user_id = q.uid "
+    "                                  ORDER BY frequency DESC "
+    "                                 OFFSET q.lim + q.nc - 1 "
+    "                                  LIMIT 1), 0) AS cut "
+    "             FROM unnest($1::bigint[], $2::text[], $3::bigint[], "
+    "                         $4::text[], $5::bigint[], $6::int[], "
+    "                         $7::boolean[], $8::boolean[], $9::int[]) "
+    "                  WITH ORDINALITY "
+    "                  AS q (uid, ep, sq, oep, osq, lim, op, wt, nc, i)) "
     "SELECT -1, f.category_key, f.subcategory_key, f.category, "
     "       f.subcategory, f.frequency, o.u, o.c, NULL::boolean, "
-    "       NULL::boolean "
-    "  FROM error_frequencies f "
-    "  LEFT JOIN error_recent r "
-    "    ON r.user_id = f.user_id AND r.category_key = f.category_key "
-    "   AND r.subcategory_key = f.subcategory_key "
-    "  LEFT JOIN LATERAL unnest(r.utterances[1:$6::int], "
-    "                           CASE WHEN f.frequency >= coalesce(("
-    "                                SELECT frequency "
-    "                                  FROM error_frequencies "
-    "                                 WHERE user_id = $1 "
-    "                                 ORDER BY frequency DESC "
-    "                                OFFSET $6::int + $9::int - 1 "
-    "                                 LIMIT 1), 0) "
-    "                           THEN r.contents[1:$6::int] END) "
+    "       NULL::boolean, r.i "
+    "  FROM r JOIN error_frequencies f ON f.user_id = r.uid "
+    "  LEFT JOIN error_recent e "
+    "    ON e.user_id = f.user_id AND e.category_key = f.category_key "
+    "   AND e.subcategory_key = f.subcategory_key "
+    "  LEFT JOIN LATERAL unnest(e.utterances[1:r.lim], "
+    "                           CASE WHEN f.frequency >= r.cut "
+    "                           THEN e.contents[1:r.lim] END) "
     "            o (u, c) ON true "
-    " WHERE f.user_id = $1 "
     "UNION ALL "
     "SELECT 0, u.category_key, u.subcategory_key, min(u.category), "
-    "       min(u.subcategory), count(*), NULL, NULL, NULL, NULL "
-    "  FROM error_batches b JOIN utterance_errors u "
+    "       min(u.subcategory), count(*), NULL, NULL, NULL, NULL, r.i "
+    "  FROM r JOIN error_batches b "
+    "    ON NOT b.applied "
+    "   AND ((b.epoch = r.oep AND b.seq = r.osq AND r.op) "
+    "        OR (b.epoch = r.ep AND b.seq > r.sq AND r.wt "
+    "            AND NOT EXISTS (SELECT 1 FROM error_batches x "
+    "                             WHERE x.epoch = r.ep AND x.seq > r.sq "
+    "                               AND x.applied))) "
+    "  JOIN utterance_errors u "
     "    ON u.batch_epoch = b.epoch AND u.batch_seq = b.seq "
-    "   AND u.user_id = $1 "
-    " WHERE NOT b.applied "
-    "   AND ((b.epoch = $4 AND b.seq = $5::bigint AND $7::boolean) "
-    "        OR (b.epoch = $2 AND b.seq > $3::bigint AND $8::boolean "
-    "            AND NOT EXISTS (SELECT 1 FROM error_batches "
-    "                             WHERE epoch = $2 AND seq > $3::bigint "
-    "                               AND applied))) "
-    " GROUP BY u.category_key, u.subcategory_key "
+    "   AND u.user_id = r.uid "
+    " GROUP BY r.i, u.category_key, u.subcategory_key "
     "UNION ALL "
-    "SELECT 3, NULL, NULL, NULL, NULL, version, NULL, NULL, "
+    "SELECT 3, NULL, NULL, NULL, NULL, (SELECT version FROM exercise_bank), "
+    "       NULL, NULL, "
     "       EXISTS (SELECT 1 FROM error_batches "
-    "                WHERE epoch = $4 AND seq = $5::bigint AND applied), "
+    "                WHERE epoch = r.oep AND seq = r.osq AND applied), "
     "       EXISTS (SELECT 1 FROM error_batches "
-    "                WHERE epoch = $2 AND seq > $3::bigint AND applied) "
-    "  FROM exercise_bank";
+    "                WHERE epoch = r.ep AND seq > r.sq AND applied), r.i "
+    "  FROM r",
+    9,
+    NGX_HTTP_SOCIAL_EXERCISES_NCOLS,
+    NULL
+};
 
 /*
  * $1 the user, $2 the utterances waiting in Redis that an answer offers:
@@ -435,8 +447,12 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
 
     view->bad = NULL;
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 9, x->values,
-                               ngx_http_social_exercises_read);
+    rc = ngx_http_social_reads_add(ctx, &ngx_http_social_exercises_reads,
+                                   x->values, ngx_http_social_exercises_read);
+
+    if (rc != NGX_DONE) {
+        ngx_http_social_done(ctx, rc);
+    }
 }
 
 
@@ -507,6 +523,7 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 static void
 ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
+    ngx_int_t                     rc;
     ngx_http_social_exercises_t  *x = ctx->data;
 
     if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
@@ -520,8 +537,12 @@ ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_exercises, 9,
-                               x->values, ngx_http_social_exercises_read);
+    rc = ngx_http_social_reads_add(ctx, &ngx_http_social_exercises_reads,
+                                   x->values, ngx_http_social_exercises_read);
+
+    if (rc != NGX_DONE) {
+        ngx_http_social_done(ctx, rc);
+    }
 }
 
 

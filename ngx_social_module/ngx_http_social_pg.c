@@ -30,7 +30,8 @@ static void ngx_http_social_pg_detach(ngx_http_social_op_t *op);
 static void ngx_http_social_pg_prepared(ngx_http_social_pg_conn_t *conn,
     ngx_http_social_pg_op_t *op, PGresult *res);
 static void ngx_http_social_pg_free(ngx_http_social_pg_conn_t *conn);
-static PGresult *ngx_http_social_pg_row(PGresult *res, int row, int ncols);
+static PGresult *ngx_http_social_pg_rows(PGresult *res, const int *rows,
+    int n, int ncols);
 
 
 ngx_http_social_pg_pool_t  *ngx_http_social_pg_pool;
@@ -112,6 +113,18 @@ ngx_http_social_pg_deliver(ngx_http_social_ctx_t *ctx,
     ngx_http_social_pg_handler_pt handler, PGresult *res, int row,
     int ncols, ngx_uint_t reason)
 {
+    ngx_http_social_pg_deliver_rows(ctx, handler, res, &row, row >= 0,
+                                    ncols, reason);
+}
+
+
+/* the same with the request's rows, n of them (in that order) */
+
+void
+ngx_http_social_pg_deliver_rows(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_pg_handler_pt handler, PGresult *res, const int *rows,
+    int n, int ncols, ngx_uint_t reason)
+{
     PGresult          *own;
     ngx_connection_t  *c;
 
@@ -120,7 +133,7 @@ ngx_http_social_pg_deliver(ngx_http_social_ctx_t *ctx,
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
         /* never the whole statement's rows: this request's only, or none */
 
-        own = ngx_http_social_pg_row(res, row, ncols);
+        own = ngx_http_social_pg_rows(res, rows, n, ncols);
         res = own;
 
         if (own == NULL) {
@@ -143,19 +156,23 @@ ngx_http_social_pg_deliver(ngx_http_social_ctx_t *ctx,
 }
 
 
-/* a result of row's first ncols columns (none when row is -1) */
+/* a result of the rows' first ncols columns, in that order (n may be 0) */
 
 static PGresult *
-ngx_http_social_pg_row(PGresult *res, int row, int ncols)
+ngx_http_social_pg_rows(PGresult *res, const int *rows, int n, int ncols)
 {
-    int            i;
+    int            i, k, row;
     PGresult      *own;
     PGresAttDesc   attrs[NGX_HTTP_SOCIAL_PG_ROW_COLS];
 
-    if (ncols > NGX_HTTP_SOCIAL_PG_ROW_COLS || ncols > PQnfields(res)
-        || row >= PQntuples(res))
-    {
+    if (ncols > NGX_HTTP_SOCIAL_PG_ROW_COLS || ncols > PQnfields(res)) {
         return NULL;
+    }
+
+    for (k = 0; k < n; k++) {
+        if (rows[k] < 0 || rows[k] >= PQntuples(res)) {
+            return NULL;
+        }
     }
 
     own = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
@@ -176,14 +193,18 @@ ngx_http_social_pg_row(PGresult *res, int row, int ncols)
         goto failed;
     }
 
-    for (i = 0; row >= 0 && i < ncols; i++) {
-        if (!PQsetvalue(own, 0, i,
-                        PQgetisnull(res, row, i)
-                        ? NULL : PQgetvalue(res, row, i),
-                        PQgetisnull(res, row, i)
-                        ? -1 : PQgetlength(res, row, i)))
-        {
-            goto failed;
+    for (k = 0; k < n; k++) {
+        row = rows[k];
+
+        for (i = 0; i < ncols; i++) {
+            if (!PQsetvalue(own, k, i,
+                            PQgetisnull(res, row, i)
+                            ? NULL : PQgetvalue(res, row, i),
+                            PQgetisnull(res, row, i)
+                            ? -1 : PQgetlength(res, row, i)))
+            {
+                goto failed;
+            }
         }
     }
 

@@ -53,6 +53,10 @@ void ngx_http_social_pg_gauges(void);
 void ngx_http_social_pg_deliver(ngx_http_social_ctx_t *ctx,
     ngx_http_social_pg_handler_pt handler, PGresult *res, int row,
     int ncols, ngx_uint_t reason);
+/* the same with several rows, n of them (n 0: none) */
+void ngx_http_social_pg_deliver_rows(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_pg_handler_pt handler, PGresult *res, const int *rows,
+    int n, int ncols, ngx_uint_t reason);
 
 
 #endif /* _NGX_HTTP_SOCIAL_PG_H_INCLUDED_ */

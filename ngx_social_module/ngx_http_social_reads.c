@@ -7,11 +7,12 @@
 /*
  * Reads that go together.  A statement costs PostgreSQL far more than
  * the rows it reads: the protocol's messages, the transaction, the
- * snapshot, a wakeup of the backend.  So the same read of a worker's
- * concurrent requests (GET /user/{id}) waits in one queue, and a posted
- * event sends what waits, at most NGX_HTTP_SOCIAL_READS_MAX at a time, as
- * one statement over arrays of their parameters; each request's handler
- * then runs with its own row, or with no row.  At most
+ * snapshot, a wakeup of the backend, the start of its plan's nodes.  So
+ * the same read of a worker's concurrent requests (GET /user/{id}, GET
+ * /exercises) waits in one queue, and a posted event sends what waits,
+ * at most NGX_HTTP_SOCIAL_READS_MAX at a time, as one statement over
+ * arrays of their parameters; each request's handler then runs with its
+ * own rows, or with none.  At most
  * NGX_HTTP_SOCIAL_READS_FLIGHT such statements of a kind are in flight;
  * what arrives meanwhile makes the next, so a read alone goes at once and
  * a busy worker's reads share their statements.
@@ -34,11 +35,13 @@
 #define NGX_HTTP_SOCIAL_READS_FLIGHT  2
 #define NGX_HTTP_SOCIAL_READS_KINDS   4
 #define NGX_HTTP_SOCIAL_READS_COLS    NGX_HTTP_SOCIAL_PG_ROW_COLS
+#define NGX_HTTP_SOCIAL_READS_PARAMS  10
 
 
 /* a kind's queue in the worker */
 typedef struct {
     const char                     *sql;
+    ngx_uint_t                      nparams;
     ngx_uint_t                      ncols;
     ngx_queue_t                     waiting;
     ngx_uint_t                      nwaiting;
@@ -52,8 +55,7 @@ typedef struct {
     ngx_http_social_op_t            op;         /* the request's */
     ngx_queue_t                     queue;      /* in the waiting reads */
     ngx_http_social_reads_state_t  *reads;
-    const char                     *a;          /* in the request's pool */
-    const char                     *b;
+    const char *const              *values;     /* the request's */
     ngx_http_social_pg_handler_pt   handler;
     unsigned                        waiting:1;
 } ngx_http_social_read_t;
@@ -65,7 +67,7 @@ typedef struct {
     ngx_http_social_reads_state_t  *reads;
     ngx_http_social_read_t         *read[NGX_HTTP_SOCIAL_READS_MAX];
     ngx_uint_t                      n;
-    const char                     *values[2];
+    const char                     *values[NGX_HTTP_SOCIAL_READS_PARAMS];
 } ngx_http_social_reads_batch_t;
 
 
@@ -76,8 +78,11 @@ static ngx_int_t ngx_http_social_reads_params(
     ngx_http_social_reads_batch_t *b);
 static void ngx_http_social_reads_done(ngx_http_social_ctx_t *ctx,
     PGresult *res);
+static ngx_int_t ngx_http_social_reads_places(
+    ngx_http_social_reads_batch_t *b, PGresult *res, int **order,
+    int **first);
 static void ngx_http_social_reads_deliver(ngx_http_social_read_t *r,
-    PGresult *res, int row, ngx_uint_t ncols, ngx_uint_t reason);
+    PGresult *res, int *rows, int n, ngx_uint_t ncols, ngx_uint_t reason);
 static void ngx_http_social_reads_end(ngx_http_social_reads_batch_t *b);
 static void ngx_http_social_reads_detach(ngx_http_social_op_t *op);
 
@@ -91,9 +96,10 @@ static ngx_queue_t                     ngx_http_social_reads_flight;
 
 ngx_int_t
 ngx_http_social_reads_add(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_reads_t *kind, const char *a, const char *b,
+    ngx_http_social_reads_t *kind, const char *const *values,
     ngx_http_social_pg_handler_pt handler)
 {
+    ngx_uint_t                      i;
     ngx_http_social_read_t         *r;
     ngx_http_social_reads_state_t  *reads;
 
@@ -101,12 +107,15 @@ ngx_http_social_reads_add(ngx_http_social_ctx_t *ctx,
 
     if (reads == NULL) {
         if (ngx_http_social_reads_nkinds == NGX_HTTP_SOCIAL_READS_KINDS
-            || kind->ncols > NGX_HTTP_SOCIAL_READS_COLS)
+            || kind->ncols > NGX_HTTP_SOCIAL_READS_COLS
+            || kind->nparams > NGX_HTTP_SOCIAL_READS_PARAMS)
         {
             ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
                           "social: more kinds of reads than %d, or more "
-                          "columns than %d", NGX_HTTP_SOCIAL_READS_KINDS,
-                          NGX_HTTP_SOCIAL_READS_COLS);
+                          "columns than %d, or parameters than %d",
+                          NGX_HTTP_SOCIAL_READS_KINDS,
+                          NGX_HTTP_SOCIAL_READS_COLS,
+                          NGX_HTTP_SOCIAL_READS_PARAMS);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -122,6 +131,7 @@ ngx_http_social_reads_add(ngx_http_social_ctx_t *ctx,
         ngx_http_social_reads_kinds[ngx_http_social_reads_nkinds++] = reads;
 
         reads->sql = kind->sql;
+        reads->nparams = kind->nparams;
         reads->ncols = kind->ncols;
         ngx_queue_init(&reads->waiting);
         reads->event.handler = ngx_http_social_reads_run;
@@ -133,8 +143,10 @@ ngx_http_social_reads_add(ngx_http_social_ctx_t *ctx,
         kind->state = reads;
     }
 
-    if (a == NULL || b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    for (i = 0; i < reads->nparams; i++) {
+        if (values[i] == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     /*
@@ -161,8 +173,7 @@ ngx_http_social_reads_add(ngx_http_social_ctx_t *ctx,
     }
 
     r->reads = reads;
-    r->a = a;
-    r->b = b;
+    r->values = values;
     r->handler = handler;
     r->waiting = 1;
     r->op.detach = ngx_http_social_reads_detach;
@@ -253,7 +264,8 @@ ngx_http_social_reads_send(ngx_http_social_reads_state_t *reads)
     ngx_http_social_stat_add(read_batches, 1);
     ngx_http_social_stat_add(reads, b->n);
 
-    if (ngx_http_social_pg_query(ctx, reads->sql, 2, b->values,
+    if (ngx_http_social_pg_query(ctx, reads->sql, (int) reads->nparams,
+                                 b->values,
                                  ngx_http_social_reads_done)
         != NGX_OK)
     {
@@ -266,8 +278,8 @@ ngx_http_social_reads_send(ngx_http_social_reads_state_t *reads)
 
 
 /*
- * the parameters as bigint arrays, "{1,2,3}": each a decimal int64 of
- * the module's own making (libpq copies them when it sends them)
+ * each parameter as an array of the reads' values, each quoted, '"' and
+ * '\\' escaped: {"1","","x"} (libpq copies them when it sends them)
  */
 
 static ngx_int_t
@@ -279,12 +291,12 @@ ngx_http_social_reads_params(ngx_http_social_reads_batch_t *b)
     const char              *v;
     ngx_http_social_read_t  *r;
 
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < b->reads->nparams; k++) {
         len = 3;
 
         for (i = 0; i < b->n; i++) {
             r = b->read[i];
-            len += ngx_strlen(k == 0 ? r->a : r->b) + 1;
+            len += 2 * ngx_strlen(r->values[k]) + 3;
         }
 
         p = ngx_pnalloc(b->ctx->pool, len);
@@ -296,14 +308,21 @@ ngx_http_social_reads_params(ngx_http_social_reads_batch_t *b)
         *p++ = '{';
 
         for (i = 0; i < b->n; i++) {
-            r = b->read[i];
-            v = (k == 0) ? r->a : r->b;
-
             if (i) {
                 *p++ = ',';
             }
 
-            p = ngx_cpymem(p, v, ngx_strlen(v));
+            *p++ = '"';
+
+            for (v = b->read[i]->values[k]; *v; v++) {
+                if (*v == '"' || *v == '\\') {
+                    *p++ = '\\';
+                }
+
+                *p++ = *v;
+            }
+
+            *p++ = '"';
         }
 
         *p++ = '}';
@@ -314,13 +333,14 @@ ngx_http_social_reads_params(ngx_http_social_reads_batch_t *b)
 }
 
 
-/* the rows, by the reads' places: each request its row, or none */
+/* the rows, by the reads' places: each request its rows, or none */
 
 static void
 ngx_http_social_reads_done(ngx_http_social_ctx_t *ctx, PGresult *res)
 {
-    int                             row, rows, place, found;
+    int                            *order, *first;
     PGresult                       *bad;
+    ngx_int_t                       rc;
     ngx_uint_t                      i, ncols;
     ngx_http_social_reads_batch_t  *b;
 
@@ -332,7 +352,7 @@ ngx_http_social_reads_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         /* failed: each read as if it had gone alone */
 
         for (i = 0; i < b->n; i++) {
-            ngx_http_social_reads_deliver(b->read[i], res, -1, ncols,
+            ngx_http_social_reads_deliver(b->read[i], res, NULL, 0, ncols,
                                           ctx->backend_error);
         }
 
@@ -340,44 +360,27 @@ ngx_http_social_reads_done(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    rows = PQntuples(res);
+    rc = ngx_http_social_reads_places(b, res, &order, &first);
 
-    if (PQnfields(res) != (int) ncols + 1) {
+    if (rc == NGX_DECLINED) {
         goto shape;
     }
 
-    for (row = 0; row < rows; row++) {
-        place = ngx_atoi((u_char *) PQgetvalue(res, row, ncols),
-                         PQgetlength(res, row, ncols));
+    if (rc == NGX_ERROR) {
+        /* no memory: each read as if PostgreSQL had failed */
 
-        if (place == NGX_ERROR || place < 1 || place > (int) b->n) {
-            goto shape;
+        for (i = 0; i < b->n; i++) {
+            ngx_http_social_reads_deliver(b->read[i], NULL, NULL, 0, ncols,
+                                          NGX_HTTP_SOCIAL_BACKEND_BUSY);
         }
+
+        ngx_http_social_reads_end(b);
+        return;
     }
 
-    row = 0;
-
     for (i = 0; i < b->n; i++) {
-        found = -1;
-
-        while (row < rows) {
-            place = ngx_atoi((u_char *) PQgetvalue(res, row, ncols),
-                             PQgetlength(res, row, ncols));
-
-            if (place > (int) i + 1) {
-                /* a later read's row */
-                break;
-            }
-
-            if (place == (int) i + 1) {
-                found = row++;
-                break;
-            }
-
-            row++;
-        }
-
-        ngx_http_social_reads_deliver(b->read[i], res, found, ncols,
+        ngx_http_social_reads_deliver(b->read[i], res, order + first[i],
+                                      first[i + 1] - first[i], ncols,
                                       NGX_HTTP_SOCIAL_BACKEND_OK);
     }
 
@@ -395,7 +398,7 @@ shape:
     bad = PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
 
     for (i = 0; i < b->n; i++) {
-        ngx_http_social_reads_deliver(b->read[i], bad, -1, ncols,
+        ngx_http_social_reads_deliver(b->read[i], bad, NULL, 0, ncols,
                                       bad ? NGX_HTTP_SOCIAL_BACKEND_OK
                                           : NGX_HTTP_SOCIAL_BACKEND_DOWN);
     }
@@ -408,11 +411,74 @@ shape:
 }
 
 
-/* the handler of a read: its row (-1: none), or the statement's failure */
+/*
+ * the rows by place, in the order they came (a counting sort): read i's
+ * rows are order[first[i]] to order[first[i + 1] - 1]; NGX_DECLINED: not
+ * the statement's columns, or a place out of 1..n
+ */
+
+static ngx_int_t
+ngx_http_social_reads_places(ngx_http_social_reads_batch_t *b, PGresult *res,
+    int **order, int **first)
+{
+    int          row, rows, place, *o, *f, *at;
+    ngx_uint_t   ncols, i;
+
+    ncols = b->reads->ncols;
+    rows = PQntuples(res);
+
+    if (PQnfields(res) != (int) ncols + 1) {
+        return NGX_DECLINED;
+    }
+
+    o = ngx_palloc(b->ctx->pool, (rows + 1) * sizeof(int));
+    f = ngx_pcalloc(b->ctx->pool, (b->n + 2) * sizeof(int));
+    at = ngx_palloc(b->ctx->pool, (b->n + 1) * sizeof(int));
+
+    if (o == NULL || f == NULL || at == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (row = 0; row < rows; row++) {
+        place = ngx_atoi((u_char *) PQgetvalue(res, row, ncols),
+                         PQgetlength(res, row, ncols));
+
+        if (place == NGX_ERROR || place < 1 || place > (int) b->n) {
+            return NGX_DECLINED;
+        }
+
+        f[place]++;
+    }
+
+    /* f[i]: where read i's rows start (places from 1, reads from 0) */
+
+    for (i = 1; i <= b->n; i++) {
+        f[i] += f[i - 1];
+    }
+
+    for (i = 0; i <= b->n; i++) {
+        at[i] = f[i];
+    }
+
+    for (row = 0; row < rows; row++) {
+        place = ngx_atoi((u_char *) PQgetvalue(res, row, ncols),
+                         PQgetlength(res, row, ncols));
+
+        o[at[place - 1]++] = row;
+    }
+
+    *order = o;
+    *first = f;
+
+    return NGX_OK;
+}
+
+
+/* the handler of a read: its rows (n of them), or the statement's failure */
 
 static void
 ngx_http_social_reads_deliver(ngx_http_social_read_t *r, PGresult *res,
-    int row, ngx_uint_t ncols, ngx_uint_t reason)
+    int *rows, int n, ngx_uint_t ncols, ngx_uint_t reason)
 {
     ngx_http_social_ctx_t          *ctx;
     ngx_http_social_pg_handler_pt   handler;
@@ -429,7 +495,8 @@ ngx_http_social_reads_deliver(ngx_http_social_read_t *r, PGresult *res,
     ngx_http_social_op_unlink(&r->op);
     ngx_free(r);
 
-    ngx_http_social_pg_deliver(ctx, handler, res, row, (int) ncols, reason);
+    ngx_http_social_pg_deliver_rows(ctx, handler, res, rows, n, (int) ncols,
+                                    reason);
 }
 
 

@@ -193,8 +193,8 @@ static ngx_http_social_reads_t  ngx_http_social_user_reads = {
     "       AS q(id, reader, i) "
     "  JOIN users u ON u.user_id = q.id "
     NGX_HTTP_SOCIAL_SQL_COUNTS_FROM
-    " WHERE NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("u.user_id", "q.reader")
-    " ORDER BY q.i",
+    " WHERE NOT " NGX_HTTP_SOCIAL_SQL_BLOCKED("u.user_id", "q.reader"),
+    2,
     NGX_HTTP_SOCIAL_USER_COL_POSTS + 1,
     NULL
 };
@@ -306,8 +306,7 @@ ngx_http_social_user_read(ngx_http_social_ctx_t *ctx)
     u->values[1] = ngx_http_social_int64(ctx, ctx->user_id);
 
     return ngx_http_social_reads_add(ctx, &ngx_http_social_user_reads,
-                                     u->values[0], u->values[1],
-                                     ngx_http_social_user_show);
+                                     u->values, ngx_http_social_user_show);
 }
 
 

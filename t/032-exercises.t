@@ -649,7 +649,52 @@ bank yes
 
 
 
-=== TEST 37: ann deletes herself
+=== TEST 37: many readers at once (ann, bob, cat, and an admin reading bob's): their reads share statements, and each gets the focus and own utterances it gets alone
+--- config eval: $Social::Locations . "    location = /metrics { social_endpoint metrics; }\n"
+--- init
+require JSON::PP;
+# what of an answer does not depend on the bank's draw: the focus, and
+# the own utterances offered
+my $key = sub {
+    my $x = eval { JSON::PP::decode_json($_[0]) } or return "not JSON";
+    return join ';', "user $x->{user_id}",
+        map({ "$_->{category}/$_->{subcategory}=$_->{frequency}" } @{ $x->{focus} }),
+        map({ "own $_->{utterance_id}" } grep { !defined $_->{exercise_id} } @{ $x->{exercises} });
+};
+my @who = ([1, "?limit=20"], [2, "?limit=1"], [4, "?limit=5"], [3, "?limit=1&user_id=2"]);
+my %alone;
+for my $w (@who) {
+    my ($status, $body) = Social::social_http('GET', "/exercises$w->[1]", undef, ::auth($w->[0], role => $w->[0] == 3 ? 'admin' : 'user'));
+    $alone{"@$w"} = "$status " . $key->($body);
+}
+my $metric = sub {
+    my ($status, $body) = Social::social_http('GET', '/metrics');
+    return $body =~ /^$_[0] (\d+)$/m ? $1 : "none";
+};
+my @reqs = map { $who[$_ % @who] } 0 .. 39;
+my ($b0, $n0) = ($metric->('social_read_batches_total'), $metric->('social_reads_total'));
+my ($statuses, $answers) = Social::social_at_once(0, [ map { "GET /exercises$_->[1] HTTP/1.1\r\nHost: localhost\r\n" . ::auth($_->[0], role => $_->[0] == 3 ? 'admin' : 'user') . "\r\nConnection: close\r\n\r\n" } @reqs ]);
+my ($b1, $n1) = ($metric->('social_read_batches_total'), $metric->('social_reads_total'));
+my @wrong;
+for my $i (0 .. $#reqs) {
+    my ($head, $body) = split /\r\n\r\n/, $answers->[$i], 2;
+    my ($status) = $head =~ m{^HTTP/1\.1 (\d+)};
+    push @wrong, "@{ $reqs[$i] }" if "$status " . $key->($body) ne $alone{"@{ $reqs[$i] }"};
+}
+Social::social_result("$statuses\n",
+    "alone: " . join(' | ', map { $alone{"@$_"} =~ /^(\d+)/ } @who) . "\n",
+    "wrong answers: " . (@wrong ? "@wrong" : "none") . "\n",
+    "reads: " . ($n1 - $n0 >= 40 ? "40 or more" : $n1 - $n0) . ", in fewer statements: "
+    . ($b1 - $b0 < $n1 - $n0 ? "yes" : "no (" . ($b1 - $b0) . ")") . "\n");
+--- response_body
+200:40
+alone: 200 | 200 | 200 | 200
+wrong answers: none
+reads: 40 or more, in fewer statements: yes
+
+
+
+=== TEST 38: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -662,7 +707,7 @@ DELETE /user/1
 
 
 
-=== TEST 38: her exercises are gone with her, for an admin too
+=== TEST 39: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -672,7 +717,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 39: and her rows, frequencies and pending counts
+=== TEST 40: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1
