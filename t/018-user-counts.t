@@ -84,24 +84,6 @@ sub check {
     out(wrong());
 }
 
-# $tables locked (ACCESS EXCLUSIVE) for $secs by a child, from half a
-# second on: its pid, to wait for
-sub lock_for {
-    my ($tables, $secs) = @_;
-
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        eval { Social::social_sql("BEGIN; LOCK TABLE $tables IN ACCESS "
-                                  . "EXCLUSIVE MODE; SELECT pg_sleep($secs); "
-                                  . "COMMIT") };
-        require POSIX;
-        POSIX::_exit(0);
-    }
-
-    sleep_for(0.5);
-    return $pid;
-}
-
 sub status {
     my ($status) = Social::social_http(@_);
     return $status;
@@ -319,7 +301,7 @@ Social::social_sql("INSERT INTO follows (follower_id, followed_id) SELECT user_i
 ::out(::counts(3));
 ::out(Social::social_sql("SELECT followers FROM user_counts WHERE user_id = 3") . " in user_counts");
 # a reader of follows or posts would wait for this lock
-my $pid = ::lock_for('follows, posts', 3);
+my $pid = Social::social_lock_for('follows, posts', 3);
 require Time::HiRes;
 my $t0 = Time::HiRes::time();
 ::out(::counts(3));
@@ -491,7 +473,7 @@ for (1 .. 50) {
     last unless ::counts(11) =~ / 503$/;
     ::sleep_for(0.1);
 }
-my $pid = ::lock_for('users', 2);
+my $pid = Social::social_lock_for('users', 2);
 my ($counts, $answers) = Social::social_concurrent(200, "/user/11", ::auth(11));
 waitpid $pid, 0;
 my %st = map { /^(\d+):(\d+)$/ ? ($1 => $2) : () } split / /, $counts;

@@ -22,7 +22,8 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks());
+# TEST 38 checks the error log for a line too
+plan tests => repeat_each() * (4 * blocks() + 1);
 
 our $HttpConfig = <<'_EOC_';
     social_flush_interval 0;
@@ -694,7 +695,42 @@ reads: 40 or more, in fewer statements: yes
 
 
 
-=== TEST 38: ann deletes herself
+=== TEST 38: readers who go away while their statement waits (error_frequencies locked): the statement's other reads answer, as does the next
+--- timeout: 30
+--- init
+require IO::Socket::INET;
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+my $req = "GET /exercises?limit=1 HTTP/1.1\r\nHost: localhost\r\n" . ::auth(2) . "\r\nConnection: close\r\n\r\n";
+my $pid = Social::social_lock_for('error_frequencies', 2);
+my @gone;
+for (1 .. 10) {
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Proto => 'tcp') or die "connect: $!\n";
+    print $s $req;
+    push @gone, $s;
+}
+select undef, undef, undef, 0.3;
+close $_ for @gone;
+my ($counts, $answers) = Social::social_concurrent(5, "/exercises?limit=1", ::auth(2));
+waitpid $pid, 0;
+my @right = grep { /"focus":\[\{"category":"Yod","subcategory":"Daleth","frequency":27\}\]/ } @$answers;
+Social::social_result("the others: $counts, " . (@right == 5 ? "each bob's" : "not bob's") . "\n",
+                      ::summary(::auth(2), "?limit=1"));
+--- response_body
+the others: 200:5, each bob's
+user 2
+focus Yod/Daleth=27
+slots Daleth:1
+twice no
+own Correct the daleth in: "He go."
+bank yes
+--- error_log
+social: client closed the connection
+--- no_error_log
+[alert]
+
+
+
+=== TEST 39: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -707,7 +743,7 @@ DELETE /user/1
 
 
 
-=== TEST 39: her exercises are gone with her, for an admin too
+=== TEST 40: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -717,7 +753,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 40: and her rows, frequencies and pending counts
+=== TEST 41: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1

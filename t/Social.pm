@@ -318,6 +318,26 @@ sub social_service {
 }
 
 
+# social_lock_for($tables, $secs): a child holds the tables (ACCESS
+# EXCLUSIVE) for $secs seconds, so that statements on them wait; its pid,
+# half a second after it started (the lock taken)
+sub social_lock_for {
+    my ($tables, $secs) = @_;
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        eval { social_sql("BEGIN; LOCK TABLE $tables IN ACCESS "
+                          . "EXCLUSIVE MODE; SELECT pg_sleep($secs); "
+                          . "COMMIT") };
+        require POSIX;
+        POSIX::_exit(0);
+    }
+
+    select undef, undef, undef, 0.5;
+    return $pid;
+}
+
+
 # social_concurrent($n, $uri, @headers): $n requests on $n connections at
 # once; the count of each status ("200:198 503:2"), and in list context
 # the answers too (a reference to their texts)
