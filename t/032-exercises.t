@@ -763,3 +763,25 @@ EXISTS social:err:u:1
 0
 0
 0
+
+
+
+=== TEST 42: the flush takes what the blocks left waiting (bob's and cat's points), so that nothing waits in Redis for the next file's nginx to flush
+--- http_config
+    social_flush_interval 100ms;
+--- init
+my $deadline = time + 20;
+while (time < $deadline) {
+    last if ::redis(qw(EXISTS social:err:rows)) eq '0'
+            && ::redis(qw(EXISTS social:err:open)) eq '0';
+    select undef, undef, undef, 0.1;
+}
+--- sql
+SELECT frequency FROM error_frequencies WHERE user_id = 2 AND subcategory_key = 'daleth'
+--- redis
+EXISTS social:err:rows
+EXISTS social:err:open
+--- response_body
+27
+0
+0

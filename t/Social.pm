@@ -592,12 +592,31 @@ sub social_numbered_answers {
 # social_reset(): no users, no groups, ids from 1, event numbers from 1
 # (the log above made if missing), nothing cached in Redis
 sub social_reset {
-    social_sql($EventLog . "TRUNCATE users, groups, test_event_log"
-               . " RESTART IDENTITY CASCADE");
+    my $flushall = sub {
+        system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} FLUSHALL >/dev/null")
+            == 0 or die "redis-cli FLUSHALL failed\n";
+    };
+
+    # Redis first: a flush of the nginx just started (or of the file
+    # before, still stopping) finds no points left there; one already
+    # writing may still take a lock the TRUNCATE needs in the other order
+    # (a deadlock, PostgreSQL cancels one side), so the TRUNCATE is tried
+    # again; Redis is emptied again after it
+    $flushall->();
+
+    for my $try (1 .. 5) {
+        last if eval {
+            social_sql($EventLog . "TRUNCATE users, groups, test_event_log"
+                       . " RESTART IDENTITY CASCADE");
+            1;
+        };
+        die $@ if $try == 5;
+        select undef, undef, undef, 0.2;
+    }
+
     %EventN = ();
     @EventId = ();
-    system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} FLUSHALL >/dev/null") == 0
-        or die "redis-cli FLUSHALL failed\n";
+    $flushall->();
 }
 
 
