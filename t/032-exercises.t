@@ -34,6 +34,17 @@ sub auth { return Social::social_auth(@_) }
 # a Redis command on the test instance, its reply as redis-cli prints it
 sub redis { return Social::social_redis(@_) }
 
+# from an --- init: waits, at most $secs, until the flush has taken
+# every point waiting in Redis (no rows, no open batch)
+sub drained {
+    my $deadline = time + shift;
+    while (time < $deadline) {
+        last if redis(qw(EXISTS social:err:rows)) eq '0'
+                && redis(qw(EXISTS social:err:open)) eq '0';
+        select undef, undef, undef, 0.1;
+    }
+}
+
 # from an --- init: POST /errors by user $u on utterance $utt of the error
 # points [category, subcategory] ..., $n times; the count of each status
 sub record {
@@ -530,12 +541,7 @@ my @ids = Social::social_sql("SELECT utterance_id FROM utterances WHERE content 
 ::record(map { [1, $_, 1, ['Grammar', 'Word Order']] } @ids);
 # and the oldest of them again: no utterance twice
 ::record([1, $ids[0], 1, ['Grammar', 'Word Order']]);
-my $deadline = time + 20;
-while (time < $deadline) {
-    last if ::redis(qw(EXISTS social:err:rows)) eq '0'
-            && ::redis(qw(EXISTS social:err:open)) eq '0';
-    select undef, undef, undef, 0.1;
-}
+::drained(20);
 --- sql
 SELECT frequency FROM error_frequencies WHERE user_id = 1 AND subcategory_key = 'word order'
 SELECT cardinality(utterances) FROM error_recent WHERE user_id = 1 AND subcategory_key = 'word order'
@@ -599,12 +605,7 @@ Social::social_sql("INSERT INTO conversations (user_id) VALUES (4)");
 Social::social_sql("INSERT INTO utterances (conversation_id, user_id, content) SELECT c.conversation_id, 4, 'cat ' || g FROM conversations c, generate_series(1, 6) g WHERE c.user_id = 4 ORDER BY g");
 my @ids = Social::social_sql("SELECT utterance_id FROM utterances WHERE user_id = 4 ORDER BY utterance_id");
 ::record(map { [4, $ids[$_], 1, ['Zeta', 'Quux']] } 0 .. 3);
-my $deadline = time + 20;
-while (time < $deadline) {
-    last if ::redis(qw(EXISTS social:err:rows)) eq '0'
-            && ::redis(qw(EXISTS social:err:open)) eq '0';
-    select undef, undef, undef, 0.1;
-}
+::drained(20);
 --- sql
 SELECT frequency FROM error_frequencies WHERE user_id = 4
 SELECT array_to_string(contents, '|') FROM error_recent WHERE user_id = 4
@@ -770,12 +771,7 @@ EXISTS social:err:u:1
 --- http_config
     social_flush_interval 100ms;
 --- init
-my $deadline = time + 20;
-while (time < $deadline) {
-    last if ::redis(qw(EXISTS social:err:rows)) eq '0'
-            && ::redis(qw(EXISTS social:err:open)) eq '0';
-    select undef, undef, undef, 0.1;
-}
+::drained(20);
 --- sql
 SELECT frequency FROM error_frequencies WHERE user_id = 2 AND subcategory_key = 'daleth'
 --- redis
