@@ -37,93 +37,11 @@
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_points.h"
 #include "ngx_http_social_exercise_bank.h"
+#include "ngx_http_social_exercise_rank.h"
 #include "ngx_http_social_reads.h"
 
 
 #define NGX_HTTP_SOCIAL_EXERCISES_MAX  20
-
-
-/* the columns of the exercises statement */
-
-enum {
-    NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE = 0,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,     /* NULL: no spelling */
-    NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT,
-    NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE,    /* one of the newest */
-    NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,      /* its text */
-    NGX_HTTP_SOCIAL_EXERCISES_COL_OPEN_APPLIED,  /* the version's row: */
-    NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED, /* "t" or "f" */
-    NGX_HTTP_SOCIAL_EXERCISES_NCOLS
-};
-
-
-/*
- * The sources of a subcategory's counts, in the order they are taken
- * (the first spelling is theirs): PostgreSQL's total (a row for each of
- * its newest utterances, or one with none), what of it is counted in
- * Redis too (to be taken off), what waits in Redis (the open batch's,
- * then the user's).  The statement's row of the bank's version (its
- * count) says whether the open batch and a batch cut after the Redis
- * read are applied.
- */
-
-#define NGX_HTTP_SOCIAL_EXERCISES_TOTAL     -1
-#define NGX_HTTP_SOCIAL_EXERCISES_TWICE      0
-#define NGX_HTTP_SOCIAL_EXERCISES_OPEN       1
-#define NGX_HTTP_SOCIAL_EXERCISES_WAITING    2
-#define NGX_HTTP_SOCIAL_EXERCISES_VERSION    3
-
-
-/* one of the user's own utterances, as an answer may offer it */
-
-typedef struct {
-    int64_t                         id;
-    ngx_str_t                       content;    /* .data NULL: not read */
-} ngx_http_social_own_t;
-
-
-/*
- * A focus subcategory: its keys and spellings, its frequency, its own
- * utterances (newest first, at most the limit), the bank's exercises of
- * it in the order this answer offers them, and its slots
- */
-
-typedef struct {
-    ngx_str_t                       ck;
-    ngx_str_t                       sk;
-    ngx_str_t                       category;
-    ngx_str_t                       subcategory;
-    int64_t                         frequency;
-    ngx_http_social_own_t          *own;
-    ngx_uint_t                      nown;
-    int                            *bank;       /* the bank's rows, nbank */
-    ngx_uint_t                      nbank;
-    ngx_uint_t                      slots;
-} ngx_http_social_focus_t;
-
-
-/* a count of a subcategory: a row of the result, or one of Redis */
-
-typedef struct {
-    ngx_str_t                       ck;
-    ngx_str_t                       sk;
-    ngx_int_t                       src;
-    int                             row;
-    ngx_http_social_point_count_t  *count;
-} ngx_http_social_item_t;
-
-
-/* a subcategory: its counts (items, by keys then source), its frequency */
-
-typedef struct {
-    ngx_uint_t                      first;
-    ngx_uint_t                      last;       /* past its items */
-    int64_t                         frequency;
-    ngx_uint_t                      taken;      /* unsigned:1 */
-} ngx_http_social_group_t;
 
 
 typedef struct {
@@ -133,7 +51,6 @@ typedef struct {
     ngx_uint_t                      nfocus;
     ngx_http_social_focus_t        *focus;      /* limit of them */
     ngx_http_social_point_view_t    view;
-    ngx_http_social_item_t         *items;
     const char                     *values[9];
     const char                     *texts[2];
 } ngx_http_social_exercises_t;
@@ -151,35 +68,12 @@ static void ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx,
     PGresult *res);
-static int ngx_http_social_exercises_check(PGresult *res);
-static ngx_int_t ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx,
-    PGresult *res, int version);
-static ngx_int_t ngx_http_social_exercises_items(ngx_http_social_ctx_t *ctx,
-    PGresult *res, int version, ngx_uint_t *n);
-static int ngx_libc_cdecl ngx_http_social_item_cmp(const void *one,
-    const void *two);
-static int ngx_http_social_exercises_keys(ngx_http_social_item_t *a,
-    ngx_http_social_item_t *b);
-static ngx_int_t ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx,
-    PGresult *res, ngx_http_social_group_t *group,
-    ngx_http_social_focus_t *f);
-static ngx_int_t ngx_http_social_exercises_own(ngx_http_social_ctx_t *ctx,
-    PGresult *res, ngx_http_social_group_t *group,
-    ngx_http_social_focus_t *f);
-static int ngx_libc_cdecl ngx_http_social_own_cmp(const void *one,
-    const void *two);
 static ngx_int_t ngx_http_social_exercises_unread(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_exercises_texts(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_exercises_answer(ngx_http_social_ctx_t *ctx);
 static ngx_int_t ngx_http_social_exercises_draw(ngx_http_social_ctx_t *ctx,
     ngx_http_social_focus_t *f);
-static int64_t ngx_http_social_exercises_int(PGresult *res, int row,
-    int col);
-static void ngx_http_social_exercises_str(PGresult *res, int row, int col,
-    ngx_str_t *s);
-static ngx_int_t ngx_http_social_exercises_copy(ngx_pool_t *pool,
-    PGresult *res, int row, int col, ngx_str_t *s);
 static ngx_uint_t ngx_http_social_exercises_share(
     ngx_http_social_focus_t *focus, ngx_uint_t n, ngx_uint_t limit);
 static void ngx_http_social_exercise_json(yajl_gen g, PGresult *bank,
@@ -469,7 +363,7 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     /* the row of the bank's version */
 
-    version = ngx_http_social_exercises_check(res);
+    version = ngx_http_social_exercise_check(res);
 
     if (version < 0) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
@@ -486,7 +380,7 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
      * answers with the copy just read)
      */
 
-    if (ngx_http_social_bank_current(ngx_http_social_exercises_int(res,
+    if (ngx_http_social_bank_current(ngx_http_social_exercise_int(res,
                                           version,
                                           NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT))
         != NGX_OK
@@ -498,7 +392,11 @@ ngx_http_social_exercises_read(ngx_http_social_ctx_t *ctx, PGresult *res)
         return;
     }
 
-    if (ngx_http_social_exercises_rank(ctx, res, version) != NGX_OK) {
+    if (ngx_http_social_exercise_rank(ctx->request->pool, res, version,
+                                      &x->view, x->limit, x->focus,
+                                      &x->nfocus)
+        != NGX_OK)
+    {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -546,521 +444,18 @@ ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-/*
- * the result as the statement makes it: its columns, a known source in
- * each row, the keys and a count in each, one row of the bank's version;
- * that row, or -1
- */
 
-static int
-ngx_http_social_exercises_check(PGresult *res)
-{
-    int        row, n, version;
-    ngx_int_t  src;
 
-    n = PQntuples(res);
-    version = -1;
 
-    if (PQnfields(res) != NGX_HTTP_SOCIAL_EXERCISES_NCOLS) {
-        return -1;
-    }
 
-    for (row = 0; row < n; row++) {
-        src = ngx_http_social_exercises_int(res, row,
-                                         NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE);
 
-        if (src < NGX_HTTP_SOCIAL_EXERCISES_TOTAL
-            || (src == NGX_HTTP_SOCIAL_EXERCISES_TOTAL
-                && ngx_strcmp(PQgetvalue(res, row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE),
-                              "-1")
-                   != 0)
-            || src == NGX_HTTP_SOCIAL_EXERCISES_OPEN
-            || src == NGX_HTTP_SOCIAL_EXERCISES_WAITING
-            || src > NGX_HTTP_SOCIAL_EXERCISES_VERSION
-            || ngx_http_social_exercises_int(res, row,
-                                         NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT)
-               < 0)
-        {
-            return -1;
-        }
 
-        if (src == NGX_HTTP_SOCIAL_EXERCISES_VERSION) {
-            if (version != -1
-                || PQgetisnull(res, row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_OPEN_APPLIED)
-                || PQgetisnull(res, row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED))
-            {
-                return -1;
-            }
 
-            version = row;
-            continue;
-        }
 
-        if (PQgetisnull(res, row, NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY)
-            || PQgetisnull(res, row,
-                           NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY))
-        {
-            return -1;
-        }
-    }
 
-    return version;
-}
 
 
-/*
- * The subcategories: each one's counts summed (the result's and those of
- * Redis that still count), the most frequent taken (ties by keys, as
- * bytes), at most the limit of them
- */
 
-static ngx_int_t
-ngx_http_social_exercises_rank(ngx_http_social_ctx_t *ctx, PGresult *res,
-    int version)
-{
-    ngx_uint_t                    n, ngroups, i, k, best, total;
-    ngx_http_social_item_t       *items, *it;
-    ngx_http_social_group_t      *groups, *g;
-    ngx_http_social_exercises_t  *x = ctx->data;
-
-    if (ngx_http_social_exercises_items(ctx, res, version, &n) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    items = x->items;
-
-    groups = ngx_palloc(ctx->request->pool,
-                        (n + 1) * sizeof(ngx_http_social_group_t));
-    if (groups == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngroups = 0;
-    g = NULL;
-    total = 0;
-
-    for (i = 0; i < n; i++) {
-        it = &items[i];
-
-        if (g == NULL || ngx_http_social_exercises_keys(it, it - 1) != 0) {
-            g = &groups[ngroups++];
-            g->first = i;
-            g->frequency = 0;
-            g->taken = 0;
-            total = 0;
-        }
-
-        g->last = i + 1;
-
-        if (it->count) {
-            g->frequency += it->count->n;
-            continue;
-        }
-
-        if (it->src == NGX_HTTP_SOCIAL_EXERCISES_TWICE) {
-            g->frequency -= ngx_http_social_exercises_int(res, it->row,
-                                          NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT);
-            continue;
-        }
-
-        /* a row for each of its newest utterances: the total once */
-
-        if (!total) {
-            total = 1;
-            g->frequency += ngx_http_social_exercises_int(res, it->row,
-                                          NGX_HTTP_SOCIAL_EXERCISES_COL_COUNT);
-        }
-    }
-
-    x->nfocus = 0;
-
-    for (k = 0; k < x->limit && k < ngroups; k++) {
-        best = ngroups;
-
-        for (i = 0; i < ngroups; i++) {
-            if (groups[i].taken) {
-                continue;
-            }
-
-            if (best == ngroups
-                || groups[i].frequency > groups[best].frequency
-                || (groups[i].frequency == groups[best].frequency
-                    && ngx_http_social_exercises_keys(&items[groups[i].first],
-                                                 &items[groups[best].first])
-                       < 0))
-            {
-                best = i;
-            }
-        }
-
-        groups[best].taken = 1;
-
-        if (ngx_http_social_exercises_focus(ctx, res, &groups[best],
-                                            &x->focus[x->nfocus++])
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    /* the items point into the result, gone after this handler */
-
-    x->items = NULL;
-
-    return NGX_OK;
-}
-
-
-/*
- * The counts, sorted by keys then source: the result's rows and Redis's
- * counts that still count (the open batch's unless it is applied, the
- * user's unless a batch cut after the read is)
- */
-
-static ngx_int_t
-ngx_http_social_exercises_items(ngx_http_social_ctx_t *ctx, PGresult *res,
-    int version, ngx_uint_t *n)
-{
-    int                             row, rows;
-    ngx_uint_t                      i, k, open_applied, later_applied;
-    ngx_http_social_item_t         *it;
-    ngx_http_social_exercises_t    *x = ctx->data;
-    ngx_http_social_point_count_t  *count;
-
-    rows = PQntuples(res);
-
-    open_applied = (PQgetvalue(res, version,
-                        NGX_HTTP_SOCIAL_EXERCISES_COL_OPEN_APPLIED)[0] == 't');
-    later_applied = (PQgetvalue(res, version,
-                       NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED)[0] == 't');
-
-    x->items = ngx_palloc(ctx->request->pool,
-                          (rows + x->view.ncounts)
-                          * sizeof(ngx_http_social_item_t));
-    if (x->items == NULL) {
-        return NGX_ERROR;
-    }
-
-    k = 0;
-
-    for (row = 0; row < rows; row++) {
-        if (row == version) {
-            continue;
-        }
-
-        it = &x->items[k++];
-
-        ngx_http_social_exercises_str(res, row,
-                                  NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY_KEY,
-                                  &it->ck);
-        ngx_http_social_exercises_str(res, row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY_KEY,
-                               &it->sk);
-        it->src = ngx_http_social_exercises_int(res, row,
-                                         NGX_HTTP_SOCIAL_EXERCISES_COL_SOURCE);
-        it->row = row;
-        it->count = NULL;
-    }
-
-    for (i = 0; i < x->view.ncounts; i++) {
-        count = &x->view.counts[i];
-
-        if (count->open ? open_applied : later_applied) {
-            /* the batch that holds it is in the totals */
-            continue;
-        }
-
-        it = &x->items[k++];
-
-        it->ck = count->ck;
-        it->sk = count->sk;
-        it->src = count->open ? NGX_HTTP_SOCIAL_EXERCISES_OPEN
-                              : NGX_HTTP_SOCIAL_EXERCISES_WAITING;
-        it->row = (int) i;      /* Redis's order, for a stable sort */
-        it->count = count;
-    }
-
-    ngx_qsort(x->items, k, sizeof(ngx_http_social_item_t),
-              ngx_http_social_item_cmp);
-
-    *n = k;
-
-    return NGX_OK;
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_social_item_cmp(const void *one, const void *two)
-{
-    int                      cmp;
-    ngx_http_social_item_t  *a, *b;
-
-    a = (ngx_http_social_item_t *) one;
-    b = (ngx_http_social_item_t *) two;
-
-    cmp = ngx_http_social_exercises_keys(a, b);
-
-    if (cmp != 0) {
-        return cmp;
-    }
-
-    if (a->src != b->src) {
-        return (a->src < b->src) ? -1 : 1;
-    }
-
-    /* the result's rows as they came (qsort is not stable) */
-
-    return (a->row < b->row) ? -1 : (a->row > b->row);
-}
-
-
-/* two counts' keys as the ranking orders them: category, then subcategory */
-
-static int
-ngx_http_social_exercises_keys(ngx_http_social_item_t *a,
-    ngx_http_social_item_t *b)
-{
-    int  cmp;
-
-    cmp = ngx_memn2cmp(a->ck.data, b->ck.data, a->ck.len, b->ck.len);
-
-    if (cmp != 0) {
-        return cmp;
-    }
-
-    return ngx_memn2cmp(a->sk.data, b->sk.data, a->sk.len, b->sk.len);
-}
-
-
-/*
- * A focus subcategory, kept in the request's pool: its keys, its first
- * spelling (PostgreSQL's, else the open batch's, else Redis's), its
- * frequency and its own utterances
- */
-
-static ngx_int_t
-ngx_http_social_exercises_focus(ngx_http_social_ctx_t *ctx, PGresult *res,
-    ngx_http_social_group_t *group, ngx_http_social_focus_t *f)
-{
-    ngx_uint_t                    i;
-    ngx_pool_t                   *pool;
-    ngx_http_social_item_t       *it;
-    ngx_http_social_exercises_t  *x = ctx->data;
-
-    pool = ctx->request->pool;
-
-    ngx_memzero(f, sizeof(ngx_http_social_focus_t));
-
-    f->frequency = group->frequency;
-
-    it = &x->items[group->first];
-
-    f->ck.data = ngx_pstrdup(pool, &it->ck);
-    f->ck.len = it->ck.len;
-    f->sk.data = ngx_pstrdup(pool, &it->sk);
-    f->sk.len = it->sk.len;
-
-    if ((f->ck.data == NULL && f->ck.len) || (f->sk.data == NULL && f->sk.len))
-    {
-        return NGX_ERROR;
-    }
-
-    f->category = f->ck;
-    f->subcategory = f->sk;
-
-    for (i = group->first; i < group->last; i++) {
-        it = &x->items[i];
-
-        if (it->count) {
-            /* Redis's, in the pool */
-            f->category = it->count->category;
-            f->subcategory = it->count->subcategory;
-            break;
-        }
-
-        if (PQgetisnull(res, it->row, NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY)
-            || PQgetisnull(res, it->row,
-                           NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY))
-        {
-            continue;
-        }
-
-        if (ngx_http_social_exercises_copy(pool, res, it->row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CATEGORY,
-                                      &f->category)
-            != NGX_OK
-            || ngx_http_social_exercises_copy(pool, res, it->row,
-                                   NGX_HTTP_SOCIAL_EXERCISES_COL_SUBCATEGORY,
-                                   &f->subcategory)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        break;
-    }
-
-    return ngx_http_social_exercises_own(ctx, res, group, f);
-}
-
-
-/*
- * The subcategory's own utterances: PostgreSQL's newest (with their
- * texts) and those waiting in Redis (their texts read later), each once,
- * newest (highest id) first, at most the limit
- */
-
-static ngx_int_t
-ngx_http_social_exercises_own(ngx_http_social_ctx_t *ctx, PGresult *res,
-    ngx_http_social_group_t *group, ngx_http_social_focus_t *f)
-{
-    u_char                       *p, *end, *comma;
-    int64_t                       id;
-    ngx_str_t                    *ids;
-    ngx_uint_t                    n, i, k;
-    ngx_pool_t                   *pool;
-    ngx_http_social_own_t        *all;
-    ngx_http_social_item_t       *it;
-    ngx_http_social_exercises_t  *x = ctx->data;
-
-    pool = ctx->request->pool;
-
-    /* at most: a row's utterance each, and each id of Redis's */
-
-    n = 0;
-
-    for (i = group->first; i < group->last; i++) {
-        it = &x->items[i];
-        n++;
-
-        if (it->count) {
-            ids = &it->count->utterances;
-
-            for (k = 0; k < ids->len; k++) {
-                n += (ids->data[k] == ',');
-            }
-        }
-    }
-
-    all = ngx_palloc(pool, n * sizeof(ngx_http_social_own_t));
-    f->own = ngx_palloc(pool, x->limit * sizeof(ngx_http_social_own_t));
-
-    if (all == NULL || f->own == NULL) {
-        return NGX_ERROR;
-    }
-
-    n = 0;
-
-    for (i = group->first; i < group->last; i++) {
-        it = &x->items[i];
-
-        if (it->count == NULL) {
-            if (it->src != NGX_HTTP_SOCIAL_EXERCISES_TOTAL
-                || PQgetisnull(res, it->row,
-                               NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE))
-            {
-                continue;
-            }
-
-            all[n].id = ngx_http_social_exercises_int(res, it->row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_UTTERANCE);
-
-            /* beyond the statement's cut, the text is read if offered */
-
-            if (PQgetisnull(res, it->row,
-                            NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT))
-            {
-                ngx_str_null(&all[n].content);
-
-            } else {
-                ngx_http_social_exercises_str(res, it->row,
-                                      NGX_HTTP_SOCIAL_EXERCISES_COL_CONTENT,
-                                      &all[n].content);
-            }
-
-            if (all[n].id > 0) {
-                n++;
-            }
-
-            continue;
-        }
-
-        p = it->count->utterances.data;
-        end = p + it->count->utterances.len;
-
-        while (p < end) {
-            comma = ngx_strlchr(p, end, ',');
-
-            if (comma == NULL) {
-                comma = end;
-            }
-
-            id = ngx_atoof(p, comma - p);
-
-            if (id > 0) {
-                all[n].id = id;
-                ngx_str_null(&all[n].content);
-                n++;
-            }
-
-            p = comma + 1;
-        }
-    }
-
-    /* newest first; of one id, the one with its text */
-
-    ngx_qsort(all, n, sizeof(ngx_http_social_own_t), ngx_http_social_own_cmp);
-
-    k = 0;
-
-    for (i = 0; i < n && k < x->limit; i++) {
-        if (k > 0 && f->own[k - 1].id == all[i].id) {
-            continue;
-        }
-
-        f->own[k] = all[i];
-
-        if (all[i].content.data) {
-            /* kept past this result */
-
-            p = ngx_pnalloc(pool, all[i].content.len + 1);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_memcpy(p, all[i].content.data, all[i].content.len);
-            p[all[i].content.len] = '\0';
-            f->own[k].content.data = p;
-        }
-
-        k++;
-    }
-
-    f->nown = k;
-
-    return NGX_OK;
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_social_own_cmp(const void *one, const void *two)
-{
-    ngx_http_social_own_t  *a, *b;
-
-    a = (ngx_http_social_own_t *) one;
-    b = (ngx_http_social_own_t *) two;
-
-    if (a->id != b->id) {
-        return (a->id > b->id) ? -1 : 1;
-    }
-
-    /* the text first */
-
-    return (b->content.data != NULL) - (a->content.data != NULL);
-}
 
 
 /*
@@ -1145,7 +540,7 @@ ngx_http_social_exercises_texts(ngx_http_social_ctx_t *ctx, PGresult *res)
             continue;
         }
 
-        id = ngx_http_social_exercises_int(res, row, 0);
+        id = ngx_http_social_exercise_int(res, row, 0);
 
         for (f = 0; f < x->nfocus; f++) {
             focus = &x->focus[f];
@@ -1157,7 +552,7 @@ ngx_http_social_exercises_texts(ngx_http_social_ctx_t *ctx, PGresult *res)
                     continue;
                 }
 
-                if (ngx_http_social_exercises_copy(ctx->request->pool, res,
+                if (ngx_http_social_exercise_copy(ctx->request->pool, res,
                                                    row, 1,
                                                    &focus->own[k].content)
                     != NGX_OK)
@@ -1281,7 +676,7 @@ ngx_http_social_exercises_draw(ngx_http_social_ctx_t *ctx,
         first = ngx_http_social_bank_category(&f->ck);
 
         if (first >= 0) {
-            ngx_http_social_exercises_str(bank, first,
+            ngx_http_social_exercise_str(bank, first,
                                           NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
                                           &f->category);
         }
@@ -1289,10 +684,10 @@ ngx_http_social_exercises_draw(ngx_http_social_ctx_t *ctx,
         return NGX_OK;
     }
 
-    ngx_http_social_exercises_str(bank, first,
+    ngx_http_social_exercise_str(bank, first,
                                   NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
                                   &f->category);
-    ngx_http_social_exercises_str(bank, first,
+    ngx_http_social_exercise_str(bank, first,
                                   NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,
                                   &f->subcategory);
 
@@ -1322,57 +717,6 @@ ngx_http_social_exercises_draw(ngx_http_social_ctx_t *ctx,
 }
 
 
-/* a column's decimal integer (-1 when it is not one) */
-
-static int64_t
-ngx_http_social_exercises_int(PGresult *res, int row, int col)
-{
-    u_char   *p;
-    size_t    len;
-    int64_t   n;
-
-    p = (u_char *) PQgetvalue(res, row, col);
-    len = PQgetlength(res, row, col);
-
-    if (len > 1 && p[0] == '-') {
-        n = ngx_atoof(p + 1, len - 1);
-        return (n == NGX_ERROR) ? -1 : -n;
-    }
-
-    n = ngx_atoof(p, len);
-
-    return (n == NGX_ERROR) ? -1 : n;
-}
-
-
-/* a column's text, as it stays in the result */
-
-static void
-ngx_http_social_exercises_str(PGresult *res, int row, int col, ngx_str_t *s)
-{
-    s->data = (u_char *) PQgetvalue(res, row, col);
-    s->len = PQgetlength(res, row, col);
-}
-
-
-/* a column's text, copied to the pool (the result goes before the answer) */
-
-static ngx_int_t
-ngx_http_social_exercises_copy(ngx_pool_t *pool, PGresult *res, int row,
-    int col, ngx_str_t *s)
-{
-    s->len = PQgetlength(res, row, col);
-    s->data = ngx_pnalloc(pool, s->len + 1);
-
-    if (s->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(s->data, PQgetvalue(res, row, col), s->len);
-    s->data[s->len] = '\0';
-
-    return NGX_OK;
-}
 
 
 /*
