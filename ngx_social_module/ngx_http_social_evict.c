@@ -99,7 +99,7 @@ static ngx_http_social_script_t  ngx_http_social_evict_feed_script = {
     "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], '"
                                  NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "') "
     "return n",
-    ""
+    "", NULL, ""
 };
 
 

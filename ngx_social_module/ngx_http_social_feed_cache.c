@@ -189,7 +189,7 @@ static ngx_http_social_script_t  ngx_http_social_feed_load_script = {
     "   or tonumber(ARGV[6]) > tonumber(redis.call('GET', L) or '0') then "
     "  redis.call('SET', L, ARGV[6]) end "
     "return #ARGV - 6",
-    ""
+    "", NULL, ""
 };
 
 
@@ -200,7 +200,7 @@ ngx_http_social_script_t  ngx_http_social_feed_put_script = {
     "  redis.call('SET', ARGV[i], ARGV[i + 1], 'PX', ARGV[2]) "
     "end "
     "return (#ARGV - 2) / 2",
-    ""
+    "", NULL, ""
 };
 
 
@@ -257,7 +257,7 @@ static ngx_http_social_script_t  ngx_http_social_feed_forget_script = {
     "end "
     "if objects then redis.call('INCR', KEYS[3]) end "
     "return n",
-    ""
+    "", NULL, ""
 };
 
 
@@ -280,7 +280,7 @@ static ngx_http_social_script_t  ngx_http_social_feed_trim_script = {
     "    count(m, 1) end "
     "end "
     "return math.max(n, 0)",
-    ""
+    "", NULL, ""
 };
 
 

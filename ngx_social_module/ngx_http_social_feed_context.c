@@ -31,148 +31,212 @@
 #define NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME  60000
 
 
+/* the sizes of the library's tables: kept contexts, members parsed */
+#define NGX_HTTP_SOCIAL_FEED_LUA_CONTEXTS   "512"
+#define NGX_HTTP_SOCIAL_FEED_LUA_MEMBERS    "4096"
+
+
 static ngx_http_social_feed_mark_t
     ngx_http_social_feed_distrusted[NGX_HTTP_SOCIAL_FEED_DISTRUST];
 
 
 /*
- * Lua, the read's walk, once the context is known: "follow" and "block"
- * the followed (the reader among them) and those in a block with the
- * reader, as sets; "own" the reader's newest event
+ * The feed's Lua library (a Redis function library, loaded by
+ * ngx_http_social_redis.c under a name of its text's SHA1, which the
+ * header's V holds): its two functions walk the set for a read, the one
+ * with the reader's context kept in Redis (known), the other with the
+ * context PostgreSQL gave (read, which keeps it).  A library's locals stay
+ * between calls, so two tables keep what would be parsed again at every
+ * read: a kept context decoded (by its whole text, which holds the
+ * reader's generation: the same text is the same context), and a member
+ * of the set parsed, with the keys of its objects.  Both are bounded:
+ * emptied when they reach their size.
  */
 
-#define NGX_HTTP_SOCIAL_FEED_LUA_WALK                                        \
-    "local tbo = redis.call('MGET', KEYS[2], KEYS[3], '"                     \
-                       NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') "                 \
-    "local topv = tbo[1] "                                                   \
-    "local top = tonumber(topv) "                                            \
-    "local bottom = tonumber(tbo[2]) "                                       \
-    "if not top or not bottom "                                              \
-    "   or (top > 0 and redis.call('EXISTS', KEYS[1]) == 0) then "           \
-    "  return {'stale'} end "                                                \
-    "local need, cap = tonumber(ARGV[2]), tonumber(ARGV[3]) "                \
-    "local objgen = tbo[3] or '0' "                                          \
-    /*                                                                       \
-     * fewer members of the reader and the followed than wanted, as their    \
-     * counts say: asked when the first members walked did not make the      \
-     * page (an active reader's page is made of the first)                   \
-     */                                                                      \
-    "local A = '" NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "' "                       \
-    "local function few() "                                                  \
-    "  if bottom == 0 or tonumber(redis.call('HGET', A, '*')) "              \
-    "                    ~= redis.call('ZCARD', KEYS[1]) then "              \
-    "    return false end "                                                  \
-    "  local ids, sum, i = {}, 0, 1 "                                        \
-    "  for id in pairs(follow) do ids[#ids + 1] = id end "                   \
-    "  while i <= #ids and sum < need do "                                   \
-    "    local j = math.min(i + 999, #ids) "                                 \
-    "    for _, c in ipairs(redis.call('HMGET', A, unpack(ids, i, j))) do "  \
-    "      sum = sum + (tonumber(c) or 0) end "                              \
-    "    i = j + 1 "                                                         \
-    "  end "                                                                 \
-    "  return sum < need "                                                   \
-    "end "                                                                   \
-    "local max = '(' .. ARGV[1] "                                            \
-    "if tonumber(ARGV[1]) > top then max = top end "                         \
-    "local out = {'ok', objgen, topv, own} "                                 \
-    /*                                                                       \
-     * the page's members, then their objects in one MGET (a call from      \
-     * Lua costs more than a key of it): each member, its post, its actor   \
-     * and its target as JSON, '' where there is none or none is cached     \
-     */                                                                      \
-    "local sel = {} "                                                        \
-    "local function page(status) "                                           \
-    "  local keys = {} "                                                     \
-    "  for _, s in ipairs(sel) do "                                          \
-    "    if s[2] ~= '0' then "                                               \
-    "      keys[#keys + 1] = '" NGX_HTTP_SOCIAL_KEY_POST "' .. s[2] end "    \
-    "    keys[#keys + 1] = '" NGX_HTTP_SOCIAL_KEY_USER "' .. s[3] "          \
-    "    if s[4] ~= '0' then "                                               \
-    "      keys[#keys + 1] = '" NGX_HTTP_SOCIAL_KEY_USER "' .. s[4] end "    \
-    "  end "                                                                 \
-    "  local v = #keys > 0 and redis.call('MGET', unpack(keys)) or {} "      \
-    "  local k = 0 "                                                         \
-    "  local function nxt() k = k + 1 return v[k] or '' end "                \
-    "  out[1] = status "                                                     \
-    "  for _, s in ipairs(sel) do "                                          \
-    "    out[#out + 1] = s[1] "                                              \
-    "    out[#out + 1] = s[2] ~= '0' and nxt() or '' "                       \
-    "    out[#out + 1] = nxt() "                                             \
-    "    out[#out + 1] = s[4] ~= '0' and nxt() or '' "                       \
-    "  end "                                                                 \
-    "  return out "                                                          \
-    "end "                                                                   \
-    "local scanned, chunk = 0, need "                                        \
-    "while true do "                                                         \
-    "  local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "     \
-    "                        'LIMIT', scanned, chunk) "                      \
-    "  for _, m in ipairs(ms) do "                                           \
-    "    local y, a, p, u, t = string.match(m, "                             \
-    "      '^%d+|(%a+)|(%d+)|(%d+)|(%d+)|(%d+)|') "                          \
-    "    if follow[a] and not block[a] and not block[u] "                    \
-    "       and not block[t] then "                                          \
-    "      sel[#sel + 1] = {m, p, a, t} "                                    \
-    "      if #sel == need then return page('ok') end "                      \
-    "    end "                                                               \
-    "  end "                                                                 \
-    "  if scanned == 0 and few() then "                                      \
-    "    return {'few', objgen, topv, own} end "                             \
-    "  scanned = scanned + #ms "                                             \
-    "  if #ms < chunk and bottom == 0 then return page('ok') end "           \
-    "  if #ms < chunk or scanned >= cap then "                               \
-    "    return page('short') "                                              \
-    "  end "                                                                 \
-    "  chunk = math.min(chunk * 4, 1000) "                                   \
-    "end"
-
-
-/*
- * The read with the context PostgreSQL gave: it is kept for the next
- * reads when the reader's generation is still the one read before
- */
-
-ngx_http_social_script_t  ngx_http_social_feed_read_script = {
+static const char  ngx_http_social_feed_lua[] =
+    "local ctxs, nctx = {}, 0 "
+    "local mems, nmem = {}, 0 "
+    /* a kept context: {generation, own, follow, block}, or false */
+    "local function context(c) "
+    "  local e = ctxs[c] "
+    "  if e ~= nil then return e end "
+    "  local cg, own, sets = string.match(c, '^([^|]*)|(%d+)|(%[{.*)$') "
+    "  e = false "
+    "  if cg then "
+    "    local fb = cjson.decode(sets) "
+    "    e = {cg, own, fb[1], fb[2]} "
+    "  end "
+    "  if nctx >= " NGX_HTTP_SOCIAL_FEED_LUA_CONTEXTS " then "
+    "    ctxs, nctx = {}, 0 end "
+    "  ctxs[c] = e "
+    "  nctx = nctx + 1 "
+    "  return e "
+    "end "
     /*
+     * a member: {actor, post, author, target, the post's key or false,
+     * the actor's key, the target's key or false}, or false
+     */
+    "local function member(m) "
+    "  local e = mems[m] "
+    "  if e ~= nil then return e end "
+    "  local a, p, u, t = string.match(m, "
+    "    '^%d+|%a+|(%d+)|(%d+)|(%d+)|(%d+)|') "
+    "  e = false "
+    "  if a then "
+    "    e = {a, p, u, t, p ~= '0' and '" NGX_HTTP_SOCIAL_KEY_POST "' .. p, "
+    "         '" NGX_HTTP_SOCIAL_KEY_USER "' .. a, "
+    "         t ~= '0' and '" NGX_HTTP_SOCIAL_KEY_USER "' .. t} "
+    "  end "
+    "  if nmem >= " NGX_HTTP_SOCIAL_FEED_LUA_MEMBERS " then "
+    "    mems, nmem = {}, 0 end "
+    "  mems[m] = e "
+    "  nmem = nmem + 1 "
+    "  return e "
+    "end "
+    /*
+     * the walk, once the context is known: "follow" and "block" the
+     * followed (the reader among them) and those in a block with the
+     * reader, as sets; "own" the reader's newest event; v[o] .. v[o + 2]
+     * the set's top and bottom and the objects' generation
+     */
+    "local function walk(KEYS, ARGV, follow, block, own, v, o) "
+    "  local topv = v[o] "
+    "  local top = tonumber(topv) "
+    "  local bottom = tonumber(v[o + 1]) "
+    "  if not top or not bottom "
+    "     or (top > 0 and redis.call('EXISTS', KEYS[1]) == 0) then "
+    "    return {'stale'} end "
+    "  local need, cap = tonumber(ARGV[2]), tonumber(ARGV[3]) "
+    "  local objgen = v[o + 2] or '0' "
+    /*
+     * fewer members of the reader and the followed than wanted, as their
+     * counts say: asked when the first members walked did not make the
+     * page (an active reader's page is made of the first)
+     */
+    "  local A = '" NGX_HTTP_SOCIAL_KEY_FEED_ACTORS "' "
+    "  local function few() "
+    "    if bottom == 0 or tonumber(redis.call('HGET', A, '*')) "
+    "                      ~= redis.call('ZCARD', KEYS[1]) then "
+    "      return false end "
+    "    local ids, sum, i = {}, 0, 1 "
+    "    for id in pairs(follow) do ids[#ids + 1] = id end "
+    "    while i <= #ids and sum < need do "
+    "      local j = math.min(i + 999, #ids) "
+    "      for _, c in ipairs(redis.call('HMGET', A, unpack(ids, i, j))) do "
+    "        sum = sum + (tonumber(c) or 0) end "
+    "      i = j + 1 "
+    "    end "
+    "    return sum < need "
+    "  end "
+    "  local max = '(' .. ARGV[1] "
+    "  if tonumber(ARGV[1]) > top then max = top end "
+    "  local out = {'ok', objgen, topv, own} "
+    /*
+     * the page's members, then their objects in one MGET (a call from
+     * Lua costs more than a key of it): each member, its post, its actor
+     * and its target as JSON, '' where there is none or none is cached
+     */
+    "  local sel, keys = {}, {} "
+    "  local function page(status) "
+    "    local v = #keys > 0 and redis.call('MGET', unpack(keys)) or {} "
+    "    local k, n = 0, #out "
+    "    local function nxt() k = k + 1 return v[k] or '' end "
+    "    out[1] = status "
+    "    for _, s in ipairs(sel) do "
+    "      local e = s[2] "
+    "      out[n + 1] = s[1] "
+    "      out[n + 2] = e[5] and nxt() or '' "
+    "      out[n + 3] = nxt() "
+    "      out[n + 4] = e[7] and nxt() or '' "
+    "      n = n + 4 "
+    "    end "
+    "    return out "
+    "  end "
+    "  local scanned, chunk = 0, need "
+    "  while true do "
+    "    local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "
+    "                          'LIMIT', scanned, chunk) "
+    "    for _, m in ipairs(ms) do "
+    "      local e = member(m) "
+    "      if e and follow[e[1]] and not block[e[1]] and not block[e[3]] "
+    "         and not block[e[4]] then "
+    "        sel[#sel + 1] = {m, e} "
+    "        if e[5] then keys[#keys + 1] = e[5] end "
+    "        keys[#keys + 1] = e[6] "
+    "        if e[7] then keys[#keys + 1] = e[7] end "
+    "        if #sel == need then return page('ok') end "
+    "      end "
+    "    end "
+    "    if scanned == 0 and few() then "
+    "      return {'few', objgen, topv, own} end "
+    "    scanned = scanned + #ms "
+    "    if #ms < chunk and bottom == 0 then return page('ok') end "
+    "    if #ms < chunk or scanned >= cap then "
+    "      return page('short') "
+    "    end "
+    "    chunk = math.min(chunk * 4, 1000) "
+    "  end "
+    "end "
+    /*
+     * read, with the context PostgreSQL gave: it is kept for the next
+     * reads when the reader's generation is still the one read before.
      * KEYS: recent top bottom context rgen; ARGV: before need cap nfollow
      * gen own, ids...
      */
-    "local nf = tonumber(ARGV[4]) "
-    "local own = ARGV[6] "
-    "local follow, block = {}, {} "
-    "for i = 7, 6 + nf do follow[ARGV[i]] = 1 end "
-    "for i = 7 + nf, #ARGV do block[ARGV[i]] = 1 end "
+    "redis.register_function('social_feed_read_' .. V, function(KEYS, ARGV) "
+    "  local nf = tonumber(ARGV[4]) "
+    "  local own = ARGV[6] "
+    "  local follow, block = {}, {} "
+    "  for i = 7, 6 + nf do follow[ARGV[i]] = 1 end "
+    "  for i = 7 + nf, #ARGV do block[ARGV[i]] = 1 end "
+    "  local v = redis.call('MGET', KEYS[5], KEYS[2], KEYS[3], '"
+                         NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') "
     /* kept as JSON: cjson.decode makes the two sets in C, not in Lua */
-    "if (redis.call('GET', KEYS[5]) or '0') == ARGV[5] then "
-    "  redis.call('SET', KEYS[4], ARGV[5] .. '|' .. own .. '|' "
-    "             .. cjson.encode({follow, block}), "
-    "             'PX', " NGX_HTTP_SOCIAL_FEED_CONTEXT_TTL_TEXT ") "
-    "end "
-    NGX_HTTP_SOCIAL_FEED_LUA_WALK,
-    ""
+    "  if (v[1] or '0') == ARGV[5] then "
+    "    local c = ARGV[5] .. '|' .. own .. '|' "
+    "              .. cjson.encode({follow, block}) "
+    "    redis.call('SET', KEYS[4], c, "
+    "               'PX', " NGX_HTTP_SOCIAL_FEED_CONTEXT_TTL_TEXT ") "
+    "    if ctxs[c] == nil then "
+    "      if nctx >= " NGX_HTTP_SOCIAL_FEED_LUA_CONTEXTS " then "
+    "        ctxs, nctx = {}, 0 end "
+    "      ctxs[c] = {ARGV[5], own, follow, block} "
+    "      nctx = nctx + 1 "
+    "    end "
+    "  end "
+    "  return walk(KEYS, ARGV, follow, block, own, v, 2) "
+    "end) "
+    /*
+     * known, with the context kept in Redis, or {"context", the
+     * generation}.  KEYS: recent top bottom context rgen; ARGV: before
+     * need cap, "1" to read the context from PostgreSQL whatever is kept
+     */
+    "redis.register_function{function_name = 'social_feed_known_' .. V, "
+    "                        flags = {'no-writes'}, "
+    "                        callback = function(KEYS, ARGV) "
+    "  local v = redis.call('MGET', KEYS[5], KEYS[4], '"
+                         NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "', '"
+                         NGX_HTTP_SOCIAL_KEY_FEED_LOADED "', "
+    "                       KEYS[2], KEYS[3], '"
+                         NGX_HTTP_SOCIAL_KEY_FEED_OBJGEN "') "
+    "  local g, c = v[1] or '0', v[2] "
+    "  if not c or ARGV[4] == '1' then return {'context', g} end "
+    /* a write the set may not hold yet: PostgreSQL's newest is asked */
+    "  if tonumber(v[3] or '0') > tonumber(v[4] or '0') then "
+    "    return {'context', g} end "
+    "  local e = context(c) "
+    "  if not e or e[1] ~= g then return {'context', g} end "
+    "  return walk(KEYS, ARGV, e[3], e[4], e[2], v, 5) "
+    "end}";
+
+
+ngx_http_social_script_t  ngx_http_social_feed_read_script = {
+    ngx_http_social_feed_lua, "", "social_feed_read", ""
 };
 
 
-/* the read with the context kept in Redis, or {"context", the generation} */
-
 ngx_http_social_script_t  ngx_http_social_feed_known_script = {
-    /*
-     * KEYS: recent top bottom context rgen; ARGV: before need cap, "1" to
-     * read the context from PostgreSQL whatever is kept
-     */
-    "local v = redis.call('MGET', KEYS[5], KEYS[4], '"
-                       NGX_HTTP_SOCIAL_KEY_FEED_WRITTEN "', '"
-                       NGX_HTTP_SOCIAL_KEY_FEED_LOADED "') "
-    "local g, c = v[1] or '0', v[2] "
-    "if not c or ARGV[4] == '1' then return {'context', g} end "
-    /* a write the set may not hold yet: PostgreSQL's newest is asked */
-    "if tonumber(v[3] or '0') > tonumber(v[4] or '0') then "
-    "  return {'context', g} end "
-    "local cg, own, sets = string.match(c, '^([^|]*)|(%d+)|(%[{.*)$') "
-    "if cg ~= g then return {'context', g} end "
-    "local fb = cjson.decode(sets) "
-    "local follow, block = fb[1], fb[2] "
-    NGX_HTTP_SOCIAL_FEED_LUA_WALK,
-    ""
+    ngx_http_social_feed_lua, "", "social_feed_known", ""
 };
 
 

@@ -94,7 +94,7 @@ static ngx_http_social_script_t  ngx_http_social_metrics_script = {
                                   ":' .. n .. ':rows') "
     "end "
     "return {w, h}",
-    ""
+    "", NULL, ""
 };
 
 

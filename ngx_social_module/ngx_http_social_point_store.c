@@ -216,7 +216,7 @@ static ngx_http_social_script_t  ngx_http_social_point_record_script = {
     "end\n"
     "redis.call('SADD', '" NGX_HTTP_SOCIAL_KEY_POINT_DIRTY "', user)\n"
     "return #rows\n",
-    ""
+    "", NULL, ""
 };
 
 
@@ -232,7 +232,7 @@ static ngx_http_social_script_t  ngx_http_social_point_own_script = {
     "             ARGV[2] .. ':' .. ARGV[3], 'EX', ARGV[4])\n"
     "end\n"
     "return 1\n",
-    ""
+    "", NULL, ""
 };
 
 
@@ -286,7 +286,7 @@ static ngx_http_social_script_t  ngx_http_social_point_cut_script = {
     "local failed = redis.call('GET', '"
         NGX_HTTP_SOCIAL_KEY_POINT_FAILED "') == open\n"
     "return {open, n, fresh, failed and 1 or 0}\n",
-    ""
+    "", NULL, ""
 };
 
 
@@ -307,7 +307,7 @@ static ngx_http_social_script_t  ngx_http_social_point_ack_script = {
     "  redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POINT_FAILED "')\n"
     "end\n"
     "return 1\n",
-    ""
+    "", NULL, ""
 };
 
 
@@ -341,7 +341,7 @@ static ngx_http_social_script_t  ngx_http_social_point_hold_script = {
     "end\n"
     "redis.call('DEL', '" NGX_HTTP_SOCIAL_KEY_POINT_FAILED "')\n"
     "return n\n",
-    ""
+    "", NULL, ""
 };
 
 

@@ -89,7 +89,7 @@ static ngx_http_social_script_t  ngx_http_social_point_view_script = {
     "        open and counts('"
         NGX_HTTP_SOCIAL_KEY_POINT_BATCH "' .. open .. ':u:' .. ARGV[1])\n"
     "        or {}}\n",
-    ""
+    "", NULL, ""
 };
 
 

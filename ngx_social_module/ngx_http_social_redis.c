@@ -37,8 +37,12 @@ typedef struct {
     ngx_http_social_redis_conn_t   *conn;
     ngx_msec_t                      deadline;
 
-    /* a script sent by its SHA1: sent again whole when Redis lacks it */
+    /*
+     * a script sent by its SHA1 (or a library's function): sent again
+     * whole (or after its library) when Redis lacks it
+     */
     ngx_http_social_script_t       *script;
+    ngx_uint_t                      load;       /* unsigned:1 */
     int                             argc;
     const char                    **argv;
     size_t                         *argvlen;
@@ -73,6 +77,9 @@ static void ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
 static void ngx_http_social_redis_detach(ngx_http_social_op_t *op);
 static ngx_int_t ngx_http_social_redis_noscript(
     ngx_http_social_redis_op_t *op, redisReply *reply);
+static ngx_int_t ngx_http_social_redis_nofunction(
+    ngx_http_social_redis_op_t *op, redisReply *reply);
+static void ngx_http_social_redis_name(ngx_http_social_script_t *script);
 
 
 static ngx_http_social_redis_t  *ngx_http_social_redis;
@@ -148,7 +155,9 @@ ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
 /*
  * A Lua script: argv holds what follows the script in EVAL (numkeys, the
  * keys, the arguments).  It is sent as EVALSHA, and as EVAL when Redis
- * answers NOSCRIPT (after a restart or SCRIPT FLUSH), which loads it.
+ * answers NOSCRIPT (after a restart or SCRIPT FLUSH), which loads it.  A
+ * library's function is sent as FCALL, and again after FUNCTION LOAD when
+ * Redis does not have it.
  */
 
 ngx_int_t
@@ -209,6 +218,10 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
             SHA1_Update(&sha, script->text, ngx_strlen(script->text));
             SHA1_Final(md, &sha);
             ngx_hex_dump((u_char *) script->sha1, md, SHA_DIGEST_LENGTH);
+
+            if (script->function) {
+                ngx_http_social_redis_name(script);
+            }
         }
 
         /* the arguments are kept with the op: it may have to resend them */
@@ -219,10 +232,18 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
         op->argvlen = (size_t *) (op->argv + n);
         p = (u_char *) (op->argvlen + n);
 
-        op->argv[0] = "EVALSHA";
-        op->argvlen[0] = sizeof("EVALSHA") - 1;
-        op->argv[1] = script->sha1;
-        op->argvlen[1] = 2 * SHA_DIGEST_LENGTH;
+        if (script->function) {
+            op->argv[0] = "FCALL";
+            op->argvlen[0] = sizeof("FCALL") - 1;
+            op->argv[1] = script->name;
+            op->argvlen[1] = ngx_strlen(script->name);
+
+        } else {
+            op->argv[0] = "EVALSHA";
+            op->argvlen[0] = sizeof("EVALSHA") - 1;
+            op->argv[1] = script->sha1;
+            op->argvlen[1] = 2 * SHA_DIGEST_LENGTH;
+        }
 
         for (i = 0; i < argc; i++) {
             op->argv[i + 2] = (char *) p;
@@ -507,6 +528,7 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_http_social_redis_op_t  *op = data;
 
+    redisReply                    *r;
     ngx_connection_t              *c;
     ngx_http_social_ctx_t         *ctx;
     ngx_http_social_redis_conn_t  *rc;
@@ -514,8 +536,21 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
     rc = op->conn;
     ngx_queue_remove(&op->queue);
 
-    if (op->script && ngx_http_social_redis_noscript(op, reply) == NGX_OK) {
+    if (op->script
+        && (op->script->function
+            ? ngx_http_social_redis_nofunction(op, reply)
+            : ngx_http_social_redis_noscript(op, reply))
+           == NGX_OK)
+    {
         return;
+    }
+
+    r = reply;
+
+    if (op->load && r && r->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, rc->c->log, 0,
+                      "social: redis did not load a library: %*s",
+                      r->len, r->str);
     }
 
     ctx = op->op.ctx;
@@ -666,6 +701,112 @@ ngx_http_social_redis_noscript(ngx_http_social_redis_op_t *op,
     ngx_http_social_redis_arm(rc);
 
     return NGX_OK;
+}
+
+
+/*
+ * Redis lacks the library's function (after a restart, FUNCTION FLUSH, or
+ * with another release's library only): the library is loaded, on the
+ * same connection, before the op is sent again, once
+ */
+
+static ngx_int_t
+ngx_http_social_redis_nofunction(ngx_http_social_redis_op_t *op,
+    redisReply *reply)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_http_social_script_t      *script;
+    ngx_http_social_redis_op_t    *load;
+    ngx_http_social_redis_conn_t  *rc;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR
+        || ngx_strncmp(reply->str, "ERR Function not found",
+                       sizeof("ERR Function not found") - 1)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = op->conn;
+    script = op->script;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rc->c->log, 0,
+                   "social redis: no function \"%s\", loading its library",
+                   script->name);
+
+    /* "#!lua name=social_<version>\nlocal V = '<version>'\n" and the code */
+
+    len = sizeof("#!lua name=social_\nlocal V = ''\n") - 1
+          + 2 * NGX_HTTP_SOCIAL_LUA_VERSION_LEN + ngx_strlen(script->text);
+
+    load = ngx_calloc(sizeof(ngx_http_social_redis_op_t)
+                      + 4 * (sizeof(char *) + sizeof(size_t)) + len,
+                      rc->c->log);
+    if (load == NULL) {
+        return NGX_DECLINED;
+    }
+
+    load->argc = 4;
+    load->argv = (const char **) (load + 1);
+    load->argvlen = (size_t *) (load->argv + 4);
+    p = (u_char *) (load->argvlen + 4);
+
+    load->argv[0] = "FUNCTION";
+    load->argvlen[0] = sizeof("FUNCTION") - 1;
+    load->argv[1] = "LOAD";
+    load->argvlen[1] = sizeof("LOAD") - 1;
+    load->argv[2] = "REPLACE";
+    load->argvlen[2] = sizeof("REPLACE") - 1;
+    load->argv[3] = (char *) p;
+    load->argvlen[3] = len;
+
+    p = ngx_sprintf(p, "#!lua name=social_%*s\nlocal V = '%*s'\n%s",
+                    (size_t) NGX_HTTP_SOCIAL_LUA_VERSION_LEN, script->sha1,
+                    (size_t) NGX_HTTP_SOCIAL_LUA_VERSION_LEN, script->sha1,
+                    script->text);
+
+    load->load = 1;
+    load->conn = rc;
+    load->deadline = ngx_current_msec
+                     + ngx_http_social_redis->smcf->redis_timeout;
+
+    if (redisAsyncCommandArgv(rc->ac, ngx_http_social_redis_reply, load,
+                              load->argc, load->argv, load->argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(load);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_insert_tail(&rc->ops, &load->queue);
+
+    op->script = NULL;
+
+    if (redisAsyncCommandArgv(rc->ac, ngx_http_social_redis_reply, op,
+                              op->argc, op->argv, op->argvlen)
+        != REDIS_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_insert_tail(&rc->ops, &op->queue);
+    op->deadline = load->deadline;
+    ngx_http_social_redis_arm(rc);
+
+    return NGX_OK;
+}
+
+
+/* a library function's name: "function_" and the text's version */
+
+static void
+ngx_http_social_redis_name(ngx_http_social_script_t *script)
+{
+    (void) ngx_snprintf((u_char *) script->name, sizeof(script->name) - 1,
+                        "%s_%*s%Z", script->function,
+                        (size_t) NGX_HTTP_SOCIAL_LUA_VERSION_LEN,
+                        script->sha1);
 }
 
 

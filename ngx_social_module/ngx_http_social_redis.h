@@ -29,11 +29,21 @@ typedef void (*ngx_http_social_redis_handler_pt)(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 
 
-/* a Redis Lua script, called by its SHA1 */
+/*
+ * A Redis Lua script, called by its SHA1; or, with a function, a function
+ * of a library (Redis 7): "text" the library's code without its header,
+ * loaded as "social_" and its SHA1's first 12 digits (which the code has
+ * as V), so that another release's library is another library; the
+ * function called is "function_" and those digits
+ */
+
+#define NGX_HTTP_SOCIAL_LUA_VERSION_LEN  12
 
 typedef struct {
     const char                     *text;
     char                            sha1[41];
+    const char                     *function;
+    char                            name[64];
 } ngx_http_social_script_t;
 
 

@@ -105,7 +105,7 @@ static ngx_http_social_script_t  ngx_http_social_revoke_publish_script = {
     "if n > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') == n - 1 then "
     "  redis.call('SET', KEYS[2], ARGV[3]) end "
     "return 1",
-    ""
+    "", NULL, ""
 };
 
 

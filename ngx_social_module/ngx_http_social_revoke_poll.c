@@ -122,7 +122,7 @@ static ngx_http_social_script_t  ngx_http_social_revoke_again_script = {
     "end "
     "redis.call('SET', KEYS[1], cur) "
     "return {cur, n}",
-    ""
+    "", NULL, ""
 };
 
 

@@ -99,7 +99,7 @@ static ngx_http_social_script_t  ngx_http_social_signin_count_script = {
     "local n = redis.call('INCR', KEYS[1]) "
     "if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
     "return n",
-    ""
+    "", NULL, ""
 };
 
 

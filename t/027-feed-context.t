@@ -8,7 +8,9 @@
 # never used.  Each block shows one change taking effect at once: a follow,
 # an unfollow, a block by the other user, the reader's own post; a forged
 # context of an old generation; and a read while social:feed:written is
-# ahead of what the set holds.
+# ahead of what the set holds.  Then the feed's Lua library (Redis
+# functions): loaded again when Redis lost it, beside another release's,
+# and its table of decoded contexts past its size.
 #
 # Users (made with SQL by TEST 1): 1 ann (the reader), 2 bob, 3 cat, 4 dan;
 # ann follows bob.  Posts, written through the module: bob b1 b2, cat c1,
@@ -21,7 +23,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks() + 1);
+plan tests => repeat_each() * (4 * blocks() + 2);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 100;
@@ -209,5 +211,72 @@ Social::social_redis('SET', 'social:feed:ctx:1', "$g|0|2|1,4");
 ::out(::page());
 ::out(::kept());
 --- response_body
+b3 a1 b2 d1 b1 + 2 follow
+current, follows 3: 1,2,4
+
+
+
+=== TEST 11: after Redis lost its functions (FUNCTION FLUSH, as after a restart without persistence), the next read loads the feed's library again and is still Redis alone
+--- init
+::settled();
+::page();
+Social::social_redis('FUNCTION', 'FLUSH');
+Social::social_sql("REVOKE ALL ON follows, blocks FROM social");
+my $page = ::page();
+Social::social_sql("GRANT ALL ON follows, blocks TO social");
+::out($page);
+::out(join ' ', map { /^social_[0-9a-f]{12}$/ ? 'social_<version>' : () }
+                split /\n/, Social::social_redis('FUNCTION', 'LIST'));
+--- response_body
+b3 a1 b2 d1 b1 + 2 follow
+social_<version>
+--- error_log
+loading its library
+
+
+
+=== TEST 12: another release's library (its own name and functions) neither stands in for this one nor is replaced
+--- init
+Social::social_redis('FUNCTION', 'FLUSH');
+Social::social_redis('FUNCTION', 'LOAD', "#!lua name=social_000000000000\n"
+    . "redis.register_function('social_feed_known_000000000000', "
+    . "function() return {'stale'} end)\n"
+    . "redis.register_function('social_feed_read_000000000000', "
+    . "function() return {'stale'} end)");
+::out(::page());
+::out(join ' ', map { $_ eq 'social_000000000000' ? $_ : 'social_<version>' }
+                sort grep { /^social_[0-9a-f]{12}$/ }
+                split /\n/, Social::social_redis('FUNCTION', 'LIST'));
+--- response_body
+b3 a1 b2 d1 b1 + 2 follow
+social_000000000000 social_<version>
+
+
+
+=== TEST 13: the library keeps decoded contexts by their text, at most 512: each of 520 texts (the reader's newest event differs) answers its own, the first again after the table was emptied
+--- init
+::settled();
+::page();
+my ($lib) = grep { /^social_[0-9a-f]{12}$/ && $_ ne 'social_000000000000' }
+            split /\n/, Social::social_redis('FUNCTION', 'LIST');
+my ($v) = $lib =~ /_([0-9a-f]+)$/;
+my $g = Social::social_redis('GET', 'social:feed:rgen:1');
+$g = '0' if $g eq '';
+my @keys = ('social:feed:recent', 'social:feed:top', 'social:feed:bottom',
+            'social:feed:ctx:1', 'social:feed:rgen:1');
+my $wrong = 0;
+for my $own (1 .. 520, 1) {
+    Social::social_redis('SET', 'social:feed:ctx:1',
+                         qq~$g|$own|[{"1":1,"2":1,"4":1},{}]~);
+    my @r = split /\n/, Social::social_redis('FCALL',
+        "social_feed_known_$v", 5, @keys, '9223372036854775807', 1, 100, 0);
+    $wrong++ unless $r[0] eq 'ok' && $r[3] eq $own;
+}
+Social::social_redis('DEL', 'social:feed:ctx:1');
+::out("wrong: $wrong");
+::out(::page());
+::out(::kept());
+--- response_body
+wrong: 0
 b3 a1 b2 d1 b1 + 2 follow
 current, follows 3: 1,2,4
