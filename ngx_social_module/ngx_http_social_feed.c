@@ -46,6 +46,7 @@
 #include "ngx_http_social_json.h"
 #include "ngx_http_social_pg.h"
 #include "ngx_http_social_request.h"
+#include "ngx_http_social_args.h"
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_feed_cache.h"
 #include "ngx_http_social_feed_sql.h"
@@ -98,6 +99,7 @@ static void ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static ngx_int_t ngx_http_social_feed_split(redisReply *member,
     ngx_str_t *fields);
+static ngx_uint_t ngx_http_social_feed_plain(ngx_uint_t field, u_char c);
 static void ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx,
     redisReply *reply, ngx_uint_t n);
 static void ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx,
@@ -478,6 +480,10 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
                                        ev)
             != NGX_OK)
         {
+            ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                          "social feed: a member of the set is not as "
+                          "written (%uz bytes), the page from postgres",
+                          (size_t) el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER]->len);
             ngx_http_social_feed_pg(ctx);
             return;
         }
@@ -564,12 +570,16 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 }
 
 
-/* a member of the set: id|type|actor|post|author|target|created_at */
+/*
+ * a member of the set: id|type|actor|post|author|target|created_at, as the
+ * module writes them: the ids digits, the type lower case letters and
+ * "_", the time digits and "-:.TZ+" (none needs escaping in JSON)
+ */
 
 static ngx_int_t
 ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
 {
-    u_char      *p, *last;
+    u_char      *p, *last, *c;
     ngx_uint_t   i;
 
     if (member->type != REDIS_REPLY_STRING) {
@@ -598,6 +608,12 @@ ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
             return NGX_ERROR;
         }
 
+        for (c = fields[i].data; c < p; c++) {
+            if (!ngx_http_social_feed_plain(i, *c)) {
+                return NGX_ERROR;
+            }
+        }
+
         p++;
     }
 
@@ -605,81 +621,158 @@ ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
 }
 
 
-/* 4. the page from the set and the cached objects alone */
+static ngx_uint_t
+ngx_http_social_feed_plain(ngx_uint_t field, u_char c)
+{
+    if (c >= '0' && c <= '9') {
+        return field != NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE;
+    }
+
+    switch (field) {
+
+    case NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE:
+        return (c >= 'a' && c <= 'z') || c == '_';
+
+    case NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT:
+        return c == '-' || c == ':' || c == '.' || c == 'T' || c == 'Z'
+               || c == '+';
+
+    default:
+        return 0;
+    }
+}
+
+
+/*
+ * 4. the page from the set and the cached objects alone, written as it
+ * goes out: the members' fields are digits, a type and a time (checked by
+ * ngx_http_social_feed_split(), none needs escaping), the objects JSON as
+ * the module cached them; the same bytes a generator would write
+ */
+
+#define NGX_HTTP_SOCIAL_FEED_JSON_EVENT                                      \
+    "{\"event_id\":,\"type\":\"\",\"created_at\":\"\",\"actor\":,"            \
+    "\"post\":,\"target\":},"
 
 static void
 ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
     ngx_uint_t n)
 {
-    yajl_gen                 g;
-    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];
-    ngx_str_t               *id;
-    ngx_uint_t               i;
-    redisReply             **el, *member, *post, *target;
+    u_char                  *body, *p, *last;
+    size_t                   len;
+    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS], cursor;
+    ngx_uint_t               i, k;
+    redisReply             **el, *post, *actor, *target;
     ngx_http_social_feed_t  *f = ctx->data;
 
+    k = ngx_min(n, f->limit);
     el = reply->element + NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
-    id = &ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID];
 
-    g = ngx_http_social_page_start(ctx, "events");
-    if (g == NULL) {
-        return;
-    }
-
-    for (i = 0; i < ngx_min(n, f->limit);
-         i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE)
-    {
-        member = el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER];
-        (void) ngx_http_social_feed_split(member, ev);
-
-        post = el[NGX_HTTP_SOCIAL_FEED_EVENT_POST];
-        target = el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET];
-
-        yajl_gen_map_open(g);
-        ngx_http_social_json_str(g, "event_id");
-        ngx_http_social_json_raw(g, (char *) id->data, id->len);
-        ngx_http_social_json_str(g, "type");
-        yajl_gen_string(g, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].data,
-                        ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].len);
-        ngx_http_social_json_str(g, "created_at");
-        yajl_gen_string(g, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].data,
-                        ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].len);
-        ngx_http_social_json_str(g, "actor");
-        ngx_http_social_json_raw(g, el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR]->str,
-                                 el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR]->len);
-        ngx_http_social_json_str(g, "post");
-
-        if (post->len) {
-            ngx_http_social_json_raw(g, post->str, post->len);
-
-        } else {
-            yajl_gen_null(g);
-        }
-
-        ngx_http_social_json_str(g, "target");
-
-        if (target->len) {
-            ngx_http_social_json_raw(g, target->str, target->len);
-
-        } else {
-            yajl_gen_null(g);
-        }
-
-        yajl_gen_map_close(g);
-    }
+    ngx_str_null(&cursor);
 
     if (n > f->limit) {
-        el = reply->element + NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS
-             + NGX_HTTP_SOCIAL_FEED_EVENT_SIZE * (f->limit - 1);
-        member = el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER];
-        (void) ngx_http_social_feed_split(member, ev);
-        id->data[id->len] = '\0';
+        /* the cursor after the page's last event */
 
-        ngx_http_social_page_end(ctx, g, (char *) id->data, "0");
+        (void) ngx_http_social_feed_split(
+                   el[NGX_HTTP_SOCIAL_FEED_EVENT_SIZE * (k - 1)
+                      + NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER], ev);
+
+        p = ngx_pnalloc(ctx->pool, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len + 1);
+        if (p == NULL) {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        (void) ngx_cpystrn(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].data,
+                           ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len + 1);
+
+        if (ngx_http_social_cursor_encode(ctx->pool, &ctx->smcf->jwt_key,
+                                          (char *) p, "0", &cursor)
+            != NGX_OK)
+        {
+            ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    len = sizeof("{\"events\":[],\"next\":null}") - 1 + cursor.len;
+
+    for (i = 0; i < k; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
+        (void) ngx_http_social_feed_split(el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER],
+                                          ev);
+
+        post = el[NGX_HTTP_SOCIAL_FEED_EVENT_POST];
+        actor = el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR];
+        target = el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET];
+
+        len += sizeof(NGX_HTTP_SOCIAL_FEED_JSON_EVENT) - 1
+               + ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len
+               + ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].len
+               + ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].len
+               + actor->len
+               + (post->len ? post->len : sizeof("null") - 1)
+               + (target->len ? target->len : sizeof("null") - 1);
+    }
+
+    body = ngx_pnalloc(ctx->pool, len);
+    if (body == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_http_social_page_end(ctx, g, NULL, NULL);
+    p = ngx_cpymem(body, "{\"events\":[", sizeof("{\"events\":[") - 1);
+    last = p;
+
+    el = reply->element + NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
+
+    for (i = 0; i < k; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
+        (void) ngx_http_social_feed_split(el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER],
+                                          ev);
+
+        post = el[NGX_HTTP_SOCIAL_FEED_EVENT_POST];
+        actor = el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR];
+        target = el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET];
+
+        p = ngx_cpymem(p, "{\"event_id\":", sizeof("{\"event_id\":") - 1);
+        p = ngx_cpymem(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].data,
+                       ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len);
+        p = ngx_cpymem(p, ",\"type\":\"", sizeof(",\"type\":\"") - 1);
+        p = ngx_cpymem(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].data,
+                       ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].len);
+        p = ngx_cpymem(p, "\",\"created_at\":\"",
+                       sizeof("\",\"created_at\":\"") - 1);
+        p = ngx_cpymem(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].data,
+                       ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].len);
+        p = ngx_cpymem(p, "\",\"actor\":", sizeof("\",\"actor\":") - 1);
+        p = ngx_cpymem(p, actor->str, actor->len);
+        p = ngx_cpymem(p, ",\"post\":", sizeof(",\"post\":") - 1);
+        p = post->len ? ngx_cpymem(p, post->str, post->len)
+                      : ngx_cpymem(p, "null", sizeof("null") - 1);
+        p = ngx_cpymem(p, ",\"target\":", sizeof(",\"target\":") - 1);
+        p = target->len ? ngx_cpymem(p, target->str, target->len)
+                        : ngx_cpymem(p, "null", sizeof("null") - 1);
+        *p++ = '}';
+        last = p;
+        *p++ = ',';
+    }
+
+    /* the last event's comma, if any, is where the array closes */
+
+    p = ngx_cpymem(last, "],\"next\":", sizeof("],\"next\":") - 1);
+
+    if (cursor.len) {
+        *p++ = '"';
+        p = ngx_cpymem(p, cursor.data, cursor.len);
+        *p++ = '"';
+
+    } else {
+        p = ngx_cpymem(p, "null", sizeof("null") - 1);
+    }
+
+    *p++ = '}';
+
+    ngx_http_social_done(ctx, ngx_http_social_send_body(ctx, NGX_HTTP_OK,
+                                                        body, p - body));
 }
 
 

@@ -30,8 +30,6 @@ typedef struct {
 } ngx_http_social_status_t;
 
 
-static ngx_int_t ngx_http_social_reply_body(ngx_http_social_ctx_t *ctx,
-    yajl_gen g, ngx_chain_t **out, size_t *len);
 static ngx_int_t ngx_http_social_allow(ngx_http_social_ctx_t *ctx);
 
 
@@ -69,18 +67,61 @@ ngx_int_t
 ngx_http_social_send(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
     yajl_gen g)
 {
-    size_t               len;
+    size_t                n;
+    const unsigned char  *buf;
+
+    if (g == NULL) {
+        return ngx_http_social_send_body(ctx, status, NULL, 0);
+    }
+
+    if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok) {
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "social: incomplete JSON generated");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_social_send_body(ctx, status, (u_char *) buf, n);
+}
+
+
+/*
+ * An answer whose JSON body is written already, in memory that lives as
+ * long as the request (the generator's buffer, or the pool), len 0 for
+ * none
+ */
+
+ngx_int_t
+ngx_http_social_send_body(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
+    u_char *body, size_t len)
+{
     ngx_int_t            rc;
+    ngx_buf_t           *b;
     ngx_chain_t         *out;
     ngx_http_request_t  *r;
 
     r = ctx->request;
 
     out = NULL;
-    len = 0;
 
-    if (g && ngx_http_social_reply_body(ctx, g, &out, &len) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (len) {
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        out = ngx_alloc_chain_link(r->pool);
+        if (out == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->pos = body;
+        b->last = body + len;
+        b->memory = 1;
+        b->last_buf = (r == r->main);
+        b->last_in_chain = 1;
+
+        out->buf = b;
+        out->next = NULL;
     }
 
     r->headers_out.status = status;
@@ -114,51 +155,6 @@ ngx_http_social_send(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
     }
 
     return ngx_http_output_filter(r, out);
-}
-
-
-/* what the generator holds, as the body of the answer */
-
-static ngx_int_t
-ngx_http_social_reply_body(ngx_http_social_ctx_t *ctx, yajl_gen g,
-    ngx_chain_t **out, size_t *len)
-{
-    size_t                n;
-    ngx_buf_t            *b;
-    ngx_chain_t          *cl;
-    const unsigned char  *buf;
-
-    if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok) {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "social: incomplete JSON generated");
-        return NGX_ERROR;
-    }
-
-    b = ngx_calloc_buf(ctx->request->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    cl = ngx_alloc_chain_link(ctx->request->pool);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* the buffer is pool memory: it lives as long as the request */
-
-    b->pos = (u_char *) buf;
-    b->last = (u_char *) buf + n;
-    b->memory = 1;
-    b->last_buf = (ctx->request == ctx->request->main);
-    b->last_in_chain = 1;
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    *out = cl;
-    *len = n;
-
-    return NGX_OK;
 }
 
 

@@ -45,6 +45,8 @@ ngx_int_t ngx_http_social_path_id(ngx_http_social_ctx_t *ctx, int64_t *id);
 /* ngx_http_social_reply.c: the answers */
 ngx_int_t ngx_http_social_send(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
     yajl_gen g);
+ngx_int_t ngx_http_social_send_body(ngx_http_social_ctx_t *ctx,
+    ngx_uint_t status, u_char *body, size_t len);
 ngx_int_t ngx_http_social_error(ngx_http_social_ctx_t *ctx, ngx_uint_t status,
     const char *code, const char *message, const char *field);
 ngx_int_t ngx_http_social_unavailable(ngx_http_social_ctx_t *ctx,

@@ -27,7 +27,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (3 * blocks() + 10);
+plan tests => repeat_each() * (3 * blocks() + 12);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 5;
@@ -40,6 +40,11 @@ sub auth {
 }
 
 # from an --- init: what the block checks, a line
+sub auth_json {
+    my $id = shift;
+    return Social::social_auth_json($id, $id == 1 ? (role => 'admin') : ());
+}
+
 sub out {
     Social::social_result("$_[0]\n");
 }
@@ -479,3 +484,55 @@ Social::social_http('PUT', '/user/2/follow', undef, ::auth(4));
 19 | 20 19 17 | 16 11 10 | 9 8 7 | 6 5 4 | 3 2 1
 --- error_log
 social feed: a quiet reader, from postgres
+
+
+
+=== TEST 30: a page written from the set and the cached objects is, byte for byte, the page PostgreSQL gives (the set lost: read from PostgreSQL)
+--- init
+Social::social_http('POST', '/posts', qq~{"content":"q$_ \\u00e9\\"\\u2028<"}~,
+                    ::auth_json(2))
+    for 1 .. 4;
+::wait_for(sub { (Social::social_redis('GET', 'social:feed:written') || 0)
+                 <= (Social::social_redis('GET', 'social:feed:loaded') || 0) });
+my @pages;
+for my $from ('redis', 'redis', 'postgres') {
+    Social::social_redis('DEL', 'social:feed:recent') if $from eq 'postgres';
+    my ($status, $body) = Social::social_http('GET', '/feed?limit=3', undef,
+                                              ::auth(1));
+    push @pages, "$status $body";
+}
+::out($pages[1] eq $pages[2] ? "the same" : "redis: $pages[1]\npostgres: $pages[2]");
+::out($pages[1] =~ /^200 \{"events":\[\{"event_id":\d+,"type":"\w+","created_at":"[^"]+","actor":\{.*\}\],"next":"[A-Za-z0-9_-]+"\}$/ ? "a page" : "not a page");
+--- response_body
+the same
+a page
+--- error_log
+objects cached
+
+
+
+=== TEST 31: a member not as the module writes it (a time with a quote, forged in the set): the page comes from PostgreSQL, with nothing of it
+--- init
+::wait_for(sub { (Social::social_redis('GET', 'social:feed:written') || 0)
+                 <= (Social::social_redis('GET', 'social:feed:loaded') || 0)
+                 && Social::social_redis('EXISTS', 'social:feed:recent') });
+my ($top) = split /\n/, Social::social_redis('ZREVRANGE', 'social:feed:recent',
+                                             0, 0, 'WITHSCORES');
+my $score = (split /\n/, Social::social_redis('ZREVRANGE',
+    'social:feed:recent', 0, 0, 'WITHSCORES'))[1];
+(my $forged = $top) =~ s/Z$/Z","x":"y/;
+Social::social_redis('ZADD', 'social:feed:recent', $score, $forged);
+my ($status, $body) = Social::social_http('GET', '/feed?limit=3', undef,
+                                          ::auth(1));
+Social::social_redis('ZREM', 'social:feed:recent', $forged);
+::out($forged ne $top ? "forged" : "not forged: $top");
+::out($status);
+::out($body =~ /"x"|\\"x/ ? "the forged time is in the page" : "not in the page");
+::out(join ' ', map { /"content":"(q\d)/ } split /\},\{"event_id"/, $body);
+--- response_body
+forged
+200
+not in the page
+q4 q3 q2
+--- error_log
+social feed: a member of the set is not as written
