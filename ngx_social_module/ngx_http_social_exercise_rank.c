@@ -259,8 +259,8 @@ ngx_http_social_rank_items(ngx_http_social_rank_t *rk, PGresult *res,
                        NGX_HTTP_SOCIAL_EXERCISES_COL_LATER_APPLIED)[0] == 't');
 
     rk->items = ngx_palloc(rk->pool,
-                          (rows + rk->view->ncounts)
-                          * sizeof(ngx_http_social_item_t));
+                           (rows + rk->view->ncounts)
+                           * sizeof(ngx_http_social_item_t));
     if (rk->items == NULL) {
         return NGX_ERROR;
     }
@@ -311,7 +311,6 @@ ngx_http_social_rank_items(ngx_http_social_rank_t *rk, PGresult *res,
 
     return NGX_OK;
 }
-
 
 
 static int ngx_libc_cdecl
@@ -367,9 +366,9 @@ static ngx_int_t
 ngx_http_social_rank_focus(ngx_http_social_rank_t *rk, PGresult *res,
     ngx_http_social_group_t *group, ngx_http_social_focus_t *f)
 {
-    ngx_uint_t                    i;
-    ngx_pool_t                   *pool;
-    ngx_http_social_item_t       *it;
+    ngx_uint_t               i;
+    ngx_pool_t              *pool;
+    ngx_http_social_item_t  *it;
 
     pool = rk->pool;
 
@@ -438,13 +437,13 @@ static ngx_int_t
 ngx_http_social_rank_own(ngx_http_social_rank_t *rk, PGresult *res,
     ngx_http_social_group_t *group, ngx_http_social_focus_t *f)
 {
-    u_char                       *p, *end, *comma;
-    int64_t                       id;
-    ngx_str_t                    *ids;
-    ngx_uint_t                    n, i, k;
-    ngx_pool_t                   *pool;
-    ngx_http_social_own_t        *all;
-    ngx_http_social_item_t       *it;
+    u_char                  *p, *end, *comma;
+    int64_t                  id;
+    ngx_str_t               *ids;
+    ngx_uint_t               n, i, k;
+    ngx_pool_t              *pool;
+    ngx_http_social_own_t   *all;
+    ngx_http_social_item_t  *it;
 
     pool = rk->pool;
 
@@ -563,7 +562,6 @@ ngx_http_social_rank_own(ngx_http_social_rank_t *rk, PGresult *res,
 
     return NGX_OK;
 }
-
 
 
 static int ngx_libc_cdecl

@@ -444,20 +444,6 @@ ngx_http_social_exercises_bank(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 /*
  * The offered utterances still waiting in Redis, whose texts no row had:
  * NGX_OK when there are none, NGX_AGAIN when they are being read
@@ -553,8 +539,8 @@ ngx_http_social_exercises_texts(ngx_http_social_ctx_t *ctx, PGresult *res)
                 }
 
                 if (ngx_http_social_exercise_copy(ctx->request->pool, res,
-                                                   row, 1,
-                                                   &focus->own[k].content)
+                                                  row, 1,
+                                                  &focus->own[k].content)
                     != NGX_OK)
                 {
                     ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -677,19 +663,19 @@ ngx_http_social_exercises_draw(ngx_http_social_ctx_t *ctx,
 
         if (first >= 0) {
             ngx_http_social_exercise_str(bank, first,
-                                          NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
-                                          &f->category);
+                                         NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
+                                         &f->category);
         }
 
         return NGX_OK;
     }
 
     ngx_http_social_exercise_str(bank, first,
-                                  NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
-                                  &f->category);
+                                 NGX_HTTP_SOCIAL_BANK_COL_CATEGORY,
+                                 &f->category);
     ngx_http_social_exercise_str(bank, first,
-                                  NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,
-                                  &f->subcategory);
+                                 NGX_HTTP_SOCIAL_BANK_COL_SUBCATEGORY,
+                                 &f->subcategory);
 
     /* the first ones of a draw without replacement */
 
@@ -715,8 +701,6 @@ ngx_http_social_exercises_draw(ngx_http_social_ctx_t *ctx,
 
     return NGX_OK;
 }
-
-
 
 
 /*

@@ -572,8 +572,9 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
 /*
  * a member of the set: id|type|actor|post|author|target|created_at, as the
- * module writes them: the ids digits, the type lower case letters and
- * "_", the time digits and "-:.TZ+" (none needs escaping in JSON)
+ * module writes them: the ids at most 19 digits, the type lower case
+ * letters, the time at most 32 of digits and "-:.TZ+" (none needs escaping
+ * in JSON, and an id fits where an int64 does)
  */
 
 static ngx_int_t
@@ -604,7 +605,10 @@ ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
 
         fields[i].len = p - fields[i].data;
 
-        if (fields[i].len == 0) {
+        if (fields[i].len == 0
+            || fields[i].len > ((i == NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT)
+                                ? 32 : NGX_INT64_LEN - 1))
+        {
             return NGX_ERROR;
         }
 
@@ -621,6 +625,8 @@ ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
 }
 
 
+/* a character of a member's field, as the module writes that field */
+
 static ngx_uint_t
 ngx_http_social_feed_plain(ngx_uint_t field, u_char c)
 {
@@ -631,7 +637,7 @@ ngx_http_social_feed_plain(ngx_uint_t field, u_char c)
     switch (field) {
 
     case NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE:
-        return (c >= 'a' && c <= 'z') || c == '_';
+        return c >= 'a' && c <= 'z';
 
     case NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT:
         return c == '-' || c == ':' || c == '.' || c == 'T' || c == 'Z'

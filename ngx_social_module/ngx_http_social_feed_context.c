@@ -31,8 +31,12 @@
 #define NGX_HTTP_SOCIAL_FEED_DISTRUST_TIME  60000
 
 
-/* the sizes of the library's tables: kept contexts, members parsed */
+/*
+ * the sizes of the library's tables: kept contexts (and the bytes of
+ * their texts), members parsed
+ */
 #define NGX_HTTP_SOCIAL_FEED_LUA_CONTEXTS   "512"
+#define NGX_HTTP_SOCIAL_FEED_LUA_BYTES      "2097152"
 #define NGX_HTTP_SOCIAL_FEED_LUA_MEMBERS    "4096"
 
 
@@ -48,33 +52,45 @@ static ngx_http_social_feed_mark_t
  * context PostgreSQL gave (read, which keeps it).  A library's locals stay
  * between calls, so two tables keep what would be parsed again at every
  * read: a kept context decoded (by its whole text, which holds the
- * reader's generation: the same text is the same context), and a member
- * of the set parsed, with the keys of its objects.  Both are bounded:
- * emptied when they reach their size.
+ * reader's generation: the same text is the same context; only one of
+ * the reader's current generation is decoded), and a member of the set
+ * parsed, with the keys of its objects.  Both are bounded: the contexts
+ * by their number and their texts' bytes (emptied when either is
+ * reached), the members by their number (kept while there is room,
+ * emptied when a call starts with the table full).
  */
 
 static const char  ngx_http_social_feed_lua[] =
-    "local ctxs, nctx = {}, 0 "
+    "local ctxs, nctx, bctx = {}, 0, 0 "
     "local mems, nmem = {}, 0 "
-    /* a kept context: {generation, own, follow, block}, or false */
-    "local function context(c) "
-    "  local e = ctxs[c] "
-    "  if e ~= nil then return e end "
-    "  local cg, own, sets = string.match(c, '^([^|]*)|(%d+)|(%[{.*)$') "
-    "  e = false "
-    "  if cg then "
-    "    local fb = cjson.decode(sets) "
-    "    e = {cg, own, fb[1], fb[2]} "
-    "  end "
-    "  if nctx >= " NGX_HTTP_SOCIAL_FEED_LUA_CONTEXTS " then "
-    "    ctxs, nctx = {}, 0 end "
+    /* a context kept as the table keeps them */
+    "local function keep(c, e) "
+    "  if nctx >= " NGX_HTTP_SOCIAL_FEED_LUA_CONTEXTS " "
+    "     or bctx + #c > " NGX_HTTP_SOCIAL_FEED_LUA_BYTES " then "
+    "    ctxs, nctx, bctx = {}, 0, 0 end "
     "  ctxs[c] = e "
-    "  nctx = nctx + 1 "
+    "  nctx, bctx = nctx + 1, bctx + #c "
+    "end "
+    /*
+     * a kept context of generation g: {generation, own, follow, block},
+     * or nil (another generation's, or not one); only those of their
+     * generation are decoded and kept
+     */
+    "local function context(c, g) "
+    "  local e = ctxs[c] "
+    "  if e then return e[1] == g and e or nil end "
+    "  local cg, own, sets = string.match(c, '^([^|]*)|(%d+)|(%[{.*)$') "
+    "  if cg ~= g then return nil end "
+    "  local fb = cjson.decode(sets) "
+    "  e = {cg, own, fb[1], fb[2]} "
+    "  keep(c, e) "
     "  return e "
     "end "
     /*
      * a member: {actor, post, author, target, the post's key or false,
-     * the actor's key, the target's key or false}, or false
+     * the actor's key, the target's key or false}, or false; kept while
+     * the table has room (emptied when a call starts with it full, so
+     * that no walk empties it under itself)
      */
     "local function member(m) "
     "  local e = mems[m] "
@@ -87,10 +103,10 @@ static const char  ngx_http_social_feed_lua[] =
     "         '" NGX_HTTP_SOCIAL_KEY_USER "' .. a, "
     "         t ~= '0' and '" NGX_HTTP_SOCIAL_KEY_USER "' .. t} "
     "  end "
-    "  if nmem >= " NGX_HTTP_SOCIAL_FEED_LUA_MEMBERS " then "
-    "    mems, nmem = {}, 0 end "
-    "  mems[m] = e "
-    "  nmem = nmem + 1 "
+    "  if nmem < " NGX_HTTP_SOCIAL_FEED_LUA_MEMBERS " then "
+    "    mems[m] = e "
+    "    nmem = nmem + 1 "
+    "  end "
     "  return e "
     "end "
     /*
@@ -100,6 +116,8 @@ static const char  ngx_http_social_feed_lua[] =
      * the set's top and bottom and the objects' generation
      */
     "local function walk(KEYS, ARGV, follow, block, own, v, o) "
+    "  if nmem >= " NGX_HTTP_SOCIAL_FEED_LUA_MEMBERS " then "
+    "    mems, nmem = {}, 0 end "
     "  local topv = v[o] "
     "  local top = tonumber(topv) "
     "  local bottom = tonumber(v[o + 1]) "
@@ -197,12 +215,7 @@ static const char  ngx_http_social_feed_lua[] =
     "              .. cjson.encode({follow, block}) "
     "    redis.call('SET', KEYS[4], c, "
     "               'PX', " NGX_HTTP_SOCIAL_FEED_CONTEXT_TTL_TEXT ") "
-    "    if ctxs[c] == nil then "
-    "      if nctx >= " NGX_HTTP_SOCIAL_FEED_LUA_CONTEXTS " then "
-    "        ctxs, nctx = {}, 0 end "
-    "      ctxs[c] = {ARGV[5], own, follow, block} "
-    "      nctx = nctx + 1 "
-    "    end "
+    "    if ctxs[c] == nil then keep(c, {ARGV[5], own, follow, block}) end "
     "  end "
     "  return walk(KEYS, ARGV, follow, block, own, v, 2) "
     "end) "
@@ -224,8 +237,8 @@ static const char  ngx_http_social_feed_lua[] =
     /* a write the set may not hold yet: PostgreSQL's newest is asked */
     "  if tonumber(v[3] or '0') > tonumber(v[4] or '0') then "
     "    return {'context', g} end "
-    "  local e = context(c) "
-    "  if not e or e[1] ~= g then return {'context', g} end "
+    "  local e = context(c, g) "
+    "  if not e then return {'context', g} end "
     "  return walk(KEYS, ARGV, e[3], e[4], e[2], v, 5) "
     "end}";
 

@@ -13,6 +13,9 @@
 #include <openssl/sha.h>
 
 
+#define NGX_HTTP_SOCIAL_REDIS_LOAD_RETRY  60000
+
+
 /*
  * One hiredis async context per worker, commands pipelined on it.  hiredis
  * 0.14 has no timer hook and cannot cancel a single command, so a command
@@ -79,10 +82,15 @@ static ngx_int_t ngx_http_social_redis_noscript(
     ngx_http_social_redis_op_t *op, redisReply *reply);
 static ngx_int_t ngx_http_social_redis_nofunction(
     ngx_http_social_redis_op_t *op, redisReply *reply);
+static void ngx_http_social_redis_loaded(ngx_http_social_redis_conn_t *rc,
+    redisReply *reply);
 static void ngx_http_social_redis_name(ngx_http_social_script_t *script);
 
 
 static ngx_http_social_redis_t  *ngx_http_social_redis;
+
+/* when a FUNCTION LOAD was last refused, 0: never (or loaded since) */
+static ngx_msec_t                 ngx_http_social_redis_load_failed;
 
 
 ngx_int_t
@@ -528,6 +536,7 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_http_social_redis_op_t  *op = data;
 
+    ngx_int_t                      again;
     redisReply                    *r;
     ngx_connection_t              *c;
     ngx_http_social_ctx_t         *ctx;
@@ -536,21 +545,20 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
     rc = op->conn;
     ngx_queue_remove(&op->queue);
 
-    if (op->script
-        && (op->script->function
-            ? ngx_http_social_redis_nofunction(op, reply)
-            : ngx_http_social_redis_noscript(op, reply))
-           == NGX_OK)
-    {
-        return;
+    if (op->script) {
+        again = op->script->function
+                ? ngx_http_social_redis_nofunction(op, reply)
+                : ngx_http_social_redis_noscript(op, reply);
+
+        if (again == NGX_OK) {
+            return;
+        }
     }
 
     r = reply;
 
-    if (op->load && r && r->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, rc->c->log, 0,
-                      "social: redis did not load a library: %*s",
-                      r->len, r->str);
+    if (op->load && r) {
+        ngx_http_social_redis_loaded(rc, r);
     }
 
     ctx = op->op.ctx;
@@ -728,6 +736,16 @@ ngx_http_social_redis_nofunction(ngx_http_social_redis_op_t *op,
         return NGX_DECLINED;
     }
 
+    /* a load refused (an ACL, a Redis before 7) is not tried every call */
+
+    if (ngx_http_social_redis_load_failed
+        && (ngx_msec_int_t) (ngx_current_msec
+                             - ngx_http_social_redis_load_failed)
+           < NGX_HTTP_SOCIAL_REDIS_LOAD_RETRY)
+    {
+        return NGX_DECLINED;
+    }
+
     rc = op->conn;
     script = op->script;
 
@@ -795,6 +813,34 @@ ngx_http_social_redis_nofunction(ngx_http_social_redis_op_t *op,
     ngx_http_social_redis_arm(rc);
 
     return NGX_OK;
+}
+
+
+/*
+ * the reply to a FUNCTION LOAD: a refusal is told once, and the load not
+ * tried again for a while (the calls fail, and their requests take their
+ * other way)
+ */
+
+static void
+ngx_http_social_redis_loaded(ngx_http_social_redis_conn_t *rc,
+    redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ERROR) {
+        ngx_http_social_redis_load_failed = 0;
+        return;
+    }
+
+    if (ngx_http_social_redis_load_failed == 0) {
+        ngx_log_error(NGX_LOG_ERR, rc->c->log, 0,
+                      "social: redis did not load a library, not tried "
+                      "again for %d s: %*s",
+                      NGX_HTTP_SOCIAL_REDIS_LOAD_RETRY / 1000,
+                      reply->len, reply->str);
+    }
+
+    ngx_http_social_redis_load_failed = ngx_current_msec ? ngx_current_msec
+                                                         : 1;
 }
 
 

@@ -366,7 +366,10 @@ generated at once: yes
 
 === TEST 11: a hash that runs past the deadline answers when it is done
 With a deadline of 1 ms every hash runs past it: a wrong chosen password
-answers when its hash is done, not before, as long as a right one takes.
+answers when its hash is done, not at the deadline: it takes at least a
+quarter of the quicker of two right ones (a hash is hundreds of times the
+deadline, and a loaded machine can make one signin's hash twice as slow
+as another's).
 --- http_config eval
 $main::HttpConfig =~ s/social_signin_deadline   1s;/social_signin_deadline   1ms;/r
 --- init
@@ -374,14 +377,19 @@ Social::social_redis('FLUSHALL');
 
 my ($right) = Social::social_flood(main::signin('127.0.0.11', 'alice',
                                                 'alice password'));
+my ($again) = Social::social_flood(main::signin('127.0.0.13', 'alice',
+                                                'alice password'));
 my ($wrong) = Social::social_flood(main::signin('127.0.0.12', 'alice',
                                                 'wrong password'));
+
+$right = $again if $again->{status} eq '200' && defined $again->{secs}
+                   && defined $right->{secs} && $again->{secs} < $right->{secs};
 
 Social::social_result("right: $right->{status}\n");
 Social::social_result("wrong: $wrong->{status}\n");
 Social::social_result("wrong after its hash: ",
               (defined $wrong->{secs} && defined $right->{secs}
-               && $wrong->{secs} >= $right->{secs} / 2
+               && $wrong->{secs} >= $right->{secs} / 4
                ? 'yes' : sprintf('no (%.3f s, a hash %.3f s)',
                                  $wrong->{secs} // -1, $right->{secs} // -1)),
               "\n");

@@ -23,7 +23,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks() + 2);
+plan tests => repeat_each() * (4 * blocks() + 3);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 100;
@@ -280,3 +280,27 @@ Social::social_redis('DEL', 'social:feed:ctx:1');
 wrong: 0
 b3 a1 b2 d1 b1 + 2 follow
 current, follows 3: 1,2,4
+
+
+
+=== TEST 14: Redis refuses to load the library (an ACL without FUNCTION LOAD): the reads take their other way, right, the refusal is told, and the load is not tried again at every read
+--- init
+::settled();
+Social::social_redis('FUNCTION', 'FLUSH');
+Social::social_redis('CONFIG', 'RESETSTAT');
+Social::social_redis('ACL', 'SETUSER', 'default', '-function|load');
+my @p = (::page(), ::page(), ::page());
+Social::social_redis('ACL', 'SETUSER', 'default', '+function|load');
+my ($loads) = Social::social_redis('INFO', 'commandstats')
+    =~ /cmdstat_function\|load:calls=\d+,usec=\d+,usec_per_call=[\d.]+,rejected_calls=(\d+)/;
+::out($_) for @p;
+::out("loads refused: " . ($loads // 0));
+--- response_body
+b3 a1 b2 d1 b1 + 2 follow
+b3 a1 b2 d1 b1 + 2 follow
+b3 a1 b2 d1 b1 + 2 follow
+loads refused: 1
+--- error_log
+did not load a library, not tried again for 60 s
+--- no_error_log
+[alert]
