@@ -78,6 +78,14 @@
 #endif
 
 
+/* a Lua pattern: 18 more ids of a list (the latest 20, one of them new) */
+#define NGX_HTTP_SOCIAL_POINT_IDS3   ",%d+,%d+,%d+"
+#define NGX_HTTP_SOCIAL_POINT_IDS18                                          \
+    NGX_HTTP_SOCIAL_POINT_IDS3 NGX_HTTP_SOCIAL_POINT_IDS3                     \
+    NGX_HTTP_SOCIAL_POINT_IDS3 NGX_HTTP_SOCIAL_POINT_IDS3                     \
+    NGX_HTTP_SOCIAL_POINT_IDS3 NGX_HTTP_SOCIAL_POINT_IDS3
+
+
 /* "<epoch>:<seq>": 16 hex digits, a colon, at most 20 digits */
 #define NGX_HTTP_SOCIAL_POINT_BATCH_LEN  64
 
@@ -204,10 +212,21 @@ static ngx_http_social_script_t  ngx_http_social_point_record_script = {
      */
     "  local l = ul[(i - 7) / 3] or ''\n"
     "  if string.match(l, '^%d+') ~= ARGV[1] then\n"
+    /*
+     * the list's first 19 ids (or all of a shorter list as written) after
+     * this one, when it is not among them; else taken apart, id by id
+     */
     "    local u, n = ARGV[1], 1\n"
-    "    for id in string.gmatch(l, '%d+') do\n"
-    "      if id ~= ARGV[1] and n < 20 then\n"
-    "        u = u .. ',' .. id; n = n + 1\n"
+    "    local keep = string.match(l, '^%d+" NGX_HTTP_SOCIAL_POINT_IDS18 "')\n"
+    "                 or string.match(l, '^%d+[,%d]*$')\n"
+    "    if keep and not string.find(',' .. keep .. ',',\n"
+    "                                ',' .. ARGV[1] .. ',', 1, true) then\n"
+    "      u = u .. ',' .. keep\n"
+    "    else\n"
+    "      for id in string.gmatch(l, '%d+') do\n"
+    "        if id ~= ARGV[1] and n < 20 then\n"
+    "          u = u .. ',' .. id; n = n + 1\n"
+    "        end\n"
     "      end\n"
     "    end\n"
     "    us[#us + 1] = 'u' .. ARGV[i]\n"

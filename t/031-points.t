@@ -722,3 +722,29 @@ POST /errors
 --- error_code: 404
 --- response_body chomp
 {"error":{"code":"not_found","message":"conversation_id names nothing.","field":"conversation_id"}}
+
+
+
+=== TEST 59: the latest 20 utterances with an error, newest first, each once: 25 new ones keep the newest 20; one among them again goes first; an older one again goes first and the oldest leaves
+--- init
+my @u = Social::social_sql("INSERT INTO utterances (conversation_id, user_id, content) SELECT 1, 1, 'u' || i FROM generate_series(1, 25) i RETURNING utterance_id");
+my $point = sub {
+    my ($status) = Social::social_http('POST', '/errors',
+        qq~{"utterance_id": $_[0], "errors": [{"category": "Style", "subcategory": "Length"}]}~,
+        ::auth_json(1));
+    return $status;
+};
+my @status = map { $point->($_) } @u;
+my $list = sub { ::redis('HGET', 'social:err:u:1', 'u["style","length"]') };
+my $name = sub { join ',', map { my $id = $_; my ($i) = grep { $u[$_] eq $id } 0 .. $#u; defined $i ? 'u' . ($i + 1) : "?$id" } split /,/, $_[0] };
+Social::social_result("statuses: " . join(',', sort { $a <=> $b } keys %{{ map { $_ => 1 } @status }}) . "\n");
+Social::social_result($name->($list->()) . "\n");
+$point->($u[9]);
+Social::social_result($name->($list->()) . "\n");
+$point->($u[2]);
+Social::social_result($name->($list->()) . "\n");
+--- response_body
+statuses: 202
+u25,u24,u23,u22,u21,u20,u19,u18,u17,u16,u15,u14,u13,u12,u11,u10,u9,u8,u7,u6
+u10,u25,u24,u23,u22,u21,u20,u19,u18,u17,u16,u15,u14,u13,u12,u11,u9,u8,u7,u6
+u3,u10,u25,u24,u23,u22,u21,u20,u19,u18,u17,u16,u15,u14,u13,u12,u11,u9,u8,u7
