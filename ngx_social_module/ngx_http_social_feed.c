@@ -27,7 +27,8 @@
  *      ("few": the reader is quiet for a while), or a reply not as
  *      written: 6.
  *   4. Every object cached and the set as new as PostgreSQL: the page from
- *      Redis alone (ngx_http_social_feed_render()).
+ *      Redis alone (ngx_http_social_feed_render(), written by
+ *      ngx_http_social_feed_page.c).
  *   5. Else PostgreSQL: the events the set chose, by id, and the reader's
  *      events newer than the set (ngx_http_social_feed_fetched()).  An
  *      event the set chose went meanwhile, or the set held too few: 6.
@@ -49,6 +50,7 @@
 #include "ngx_http_social_args.h"
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_feed_cache.h"
+#include "ngx_http_social_feed_page.h"
 #include "ngx_http_social_feed_sql.h"
 #include "ngx_http_social_keys.h"
 #include "ngx_http_social_argv.h"
@@ -97,11 +99,8 @@ static void ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
-static ngx_int_t ngx_http_social_feed_split(redisReply *member,
-    ngx_str_t *fields);
-static ngx_uint_t ngx_http_social_feed_plain(ngx_uint_t field, u_char c);
 static void ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx,
-    redisReply *reply, ngx_uint_t n);
+    ngx_http_social_feed_event_t *ev, ngx_uint_t n);
 static void ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx,
@@ -400,11 +399,12 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
 static void
 ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
-    u_char                   *p;
-    ngx_str_t                 ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];
-    ngx_uint_t                i, n, missing;
-    redisReply              **el, *status, *member;
-    ngx_http_social_feed_t   *f = ctx->data;
+    u_char                        *ids;
+    ngx_int_t                      rc;
+    ngx_uint_t                     n, bad, missing;
+    redisReply                   **el, *status;
+    ngx_http_social_feed_t        *f = ctx->data;
+    ngx_http_social_feed_event_t  *ev;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 1
@@ -441,7 +441,6 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     n = (reply->elements - NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS)
         / NGX_HTTP_SOCIAL_FEED_EVENT_SIZE;
-    missing = 0;
 
     f->top = ngx_atoof((u_char *) el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->str,
                        el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->len);
@@ -475,28 +474,24 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     el += NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
 
-    for (i = 0; i < n; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
-        if (ngx_http_social_feed_split(el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER],
-                                       ev)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
-                          "social feed: a member of the set is not as "
-                          "written (%uz bytes), the page from postgres",
-                          (size_t) el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER]->len);
-            ngx_http_social_feed_pg(ctx);
-            return;
-        }
+    rc = ngx_http_social_feed_events(ctx->pool, el, n, &ev, &bad);
 
-        if ((el[NGX_HTTP_SOCIAL_FEED_EVENT_POST]->len == 0
-             && ev[NGX_HTTP_SOCIAL_FEED_MEMBER_POST].data[0] != '0')
-            || el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR]->len == 0
-            || (el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET]->len == 0
-                && ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TARGET].data[0] != '0'))
-        {
-            missing = 1;
-        }
+    if (rc == NGX_ERROR) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                      "social feed: a member of the set is not as "
+                      "written (%uz bytes), the page from postgres",
+                      (size_t) el[NGX_HTTP_SOCIAL_FEED_EVENT_SIZE * bad
+                                  + NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER]->len);
+        ngx_http_social_feed_pg(ctx);
+        return;
+    }
+
+    missing = ngx_http_social_feed_missing(ev, n);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                    "social feed: %ui events from redis, objects %s, "
@@ -504,7 +499,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
                    f->top, f->last);
 
     if (!missing && f->top >= f->last) {
-        ngx_http_social_feed_render(ctx, reply, n);
+        ngx_http_social_feed_render(ctx, ev, n);
         return;
     }
 
@@ -523,9 +518,9 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     f->gen.data = ngx_pnalloc(ctx->pool,
                               el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->len);
-    p = ngx_pnalloc(ctx->pool, n * (NGX_INT64_LEN + 1) + 3);
+    ids = ngx_http_social_feed_ids(ctx->pool, ev, n);
 
-    if (f->gen.data == NULL || p == NULL) {
+    if (f->gen.data == NULL || ids == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -541,29 +536,12 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     f->ids[2] = f->values[2];
     f->ids[3] = ngx_http_social_int64(ctx, f->top);
     f->ids[4] = f->values[4];
-    f->ids[5] = (char *) p;
+    f->ids[5] = (char *) ids;
 
     if (f->ids[3] == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    *p++ = '{';
-    el += NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
-
-    for (i = 0; i < n; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
-        member = el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER];
-        (void) ngx_http_social_feed_split(member, ev);
-        p = ngx_cpymem(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].data,
-                       ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len);
-
-        if (i + 1 < n) {
-            *p++ = ',';
-        }
-    }
-
-    *p++ = '}';
-    *p = '\0';
 
     ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed_ids, 6, f->ids,
                                ngx_http_social_feed_fetched);
@@ -571,126 +549,35 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
 
 /*
- * a member of the set: id|type|actor|post|author|target|created_at, as the
- * module writes them: the ids at most 19 digits, the type lower case
- * letters, the time at most 32 of digits and "-:.TZ+" (none needs escaping
- * in JSON, and an id fits where an int64 does)
+ * 4. the page from the set and the cached objects alone
+ * (ngx_http_social_feed_page()), and its cursor
  */
-
-static ngx_int_t
-ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
-{
-    u_char      *p, *last, *c;
-    ngx_uint_t   i;
-
-    if (member->type != REDIS_REPLY_STRING) {
-        return NGX_ERROR;
-    }
-
-    p = (u_char *) member->str;
-    last = p + member->len;
-
-    for (i = 0; i < NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS; i++) {
-        fields[i].data = p;
-
-        if (i + 1 < NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS) {
-            p = ngx_strlchr(p, last, '|');
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-        } else {
-            p = last;
-        }
-
-        fields[i].len = p - fields[i].data;
-
-        if (fields[i].len == 0
-            || fields[i].len > ((i == NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT)
-                                ? 32 : NGX_INT64_LEN - 1))
-        {
-            return NGX_ERROR;
-        }
-
-        for (c = fields[i].data; c < p; c++) {
-            if (!ngx_http_social_feed_plain(i, *c)) {
-                return NGX_ERROR;
-            }
-        }
-
-        p++;
-    }
-
-    return NGX_OK;
-}
-
-
-/* a character of a member's field, as the module writes that field */
-
-static ngx_uint_t
-ngx_http_social_feed_plain(ngx_uint_t field, u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return field != NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE;
-    }
-
-    switch (field) {
-
-    case NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE:
-        return c >= 'a' && c <= 'z';
-
-    case NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT:
-        return c == '-' || c == ':' || c == '.' || c == 'T' || c == 'Z'
-               || c == '+';
-
-    default:
-        return 0;
-    }
-}
-
-
-/*
- * 4. the page from the set and the cached objects alone, written as it
- * goes out: the members' fields are digits, a type and a time (checked by
- * ngx_http_social_feed_split(), none needs escaping), the objects JSON as
- * the module cached them; the same bytes a generator would write
- */
-
-#define NGX_HTTP_SOCIAL_FEED_JSON_EVENT                                      \
-    "{\"event_id\":,\"type\":\"\",\"created_at\":\"\",\"actor\":,"            \
-    "\"post\":,\"target\":},"
 
 static void
-ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
-    ngx_uint_t n)
+ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_feed_event_t *ev, ngx_uint_t n)
 {
-    u_char                  *body, *p, *last;
-    size_t                   len;
-    ngx_str_t                ev[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS], cursor;
-    ngx_uint_t               i, k;
-    redisReply             **el, *post, *actor, *target;
+    u_char                  *p;
+    ngx_str_t                cursor, body, *id;
+    ngx_uint_t               k;
     ngx_http_social_feed_t  *f = ctx->data;
 
     k = ngx_min(n, f->limit);
-    el = reply->element + NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
 
     ngx_str_null(&cursor);
 
     if (n > f->limit) {
         /* the cursor after the page's last event */
 
-        (void) ngx_http_social_feed_split(
-                   el[NGX_HTTP_SOCIAL_FEED_EVENT_SIZE * (k - 1)
-                      + NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER], ev);
+        id = &ev[k - 1].field[NGX_HTTP_SOCIAL_FEED_MEMBER_ID];
 
-        p = ngx_pnalloc(ctx->pool, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len + 1);
+        p = ngx_pnalloc(ctx->pool, id->len + 1);
         if (p == NULL) {
             ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
-        (void) ngx_cpystrn(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].data,
-                           ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len + 1);
+        (void) ngx_cpystrn(p, id->data, id->len + 1);
 
         if (ngx_http_social_cursor_encode(ctx->pool, &ctx->smcf->jwt_key,
                                           (char *) p, "0", &cursor)
@@ -701,84 +588,16 @@ ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx, redisReply *reply,
         }
     }
 
-    len = sizeof("{\"events\":[],\"next\":null}") - 1 + cursor.len;
-
-    for (i = 0; i < k; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
-        (void) ngx_http_social_feed_split(el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER],
-                                          ev);
-
-        post = el[NGX_HTTP_SOCIAL_FEED_EVENT_POST];
-        actor = el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR];
-        target = el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET];
-
-        len += sizeof(NGX_HTTP_SOCIAL_FEED_JSON_EVENT) - 1
-               + ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len
-               + ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].len
-               + ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].len
-               + actor->len
-               + (post->len ? post->len : sizeof("null") - 1)
-               + (target->len ? target->len : sizeof("null") - 1);
-    }
-
-    body = ngx_pnalloc(ctx->pool, len);
-    if (body == NULL) {
+    if (ngx_http_social_feed_page(ctx->pool, ev, k, &cursor, &body)
+        != NGX_OK)
+    {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    p = ngx_cpymem(body, "{\"events\":[", sizeof("{\"events\":[") - 1);
-    last = p;
-
-    el = reply->element + NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
-
-    for (i = 0; i < k; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
-        (void) ngx_http_social_feed_split(el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER],
-                                          ev);
-
-        post = el[NGX_HTTP_SOCIAL_FEED_EVENT_POST];
-        actor = el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR];
-        target = el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET];
-
-        p = ngx_cpymem(p, "{\"event_id\":", sizeof("{\"event_id\":") - 1);
-        p = ngx_cpymem(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].data,
-                       ev[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len);
-        p = ngx_cpymem(p, ",\"type\":\"", sizeof(",\"type\":\"") - 1);
-        p = ngx_cpymem(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].data,
-                       ev[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].len);
-        p = ngx_cpymem(p, "\",\"created_at\":\"",
-                       sizeof("\",\"created_at\":\"") - 1);
-        p = ngx_cpymem(p, ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].data,
-                       ev[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].len);
-        p = ngx_cpymem(p, "\",\"actor\":", sizeof("\",\"actor\":") - 1);
-        p = ngx_cpymem(p, actor->str, actor->len);
-        p = ngx_cpymem(p, ",\"post\":", sizeof(",\"post\":") - 1);
-        p = post->len ? ngx_cpymem(p, post->str, post->len)
-                      : ngx_cpymem(p, "null", sizeof("null") - 1);
-        p = ngx_cpymem(p, ",\"target\":", sizeof(",\"target\":") - 1);
-        p = target->len ? ngx_cpymem(p, target->str, target->len)
-                        : ngx_cpymem(p, "null", sizeof("null") - 1);
-        *p++ = '}';
-        last = p;
-        *p++ = ',';
-    }
-
-    /* the last event's comma, if any, is where the array closes */
-
-    p = ngx_cpymem(last, "],\"next\":", sizeof("],\"next\":") - 1);
-
-    if (cursor.len) {
-        *p++ = '"';
-        p = ngx_cpymem(p, cursor.data, cursor.len);
-        *p++ = '"';
-
-    } else {
-        p = ngx_cpymem(p, "null", sizeof("null") - 1);
-    }
-
-    *p++ = '}';
-
     ngx_http_social_done(ctx, ngx_http_social_send_body(ctx, NGX_HTTP_OK,
-                                                        body, p - body));
+                                                        body.data,
+                                                        body.len));
 }
 
 

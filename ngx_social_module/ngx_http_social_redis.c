@@ -82,6 +82,8 @@ static ngx_int_t ngx_http_social_redis_noscript(
     ngx_http_social_redis_op_t *op, redisReply *reply);
 static ngx_int_t ngx_http_social_redis_nofunction(
     ngx_http_social_redis_op_t *op, redisReply *reply);
+static ngx_int_t ngx_http_social_redis_resend(
+    ngx_http_social_redis_op_t *op);
 static void ngx_http_social_redis_loaded(ngx_http_social_redis_conn_t *rc,
     redisReply *reply);
 static void ngx_http_social_redis_name(ngx_http_social_script_t *script);
@@ -676,17 +678,13 @@ static ngx_int_t
 ngx_http_social_redis_noscript(ngx_http_social_redis_op_t *op,
     redisReply *reply)
 {
-    ngx_http_social_redis_conn_t  *rc;
-
     if (reply == NULL || reply->type != REDIS_REPLY_ERROR
         || ngx_strncmp(reply->str, "NOSCRIPT", 8) != 0)
     {
         return NGX_DECLINED;
     }
 
-    rc = op->conn;
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, rc->c->log, 0,
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, op->conn->c->log, 0,
                    "social redis: NOSCRIPT, sending the script again with "
                    "EVAL");
 
@@ -696,19 +694,7 @@ ngx_http_social_redis_noscript(ngx_http_social_redis_op_t *op,
     op->argvlen[1] = ngx_strlen(op->script->text);
     op->script = NULL;
 
-    if (redisAsyncCommandArgv(rc->ac, ngx_http_social_redis_reply, op,
-                              op->argc, op->argv, op->argvlen)
-        != REDIS_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    ngx_queue_insert_tail(&rc->ops, &op->queue);
-    op->deadline = ngx_current_msec
-                   + ngx_http_social_redis->smcf->redis_timeout;
-    ngx_http_social_redis_arm(rc);
-
-    return NGX_OK;
+    return ngx_http_social_redis_resend(op);
 }
 
 
@@ -801,6 +787,19 @@ ngx_http_social_redis_nofunction(ngx_http_social_redis_op_t *op,
 
     op->script = NULL;
 
+    return ngx_http_social_redis_resend(op);
+}
+
+
+/* an op sent again on its connection, with a new deadline */
+
+static ngx_int_t
+ngx_http_social_redis_resend(ngx_http_social_redis_op_t *op)
+{
+    ngx_http_social_redis_conn_t  *rc;
+
+    rc = op->conn;
+
     if (redisAsyncCommandArgv(rc->ac, ngx_http_social_redis_reply, op,
                               op->argc, op->argv, op->argvlen)
         != REDIS_OK)
@@ -809,7 +808,8 @@ ngx_http_social_redis_nofunction(ngx_http_social_redis_op_t *op,
     }
 
     ngx_queue_insert_tail(&rc->ops, &op->queue);
-    op->deadline = load->deadline;
+    op->deadline = ngx_current_msec
+                   + ngx_http_social_redis->smcf->redis_timeout;
     ngx_http_social_redis_arm(rc);
 
     return NGX_OK;
