@@ -35,8 +35,7 @@
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_batch.h"
 #include "ngx_http_social_shm.h"
-
-#include <openssl/rand.h>
+#include "ngx_http_social_util.h"
 
 
 #define NGX_HTTP_SOCIAL_BATCH_MAX     64
@@ -285,7 +284,7 @@ ngx_http_social_batch_params(ngx_http_social_batch_t *b)
     const char                     *v;
     ngx_http_social_batch_write_t  *w;
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    if (ngx_http_social_random(rnd, sizeof(rnd)) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -56,31 +56,50 @@ ngx_http_social_endpoint_t  ngx_http_social_debug_endpoints[] = {
 };
 
 
-/* GET: SET a 1 MB value and GET it back on the one pipelined connection */
+/*
+ * GET ?mb=N: SET a value of N MB (1 by default, at most 64) and GET it back
+ * on the one pipelined connection
+ */
 
 ngx_int_t
 ngx_http_social_debug_redis_blob(ngx_http_social_ctx_t *ctx)
 {
-    u_char  *blob;
+    u_char     *blob;
+    size_t      size;
+    ngx_int_t   mb;
+    ngx_str_t   arg;
 
     static const char  *get[] = { "GET", "social:debug:blob" };
     static size_t       get_len[] = { 3, sizeof("social:debug:blob") - 1 };
     const char         *set[3];
     size_t              set_len[3];
 
-    blob = ngx_pnalloc(ctx->request->pool, NGX_HTTP_SOCIAL_BLOB_SIZE);
+    mb = 1;
+
+    if (ngx_http_arg(ctx->request, (u_char *) "mb", 2, &arg) == NGX_OK) {
+        mb = ngx_atoi(arg.data, arg.len);
+
+        if (mb < 1 || mb > 64) {
+            return ngx_http_social_error(ctx, 422, "validation_failed",
+                                         "mb must be 1..64.", "mb");
+        }
+    }
+
+    size = (size_t) mb * NGX_HTTP_SOCIAL_BLOB_SIZE;
+
+    blob = ngx_pnalloc(ctx->request->pool, size);
     if (blob == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memset(blob, 'x', NGX_HTTP_SOCIAL_BLOB_SIZE);
+    ngx_memset(blob, 'x', size);
 
     set[0] = "SET";
     set_len[0] = 3;
     set[1] = get[1];
     set_len[1] = get_len[1];
     set[2] = (char *) blob;
-    set_len[2] = NGX_HTTP_SOCIAL_BLOB_SIZE;
+    set_len[2] = size;
 
     if (ngx_http_social_redis_command(ctx, ngx_http_social_debug_blob_set, 3,
                                       set, set_len)

@@ -26,6 +26,7 @@
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_debug.h"
 #include "ngx_http_social_access.h"
+#include "ngx_http_social_util.h"
 
 
 static ngx_int_t ngx_http_social_preconfiguration(ngx_conf_t *cf);
@@ -749,6 +750,7 @@ ngx_http_social_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_social_metrics_init_process(cycle);
+    ngx_http_social_random_init_process();
 
     if (ngx_http_social_pg_init_process(cycle, smcf) != NGX_OK) {
         return NGX_ERROR;

@@ -68,8 +68,7 @@
 #include "ngx_http_social_keys.h"
 #include "ngx_http_social_argv.h"
 #include "ngx_http_social_revoke.h"
-
-#include <openssl/rand.h>
+#include "ngx_http_social_util.h"
 
 
 /* an owner entry never outlives a deleted user's generation */
@@ -435,9 +434,11 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
     ngx_http_social_argv_set(&a, NGX_HTTP_SOCIAL_POINT_RECORD_TTL,
                              NGX_HTTP_SOCIAL_POINT_OWNER_TTL_TEXT);
 
-    /* the points' random ids, in one call (OpenSSL's checks are per call) */
+    /* the points' random ids, from the worker's pool */
 
-    if (RAND_bytes(rnd, n * NGX_HTTP_SOCIAL_POINT_ID_LEN) != 1) {
+    if (ngx_http_social_random(rnd, n * NGX_HTTP_SOCIAL_POINT_ID_LEN)
+        != NGX_OK)
+    {
         return NGX_ABORT;
     }
 
@@ -627,7 +628,7 @@ ngx_http_social_point_cut(ngx_http_social_ctx_t *ctx,
     ngx_http_social_argv_t   a;
     u_char                   rnd[8], epoch[16];
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    if (ngx_http_social_random(rnd, sizeof(rnd)) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -94,6 +94,9 @@ static ngx_http_social_redis_t  *ngx_http_social_redis;
 /* when a FUNCTION LOAD was last refused, 0: never (or loaded since) */
 static ngx_msec_t                 ngx_http_social_redis_load_failed;
 
+/* hiredis is writing: a write it could not finish waits for epoll */
+static ngx_uint_t                 ngx_http_social_redis_writing;
+
 
 ngx_int_t
 ngx_http_social_redis_init_process(ngx_cycle_t *cycle,
@@ -421,7 +424,9 @@ ngx_http_social_redis_event(ngx_event_t *ev)
     /* either call may free the context (and rc) on an error */
 
     if (ev->write) {
+        ngx_http_social_redis_writing = 1;
         redisAsyncHandleWrite(rc->ac);
+        ngx_http_social_redis_writing = 0;
 
     } else {
         redisAsyncHandleRead(rc->ac);
@@ -468,12 +473,39 @@ ngx_http_social_redis_del_read(void *data)
 }
 
 
+/*
+ * Commands to write.  Once connected, the write is posted: every command
+ * of this turn of the event loop goes out in one write at its end, without
+ * asking epoll, which is asked only while connecting (hiredis waits for
+ * the write event then) and when a write could not finish.
+ */
+
 static void
 ngx_http_social_redis_add_write(void *data)
 {
     ngx_http_social_redis_conn_t  *rc = data;
 
-    ngx_http_social_redis_watch(rc, rc->c->write, NGX_WRITE_EVENT, 1);
+    ngx_event_t  *wev;
+
+    if (rc->c == NULL) {
+        return;
+    }
+
+    wev = rc->c->write;
+
+    if (rc->connected && !ngx_http_social_redis_writing) {
+        if (!wev->active && !wev->posted) {
+            ngx_post_event(wev, &ngx_posted_events);
+        }
+
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rc->c->log, 0,
+                   "social redis: %s, the write waits for epoll",
+                   rc->connected ? "a write did not finish" : "connecting");
+
+    ngx_http_social_redis_watch(rc, wev, NGX_WRITE_EVENT, 1);
 }
 
 
@@ -481,6 +513,14 @@ static void
 ngx_http_social_redis_del_write(void *data)
 {
     ngx_http_social_redis_conn_t  *rc = data;
+
+    if (rc->c == NULL) {
+        return;
+    }
+
+    if (rc->c->write->posted) {
+        ngx_delete_posted_event(rc->c->write);
+    }
 
     ngx_http_social_redis_watch(rc, rc->c->write, NGX_WRITE_EVENT, 0);
 }

@@ -6,6 +6,20 @@
 
 #include "ngx_http_social_util.h"
 
+#include <openssl/rand.h>
+
+
+/*
+ * the worker's random bytes for ids, drawn from RAND_bytes() this many at
+ * a time: each call of it asks the kernel for the pid (OpenSSL's check
+ * for a fork), a system call an id otherwise
+ */
+#define NGX_HTTP_SOCIAL_RANDOM_POOL  4096
+
+
+static u_char  ngx_http_social_random_pool[NGX_HTTP_SOCIAL_RANDOM_POOL];
+static size_t  ngx_http_social_random_left;
+
 
 /*
  * an nginx connection around a socket that a library (libpq, hiredis)
@@ -73,4 +87,52 @@ ngx_uint_t
 ngx_http_social_backoff_waiting(ngx_http_social_backoff_t *b)
 {
     return ngx_current_msec < b->retry_at;
+}
+
+
+/*
+ * n random bytes, for ids that must not repeat (not for keys or secrets,
+ * which call RAND_bytes() themselves): the same generator's bytes, taken in
+ * order from the worker's pool, each byte once
+ */
+
+ngx_int_t
+ngx_http_social_random(u_char *buf, size_t n)
+{
+    u_char  *p;
+
+    if (n > NGX_HTTP_SOCIAL_RANDOM_POOL / 4) {
+        return RAND_bytes(buf, (int) n) == 1 ? NGX_OK : NGX_ERROR;
+    }
+
+    if (n > ngx_http_social_random_left) {
+        if (RAND_bytes(ngx_http_social_random_pool,
+                       NGX_HTTP_SOCIAL_RANDOM_POOL)
+            != 1)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_social_random_left = NGX_HTTP_SOCIAL_RANDOM_POOL;
+    }
+
+    p = ngx_http_social_random_pool
+        + NGX_HTTP_SOCIAL_RANDOM_POOL - ngx_http_social_random_left;
+
+    ngx_memcpy(buf, p, n);
+    ngx_memzero(p, n);
+
+    ngx_http_social_random_left -= n;
+
+    return NGX_OK;
+}
+
+
+/* a worker starts with an empty pool: no two processes share its bytes */
+
+void
+ngx_http_social_random_init_process(void)
+{
+    ngx_memzero(ngx_http_social_random_pool, NGX_HTTP_SOCIAL_RANDOM_POOL);
+    ngx_http_social_random_left = 0;
 }

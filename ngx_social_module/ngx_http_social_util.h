@@ -6,7 +6,8 @@
 
 /*
  * What the drivers share at the bottom: the nginx connection around a
- * library's socket, the wait between connects, the worker's exit.
+ * library's socket, the wait between connects, the worker's exit, random
+ * bytes for ids.
  * Nothing here knows a request or a backend.  Digits read as a number
  * (atoi64, parse_id) are _args.h's, pure.
  */
@@ -45,6 +46,9 @@ void ngx_http_social_connection_release(ngx_connection_t *c);
 void ngx_http_social_backoff_failed(ngx_http_social_backoff_t *b);
 void ngx_http_social_backoff_reset(ngx_http_social_backoff_t *b);
 ngx_uint_t ngx_http_social_backoff_waiting(ngx_http_social_backoff_t *b);
+
+ngx_int_t ngx_http_social_random(u_char *buf, size_t n);
+void ngx_http_social_random_init_process(void);
 
 
 #endif /* _NGX_HTTP_SOCIAL_UTIL_H_INCLUDED_ */

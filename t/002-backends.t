@@ -8,7 +8,7 @@ repeat_each(1);
 worker_connections(1024);
 no_shuffle();
 
-plan tests => 57;
+plan tests => 61;
 
 add_block_preprocessor(\&social_defaults);
 
@@ -336,3 +336,28 @@ back: 200 within 1.5 s
 --- no_error_log
 [crit]
 [alert]
+
+
+
+=== TEST 18: a 16 MB command sent while Redis is busy (a script running for 0.8 s) is written in parts: the rest when epoll says the socket takes it, then answered
+--- config
+    location = /blob {
+        social_endpoint debug_redis_blob;
+    }
+--- init
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} EVAL "
+       . "\"local t = redis.call('TIME') "
+       . "local s = t[1] * 1000000 + t[2] "
+       . "repeat local n = redis.call('TIME') "
+       . "until n[1] * 1000000 + n[2] - s > 800000 return 1\" 0 "
+       . "> /dev/null &");
+select(undef, undef, undef, 0.2);
+--- request
+GET /blob?mb=16
+--- timeout: 20
+--- response_body chomp
+{"bytes":16777216}
+--- error_log
+social redis: a write did not finish, the write waits for epoll
+--- no_error_log
+[error]
