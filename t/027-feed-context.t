@@ -304,3 +304,23 @@ loads refused: 1
 did not load a library, not tried again for 60 s
 --- no_error_log
 [alert]
+
+
+
+=== TEST 15: a Redis that runs no FCALL (one before 7, as an ACL refusing it shows): every read is right from PostgreSQL, a call a read is refused and no load of the library is tried
+--- init
+::settled();
+Social::social_redis('CONFIG', 'RESETSTAT');
+Social::social_redis('ACL', 'SETUSER', 'default', '-fcall');
+my @p = (::page(), ::page(), ::page());
+Social::social_redis('ACL', 'SETUSER', 'default', '+fcall');
+my $stats = Social::social_redis('INFO', 'commandstats');
+my ($refused) = $stats =~ /cmdstat_fcall:calls=\d+,usec=\d+,usec_per_call=[\d.]+,rejected_calls=(\d+)/;
+my ($loads) = $stats =~ /cmdstat_function\|load:calls=(\d+)/;
+::out($_) for @p;
+::out("calls refused: " . ($refused // 0) . ", loads: " . ($loads // 0));
+--- response_body
+b3 a1 b2 d1 b1 + 2 follow
+b3 a1 b2 d1 b1 + 2 follow
+b3 a1 b2 d1 b1 + 2 follow
+calls refused: 3, loads: 0
