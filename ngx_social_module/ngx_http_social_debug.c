@@ -18,6 +18,7 @@
 #include "ngx_http_social_request.h"
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_debug.h"
+#include "ngx_http_social_reads.h"
 
 
 #define NGX_HTTP_SOCIAL_BLOB_SIZE  (1024 * 1024)
@@ -28,6 +29,8 @@ static void ngx_http_social_debug_blob_set(ngx_http_social_ctx_t *ctx,
 static void ngx_http_social_debug_blob_get(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_debug_slept(ngx_http_social_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_social_debug_read(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static ngx_int_t ngx_http_social_debug_number(ngx_http_social_ctx_t *ctx,
     const char *key, long long n);
@@ -51,6 +54,9 @@ ngx_http_social_endpoint_t  ngx_http_social_debug_endpoints[] = {
 
     { ngx_string("debug_pg_statements"), NGX_HTTP_GET,
       ngx_http_social_debug_pg_statements, 0, 0 },
+
+    { ngx_string("debug_reads"), NGX_HTTP_GET,
+      ngx_http_social_debug_reads, 0, 0 },
 
     { ngx_null_string, 0, NULL, 0, 0 }
 };
@@ -188,6 +194,88 @@ ngx_http_social_debug_slept(ngx_http_social_ctx_t *ctx, PGresult *res)
     }
 
     ngx_http_social_done(ctx, rc);
+}
+
+
+/*
+ * a kind of reads whose statement answers each read's value at the place
+ * it was given plus its offset: a place out of range, as a wrong statement
+ * would answer, when the offset is not 0
+ */
+static ngx_http_social_reads_t  ngx_http_social_debug_reads_kind = {
+    "SELECT q.v, q.i + q.o "
+    "  FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY "
+    "       AS q(v, o, i)",
+    2,
+    1,
+    NULL
+};
+
+
+/*
+ * GET ?v=N&o=M: N read back through the reads that go together
+ * (ngx_http_social_reads.c), its place moved by M
+ */
+
+ngx_int_t
+ngx_http_social_debug_reads(ngx_http_social_ctx_t *ctx)
+{
+    u_char       *p;
+    ngx_int_t     n;
+    ngx_str_t     arg;
+    ngx_uint_t    i;
+    const char  **values;
+
+    static u_char  *names[] = { (u_char *) "v", (u_char *) "o" };
+
+    values = ngx_palloc(ctx->request->pool, 2 * sizeof(char *));
+    if (values == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (ngx_http_arg(ctx->request, names[i], 1, &arg) != NGX_OK) {
+            ngx_str_set(&arg, "0");
+        }
+
+        n = ngx_atoi(arg.data, arg.len);
+        if (n == NGX_ERROR || n > 1000000) {
+            return ngx_http_social_error(ctx, 422, "validation_failed",
+                                         "v and o must be 0..1000000.",
+                                         (char *) names[i]);
+        }
+
+        p = ngx_pnalloc(ctx->request->pool, NGX_INT_T_LEN + 1);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ngx_sprintf(p, "%i", n) = '\0';
+        values[i] = (char *) p;
+    }
+
+    return ngx_http_social_reads_add(ctx, &ngx_http_social_debug_reads_kind,
+                                     values, ngx_http_social_debug_read);
+}
+
+
+static void
+ngx_http_social_debug_read(ngx_http_social_ctx_t *ctx, PGresult *res)
+{
+    ngx_int_t  n;
+
+    if (!ngx_http_social_pg_ok_or_done(ctx, res, PGRES_TUPLES_OK)) {
+        return;
+    }
+
+    if (PQntuples(res) != 1) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    n = ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+
+    ngx_http_social_done(ctx, ngx_http_social_debug_number(ctx, "value", n));
 }
 
 
