@@ -63,6 +63,21 @@ ngx_http_social_endpoint_t  ngx_http_social_debug_endpoints[] = {
 
 
 /*
+ * a kind of reads whose statement answers each read's value at the place
+ * it was given plus its offset: a place out of range, as a wrong statement
+ * would answer, when the offset is not 0
+ */
+static ngx_http_social_reads_t  ngx_http_social_debug_reads_kind = {
+    "SELECT q.v, q.i + q.o "
+    "  FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY "
+    "       AS q(v, o, i)",
+    2,
+    1,
+    NULL
+};
+
+
+/*
  * GET ?mb=N: SET a value of N MB (1 by default, at most 64) and GET it back
  * on the one pipelined connection
  */
@@ -195,21 +210,6 @@ ngx_http_social_debug_slept(ngx_http_social_ctx_t *ctx, PGresult *res)
 
     ngx_http_social_done(ctx, rc);
 }
-
-
-/*
- * a kind of reads whose statement answers each read's value at the place
- * it was given plus its offset: a place out of range, as a wrong statement
- * would answer, when the offset is not 0
- */
-static ngx_http_social_reads_t  ngx_http_social_debug_reads_kind = {
-    "SELECT q.v, q.i + q.o "
-    "  FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY "
-    "       AS q(v, o, i)",
-    2,
-    1,
-    NULL
-};
 
 
 /*

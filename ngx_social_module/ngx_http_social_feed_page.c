@@ -22,14 +22,14 @@
 #include "ngx_http_social_feed_page.h"
 
 
-static ngx_int_t ngx_http_social_feed_split(redisReply *member,
-    ngx_str_t *fields);
-static ngx_uint_t ngx_http_social_feed_plain(ngx_uint_t field, u_char c);
-
-
 #define NGX_HTTP_SOCIAL_FEED_JSON_EVENT                                      \
     "{\"event_id\":,\"type\":\"\",\"created_at\":\"\",\"actor\":,"            \
     "\"post\":,\"target\":},"
+
+
+static ngx_int_t ngx_http_social_feed_split(redisReply *member,
+    ngx_str_t *fields);
+static ngx_uint_t ngx_http_social_feed_plain(ngx_uint_t field, u_char c);
 
 
 /*

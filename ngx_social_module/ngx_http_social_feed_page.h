@@ -20,7 +20,11 @@
 #include "ngx_http_social_feed_cache.h"
 
 
-/* an event of the reply: its member's fields, its cached objects */
+/*
+ * an event of the reply: its member's fields, its cached objects; they
+ * point into the reply, so the events are used only while it lives (in
+ * the script's handler)
+ */
 
 typedef struct {
     ngx_str_t                       field[NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS];

@@ -106,6 +106,9 @@ ngx_http_social_random(u_char *buf, size_t n)
     }
 
     if (n > ngx_http_social_random_left) {
+        /* a refill that fails leaves nothing to take */
+        ngx_http_social_random_left = 0;
+
         if (RAND_bytes(ngx_http_social_random_pool,
                        NGX_HTTP_SOCIAL_RANDOM_POOL)
             != 1)

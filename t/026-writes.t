@@ -7,7 +7,9 @@
 # once PostgreSQL says whether it committed, never twice; the reader's own
 # write is in their feed at once while an open transaction holds the
 # others' back; readers paging while writers write (some committing late)
-# see every event once, with no gap.
+# see every event once, with no gap; two batches that share their likes or
+# follows, asked in opposite orders, do not deadlock (without the keys'
+# order of migration 012, TEST 13 and 14 fail).
 #
 # Users (TEST 1): 1..40 u1..u40, 41 the reader, who follows 1..40.  Test
 # triggers on posts: content "poison" is refused; content "slow..." makes
@@ -18,10 +20,12 @@ use Test::Nginx::Socket;
 use Social;
 
 repeat_each(1);
+worker_connections(1024);
 no_shuffle();
 
-# 4 a block, and one more for each --- error_log (TEST 4, 5 and 7)
-plan tests => repeat_each() * (4 * blocks() + 3);
+# 4 a block, and one more for each --- error_log (TEST 4, 5 and 7) and for
+# the second pattern of TEST 13's and TEST 14's --- no_error_log
+plan tests => repeat_each() * (4 * blocks() + 5);
 
 sub auth { return Social::social_auth(@_) }
 
@@ -372,3 +376,42 @@ Social::social_sql("DROP TRIGGER test_poison ON posts; DROP TRIGGER test_slow_co
 ::out("gone");
 --- response_body
 gone
+
+
+
+=== TEST 13: 64 likes, then the same 64 the other way, held by the tables' lock and then sent as two batches at once: every one 204, each made once, no deadlock (a batch writes its likes in their keys' order, migration 012)
+--- init
+my @posts = map { Social::social_sql("SELECT post_id FROM posts WHERE content = 'a$_'") } 35 .. 38;
+my @writes = map { my $u = $_; map { [$u, "/posts/$_/like"] } @posts } 1 .. 16;
+my $lock = ::child(sub { Social::social_sql("BEGIN; LOCK TABLE posts, likes, follows IN SHARE MODE; SELECT pg_sleep(0.8); COMMIT") });
+::sleep_for(0.2);
+my ($statuses) = Social::social_at_once(0, [ map { ::put_request(@$_) } @writes, reverse @writes ]);
+waitpid $lock, 0;
+::out($statuses);
+::out(::count_sql("SELECT count(*) FROM likes WHERE user_id <= 16 AND post_id IN (" . join(',', @posts) . ")") . " likes, "
+      . ::count_sql("SELECT count(*) FROM events WHERE type = 'like' AND post_id IN (" . join(',', @posts) . ")") . " like events");
+--- response_body
+204:128
+64 likes, 64 like events
+--- no_error_log
+deadlock
+[error]
+
+
+
+=== TEST 14: 64 follows, then the same 64 the other way, held by the tables' lock and then sent as two batches at once: every one 204, each made once, no deadlock (a batch writes its follows in their keys' order, migration 012)
+--- init
+my @writes = map { my $u = $_; map { [$u, "/user/$_/follow"] } 33 .. 36 } 11 .. 26;
+my $lock = ::child(sub { Social::social_sql("BEGIN; LOCK TABLE posts, likes, follows IN SHARE MODE; SELECT pg_sleep(0.8); COMMIT") });
+::sleep_for(0.2);
+my ($statuses) = Social::social_at_once(0, [ map { ::put_request(@$_) } @writes, reverse @writes ]);
+waitpid $lock, 0;
+::out($statuses);
+::out(::count_sql("SELECT count(*) FROM follows WHERE follower_id BETWEEN 11 AND 26 AND followed_id BETWEEN 33 AND 36") . " follows, "
+      . ::count_sql("SELECT count(*) FROM events WHERE type = 'follow' AND actor_id BETWEEN 11 AND 26 AND target_id BETWEEN 33 AND 36") . " follow events");
+--- response_body
+204:128
+64 follows, 64 follow events
+--- no_error_log
+deadlock
+[error]

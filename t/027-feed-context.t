@@ -289,8 +289,9 @@ current, follows 3: 1,2,4
 Social::social_redis('FUNCTION', 'FLUSH');
 Social::social_redis('CONFIG', 'RESETSTAT');
 Social::social_redis('ACL', 'SETUSER', 'default', '-function|load');
-my @p = (::page(), ::page(), ::page());
+my @p = eval { (::page(), ::page(), ::page()) };
 Social::social_redis('ACL', 'SETUSER', 'default', '+function|load');
+die $@ if $@;
 my ($loads) = Social::social_redis('INFO', 'commandstats')
     =~ /cmdstat_function\|load:calls=\d+,usec=\d+,usec_per_call=[\d.]+,rejected_calls=(\d+)/;
 ::out($_) for @p;
@@ -312,8 +313,9 @@ did not load a library, not tried again for 60 s
 ::settled();
 Social::social_redis('CONFIG', 'RESETSTAT');
 Social::social_redis('ACL', 'SETUSER', 'default', '-fcall');
-my @p = (::page(), ::page(), ::page());
+my @p = eval { (::page(), ::page(), ::page()) };
 Social::social_redis('ACL', 'SETUSER', 'default', '+fcall');
+die $@ if $@;
 my $stats = Social::social_redis('INFO', 'commandstats');
 my ($refused) = $stats =~ /cmdstat_fcall:calls=\d+,usec=\d+,usec_per_call=[\d.]+,rejected_calls=(\d+)/;
 my ($loads) = $stats =~ /cmdstat_function\|load:calls=(\d+)/;
