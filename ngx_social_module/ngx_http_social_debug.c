@@ -19,6 +19,7 @@
 #include "ngx_http_social_endpoints.h"
 #include "ngx_http_social_debug.h"
 #include "ngx_http_social_reads.h"
+#include "ngx_http_social_args.h"
 
 
 #define NGX_HTTP_SOCIAL_BLOB_SIZE  (1024 * 1024)
@@ -220,38 +221,32 @@ ngx_http_social_debug_slept(ngx_http_social_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_social_debug_reads(ngx_http_social_ctx_t *ctx)
 {
-    u_char       *p;
-    ngx_int_t     n;
     ngx_str_t     arg;
-    ngx_uint_t    i;
+    ngx_uint_t    i, n;
     const char  **values;
 
     static u_char  *names[] = { (u_char *) "v", (u_char *) "o" };
 
-    values = ngx_palloc(ctx->request->pool, 2 * sizeof(char *));
+    values = ngx_palloc(ctx->pool, 2 * sizeof(char *));
     if (values == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     for (i = 0; i < 2; i++) {
-        if (ngx_http_arg(ctx->request, names[i], 1, &arg) != NGX_OK) {
-            ngx_str_set(&arg, "0");
-        }
+        n = 0;
 
-        n = ngx_atoi(arg.data, arg.len);
-        if (n == NGX_ERROR || n > 1000000) {
+        if (ngx_http_arg(ctx->request, names[i], 1, &arg) == NGX_OK
+            && ngx_http_social_limit_parse(&arg, 0, 1000000, &n) != NGX_OK)
+        {
             return ngx_http_social_error(ctx, 422, "validation_failed",
                                          "v and o must be 0..1000000.",
                                          (char *) names[i]);
         }
 
-        p = ngx_pnalloc(ctx->request->pool, NGX_INT_T_LEN + 1);
-        if (p == NULL) {
+        values[i] = ngx_http_social_int64(ctx, n);
+        if (values[i] == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        *ngx_sprintf(p, "%i", n) = '\0';
-        values[i] = (char *) p;
     }
 
     return ngx_http_social_reads_add(ctx, &ngx_http_social_debug_reads_kind,

@@ -123,7 +123,6 @@ ngx_http_social_random(u_char *buf, size_t n)
         + NGX_HTTP_SOCIAL_RANDOM_POOL - ngx_http_social_random_left;
 
     ngx_memcpy(buf, p, n);
-    ngx_memzero(p, n);
 
     ngx_http_social_random_left -= n;
 
@@ -136,6 +135,5 @@ ngx_http_social_random(u_char *buf, size_t n)
 void
 ngx_http_social_random_init_process(void)
 {
-    ngx_memzero(ngx_http_social_random_pool, NGX_HTTP_SOCIAL_RANDOM_POOL);
     ngx_http_social_random_left = 0;
 }

@@ -72,6 +72,18 @@ sub count_sql {
     return $n;
 }
 
+# the PUTs [user, uri] in their order and then reversed, all at once while
+# a transaction holds the tables for 0.8 s, so that they go as two batches
+# together once it ends: the answers' statuses
+sub both_ways {
+    my @writes = @_;
+    my $lock = child(sub { Social::social_sql("BEGIN; LOCK TABLE posts, likes, follows IN SHARE MODE; SELECT pg_sleep(0.8); COMMIT") });
+    sleep_for(0.2);
+    my ($statuses) = Social::social_at_once(0, [ map { put_request(@$_) } @writes, reverse @writes ]);
+    waitpid $lock, 0;
+    return $statuses;
+}
+
 # the reader's whole feed, paged with $limit: the event ids in order
 sub feed_pass {
     my ($reader, $limit) = @_;
@@ -383,11 +395,7 @@ gone
 --- init
 my @posts = map { Social::social_sql("SELECT post_id FROM posts WHERE content = 'a$_'") } 35 .. 38;
 my @writes = map { my $u = $_; map { [$u, "/posts/$_/like"] } @posts } 1 .. 16;
-my $lock = ::child(sub { Social::social_sql("BEGIN; LOCK TABLE posts, likes, follows IN SHARE MODE; SELECT pg_sleep(0.8); COMMIT") });
-::sleep_for(0.2);
-my ($statuses) = Social::social_at_once(0, [ map { ::put_request(@$_) } @writes, reverse @writes ]);
-waitpid $lock, 0;
-::out($statuses);
+::out(::both_ways(@writes));
 ::out(::count_sql("SELECT count(*) FROM likes WHERE user_id <= 16 AND post_id IN (" . join(',', @posts) . ")") . " likes, "
       . ::count_sql("SELECT count(*) FROM events WHERE type = 'like' AND post_id IN (" . join(',', @posts) . ")") . " like events");
 --- response_body
@@ -402,11 +410,7 @@ deadlock
 === TEST 14: 64 follows, then the same 64 the other way, held by the tables' lock and then sent as two batches at once: every one 204, each made once, no deadlock (a batch writes its follows in their keys' order, migration 012)
 --- init
 my @writes = map { my $u = $_; map { [$u, "/user/$_/follow"] } 33 .. 36 } 11 .. 26;
-my $lock = ::child(sub { Social::social_sql("BEGIN; LOCK TABLE posts, likes, follows IN SHARE MODE; SELECT pg_sleep(0.8); COMMIT") });
-::sleep_for(0.2);
-my ($statuses) = Social::social_at_once(0, [ map { ::put_request(@$_) } @writes, reverse @writes ]);
-waitpid $lock, 0;
-::out($statuses);
+::out(::both_ways(@writes));
 ::out(::count_sql("SELECT count(*) FROM follows WHERE follower_id BETWEEN 11 AND 26 AND followed_id BETWEEN 33 AND 36") . " follows, "
       . ::count_sql("SELECT count(*) FROM events WHERE type = 'follow' AND actor_id BETWEEN 11 AND 26 AND target_id BETWEEN 33 AND 36") . " follow events");
 --- response_body
