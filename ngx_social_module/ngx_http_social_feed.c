@@ -18,16 +18,18 @@
  *      PostgreSQL (6).
  *   2. PostgreSQL: the reader's follows and blocks, and the last event id
  *      (ngx_http_social_feed_context()).
- *   3. Redis, one script of the feed store (ngx_http_social_feed_cache.c):
- *      it walks the recent set down from the cursor, filters it and answers
- *      the page's events with their cached post and user objects
- *      (ngx_http_social_feed_cached()).  A set that is stale (its refresh
- *      is kicked), one short of events while up to date, its actors'
- *      counts saying that the reader's follows have too few events in it
- *      ("few": the reader is quiet for a while), or a reply not as
- *      written: 6.
- *   4. Every object cached and the set as new as PostgreSQL: the page from
- *      Redis alone (ngx_http_social_feed_render(), written by
+ *   3. Redis, one function of the feed store (_feed_context.c): it walks
+ *      the recent set down from the cursor, filters it and answers the
+ *      page's events (ngx_http_social_feed_cached()); their cached post
+ *      and user objects are the next command, an MGET of keys built from
+ *      the events' ids (ngx_http_social_feed_objects_read()): an MGET sent
+ *      by itself costs Redis a fraction of the same from Lua.  A set
+ *      that is stale (its refresh is kicked), one short of events while
+ *      up to date, its actors' counts saying that the reader's follows
+ *      have too few events in it ("few": the reader is quiet for a
+ *      while), or a reply not as written: 6.
+ *   4. The set as new as PostgreSQL and every object cached (an object
+ *      deleted since the walk is not): the page from Redis alone (ngx_http_social_feed_render(), written by
  *      ngx_http_social_feed_page.c).
  *   5. Else PostgreSQL: the events the set chose, by id, and the reader's
  *      events newer than the set (ngx_http_social_feed_fetched()).  An
@@ -82,6 +84,7 @@ typedef struct {
     ngx_uint_t                      short_page; /* unsigned:1 */
     ngx_uint_t                      quiet;      /* unsigned:1 */
     ngx_str_t                       gen;        /* of the cached objects */
+    ngx_http_social_feed_event_t   *events;     /* the set chose: count */
     const char                     *rgen;       /* the reader's, read
                                                    before the context */
     const char                     *keys[2];    /* the reader's context,
@@ -99,8 +102,10 @@ static void ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
-static void ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_feed_event_t *ev, ngx_uint_t n);
+static void ngx_http_social_feed_objects_read(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx);
+static void ngx_http_social_feed_fetch(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_feed_fetched(ngx_http_social_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_social_feed_put(ngx_http_social_ctx_t *ctx,
@@ -394,17 +399,19 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
 }
 
 
-/* 3. the set's answer: the page from it (4), with PostgreSQL (5), or not */
+/*
+ * 3. the set's answer: its events' objects (4), or the page with
+ * PostgreSQL (5), or from it alone (6)
+ */
 
 static void
 ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 {
-    u_char                        *ids;
-    ngx_int_t                      rc;
-    ngx_uint_t                     n, bad, missing;
-    redisReply                   **el, *status;
-    ngx_http_social_feed_t        *f = ctx->data;
-    ngx_http_social_feed_event_t  *ev;
+    ngx_int_t                rc;
+    ngx_uint_t               n, bad;
+    redisReply             **el, *status;
+    ngx_http_social_argv_t   a;
+    ngx_http_social_feed_t  *f = ctx->data;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 1
@@ -424,9 +431,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         || reply->elements < NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS
         || el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->type != REDIS_REPLY_STRING
         || el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->type != REDIS_REPLY_STRING
-        || el[NGX_HTTP_SOCIAL_FEED_REPLY_OWN]->type != REDIS_REPLY_STRING
-        || (reply->elements - NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS)
-           % NGX_HTTP_SOCIAL_FEED_EVENT_SIZE != 0)
+        || el[NGX_HTTP_SOCIAL_FEED_REPLY_OWN]->type != REDIS_REPLY_STRING)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                        "social feed: redis set %s", status->str);
@@ -439,8 +444,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    n = (reply->elements - NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS)
-        / NGX_HTTP_SOCIAL_FEED_EVENT_SIZE;
+    n = reply->elements - NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
 
     f->top = ngx_atoof((u_char *) el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->str,
                        el[NGX_HTTP_SOCIAL_FEED_REPLY_TOP]->len);
@@ -474,7 +478,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
 
     el += NGX_HTTP_SOCIAL_FEED_REPLY_EVENTS;
 
-    rc = ngx_http_social_feed_events(ctx->pool, el, n, &ev, &bad);
+    rc = ngx_http_social_feed_events(ctx->pool, el, n, &f->events, &bad);
 
     if (rc == NGX_ERROR) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -485,49 +489,103 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "social feed: a member of the set is not as "
                       "written (%uz bytes), the page from postgres",
-                      (size_t) el[NGX_HTTP_SOCIAL_FEED_EVENT_SIZE * bad
-                                  + NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER]->len);
+                      (size_t) el[bad]->len);
         ngx_http_social_feed_pg(ctx);
         return;
     }
 
-    missing = ngx_http_social_feed_missing(ev, n);
-
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
-                   "social feed: %ui events from redis, objects %s, "
-                   "set at %L of %L", n, missing ? "missing" : "cached",
-                   f->top, f->last);
-
-    if (!missing && f->top >= f->last) {
-        ngx_http_social_feed_render(ctx, ev, n);
-        return;
-    }
-
-    if (f->top < f->last) {
-        /* PostgreSQL has newer events: the set may catch up now */
-        ngx_http_social_feed_changed();
-    }
-
-    /*
-     * the events newer than the set, and the objects of the set's events,
-     * from PostgreSQL; the objects are cached for next time
-     */
-
-    el = reply->element;
     f->count = n;
 
-    f->gen.data = ngx_pnalloc(ctx->pool,
-                              el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->len);
-    ids = ngx_http_social_feed_ids(ctx->pool, ev, n);
+    /* the objects' generation, which a put of objects read later needs */
 
-    if (f->gen.data == NULL || ids == NULL) {
+    el = reply->element;
+
+    f->gen.len = el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->len;
+    f->gen.data = ngx_pnalloc(ctx->pool, f->gen.len + 1);
+
+    if (f->gen.data == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    f->gen.len = el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->len;
     ngx_memcpy(f->gen.data, el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->str,
                f->gen.len);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "social feed: %ui events from redis, set at %L of %L",
+                   n, f->top, f->last);
+
+    if (f->top < f->last) {
+        /* PostgreSQL has newer events: the set may catch up now */
+        ngx_http_social_feed_changed();
+        ngx_http_social_feed_fetch(ctx);
+        return;
+    }
+
+    if (n == 0) {
+        ngx_http_social_feed_render(ctx);
+        return;
+    }
+
+    /* the events' objects, by the next command of the connection */
+
+    if (ngx_http_social_feed_object_keys(ctx->pool, f->events, n, &a)
+        != NGX_OK)
+    {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_social_redis_command(ctx, ngx_http_social_feed_objects_read,
+                                      a.argc, a.argv, a.lens)
+        != NGX_OK)
+    {
+        ngx_http_social_feed_fetch(ctx);
+    }
+}
+
+
+/*
+ * 4. the objects: every one cached, the page from the set (rendered while
+ * their reply lives); else with PostgreSQL (5)
+ */
+
+static void
+ngx_http_social_feed_objects_read(ngx_http_social_ctx_t *ctx,
+    redisReply *reply)
+{
+    ngx_uint_t               missing;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    missing = (ngx_http_social_feed_objects(f->events, f->count, reply)
+               != NGX_OK
+               || ngx_http_social_feed_missing(f->events, f->count));
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "social feed: %ui events from redis, objects %s",
+                   f->count, missing ? "missing" : "cached");
+
+    if (missing) {
+        ngx_http_social_feed_fetch(ctx);
+        return;
+    }
+
+    ngx_http_social_feed_render(ctx);
+}
+
+
+/*
+ * 5. the events newer than the set, and the objects of the set's events,
+ * from PostgreSQL; the objects are cached for next time
+ */
+
+static void
+ngx_http_social_feed_fetch(ngx_http_social_ctx_t *ctx)
+{
+    u_char                  *ids;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    ids = ngx_http_social_feed_ids(ctx->pool, f->events, f->count);
 
     /* reader, before, limit, the set's top, the set's events */
 
@@ -538,7 +596,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     f->ids[4] = f->values[4];
     f->ids[5] = (char *) ids;
 
-    if (f->ids[3] == NULL) {
+    if (ids == NULL || f->ids[3] == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -554,14 +612,16 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
  */
 
 static void
-ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_feed_event_t *ev, ngx_uint_t n)
+ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx)
 {
-    u_char                  *p;
-    ngx_str_t                cursor, body, *id;
-    ngx_uint_t               k;
-    ngx_http_social_feed_t  *f = ctx->data;
+    u_char                        *p;
+    ngx_str_t                      cursor, body, *id;
+    ngx_uint_t                     n, k;
+    ngx_http_social_feed_t        *f = ctx->data;
+    ngx_http_social_feed_event_t  *ev;
 
+    ev = f->events;
+    n = f->count;
     k = ngx_min(n, f->limit);
 
     ngx_str_null(&cursor);

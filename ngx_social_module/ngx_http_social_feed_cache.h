@@ -84,8 +84,8 @@ enum {
  * "stale": not to be trusted; or, of the known script, "context" and the
  * reader's generation: none kept, or of another generation), the objects'
  * generation, the set's top, the reader's newest event as the context
- * says, then 4 for each event: its member and the cached JSON of its
- * post, its actor and its target ("" when not cached, or none)
+ * says, then each event's member (its objects are read next, by the
+ * worker's MGET: ngx_http_social_feed.c)
  */
 
 enum {
@@ -97,15 +97,6 @@ enum {
 };
 
 #define NGX_HTTP_SOCIAL_FEED_REPLY_GEN  NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN
-
-enum {
-    NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER = 0,
-    NGX_HTTP_SOCIAL_FEED_EVENT_POST,
-    NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR,
-    NGX_HTTP_SOCIAL_FEED_EVENT_TARGET,
-    NGX_HTTP_SOCIAL_FEED_EVENT_SIZE
-};
-
 
 /*
  * The put script's arguments: KEYS objgen; ARGV the generation read with

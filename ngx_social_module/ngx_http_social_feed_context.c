@@ -54,10 +54,11 @@ static ngx_http_social_feed_mark_t
  * read: a kept context decoded (by its whole text, which holds the
  * reader's generation: the same text is the same context; only one of
  * the reader's current generation is decoded), and a member of the set
- * parsed, with the keys of its objects.  Both are bounded: the contexts
- * by their number and their texts' bytes (emptied when either is
- * reached), the members by their number (kept while there is room,
- * emptied when a call starts with the table full).
+ * parsed.  Both are bounded: the contexts by their number and their
+ * texts' bytes (emptied when either is reached), the members by their
+ * number (kept while there is room, emptied when a call starts with the
+ * table full).  The page's objects are not read here: the worker asks
+ * for them in its next command (ngx_http_social_feed.c, 4).
  */
 
 static const char  ngx_http_social_feed_lua[] =
@@ -87,10 +88,9 @@ static const char  ngx_http_social_feed_lua[] =
     "  return e "
     "end "
     /*
-     * a member: {actor, post, author, target, the post's key or false,
-     * the actor's key, the target's key or false}, or false; kept while
-     * the table has room (emptied when a call starts with it full, so
-     * that no walk empties it under itself)
+     * a member: {actor, post, author, target}, or false; kept while the
+     * table has room (emptied when a call starts with it full, so that no
+     * walk empties it under itself)
      */
     "local function member(m) "
     "  local e = mems[m] "
@@ -98,11 +98,7 @@ static const char  ngx_http_social_feed_lua[] =
     "  local a, p, u, t = string.match(m, "
     "    '^%d+|%a+|(%d+)|(%d+)|(%d+)|(%d+)|') "
     "  e = false "
-    "  if a then "
-    "    e = {a, p, u, t, p ~= '0' and '" NGX_HTTP_SOCIAL_KEY_POST "' .. p, "
-    "         '" NGX_HTTP_SOCIAL_KEY_USER "' .. a, "
-    "         t ~= '0' and '" NGX_HTTP_SOCIAL_KEY_USER "' .. t} "
-    "  end "
+    "  if a then e = {a, p, u, t} end "
     "  if nmem < " NGX_HTTP_SOCIAL_FEED_LUA_MEMBERS " then "
     "    mems[m] = e "
     "    nmem = nmem + 1 "
@@ -150,27 +146,14 @@ static const char  ngx_http_social_feed_lua[] =
     "  if tonumber(ARGV[1]) > top then max = top end "
     "  local out = {'ok', objgen, topv, own} "
     /*
-     * the page's members, then their objects in one MGET (a call from
-     * Lua costs more than a key of it): each member, its post, its actor
-     * and its target as JSON, '' where there is none or none is cached
+     * the page's members; their objects are the worker's next command (an
+     * MGET from Lua costs several times the same MGET sent by itself)
      */
-    "  local sel, keys = {}, {} "
     "  local function page(status) "
-    "    local v = #keys > 0 and redis.call('MGET', unpack(keys)) or {} "
-    "    local k, n = 0, #out "
-    "    local function nxt() k = k + 1 return v[k] or '' end "
     "    out[1] = status "
-    "    for _, s in ipairs(sel) do "
-    "      local e = s[2] "
-    "      out[n + 1] = s[1] "
-    "      out[n + 2] = e[5] and nxt() or '' "
-    "      out[n + 3] = nxt() "
-    "      out[n + 4] = e[7] and nxt() or '' "
-    "      n = n + 4 "
-    "    end "
     "    return out "
     "  end "
-    "  local scanned, chunk = 0, need "
+    "  local scanned, chunk, n = 0, need, 0 "
     "  while true do "
     "    local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "
     "                          'LIMIT', scanned, chunk) "
@@ -178,11 +161,9 @@ static const char  ngx_http_social_feed_lua[] =
     "      local e = member(m) "
     "      if e and follow[e[1]] and not block[e[1]] and not block[e[3]] "
     "         and not block[e[4]] then "
-    "        sel[#sel + 1] = {m, e} "
-    "        if e[5] then keys[#keys + 1] = e[5] end "
-    "        keys[#keys + 1] = e[6] "
-    "        if e[7] then keys[#keys + 1] = e[7] end "
-    "        if #sel == need then return page('ok') end "
+    "        n = n + 1 "
+    "        out[4 + n] = m "
+    "        if n == need then return page('ok') end "
     "      end "
     "    end "
     "    if scanned == 0 and few() then "

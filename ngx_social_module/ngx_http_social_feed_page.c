@@ -5,21 +5,26 @@
 
 
 /*
- * A page of GET /feed from the recent set's reply (step 4 of _feed.c).
+ * A page of GET /feed from the recent set (steps 3 and 4 of _feed.c).
  *
- * The reply's events are split once, into an array of the request's pool,
- * and each member is checked to be as the module writes it
+ * The function's events are split once, into an array of the request's
+ * pool (their members copied there, since they outlive the function's
+ * reply), and each member is checked to be as the module writes it
  * (ngx_http_social_feed_events()); a member that is not sends the page to
- * PostgreSQL.  With every object cached, the page is written from the
- * array straight into one buffer (ngx_http_social_feed_page()): the
- * members' fields need no escaping, and the objects are JSON as the module
- * cached them, so the bytes are those a generator would write.  Else the
- * events' ids go to PostgreSQL as an array (ngx_http_social_feed_ids()).
+ * PostgreSQL.  Their objects' keys are built from the members' ids for
+ * one MGET (ngx_http_social_feed_object_keys()), and its values are the
+ * events' objects (ngx_http_social_feed_objects()).  With every object
+ * cached, the page is written from the array straight into one buffer
+ * (ngx_http_social_feed_page()): the members' fields need no escaping,
+ * and the objects are JSON as the module cached them, so the bytes are
+ * those a generator would write.  Else the events' ids go to PostgreSQL
+ * as an array (ngx_http_social_feed_ids()).
  */
 
 
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_feed_page.h"
+#include "ngx_http_social_keys.h"
 
 
 #define NGX_HTTP_SOCIAL_FEED_JSON_EVENT                                      \
@@ -27,8 +32,9 @@
     "\"post\":,\"target\":},"
 
 
-static ngx_int_t ngx_http_social_feed_split(redisReply *member,
+static ngx_int_t ngx_http_social_feed_split(u_char *p, size_t len,
     ngx_str_t *fields);
+static void ngx_http_social_feed_value(redisReply *value, ngx_str_t *object);
 static ngx_uint_t ngx_http_social_feed_plain(ngx_uint_t field, u_char c);
 
 
@@ -41,26 +47,50 @@ ngx_int_t
 ngx_http_social_feed_events(ngx_pool_t *pool, redisReply **el, ngx_uint_t n,
     ngx_http_social_feed_event_t **events, ngx_uint_t *bad)
 {
+    u_char                        *p;
+    size_t                         len;
     ngx_uint_t                     i;
     ngx_http_social_feed_event_t  *ev;
 
-    ev = ngx_palloc(pool, (n ? n : 1) * sizeof(ngx_http_social_feed_event_t));
-    if (ev == NULL) {
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        if (el[i]->type != REDIS_REPLY_STRING) {
+            *bad = i;
+            return NGX_DECLINED;
+        }
+
+        len += el[i]->len;
+    }
+
+    ev = ngx_pcalloc(pool, (n ? n : 1) * sizeof(ngx_http_social_feed_event_t));
+    p = ngx_pnalloc(pool, len ? len : 1);
+
+    if (ev == NULL || p == NULL) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++, el += NGX_HTTP_SOCIAL_FEED_EVENT_SIZE) {
-        if (ngx_http_social_feed_split(el[NGX_HTTP_SOCIAL_FEED_EVENT_MEMBER],
-                                       ev[i].field)
+    for (i = 0; i < n; i++) {
+        ngx_memcpy(p, el[i]->str, el[i]->len);
+
+        if (ngx_http_social_feed_split(p, el[i]->len, ev[i].field)
             != NGX_OK)
         {
             *bad = i;
             return NGX_DECLINED;
         }
 
-        ev[i].post = el[NGX_HTTP_SOCIAL_FEED_EVENT_POST];
-        ev[i].actor = el[NGX_HTTP_SOCIAL_FEED_EVENT_ACTOR];
-        ev[i].target = el[NGX_HTTP_SOCIAL_FEED_EVENT_TARGET];
+        /* "0": none (a post's event has no target, a follow's no post) */
+
+        ev[i].has_post =
+            !(ev[i].field[NGX_HTTP_SOCIAL_FEED_MEMBER_POST].len == 1
+              && ev[i].field[NGX_HTTP_SOCIAL_FEED_MEMBER_POST].data[0] == '0');
+        ev[i].has_target =
+            !(ev[i].field[NGX_HTTP_SOCIAL_FEED_MEMBER_TARGET].len == 1
+              && ev[i].field[NGX_HTTP_SOCIAL_FEED_MEMBER_TARGET].data[0]
+                 == '0');
+
+        p += el[i]->len;
     }
 
     *events = ev;
@@ -69,7 +99,120 @@ ngx_http_social_feed_events(ngx_pool_t *pool, redisReply **el, ngx_uint_t n,
 }
 
 
-/* whether an object of the events is not cached (its post or target 0) */
+/*
+ * the events' objects' keys, an MGET's arguments: for each event its
+ * post's (if any), its actor's and its target's (if any)
+ */
+
+ngx_int_t
+ngx_http_social_feed_object_keys(ngx_pool_t *pool,
+    ngx_http_social_feed_event_t *ev, ngx_uint_t n, ngx_http_social_argv_t *a)
+{
+    u_char      *p, *key;
+    ngx_str_t   *field;
+    ngx_uint_t   i, slot;
+
+    if (ngx_http_social_argv_create(a, pool, 1 + 3 * n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(pool, 3 * n * (ngx_max(sizeof(NGX_HTTP_SOCIAL_KEY_POST),
+                                           sizeof(NGX_HTTP_SOCIAL_KEY_USER))
+                                   + NGX_INT64_LEN));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_social_argv_set(a, 0, "MGET");
+    slot = 1;
+
+    for (i = 0; i < n; i++) {
+        field = ev[i].field;
+
+        if (ev[i].has_post) {
+            key = p;
+            p = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_POST "%V",
+                            &field[NGX_HTTP_SOCIAL_FEED_MEMBER_POST]);
+            ngx_http_social_argv_set_len(a, slot++, (char *) key, p - key);
+        }
+
+        key = p;
+        p = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_USER "%V",
+                        &field[NGX_HTTP_SOCIAL_FEED_MEMBER_ACTOR]);
+        ngx_http_social_argv_set_len(a, slot++, (char *) key, p - key);
+
+        if (ev[i].has_target) {
+            key = p;
+            p = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_USER "%V",
+                            &field[NGX_HTTP_SOCIAL_FEED_MEMBER_TARGET]);
+            ngx_http_social_argv_set_len(a, slot++, (char *) key, p - key);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * the MGET's values as the events' objects, in the keys' order; NGX_ERROR
+ * when the reply is not an answer to those keys
+ */
+
+ngx_int_t
+ngx_http_social_feed_objects(ngx_http_social_feed_event_t *ev, ngx_uint_t n,
+    redisReply *reply)
+{
+    ngx_uint_t    i, k;
+    redisReply  **v;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        return NGX_ERROR;
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        k += 1 + ev[i].has_post + ev[i].has_target;
+    }
+
+    if (k != reply->elements) {
+        return NGX_ERROR;
+    }
+
+    v = reply->element;
+
+    for (i = 0; i < n; i++) {
+        if (ev[i].has_post) {
+            ngx_http_social_feed_value(*v++, &ev[i].post);
+        }
+
+        ngx_http_social_feed_value(*v++, &ev[i].actor);
+
+        if (ev[i].has_target) {
+            ngx_http_social_feed_value(*v++, &ev[i].target);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a value of the MGET: a string, or not cached (nil, or anything else) */
+
+static void
+ngx_http_social_feed_value(redisReply *value, ngx_str_t *object)
+{
+    if (value->type == REDIS_REPLY_STRING) {
+        object->data = (u_char *) value->str;
+        object->len = value->len;
+
+    } else {
+        ngx_str_null(object);
+    }
+}
+
+
+/* whether an object of the events is not cached */
 
 ngx_uint_t
 ngx_http_social_feed_missing(ngx_http_social_feed_event_t *ev, ngx_uint_t n)
@@ -77,12 +220,9 @@ ngx_http_social_feed_missing(ngx_http_social_feed_event_t *ev, ngx_uint_t n)
     ngx_uint_t  i;
 
     for (i = 0; i < n; i++) {
-        if ((ev[i].post->len == 0
-             && ev[i].field[NGX_HTTP_SOCIAL_FEED_MEMBER_POST].data[0] != '0')
-            || ev[i].actor->len == 0
-            || (ev[i].target->len == 0
-                && ev[i].field[NGX_HTTP_SOCIAL_FEED_MEMBER_TARGET].data[0]
-                   != '0'))
+        if ((ev[i].has_post && ev[i].post.len == 0)
+            || ev[i].actor.len == 0
+            || (ev[i].has_target && ev[i].target.len == 0))
         {
             return 1;
         }
@@ -100,17 +240,12 @@ ngx_http_social_feed_missing(ngx_http_social_feed_event_t *ev, ngx_uint_t n)
  */
 
 static ngx_int_t
-ngx_http_social_feed_split(redisReply *member, ngx_str_t *fields)
+ngx_http_social_feed_split(u_char *p, size_t len, ngx_str_t *fields)
 {
-    u_char      *p, *last, *c;
+    u_char      *last, *c;
     ngx_uint_t   i;
 
-    if (member->type != REDIS_REPLY_STRING) {
-        return NGX_ERROR;
-    }
-
-    p = (u_char *) member->str;
-    last = p + member->len;
+    last = p + len;
 
     for (i = 0; i < NGX_HTTP_SOCIAL_FEED_MEMBER_FIELDS; i++) {
         fields[i].data = p;
@@ -194,10 +329,9 @@ ngx_http_social_feed_page(ngx_pool_t *pool, ngx_http_social_feed_event_t *ev,
                + field[NGX_HTTP_SOCIAL_FEED_MEMBER_ID].len
                + field[NGX_HTTP_SOCIAL_FEED_MEMBER_TYPE].len
                + field[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].len
-               + ev[i].actor->len
-               + (ev[i].post->len ? ev[i].post->len : sizeof("null") - 1)
-               + (ev[i].target->len ? ev[i].target->len
-                                    : sizeof("null") - 1);
+               + ev[i].actor.len
+               + (ev[i].post.len ? ev[i].post.len : sizeof("null") - 1)
+               + (ev[i].target.len ? ev[i].target.len : sizeof("null") - 1);
     }
 
     body->data = ngx_pnalloc(pool, len);
@@ -222,13 +356,13 @@ ngx_http_social_feed_page(ngx_pool_t *pool, ngx_http_social_feed_event_t *ev,
         p = ngx_cpymem(p, field[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].data,
                        field[NGX_HTTP_SOCIAL_FEED_MEMBER_CREATED_AT].len);
         p = ngx_cpymem(p, "\",\"actor\":", sizeof("\",\"actor\":") - 1);
-        p = ngx_cpymem(p, ev[i].actor->str, ev[i].actor->len);
+        p = ngx_cpymem(p, ev[i].actor.data, ev[i].actor.len);
         p = ngx_cpymem(p, ",\"post\":", sizeof(",\"post\":") - 1);
-        p = ev[i].post->len ? ngx_cpymem(p, ev[i].post->str, ev[i].post->len)
-                            : ngx_cpymem(p, "null", sizeof("null") - 1);
+        p = ev[i].post.len ? ngx_cpymem(p, ev[i].post.data, ev[i].post.len)
+                           : ngx_cpymem(p, "null", sizeof("null") - 1);
         p = ngx_cpymem(p, ",\"target\":", sizeof(",\"target\":") - 1);
-        p = ev[i].target->len
-            ? ngx_cpymem(p, ev[i].target->str, ev[i].target->len)
+        p = ev[i].target.len
+            ? ngx_cpymem(p, ev[i].target.data, ev[i].target.len)
             : ngx_cpymem(p, "null", sizeof("null") - 1);
         *p++ = '}';
         last = p;

@@ -27,7 +27,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (3 * blocks() + 12);
+plan tests => repeat_each() * (3 * blocks() + 13);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 5;
@@ -536,3 +536,32 @@ not in the page
 q4 q3 q2
 --- error_log
 social feed: a member of the set is not as written
+
+
+
+=== TEST 32: the page's objects are the worker's own MGET after the walk: a key holding no JSON string (a hash where the newest post's object would be) reads as not cached, the page comes from PostgreSQL as it would from Redis, and the object is cached again
+--- init
+::wait_for(sub { (Social::social_redis('GET', 'social:feed:written') || 0)
+                 <= (Social::social_redis('GET', 'social:feed:loaded') || 0) });
+my @pages;
+for (1 .. 2) {
+    my ($status, $body) = Social::social_http('GET', '/feed?limit=3', undef,
+                                              ::auth(1));
+    push @pages, "$status $body";
+}
+my ($post) = $pages[1] =~ /"post":\{"post_id":(\d+)/;
+Social::social_redis('DEL', "social:post:$post");
+Social::social_redis('HSET', "social:post:$post", 'content', 'not json');
+my ($status, $body) = Social::social_http('GET', '/feed?limit=3', undef,
+                                          ::auth(1));
+::out($pages[0] eq $pages[1] ? "cached" : "not the same twice");
+::out("$status $body" eq $pages[1] ? "the same page" : "another page: $body");
+::out(::wait_for(sub { Social::social_redis('TYPE', "social:post:$post")
+                       eq 'string' })
+      ? "cached again" : Social::social_redis('TYPE', "social:post:$post"));
+--- response_body
+cached
+the same page
+cached again
+--- error_log
+objects missing
