@@ -29,7 +29,8 @@
  *      have too few events in it ("few": the reader is quiet for a
  *      while), or a reply not as written: 6.
  *   4. The set as new as PostgreSQL and every object cached (an object
- *      deleted since the walk is not): the page from Redis alone (ngx_http_social_feed_render(), written by
+ *      deleted since the walk is not): the page from Redis alone
+ *      (ngx_http_social_feed_render(), written by
  *      ngx_http_social_feed_page.c).
  *   5. Else PostgreSQL: the events the set chose, by id, and the reader's
  *      events newer than the set (ngx_http_social_feed_fetched()).  An
