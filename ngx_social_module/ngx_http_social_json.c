@@ -5,9 +5,11 @@
 
 
 /*
- * JSON generation with yajl, into a pool.  The parser is _json_parse.c,
- * the bridge from PostgreSQL results _json_pg.c; what a request sends is
- * _reply.c's.
+ * JSON generation with yajl, into a pool, and the JSON string of a text
+ * written straight, as yajl would write it, for the small texts of a hot
+ * path (a generator costs a 2 kB buffer of the pool).  The parser is
+ * _json_parse.c, the bridge from PostgreSQL results _json_pg.c; what a
+ * request sends is _reply.c's.
  */
 
 
@@ -133,4 +135,108 @@ ngx_http_social_json_kv(yajl_gen g, const char *key, const char *value)
     } else {
         (void) yajl_gen_null(g);
     }
+}
+
+
+/*
+ * A text (UTF-8, as checked at the door) as a JSON string, its quotes
+ * included, escaped byte for byte as yajl's generator escapes it (so that
+ * a key written either way is the same key): \" \\ \b \f \n \r \t, any
+ * other byte below 0x20 as \u00XX with upper case digits, everything else
+ * as it is ("/" too).  The length first, then the writer.
+ */
+
+size_t
+ngx_http_social_json_quoted_len(const u_char *p, size_t len)
+{
+    size_t         n;
+    const u_char  *last;
+
+    n = len + 2;
+
+    for (last = p + len; p < last; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\') {
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+        case '\\':
+        case '\b':
+        case '\f':
+        case '\n':
+        case '\r':
+        case '\t':
+            n++;
+            break;
+
+        default:
+            n += 5;     /* \u00XX for the byte */
+        }
+    }
+
+    return n;
+}
+
+
+u_char *
+ngx_http_social_json_quote(u_char *dst, const u_char *p, size_t len)
+{
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    u_char         c;
+    const u_char  *last;
+
+    *dst++ = '"';
+
+    for (last = p + len; p < last; p++) {
+        c = *p;
+
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *dst++ = c;
+            continue;
+        }
+
+        *dst++ = '\\';
+
+        switch (c) {
+
+        case '"':
+        case '\\':
+            *dst++ = c;
+            break;
+
+        case '\b':
+            *dst++ = 'b';
+            break;
+
+        case '\f':
+            *dst++ = 'f';
+            break;
+
+        case '\n':
+            *dst++ = 'n';
+            break;
+
+        case '\r':
+            *dst++ = 'r';
+            break;
+
+        case '\t':
+            *dst++ = 't';
+            break;
+
+        default:
+            *dst++ = 'u';
+            *dst++ = '0';
+            *dst++ = '0';
+            *dst++ = hex[c >> 4];
+            *dst++ = hex[c & 0xf];
+        }
+    }
+
+    *dst++ = '"';
+
+    return dst;
 }

@@ -53,6 +53,8 @@ void ngx_http_social_json_alloc(yajl_alloc_funcs *af, ngx_pool_t *pool);
 yajl_gen ngx_http_social_json_gen(ngx_pool_t *pool);
 void ngx_http_social_json_str(yajl_gen g, const char *s);
 void ngx_http_social_json_kv(yajl_gen g, const char *key, const char *value);
+size_t ngx_http_social_json_quoted_len(const u_char *p, size_t len);
+u_char *ngx_http_social_json_quote(u_char *dst, const u_char *p, size_t len);
 
 /*
  * ngx_http_social_json_parse.c: the view and the typed reads; a read

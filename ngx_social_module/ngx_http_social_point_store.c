@@ -551,32 +551,33 @@ static ngx_int_t
 ngx_http_social_point_row(ngx_pool_t *pool, int64_t utterance,
     ngx_http_social_point_t *point, int64_t ms, u_char *id, ngx_str_t *out)
 {
-    size_t          len;
-    yajl_gen        g;
-    const u_char   *buf;
-    u_char          hex[2 * NGX_HTTP_SOCIAL_POINT_ID_LEN];
+    u_char  *p;
 
-    ngx_hex_dump(hex, id, NGX_HTTP_SOCIAL_POINT_ID_LEN);
-
-    g = ngx_http_social_json_gen(pool);
-    if (g == NULL) {
+    p = ngx_pnalloc(pool,
+                    sizeof("[,,,,\"\"]") - 1 + 2 * NGX_INT64_LEN
+                    + ngx_http_social_json_quoted_len(point->category.data,
+                                                      point->category.len)
+                    + ngx_http_social_json_quoted_len(point->subcategory.data,
+                                                      point->subcategory.len)
+                    + 2 * NGX_HTTP_SOCIAL_POINT_ID_LEN);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    yajl_gen_array_open(g);
-    yajl_gen_integer(g, utterance);
-    yajl_gen_string(g, point->category.data, point->category.len);
-    yajl_gen_string(g, point->subcategory.data, point->subcategory.len);
-    yajl_gen_integer(g, ms);
-    yajl_gen_string(g, hex, sizeof(hex));
-    yajl_gen_array_close(g);
+    out->data = p;
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
-        return NGX_ERROR;
-    }
+    p = ngx_sprintf(p, "[%L,", utterance);
+    p = ngx_http_social_json_quote(p, point->category.data,
+                                   point->category.len);
+    *p++ = ',';
+    p = ngx_http_social_json_quote(p, point->subcategory.data,
+                                   point->subcategory.len);
+    p = ngx_sprintf(p, ",%L,\"", ms);
+    p = ngx_hex_dump(p, id, NGX_HTTP_SOCIAL_POINT_ID_LEN);
+    *p++ = '"';
+    *p++ = ']';
 
-    out->data = (u_char *) buf;
-    out->len = len;
+    out->len = p - out->data;
 
     return NGX_OK;
 }

@@ -51,6 +51,11 @@ typedef struct {
 } ngx_http_social_points_t;
 
 
+/* the 202's body */
+#define NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON                                 \
+    "{\"utterance_id\":%L,\"recorded\":%L}"
+
+
 /* the columns of the owner query */
 
 enum {
@@ -310,8 +315,8 @@ static void
 ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
+    u_char                    *body, *last;
     int64_t                    n;
-    yajl_gen                   g;
     ngx_int_t                  rc;
     ngx_http_social_points_t  *e = ctx->data;
 
@@ -357,21 +362,22 @@ ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
         goto failed;
     }
 
-    g = ngx_http_social_json_gen(ctx->request->pool);
-    if (g == NULL) {
+    /* written as the generator would write it: two integers */
+
+    body = ngx_pnalloc(ctx->request->pool,
+                       sizeof(NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON) - 1
+                       + 2 * NGX_INT64_LEN);
+    if (body == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_social_json_str(g, "utterance_id");
-    yajl_gen_integer(g, e->utterance_id);
-    ngx_http_social_json_str(g, "recorded");
-    yajl_gen_integer(g, n);
-    yajl_gen_map_close(g);
+    last = ngx_sprintf(body, NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON,
+                       e->utterance_id, n);
 
-    ngx_http_social_done(ctx, ngx_http_social_send(ctx, NGX_HTTP_ACCEPTED,
-                                                   g));
+    ngx_http_social_done(ctx, ngx_http_social_send_body(ctx,
+                                                        NGX_HTTP_ACCEPTED,
+                                                        body, last - body));
     return;
 
 failed:

@@ -58,7 +58,8 @@ static ngx_int_t ngx_http_social_point_field(ngx_http_social_ctx_t *ctx,
     ngx_http_social_json_t *item, ngx_uint_t i, const char *name,
     const char *alias, ngx_str_t *value);
 static ngx_int_t ngx_http_social_point_text(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_json_t *v, const char *field, ngx_str_t *value);
+    ngx_http_social_json_t *v, ngx_uint_t i, const char *name,
+    ngx_str_t *value);
 static ngx_int_t ngx_http_social_point_pair(ngx_pool_t *pool, ngx_str_t *a,
     ngx_str_t *b, ngx_str_t *out);
 
@@ -425,7 +426,6 @@ ngx_http_social_point_field(ngx_http_social_ctx_t *ctx,
     const char *alias, ngx_str_t *value)
 {
     ngx_str_t                other;
-    const char              *field;
     ngx_http_social_json_t  *v, *a;
 
     v = ngx_http_social_json_get(item, name);
@@ -445,21 +445,15 @@ ngx_http_social_point_field(ngx_http_social_ctx_t *ctx,
                                             "is required");
     }
 
-    if (v) {
-        field = ngx_http_social_json_path(ctx, "errors", i, name);
-
-        if (ngx_http_social_point_text(ctx, v, field, value) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (v && ngx_http_social_point_text(ctx, v, i, name, value) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (a == NULL) {
         return NGX_OK;
     }
 
-    field = ngx_http_social_json_path(ctx, "errors", i, alias);
-
-    if (ngx_http_social_point_text(ctx, a, field, v ? &other : value)
+    if (ngx_http_social_point_text(ctx, a, i, alias, v ? &other : value)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -470,8 +464,9 @@ ngx_http_social_point_field(ngx_http_social_ctx_t *ctx,
     if (v && (other.len != value->len
               || ngx_strncasecmp(other.data, value->data, other.len) != 0))
     {
-        return ngx_http_social_note_invalid(ctx, field,
-                                            "differs from the other spelling");
+        return ngx_http_social_note_invalid(ctx,
+                   ngx_http_social_json_path(ctx, "errors", i, alias),
+                   "differs from the other spelling");
     }
 
     return NGX_OK;
@@ -485,22 +480,25 @@ ngx_http_social_point_field(ngx_http_social_ctx_t *ctx,
 
 static ngx_int_t
 ngx_http_social_point_text(ngx_http_social_ctx_t *ctx,
-    ngx_http_social_json_t *v, const char *field, ngx_str_t *value)
+    ngx_http_social_json_t *v, ngx_uint_t i, const char *name,
+    ngx_str_t *value)
 {
     u_char      *p, *q, *last, c;
     size_t       n;
+    const char  *why;
     ngx_uint_t   space;
 
     if (v->type != NGX_HTTP_SOCIAL_JSON_STRING) {
-        return ngx_http_social_note_invalid(ctx, field, "must be a string");
+        why = "must be a string";
+        goto invalid;
     }
 
     p = v->str.data;
     last = p + v->str.len;
 
     if (ngx_strlchr(p, last, '\0') != NULL) {
-        return ngx_http_social_note_invalid(ctx, field,
-                                            "must not contain NUL");
+        why = "must not contain NUL";
+        goto invalid;
     }
 
     value->data = ngx_pnalloc(ctx->pool, v->str.len + 1);
@@ -534,43 +532,44 @@ ngx_http_social_point_text(ngx_http_social_ctx_t *ctx,
 
     n = ngx_utf8_length(value->data, value->len);
 
-    if (n < 1 || n > NGX_HTTP_SOCIAL_POINT_FIELD_MAX) {
-        return ngx_http_social_note_invalid(ctx, field,
-                   "must be 1 to 64 characters long after trimming");
+    if (n >= 1 && n <= NGX_HTTP_SOCIAL_POINT_FIELD_MAX) {
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    why = "must be 1 to 64 characters long after trimming";
+
+invalid:
+
+    /* the field's path, "errors[i].name", only for the 422 */
+
+    return ngx_http_social_note_invalid(ctx,
+               ngx_http_social_json_path(ctx, "errors", i, name), why);
 }
 
 
-/* ["a","b"] */
+/* ["a","b"], written as yajl would write it */
 
 static ngx_int_t
 ngx_http_social_point_pair(ngx_pool_t *pool, ngx_str_t *a, ngx_str_t *b,
     ngx_str_t *out)
 {
-    size_t          len;
-    yajl_gen        g;
-    const u_char   *buf;
+    u_char  *p;
 
-    g = ngx_http_social_json_gen(pool);
-    if (g == NULL) {
+    p = ngx_pnalloc(pool, 3 + ngx_http_social_json_quoted_len(a->data, a->len)
+                        + ngx_http_social_json_quoted_len(b->data, b->len));
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    yajl_gen_array_open(g);
-    yajl_gen_string(g, a->data, a->len);
-    yajl_gen_string(g, b->data, b->len);
-    yajl_gen_array_close(g);
+    out->data = p;
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
-        return NGX_ERROR;
-    }
+    *p++ = '[';
+    p = ngx_http_social_json_quote(p, a->data, a->len);
+    *p++ = ',';
+    p = ngx_http_social_json_quote(p, b->data, b->len);
+    *p++ = ']';
 
-    /* the buffer is the pool's: it stays */
-
-    out->data = (u_char *) buf;
-    out->len = len;
+    out->len = p - out->data;
 
     return NGX_OK;
 }

@@ -748,3 +748,30 @@ statuses: 202
 u25,u24,u23,u22,u21,u20,u19,u18,u17,u16,u15,u14,u13,u12,u11,u10,u9,u8,u7,u6
 u10,u25,u24,u23,u22,u21,u20,u19,u18,u17,u16,u15,u14,u13,u12,u11,u9,u8,u7,u6
 u3,u10,u25,u24,u23,u22,u21,u20,u19,u18,u17,u16,u15,u14,u13,u12,u11,u9,u8,u7
+
+
+
+=== TEST 60: what JSON escapes in a category (a quote, a backslash, controls): the row and the count's key are the JSON yajl writes (\" \\ \u0001, upper case digits; "/", DEL and é as they are), and the row reads back as the texts sent
+--- init
+require JSON::PP;
+my ($cat, $sub) = ("Quote \"x\" \\ / \x{e9}", "a\x{1}b\x{7f}c\x{1f}");
+my $body = JSON::PP->new->ascii->encode(
+    {utterance_id => 1, errors => [{category => $cat, subcategory => $sub}]});
+my ($status) = Social::social_http('POST', '/errors', $body, ::auth_json(1));
+my $row = ::redis(qw(LINDEX social:err:rows -1));
+my $spelled = qq~"Quote \\"x\\" \\\\ / \xc3\xa9","a\\u0001b\x7fc\\u001F"~;
+(my $key = $spelled) =~ s/Q/q/;
+my $n = ::redis('HGET', 'social:err:u:1', "n[$key]");
+my $s = ::redis('HGET', 'social:err:u:1', "s[$key]");
+my $back = JSON::PP->new->utf8->decode($row);
+Social::social_result("$status\n",
+    ($row =~ /^\[1,1,\Q$spelled\E,\d{13},"[0-9a-f]{32}"\]$/
+     ? "the row as yajl writes it" : "row: $row"), "\n",
+    ($back->[2] eq $cat && $back->[3] eq $sub
+     ? "the texts sent" : "read back: $back->[2] | $back->[3]"), "\n",
+    "count $n, spelling ", ($s eq "[$spelled]" ? "as sent" : $s), "\n");
+--- response_body
+202
+the row as yajl writes it
+the texts sent
+count 1, spelling as sent
