@@ -46,7 +46,7 @@ typedef struct {
     int64_t                         conversation_id;    /* or 0 */
     ngx_http_social_point_record_t  rec;
     ngx_uint_t                      npoints;
-    ngx_http_social_point_t         points[NGX_HTTP_SOCIAL_POINTS_MAX];
+    ngx_http_social_point_t        *points;     /* npoints of them */
     const char                     *values[3];
 } ngx_http_social_points_t;
 
@@ -131,6 +131,14 @@ ngx_http_social_points(ngx_http_social_ctx_t *ctx)
         ngx_http_social_note_invalid(ctx, "errors",
                                      "must be an array of 1 to 50 errors");
         return ngx_http_social_unprocessable(ctx);
+    }
+
+    /* as many as sent (the request's pool: a whole array would be 3 kB) */
+
+    e->points = ngx_palloc(ctx->request->pool,
+                           list->nelts * sizeof(ngx_http_social_point_t));
+    if (e->points == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     for (item = list->first, i = 0; item; item = item->next, i++) {
