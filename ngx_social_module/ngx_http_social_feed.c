@@ -401,8 +401,8 @@ ngx_http_social_feed_context(ngx_http_social_ctx_t *ctx, PGresult *res)
 
 
 /*
- * 3. the set's answer: its events' objects (4), or the page with
- * PostgreSQL (5), or from it alone (6)
+ * 3. the set's answer: its events' objects (4; none chosen, the page at
+ * once), or the page with PostgreSQL (5), or from PostgreSQL alone (6)
  */
 
 static void
@@ -502,7 +502,7 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
     el = reply->element;
 
     f->gen.len = el[NGX_HTTP_SOCIAL_FEED_REPLY_OBJGEN]->len;
-    f->gen.data = ngx_pnalloc(ctx->pool, f->gen.len + 1);
+    f->gen.data = ngx_pnalloc(ctx->pool, f->gen.len);
 
     if (f->gen.data == NULL) {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -528,9 +528,14 @@ ngx_http_social_feed_cached(ngx_http_social_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    /* the events' objects, by the next command of the connection */
+    /*
+     * the objects of the page's events, by the next command of the
+     * connection (the event after the page only says that there is a next
+     * page: its objects are not read)
+     */
 
-    if (ngx_http_social_feed_object_keys(ctx->pool, f->events, n, &a)
+    if (ngx_http_social_feed_object_keys(ctx->pool, f->events,
+                                         ngx_min(n, f->limit), &a)
         != NGX_OK)
     {
         ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -555,12 +560,28 @@ static void
 ngx_http_social_feed_objects_read(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
-    ngx_uint_t               missing;
+    ngx_int_t                rc;
+    ngx_uint_t               k, missing;
     ngx_http_social_feed_t  *f = ctx->data;
 
-    missing = (ngx_http_social_feed_objects(f->events, f->count, reply)
-               != NGX_OK
-               || ngx_http_social_feed_missing(f->events, f->count));
+    k = ngx_min(f->count, f->limit);
+
+    rc = ngx_http_social_feed_objects(f->events, k, reply);
+
+    if (rc == NGX_DECLINED) {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                          "social feed: the objects' MGET failed: %*s, "
+                          "the page from postgres", reply->len, reply->str);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                          "social feed: the objects' MGET answered no "
+                          "value for each key, the page from postgres");
+        }
+    }
+
+    missing = (rc != NGX_OK || ngx_http_social_feed_missing(f->events, k));
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
                    "social feed: %ui events from redis, objects %s",
@@ -572,38 +593,6 @@ ngx_http_social_feed_objects_read(ngx_http_social_ctx_t *ctx,
     }
 
     ngx_http_social_feed_render(ctx);
-}
-
-
-/*
- * 5. the events newer than the set, and the objects of the set's events,
- * from PostgreSQL; the objects are cached for next time
- */
-
-static void
-ngx_http_social_feed_fetch(ngx_http_social_ctx_t *ctx)
-{
-    u_char                  *ids;
-    ngx_http_social_feed_t  *f = ctx->data;
-
-    ids = ngx_http_social_feed_ids(ctx->pool, f->events, f->count);
-
-    /* reader, before, limit, the set's top, the set's events */
-
-    f->ids[0] = f->values[0];
-    f->ids[1] = f->values[1];
-    f->ids[2] = f->values[2];
-    f->ids[3] = ngx_http_social_int64(ctx, f->top);
-    f->ids[4] = f->values[4];
-    f->ids[5] = (char *) ids;
-
-    if (ids == NULL || f->ids[3] == NULL) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed_ids, 6, f->ids,
-                               ngx_http_social_feed_fetched);
 }
 
 
@@ -659,6 +648,38 @@ ngx_http_social_feed_render(ngx_http_social_ctx_t *ctx)
     ngx_http_social_done(ctx, ngx_http_social_send_body(ctx, NGX_HTTP_OK,
                                                         body.data,
                                                         body.len));
+}
+
+
+/*
+ * 5. the events newer than the set, and the objects of the set's events,
+ * from PostgreSQL; the objects are cached for next time
+ */
+
+static void
+ngx_http_social_feed_fetch(ngx_http_social_ctx_t *ctx)
+{
+    u_char                  *ids;
+    ngx_http_social_feed_t  *f = ctx->data;
+
+    ids = ngx_http_social_feed_ids(ctx->pool, f->events, f->count);
+
+    /* reader, before, limit, the set's top, the set's events */
+
+    f->ids[0] = f->values[0];
+    f->ids[1] = f->values[1];
+    f->ids[2] = f->values[2];
+    f->ids[3] = ngx_http_social_int64(ctx, f->top);
+    f->ids[4] = f->values[4];
+    f->ids[5] = (char *) ids;
+
+    if (ids == NULL || f->ids[3] == NULL) {
+        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_social_pg_or_done(ctx, ngx_http_social_sql_feed_ids, 6, f->ids,
+                               ngx_http_social_feed_fetched);
 }
 
 

@@ -155,7 +155,8 @@ ngx_http_social_feed_object_keys(ngx_pool_t *pool,
 
 /*
  * the MGET's values as the events' objects, in the keys' order; NGX_ERROR
- * when the reply is not an answer to those keys
+ * without a reply (Redis failed: said where it failed), NGX_DECLINED for
+ * one that is not an answer to those keys (an error, another shape)
  */
 
 ngx_int_t
@@ -165,8 +166,12 @@ ngx_http_social_feed_objects(ngx_http_social_feed_event_t *ev, ngx_uint_t n,
     ngx_uint_t    i, k;
     redisReply  **v;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+    if (reply == NULL) {
         return NGX_ERROR;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return NGX_DECLINED;
     }
 
     k = 0;
@@ -176,7 +181,7 @@ ngx_http_social_feed_objects(ngx_http_social_feed_event_t *ev, ngx_uint_t n,
     }
 
     if (k != reply->elements) {
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
     v = reply->element;

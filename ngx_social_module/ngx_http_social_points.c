@@ -38,6 +38,11 @@
 #include "ngx_http_social_revoke.h"
 
 
+/* the 202's body */
+#define NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON                                 \
+    "{\"utterance_id\":%L,\"recorded\":%L}"
+
+
 /* the request's state */
 
 typedef struct {
@@ -49,11 +54,6 @@ typedef struct {
     ngx_http_social_point_t        *points;     /* npoints of them */
     const char                     *values[3];
 } ngx_http_social_points_t;
-
-
-/* the 202's body */
-#define NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON                                 \
-    "{\"utterance_id\":%L,\"recorded\":%L}"
 
 
 /* the columns of the owner query */

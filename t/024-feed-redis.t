@@ -27,7 +27,7 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (3 * blocks() + 13);
+plan tests => repeat_each() * (3 * blocks() + 14);
 
 our $HttpConfig = <<'_EOC_';
     social_feed_cache_size 5;
@@ -565,3 +565,32 @@ the same page
 cached again
 --- error_log
 objects missing
+
+
+
+=== TEST 33: the event after the page only says that there is a next one: its objects are not read, so one not cached (its post's object gone) leaves the page to Redis
+--- init
+::wait_for(sub { (Social::social_redis('GET', 'social:feed:written') || 0)
+                 <= (Social::social_redis('GET', 'social:feed:loaded') || 0) });
+my (undef, $three) = Social::social_http('GET', '/feed?limit=3', undef,
+                                         ::auth(1));
+my @posts = $three =~ /"post":\{"post_id":(\d+)/g;
+my @pages;
+for (1 .. 2) {
+    my ($status, $body) = Social::social_http('GET', '/feed?limit=2', undef,
+                                              ::auth(1));
+    push @pages, "$status $body";
+}
+Social::social_redis('DEL', "social:post:$posts[2]");
+my ($status, $body) = Social::social_http('GET', '/feed?limit=2', undef,
+                                          ::auth(1));
+::out(@posts == 3 ? "three posts" : "posts: @posts");
+::out("$status $body" eq $pages[1] ? "the same page" : "another page: $body");
+::out(Social::social_redis('EXISTS', "social:post:$posts[2]") eq '0'
+      ? "the third post's object still gone" : "the third post's object back");
+--- response_body
+three posts
+the same page
+the third post's object still gone
+--- error_log
+objects cached
