@@ -144,15 +144,12 @@ static const char  ngx_http_social_feed_lua[] =
     "  end "
     "  local max = '(' .. ARGV[1] "
     "  if tonumber(ARGV[1]) > top then max = top end "
-    "  local out = {'ok', objgen, topv, own} "
     /*
-     * the page's members; their objects are the worker's next command (an
-     * MGET from Lua costs several times the same MGET sent by itself)
+     * the answer, the page's members after its four first; their objects
+     * are the worker's next command (an MGET from Lua costs several times
+     * the same MGET sent by itself)
      */
-    "  local function page(status) "
-    "    out[1] = status "
-    "    return out "
-    "  end "
+    "  local out = {'ok', objgen, topv, own} "
     "  local scanned, chunk, n = 0, need, 0 "
     "  while true do "
     "    local ms = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, bottom, "
@@ -163,15 +160,16 @@ static const char  ngx_http_social_feed_lua[] =
     "         and not block[e[4]] then "
     "        n = n + 1 "
     "        out[4 + n] = m "
-    "        if n == need then return page('ok') end "
+    "        if n == need then return out end "
     "      end "
     "    end "
     "    if scanned == 0 and few() then "
     "      return {'few', objgen, topv, own} end "
     "    scanned = scanned + #ms "
-    "    if #ms < chunk and bottom == 0 then return page('ok') end "
+    "    if #ms < chunk and bottom == 0 then return out end "
     "    if #ms < chunk or scanned >= cap then "
-    "      return page('short') "
+    "      out[1] = 'short' "
+    "      return out "
     "    end "
     "    chunk = math.min(chunk * 4, 1000) "
     "  end "
