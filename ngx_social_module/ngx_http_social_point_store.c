@@ -155,9 +155,6 @@ enum {
     NGX_HTTP_SOCIAL_POINT_HOLD_ARGC
 };
 
-static ngx_int_t ngx_http_social_point_row(ngx_pool_t *pool,
-    int64_t utterance, ngx_http_social_point_t *point, int64_t ms,
-    u_char *id, ngx_str_t *out);
 
 
 /*
@@ -443,8 +440,8 @@ ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
     }
 
     for (i = 0, id = rnd; i < n; i++, id += NGX_HTTP_SOCIAL_POINT_ID_LEN) {
-        if (ngx_http_social_point_row(ctx->pool, rec->utterance, &points[i],
-                                      ms, id, &row)
+        if (ngx_http_social_point_row(ctx->pool, 0, rec->utterance,
+                                      &points[i], ms, id, &row)
             != NGX_OK)
         {
             return NGX_ABORT;
@@ -543,18 +540,18 @@ ngx_http_social_point_own(ngx_http_social_ctx_t *ctx, int64_t utterance,
 
 
 /*
- * [utterance, "Category", "Subcategory", unix ms, "point id"]: the row
- * but for its user, whom the record script puts first
+ * [user, utterance, "Category", "Subcategory", unix ms, "point id"]; with
+ * user 0, the row but for its user, whom the record script puts first
  */
 
-static ngx_int_t
-ngx_http_social_point_row(ngx_pool_t *pool, int64_t utterance,
+ngx_int_t
+ngx_http_social_point_row(ngx_pool_t *pool, int64_t user, int64_t utterance,
     ngx_http_social_point_t *point, int64_t ms, u_char *id, ngx_str_t *out)
 {
     u_char  *p;
 
     p = ngx_pnalloc(pool,
-                    sizeof("[,,,,\"\"]") - 1 + 2 * NGX_INT64_LEN
+                    sizeof("[,,,,,\"\"]") - 1 + 3 * NGX_INT64_LEN
                     + ngx_http_social_json_quoted_len(point->category.data,
                                                       point->category.len)
                     + ngx_http_social_json_quoted_len(point->subcategory.data,
@@ -566,7 +563,13 @@ ngx_http_social_point_row(ngx_pool_t *pool, int64_t utterance,
 
     out->data = p;
 
-    p = ngx_sprintf(p, "[%L,", utterance);
+    *p++ = '[';
+
+    if (user) {
+        p = ngx_sprintf(p, "%L,", user);
+    }
+
+    p = ngx_sprintf(p, "%L,", utterance);
     p = ngx_http_social_json_quote(p, point->category.data,
                                    point->category.len);
     *p++ = ',';

@@ -12,10 +12,15 @@
  * table have it; inside, they are points, not the HTTP errors.
  *
  *   1. The body (422), the body's user_id (403): ngx_http_social_points().
- *   2. Redis, one script: the utterance's owner entry checked (404 for a
+ *   2. The common case, the reader's own utterance with its owner entry in
+ *      Redis: the entry read and checked (ngx_http_social_points_checked()),
+ *      then the points written (_written()), 202, in two transactions of
+ *      Redis's own commands (ngx_http_social_point_write.c weighs them
+ *      against the script).  A deleted user's is 404; anything else goes
+ *      to 2a.  The common case ends here, without PostgreSQL.
+ *  2a. Redis, one script: the utterance's owner entry checked (404 for a
  *      deleted user's, 403 for another's) and the points recorded, 202:
- *      ngx_http_social_points_record(), _recorded().  The common case
- *      ends here, without PostgreSQL.
+ *      ngx_http_social_points_record(), _recorded().
  *   3. No usable owner entry (none yet, expired, Redis behind the
  *      revocation log, or a worker that has read none of the log yet),
  *      or the body's ids are not the entry's: PostgreSQL says whose the
@@ -66,6 +71,12 @@ enum {
 };
 
 
+static void ngx_http_social_points_checked(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_social_points_written(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
+static ngx_int_t ngx_http_social_points_accepted(ngx_http_social_ctx_t *ctx,
+    int64_t n);
 static ngx_int_t ngx_http_social_points_record(ngx_http_social_ctx_t *ctx);
 static ngx_int_t ngx_http_social_points_ask(ngx_http_social_ctx_t *ctx);
 static void ngx_http_social_points_owner(ngx_http_social_ctx_t *ctx,
@@ -188,7 +199,110 @@ ngx_http_social_points(ngx_http_social_ctx_t *ctx)
 
     e->rec.rev = ngx_http_social_revoke_log.rev;
 
-    return ngx_http_social_points_record(ctx);
+    rc = ngx_http_social_point_read(ctx, &e->rec, e->points, e->npoints,
+                                     ngx_http_social_points_checked);
+
+    if (rc == NGX_ABORT) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_social_unavailable(ctx, "Redis");
+    }
+
+    return NGX_DONE;
+}
+
+
+/* 2. the read's reply: the write, or the script (2a) decides */
+
+static void
+ngx_http_social_points_checked(ngx_http_social_ctx_t *ctx,
+    redisReply *reply)
+{
+    ngx_int_t                  rc;
+    redisReply                *err;
+    ngx_http_social_points_t  *e = ctx->data;
+
+    if (reply == NULL) {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+        return;
+    }
+
+    rc = ngx_http_social_point_verdict(ctx, reply, &e->rec, e->points,
+                                       e->npoints);
+
+    switch (rc) {
+
+    case NGX_OK:
+        rc = ngx_http_social_point_write(ctx, &e->rec, e->points, e->npoints,
+                                         ngx_http_social_points_written);
+
+        if (rc == NGX_OK) {
+            return;
+        }
+
+        rc = (rc == NGX_ABORT) ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                               : ngx_http_social_unavailable(ctx, "Redis");
+        break;
+
+    case NGX_DECLINED:
+        rc = ngx_http_social_points_record(ctx);
+
+        if (rc == NGX_DONE) {
+            return;
+        }
+
+        break;
+
+    case NGX_HTTP_SOCIAL_POINT_GONE:
+        rc = ngx_http_social_no_such(ctx, "utterance_id");
+        break;
+
+    case NGX_ABORT:
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        break;
+
+    default:
+        err = ngx_http_social_point_error(reply);
+
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                      "social: reading an utterance's owner failed: %*s",
+                      err ? err->len : 0, err ? err->str : "");
+        rc = ngx_http_social_unavailable(ctx, "Redis");
+        break;
+    }
+
+    ngx_http_social_done(ctx, rc);
+}
+
+
+/* 2. the write's reply: 202 */
+
+static void
+ngx_http_social_points_written(ngx_http_social_ctx_t *ctx,
+    redisReply *reply)
+{
+    redisReply                *err;
+    ngx_http_social_points_t  *e = ctx->data;
+
+    if (reply == NULL) {
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+        return;
+    }
+
+    if (ngx_http_social_point_written(reply) != NGX_OK) {
+        err = ngx_http_social_point_error(reply);
+
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                      "social: recording errors failed: %*s",
+                      err ? err->len : 0, err ? err->str : "");
+        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+        return;
+    }
+
+    ngx_http_social_done(ctx, ngx_http_social_points_accepted(ctx,
+                                                         e->npoints));
 }
 
 
@@ -323,7 +437,6 @@ static void
 ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
-    u_char                    *body, *last;
     int64_t                    n;
     ngx_int_t                  rc;
     ngx_http_social_points_t  *e = ctx->data;
@@ -370,22 +483,7 @@ ngx_http_social_points_recorded(ngx_http_social_ctx_t *ctx,
         goto failed;
     }
 
-    /* written as the generator would write it: two integers */
-
-    body = ngx_pnalloc(ctx->request->pool,
-                       sizeof(NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON) - 1
-                       + 2 * NGX_INT64_LEN);
-    if (body == NULL) {
-        ngx_http_social_done(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    last = ngx_sprintf(body, NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON,
-                       e->utterance_id, n);
-
-    ngx_http_social_done(ctx, ngx_http_social_send_body(ctx,
-                                                        NGX_HTTP_ACCEPTED,
-                                                        body, last - body));
+    ngx_http_social_done(ctx, ngx_http_social_points_accepted(ctx, n));
     return;
 
 failed:
@@ -398,4 +496,27 @@ failed:
                    || reply->type == REDIS_REPLY_STATUS) ? reply->len : 0,
                   reply->str);
     ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
+}
+
+
+/* the 202, written as the generator would write it: two integers */
+
+static ngx_int_t
+ngx_http_social_points_accepted(ngx_http_social_ctx_t *ctx, int64_t n)
+{
+    u_char                    *body, *last;
+    ngx_http_social_points_t  *e = ctx->data;
+
+    body = ngx_pnalloc(ctx->request->pool,
+                       sizeof(NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON) - 1
+                       + 2 * NGX_INT64_LEN);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_sprintf(body, NGX_HTTP_SOCIAL_POINTS_RECORDED_JSON,
+                       e->utterance_id, n);
+
+    return ngx_http_social_send_body(ctx, NGX_HTTP_ACCEPTED, body,
+                                     last - body);
 }

@@ -36,6 +36,9 @@
 /* a point's random id: bytes (its text is their hex) */
 #define NGX_HTTP_SOCIAL_POINT_ID_LEN      16
 
+/* the latest utterances kept with a pending count */
+#define NGX_HTTP_SOCIAL_POINT_LATEST      20
+
 /* the characters of a category or a subcategory */
 #define NGX_HTTP_SOCIAL_POINT_FIELD_MAX   64
 
@@ -56,6 +59,11 @@ typedef struct {
     ngx_str_t                       spelling;   /* ["Cat","Sub"] */
     ngx_str_t                       category;
     ngx_str_t                       subcategory;
+
+    /* the write's (ngx_http_social_point_write.c) */
+    u_char                         *fields;     /* "n", "s", "u" + key */
+    ngx_str_t                       latest;     /* new, or "" if the same */
+    ngx_uint_t                      spell;      /* unsigned:1 */
 } ngx_http_social_point_t;
 
 
@@ -147,6 +155,9 @@ ngx_int_t ngx_http_social_point_record(ngx_http_social_ctx_t *ctx,
     ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
     ngx_uint_t n, ngx_http_social_redis_handler_pt handler);
 ngx_int_t ngx_http_social_point_recorded(redisReply *reply, int64_t *n);
+ngx_int_t ngx_http_social_point_row(ngx_pool_t *pool, int64_t user,
+    int64_t utterance, ngx_http_social_point_t *point, int64_t ms,
+    u_char *id, ngx_str_t *out);
 void ngx_http_social_point_own(ngx_http_social_ctx_t *ctx,
     int64_t utterance, int64_t user, int64_t conversation);
 void ngx_http_social_point_forget(ngx_http_social_ctx_t *ctx,
@@ -167,6 +178,19 @@ void ngx_http_social_point_failed(ngx_http_social_ctx_t *ctx,
 ngx_int_t ngx_http_social_point_hold(ngx_http_social_ctx_t *ctx,
     ngx_str_t *batch, const char *why,
     ngx_http_social_redis_handler_pt handler);
+
+/* ngx_http_social_point_write.c: the common case, without a script */
+ngx_int_t ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
+    ngx_uint_t n, ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_point_verdict(ngx_http_social_ctx_t *ctx,
+    redisReply *reply, ngx_http_social_point_record_t *rec,
+    ngx_http_social_point_t *points, ngx_uint_t n);
+ngx_int_t ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
+    ngx_uint_t n, ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_point_written(redisReply *reply);
+redisReply *ngx_http_social_point_error(redisReply *reply);
 
 /* ngx_http_social_flush.c: the job that lands them in PostgreSQL */
 ngx_int_t ngx_http_social_flush_init_process(ngx_cycle_t *cycle,

@@ -60,6 +60,8 @@ typedef struct {
 } ngx_http_social_redis_t;
 
 
+static ngx_http_social_redis_conn_t *ngx_http_social_redis_conn(
+    ngx_http_social_ctx_t *ctx);
 static ngx_http_social_redis_conn_t *ngx_http_social_redis_connect(void);
 static void ngx_http_social_redis_connected(const redisAsyncContext *ac,
     int status);
@@ -96,6 +98,14 @@ static ngx_msec_t                 ngx_http_social_redis_load_failed;
 
 /* hiredis is writing: a write it could not finish waits for epoll */
 static ngx_uint_t                 ngx_http_social_redis_writing;
+
+/* a transaction's start (in Redis's protocol) and end */
+static const char                 ngx_http_social_redis_multi_cmd[] =
+    "*1\r\n$5\r\nMULTI\r\n";
+static const char                *ngx_http_social_redis_exec[] = { "EXEC" };
+static const size_t               ngx_http_social_redis_exec_len[] = {
+    sizeof("EXEC") - 1
+};
 
 
 ngx_int_t
@@ -166,6 +176,138 @@ ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
 
 
 /*
+ * A transaction: MULTI, the commands, EXEC, appended at once (nothing of
+ * another task comes between them on the connection); the handler runs
+ * with EXEC's reply (an array of the commands' replies, or an error when
+ * Redis refused one of them) or with NULL.  The commands' own replies
+ * ("QUEUED") have no handler.  The commands are written here in Redis's
+ * protocol, all in one buffer of the task's pool, and each handed to
+ * hiredis as it is (hiredis would format each in a buffer of its own).
+ * A transaction that could not be appended whole leaves the connection
+ * unusable: it is dropped.
+ */
+
+ngx_int_t
+ngx_http_social_redis_multi(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler,
+    ngx_http_social_redis_cmd_t *cmds, ngx_uint_t n)
+{
+    int                            j;
+    u_char                        *buf, *p;
+    size_t                         size;
+    ngx_uint_t                     i;
+    ngx_http_social_redis_conn_t  *rc;
+
+    size = 0;
+
+    for (i = 0; i < n; i++) {
+        size += sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
+
+        for (j = 0; j < cmds[i].argc; j++) {
+            size += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN
+                    + cmds[i].argvlen[j];
+        }
+    }
+
+    buf = ngx_pnalloc(ctx->pool, size);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_social_redis_conn(ctx);
+    if (rc == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (redisAsyncFormattedCommand(rc->ac, NULL, NULL,
+                                   ngx_http_social_redis_multi_cmd,
+                                   sizeof(ngx_http_social_redis_multi_cmd) - 1)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        p = ngx_sprintf(buf, "*%d\r\n", cmds[i].argc);
+
+        for (j = 0; j < cmds[i].argc; j++) {
+            p = ngx_sprintf(p, "$%uz\r\n", cmds[i].argvlen[j]);
+            p = ngx_cpymem(p, cmds[i].argv[j], cmds[i].argvlen[j]);
+            *p++ = CR;
+            *p++ = LF;
+        }
+
+        if (redisAsyncFormattedCommand(rc->ac, NULL, NULL, (char *) buf,
+                                       p - buf)
+            != REDIS_OK)
+        {
+            goto broken;
+        }
+
+        /* hiredis has copied it */
+
+        buf = p;
+    }
+
+    if (ngx_http_social_redis_script(ctx, handler, NULL, 1,
+                                     ngx_http_social_redis_exec,
+                                     ngx_http_social_redis_exec_len)
+        != NGX_OK)
+    {
+        goto broken;
+    }
+
+    return NGX_OK;
+
+broken:
+
+    ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                  "social: redis transaction not sent whole, "
+                  "dropping the connection");
+
+    if (ngx_http_social_redis && ngx_http_social_redis->conn == rc) {
+        ngx_http_social_redis_drop(rc, NGX_HTTP_SOCIAL_BACKEND_DOWN);
+    }
+
+    ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+
+    return NGX_ERROR;
+}
+
+
+/* the worker's connection, made if there is none (and no backoff) */
+
+static ngx_http_social_redis_conn_t *
+ngx_http_social_redis_conn(ngx_http_social_ctx_t *ctx)
+{
+    ngx_http_social_redis_t       *redis;
+    ngx_http_social_redis_conn_t  *rc;
+
+    redis = ngx_http_social_redis;
+    ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+
+    if (redis == NULL) {
+        return NULL;
+    }
+
+    rc = redis->conn;
+
+    if (rc == NULL) {
+        if (ngx_http_social_backoff_waiting(&redis->backoff)) {
+            return NULL;
+        }
+
+        return ngx_http_social_redis_connect();
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "social redis: reusing connection %p", rc);
+
+    return rc;
+}
+
+
+/*
  * A Lua script: argv holds what follows the script in EVAL (numkeys, the
  * keys, the arguments).  It is sent as EVALSHA, and as EVAL when Redis
  * answers NOSCRIPT (after a restart or SCRIPT FLUSH), which loads it.  A
@@ -189,27 +331,10 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
     u_char                         md[SHA_DIGEST_LENGTH];
 
     redis = ngx_http_social_redis;
-    ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_DOWN;
 
-    if (redis == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = redis->conn;
-
+    rc = ngx_http_social_redis_conn(ctx);
     if (rc == NULL) {
-        if (ngx_http_social_backoff_waiting(&redis->backoff)) {
-            return NGX_ERROR;
-        }
-
-        rc = ngx_http_social_redis_connect();
-        if (rc == NULL) {
-            return NGX_ERROR;
-        }
-
-    } else {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
-                       "social redis: reusing connection %p", rc);
+        return NGX_ERROR;
     }
 
     n = script ? argc + 2 : 0;

@@ -47,6 +47,15 @@ typedef struct {
 } ngx_http_social_script_t;
 
 
+/* a command of a transaction (ngx_http_social_redis_multi()) */
+
+typedef struct {
+    int                             argc;
+    const char                    **argv;
+    const size_t                   *argvlen;
+} ngx_http_social_redis_cmd_t;
+
+
 ngx_int_t ngx_http_social_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_social_main_conf_t *smcf);
 void ngx_http_social_redis_exit_process(void);
@@ -57,6 +66,9 @@ ngx_int_t ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
     ngx_http_social_redis_handler_pt handler,
     ngx_http_social_script_t *script, int argc, const char **argv,
     const size_t *argvlen);
+ngx_int_t ngx_http_social_redis_multi(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_handler_pt handler,
+    ngx_http_social_redis_cmd_t *cmds, ngx_uint_t n);
 
 
 #endif /* _NGX_HTTP_SOCIAL_REDIS_H_INCLUDED_ */

@@ -1,16 +1,22 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 
-# POST /errors in one Redis round trip: the utterance's owner entry
+# POST /errors without PostgreSQL: the utterance's owner entry
 # (social:err:own:<utterance>, "<user>:<conversation>"), set by POST
-# /utterances once committed, is checked by the record script itself, so
-# that the common case asks no PostgreSQL.  Shown with the reads of
-# utterances taken from the module's role (REVOKE): any PostgreSQL read of
-# them would fail, and the request is still 202.  Without an entry (made
-# before, expired, deleted) PostgreSQL is asked as before and the entry is
-# kept again.  Never: points for another's utterance, for a deleted user's
-# (even by an admin, even with an entry left from before the delete, or
-# with the delete's publish lost, or with the entry set back by a request
-# that read PostgreSQL before the delete), or a 202 with Redis down.
+# /utterances once committed, is read and checked with the reader's
+# generation, then the points written, in two transactions of Redis's own
+# commands (the reader's own utterance: the common case), or checked by
+# the record script itself (any other), so that the common case asks no
+# PostgreSQL.  Shown with the reads of utterances taken from the module's
+# role (REVOKE): any PostgreSQL read of them would fail, and the request is
+# still 202.  Without an entry (made before, expired, deleted) PostgreSQL
+# is asked as before and the entry is kept again.  Never: points for
+# another's utterance, for a deleted user's (even by an admin, even with an
+# entry left from before the delete, or with the delete's publish lost, or
+# with the entry set back by a request that read PostgreSQL before the
+# delete, or a reader's generation in Redis that of a deleted user while
+# the worker still remembers their token's), or a 202 with Redis down.
+# TESTs 36 to 43: the transactions themselves (no script, a key of the
+# wrong type, latest utterances not as written).
 #
 # Made by TEST 1 with SQL: users 1 ann, 2 bob, 3 root (an admin), 4 carl,
 # 5 dan, 6 eve; conversations 1 to 6, each its user's.  Utterances: 1
@@ -26,7 +32,7 @@ use Time::HiRes ();
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks() + 14);
+plan tests => repeat_each() * (4 * blocks() + 16);
 
 our $HttpConfig = <<'_EOC_';
     social_flush_interval 0;
@@ -605,3 +611,125 @@ asking PostgreSQL
 SELECT count(*) FROM utterances
 --- response_body
 3
+
+
+
+=== TEST 36: the common case runs no script: two transactions of Redis's own commands, the reads, then the writes
+--- init
+::settled();
+::redis(qw(CONFIG RESETSTAT));
+--- request eval
+"POST /errors\n" . ::body(5)
+--- more_headers eval: ::auth_json(6)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":5,"recorded":1}
+--- no_error_log
+[error]
+asking PostgreSQL
+
+
+
+=== TEST 37: Redis ran them: two EXECs, one HINCRBY; eve's count is 2, her latest utterances 5
+--- init
+my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
+Social::social_result("exec ", $calls{exec} // 0, "\nhincrby ",
+                      $calls{hincrby} // 0, "\n");
+--- redis
+HGET social:err:u:6 'n["grammar","tense"]'
+HGET social:err:u:6 'u["grammar","tense"]'
+--- response_body
+exec 2
+hincrby 1
+2
+5
+
+
+
+=== TEST 38: eve's counts' key holding a string (a hand): 503, the error log says why, nothing recorded
+--- init
+::settled();
+$::rows = ::redis(qw(LLEN social:err:rows));
+::redis(qw(SET social:err:u:6 x));
+--- request eval
+"POST /errors\n" . ::body(5)
+--- more_headers eval: ::auth_json(6)
+--- error_code: 503
+--- response_body_like chomp
+^\{"error":\{"code":"service_unavailable",
+--- error_log
+reading an utterance's owner failed: WRONGTYPE
+--- no_error_log
+[crit]
+
+
+
+=== TEST 39: no row was added; the key as the hand left it
+--- init
+Social::social_result(::redis(qw(LLEN social:err:rows)) == $::rows
+                      ? "rows as before\n" : "rows moved\n");
+--- redis
+GET social:err:u:6
+DEL social:err:u:6
+--- response_body
+rows as before
+x
+1
+
+
+
+=== TEST 40: latest utterances not as written (a hand) are taken apart id by id, this one first, once
+--- init
+::settled();
+::redis(qw(HSET social:err:u:6), 'u["grammar","tense"]', "7,,8,x9,5,");
+--- request eval
+"POST /errors\n" . ::body(5)
+--- more_headers eval: ::auth_json(6)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":5,"recorded":1}
+
+
+
+=== TEST 41: what the write left: the list, the count, the spelling
+--- redis
+HGET social:err:u:6 'u["grammar","tense"]'
+HGET social:err:u:6 'n["grammar","tense"]'
+HGET social:err:u:6 's["grammar","tense"]'
+--- response_body
+5,7,8,9
+1
+["Grammar","Tense"]
+
+
+
+=== TEST 42: eve's generation in Redis that of a deleted user (a hand) while the worker still remembers her token's (a request just before): 404, nothing recorded
+--- init
+::settled();
+$::gen = ::redis(qw(GET social:gen:6));
+Social::social_http('POST', '/errors', ::body(5), ::auth_json(6));
+$::rows = ::redis(qw(LLEN social:err:rows));
+::redis(qw(SET social:gen:6 9223372036854775807));
+--- request eval
+"POST /errors\n" . ::body(5)
+--- more_headers eval: ::auth_json(6)
+--- error_code: 404
+--- response_body_like chomp
+^\{"error":\{"code":"not_found",
+
+
+
+=== TEST 43: nothing was recorded; her generation as it was
+--- init
+Social::social_result(::redis(qw(LLEN social:err:rows)) == $::rows
+                      ? "rows as before\n" : "rows moved\n");
+if (defined $::gen && length $::gen) {
+    ::redis(qw(SET social:gen:6), $::gen);
+} else {
+    ::redis(qw(DEL social:gen:6));
+}
+--- redis
+HGET social:err:u:6 'n["grammar","tense"]'
+--- response_body
+rows as before
+2
