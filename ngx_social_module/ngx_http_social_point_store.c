@@ -42,12 +42,14 @@
  *                            or read from PostgreSQL, for
  *                            NGX_HTTP_SOCIAL_POINT_OWNER_TTL seconds
  *
- * Every change is one Lua script, so it is atomic: a point is in the rows
- * and in its user's counts, or in neither.  A batch is cut by renaming the
- * pending keys (cheap whatever their size); it is deleted only after the
- * PostgreSQL transaction that records its id has committed.  The scripts
- * name their keys themselves (one Redis, not a cluster).  What a row and a
- * spelling must be is checked in ngx_http_social_points_check.c.
+ * Every change is one Lua script, or one MULTI transaction (POST /errors'
+ * common case, ngx_http_social_point_write.c), so it is atomic: a point is
+ * in the rows and in its user's counts, or in neither.  A batch is cut by
+ * renaming the pending keys (cheap whatever their size); it is deleted
+ * only after the PostgreSQL transaction that records its id has
+ * committed.  The scripts name their keys themselves (one Redis, not a
+ * cluster).  What a row and a spelling must be is checked in
+ * ngx_http_social_points_check.c.
  *
  * An owner entry is trusted only while its user's revocation generation
  * (social:gen:<user>, ngx_http_social_revoke.c) is not that of a deleted

@@ -6,18 +6,18 @@
 
 /*
  * POST /errors' common case without a script: the reader records points
- * on their own utterance, whose owner entry Redis holds.  Two transactions
- * on the worker's connection, of Redis's own commands:
+ * on their own utterance, whose owner entry Redis holds.  Two reads, then
+ * one transaction, on the worker's connection, of Redis's own commands:
  *
- *   1. the read (ngx_http_social_point_read()): MULTI, MGET of the
- *      revocation records' mark, the utterance's owner entry and the
- *      reader's generation, HMGET of the reader's spellings and latest
- *      utterances of the points' keys, EXEC;
+ *   1. the read (ngx_http_social_point_read()): MGET of the revocation
+ *      records' mark, the utterance's owner entry and the reader's
+ *      generation, then HMGET of the reader's spellings and latest
+ *      utterances of the points' keys;
  *   2. the checks, as the record script makes them
- *      (ngx_http_social_point_verdict()): an entry that is usable and the
+ *      (ngx_http_social_point_owned()): an entry that is usable and the
  *      reader's, or else the script decides (ngx_http_social_points.c
- *      calls it); a deleted reader's utterance is GONE; each point's latest
- *      utterances are worked out here;
+ *      calls it); a deleted reader's utterance is GONE; then each point's
+ *      latest utterances worked out (ngx_http_social_point_found());
  *   3. the write (ngx_http_social_point_write(), _written()): MULTI,
  *      HINCRBY of each count, HSETNX of each spelling the read did not
  *      find, HSET of the latest utterances that change, RPUSH of the rows,
@@ -76,20 +76,21 @@ static ngx_int_t ngx_http_social_point_latest(ngx_pool_t *pool,
 
 
 /*
- * 1. the read: what the checks need, and what the points' spellings and
- * latest utterances are now
+ * 1. the read: what the checks need (owned_handler), then what the points'
+ * spellings and latest utterances are now (handler), two commands one
+ * after the other on the connection
  */
 
 ngx_int_t
 ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
     ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
-    ngx_uint_t n, ngx_http_social_redis_handler_pt handler)
+    ngx_uint_t n, ngx_http_social_redis_handler_pt owned_handler,
+    ngx_http_social_redis_handler_pt handler)
 {
-    u_char                       *p, *keys;
-    size_t                       *lens;
-    ngx_uint_t                    i, f, argc;
-    const char                  **argv;
-    ngx_http_social_redis_cmd_t   cmds[2];
+    u_char       *p, *keys;
+    size_t       *lens;
+    ngx_uint_t    i, f, argc;
+    const char  **argv;
 
     /* the keys: the owner entry, the generation, the hash of counts */
 
@@ -126,10 +127,6 @@ ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
     p = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_GEN "%L", rec->reader);
     lens[3] = p - keys;
 
-    cmds[0].argc = 4;
-    cmds[0].argv = argv;
-    cmds[0].argvlen = lens;
-
     argv[4] = "HMGET";
     lens[4] = sizeof("HMGET") - 1;
     argv[5] = (char *) p;
@@ -151,52 +148,46 @@ ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
         f += 2;
     }
 
-    cmds[1].argc = 2 + 2 * n;
-    cmds[1].argv = &argv[4];
-    cmds[1].argvlen = &lens[4];
+    /*
+     * no transaction: what they read need not be of one instant (the
+     * write checks nothing of the second)
+     */
 
-    return ngx_http_social_redis_multi(ctx, handler, cmds, 2);
+    if (ngx_http_social_redis_command(ctx, owned_handler, 4, argv, lens)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_social_redis_command(ctx, handler, 2 + 2 * n, &argv[4],
+                                         &lens[4]);
 }
 
 
 /*
- * 2. the read's reply: NGX_OK, the points can be written (each one's
- * spell and latest set); NGX_DECLINED, the record script decides (no
+ * 2. the first read's reply, checked as the record script checks: NGX_OK,
+ * the reader's own utterance; NGX_DECLINED, the record script decides (no
  * usable owner entry, another's utterance, the body's ids not the
  * entry's); NGX_HTTP_SOCIAL_POINT_GONE, a deleted user's; NGX_ERROR, not
- * the read's reply; NGX_ABORT, no memory
+ * an MGET's reply
  */
 
 ngx_int_t
-ngx_http_social_point_verdict(ngx_http_social_ctx_t *ctx, redisReply *reply,
-    ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
-    ngx_uint_t n)
+ngx_http_social_point_owned(redisReply *reply,
+    ngx_http_social_point_record_t *rec)
 {
-    u_char      *p;
     int64_t      rev, user, conversation;
-    ngx_str_t    utterance;
-    ngx_uint_t   i;
-    redisReply  *got, *fields, *r;
-    u_char       text[NGX_INT64_LEN];
+    redisReply  *r;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-        return NGX_ERROR;
-    }
-
-    got = reply->element[0];
-    fields = reply->element[1];
-
-    if (got->type != REDIS_REPLY_ARRAY
-        || got->elements != NGX_HTTP_SOCIAL_POINT_READ_KEYS
-        || fields->type != REDIS_REPLY_ARRAY
-        || fields->elements != 2 * n)
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != NGX_HTTP_SOCIAL_POINT_READ_KEYS)
     {
         return NGX_ERROR;
     }
 
     /* Redis holds every revocation record this worker has read */
 
-    r = got->element[NGX_HTTP_SOCIAL_POINT_READ_REV];
+    r = reply->element[NGX_HTTP_SOCIAL_POINT_READ_REV];
     rev = 0;
 
     if (r->type == REDIS_REPLY_STRING) {
@@ -216,7 +207,7 @@ ngx_http_social_point_verdict(ngx_http_social_ctx_t *ctx, redisReply *reply,
 
     /* the owner entry: the reader's own utterance */
 
-    r = got->element[NGX_HTTP_SOCIAL_POINT_READ_OWNER];
+    r = reply->element[NGX_HTTP_SOCIAL_POINT_READ_OWNER];
 
     if (ngx_http_social_point_owner(r, &user, &conversation) != NGX_OK
         || user != rec->reader)
@@ -224,7 +215,7 @@ ngx_http_social_point_verdict(ngx_http_social_ctx_t *ctx, redisReply *reply,
         return NGX_DECLINED;
     }
 
-    r = got->element[NGX_HTTP_SOCIAL_POINT_READ_GEN];
+    r = reply->element[NGX_HTTP_SOCIAL_POINT_READ_GEN];
 
     if (r->type == REDIS_REPLY_STRING
         && r->len == sizeof(NGX_HTTP_SOCIAL_GEN_GONE_TEXT) - 1
@@ -239,14 +230,37 @@ ngx_http_social_point_verdict(ngx_http_social_ctx_t *ctx, redisReply *reply,
         return NGX_DECLINED;
     }
 
-    /* each point: whether its spelling is there, its latest utterances */
+    return NGX_OK;
+}
+
+
+/*
+ * 2. the second read's reply, for the reader's own utterance: each
+ * point's spell and latest set, NGX_OK; NGX_ERROR, not an HMGET's reply
+ * (the reader's counts' key of another type); NGX_ABORT, no memory
+ */
+
+ngx_int_t
+ngx_http_social_point_found(ngx_http_social_ctx_t *ctx, redisReply *reply,
+    ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
+    ngx_uint_t n)
+{
+    u_char      *p;
+    ngx_str_t    utterance;
+    ngx_uint_t   i;
+    redisReply  *r;
+    u_char       text[NGX_INT64_LEN];
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 * n) {
+        return NGX_ERROR;
+    }
 
     p = ngx_sprintf(text, "%L", rec->utterance);
     utterance.data = text;
     utterance.len = p - text;
 
     for (i = 0; i < n; i++) {
-        r = fields->element[2 * i];
+        r = reply->element[2 * i];
 
         if (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING) {
             return NGX_ERROR;
@@ -254,7 +268,7 @@ ngx_http_social_point_verdict(ngx_http_social_ctx_t *ctx, redisReply *reply,
 
         points[i].spell = (r->type == REDIS_REPLY_NIL);
 
-        r = fields->element[2 * i + 1];
+        r = reply->element[2 * i + 1];
 
         if (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING) {
             return NGX_ERROR;

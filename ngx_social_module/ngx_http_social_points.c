@@ -57,6 +57,7 @@ typedef struct {
     ngx_http_social_point_record_t  rec;
     ngx_uint_t                      npoints;
     ngx_http_social_point_t        *points;     /* npoints of them */
+    ngx_int_t                       owned;      /* the first read's verdict */
     const char                     *values[3];
 } ngx_http_social_points_t;
 
@@ -71,6 +72,8 @@ enum {
 };
 
 
+static void ngx_http_social_points_owned(ngx_http_social_ctx_t *ctx,
+    redisReply *reply);
 static void ngx_http_social_points_checked(ngx_http_social_ctx_t *ctx,
     redisReply *reply);
 static void ngx_http_social_points_written(ngx_http_social_ctx_t *ctx,
@@ -199,8 +202,11 @@ ngx_http_social_points(ngx_http_social_ctx_t *ctx)
 
     e->rec.rev = ngx_http_social_revoke_log.rev;
 
+    e->owned = NGX_ERROR;
+
     rc = ngx_http_social_point_read(ctx, &e->rec, e->points, e->npoints,
-                                     ngx_http_social_points_checked);
+                                    ngx_http_social_points_owned,
+                                    ngx_http_social_points_checked);
 
     if (rc == NGX_ABORT) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -214,14 +220,38 @@ ngx_http_social_points(ngx_http_social_ctx_t *ctx)
 }
 
 
-/* 2. the read's reply: the write, or the script (2a) decides */
+/*
+ * 2. the first read's reply: the owner's verdict, kept for the second's
+ * (which ends the request: on a lost connection both have NULL)
+ */
+
+static void
+ngx_http_social_points_owned(ngx_http_social_ctx_t *ctx, redisReply *reply)
+{
+    ngx_http_social_points_t  *e = ctx->data;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    e->owned = ngx_http_social_point_owned(reply, &e->rec);
+
+    if (e->owned == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                      "social: reading an utterance's owner failed: %*s",
+                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
+                      reply->str);
+    }
+}
+
+
+/* 2. the second read's reply: the write, or the script (2a) decides */
 
 static void
 ngx_http_social_points_checked(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
     ngx_int_t                  rc;
-    redisReply                *err;
     ngx_http_social_points_t  *e = ctx->data;
 
     if (reply == NULL) {
@@ -229,12 +259,26 @@ ngx_http_social_points_checked(ngx_http_social_ctx_t *ctx,
         return;
     }
 
-    rc = ngx_http_social_point_verdict(ctx, reply, &e->rec, e->points,
-                                       e->npoints);
-
-    switch (rc) {
+    switch (e->owned) {
 
     case NGX_OK:
+        rc = ngx_http_social_point_found(ctx, reply, &e->rec, e->points,
+                                         e->npoints);
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                          "social: reading a user's counts failed: %*s",
+                          reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
+                          reply->str);
+            rc = ngx_http_social_unavailable(ctx, "Redis");
+            break;
+        }
+
+        if (rc != NGX_OK) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            break;
+        }
+
         rc = ngx_http_social_point_write(ctx, &e->rec, e->points, e->npoints,
                                          ngx_http_social_points_written);
 
@@ -259,16 +303,7 @@ ngx_http_social_points_checked(ngx_http_social_ctx_t *ctx,
         rc = ngx_http_social_no_such(ctx, "utterance_id");
         break;
 
-    case NGX_ABORT:
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        break;
-
     default:
-        err = ngx_http_social_point_error(reply);
-
-        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
-                      "social: reading an utterance's owner failed: %*s",
-                      err ? err->len : 0, err ? err->str : "");
         rc = ngx_http_social_unavailable(ctx, "Redis");
         break;
     }

@@ -182,8 +182,11 @@ ngx_int_t ngx_http_social_point_hold(ngx_http_social_ctx_t *ctx,
 /* ngx_http_social_point_write.c: the common case, without a script */
 ngx_int_t ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
     ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
-    ngx_uint_t n, ngx_http_social_redis_handler_pt handler);
-ngx_int_t ngx_http_social_point_verdict(ngx_http_social_ctx_t *ctx,
+    ngx_uint_t n, ngx_http_social_redis_handler_pt owned_handler,
+    ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_point_owned(redisReply *reply,
+    ngx_http_social_point_record_t *rec);
+ngx_int_t ngx_http_social_point_found(ngx_http_social_ctx_t *ctx,
     redisReply *reply, ngx_http_social_point_record_t *rec,
     ngx_http_social_point_t *points, ngx_uint_t n);
 ngx_int_t ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,

@@ -3,8 +3,8 @@
 # POST /errors without PostgreSQL: the utterance's owner entry
 # (social:err:own:<utterance>, "<user>:<conversation>"), set by POST
 # /utterances once committed, is read and checked with the reader's
-# generation, then the points written, in two transactions of Redis's own
-# commands (the reader's own utterance: the common case), or checked by
+# generation, then the points written in one transaction, all in Redis's
+# own commands (the reader's own utterance: the common case), or checked by
 # the record script itself (any other), so that the common case asks no
 # PostgreSQL.  Shown with the reads of utterances taken from the module's
 # role (REVOKE): any PostgreSQL read of them would fail, and the request is
@@ -15,8 +15,8 @@
 # with the entry set back by a request that read PostgreSQL before the
 # delete, or a reader's generation in Redis that of a deleted user while
 # the worker still remembers their token's), or a 202 with Redis down.
-# TESTs 36 to 43: the transactions themselves (no script, a key of the
-# wrong type, latest utterances not as written).
+# TESTs 36 to 43: the common case itself (no script, a key of the wrong
+# type, latest utterances not as written).
 #
 # Made by TEST 1 with SQL: users 1 ann, 2 bob, 3 root (an admin), 4 carl,
 # 5 dan, 6 eve; conversations 1 to 6, each its user's.  Utterances: 1
@@ -614,7 +614,7 @@ SELECT count(*) FROM utterances
 
 
 
-=== TEST 36: the common case runs no script: two transactions of Redis's own commands, the reads, then the writes
+=== TEST 36: the common case runs no script: Redis's own commands, two reads, then the writes in one transaction
 --- init
 ::settled();
 ::redis(qw(CONFIG RESETSTAT));
@@ -630,7 +630,7 @@ asking PostgreSQL
 
 
 
-=== TEST 37: Redis ran them: two EXECs, one HINCRBY; eve's count is 2, her latest utterances 5
+=== TEST 37: Redis ran them: one EXEC, one HINCRBY; eve's count is 2, her latest utterances 5
 --- init
 my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
 Social::social_result("exec ", $calls{exec} // 0, "\nhincrby ",
@@ -639,7 +639,7 @@ Social::social_result("exec ", $calls{exec} // 0, "\nhincrby ",
 HGET social:err:u:6 'n["grammar","tense"]'
 HGET social:err:u:6 'u["grammar","tense"]'
 --- response_body
-exec 2
+exec 1
 hincrby 1
 2
 5
@@ -658,7 +658,7 @@ $::rows = ::redis(qw(LLEN social:err:rows));
 --- response_body_like chomp
 ^\{"error":\{"code":"service_unavailable",
 --- error_log
-reading an utterance's owner failed: WRONGTYPE
+reading a user's counts failed: WRONGTYPE
 --- no_error_log
 [crit]
 
