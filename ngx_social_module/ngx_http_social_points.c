@@ -13,11 +13,12 @@
  *
  *   1. The body (422), the body's user_id (403): ngx_http_social_points().
  *   2. The common case, the reader's own utterance with its owner entry in
- *      Redis: the entry read and checked (ngx_http_social_points_checked()),
- *      then the points written (_written()), 202, in two transactions of
- *      Redis's own commands (ngx_http_social_point_write.c weighs them
- *      against the script).  A deleted user's is 404; anything else goes
- *      to 2a.  The common case ends here, without PostgreSQL.
+ *      Redis: the entry read and checked (ngx_http_social_points_owned()),
+ *      the reader's counts read (_checked()), then the points written in
+ *      one transaction (_written()), 202, all in Redis's own commands
+ *      (ngx_http_social_point_write.c weighs them against the script).  A
+ *      deleted user's is 404; anything else goes to 2a.  The common case
+ *      ends here, without PostgreSQL.
  *  2a. Redis, one script: the utterance's owner entry checked (404 for a
  *      deleted user's, 403 for another's) and the points recorded, 202:
  *      ngx_http_social_points_record(), _recorded().
