@@ -79,7 +79,15 @@
 #endif
 
 
-/* a Lua pattern: 18 more ids of a list (the latest 20, one of them new) */
+/*
+ * a Lua pattern: 18 more ids of a list (the latest 20, one of them new:
+ * NGX_HTTP_SOCIAL_POINT_LATEST, as the script's "n < 20" and the common
+ * case's ngx_http_social_point_latest() have it)
+ */
+#if (NGX_HTTP_SOCIAL_POINT_LATEST != 20)
+#error "the record script keeps 20 latest utterances"
+#endif
+
 #define NGX_HTTP_SOCIAL_POINT_IDS3   ",%d+,%d+,%d+"
 #define NGX_HTTP_SOCIAL_POINT_IDS18                                          \
     NGX_HTTP_SOCIAL_POINT_IDS3 NGX_HTTP_SOCIAL_POINT_IDS3                     \
@@ -156,7 +164,6 @@ enum {
     NGX_HTTP_SOCIAL_POINT_HOLD_WHY,
     NGX_HTTP_SOCIAL_POINT_HOLD_ARGC
 };
-
 
 
 /*

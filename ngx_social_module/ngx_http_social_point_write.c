@@ -11,22 +11,23 @@
  *
  *   1. the read (ngx_http_social_point_read()): MGET of the revocation
  *      records' mark, the utterance's owner entry and the reader's
- *      generation, then HMGET of the reader's spellings and latest
- *      utterances of the points' keys;
+ *      generation, then HMGET of the reader's latest utterances of the
+ *      points' keys;
  *   2. the checks, as the record script makes them
  *      (ngx_http_social_point_owned()): an entry that is usable and the
  *      reader's, or else the script decides (ngx_http_social_points.c
  *      calls it); a deleted reader's utterance is GONE; then each point's
  *      latest utterances worked out (ngx_http_social_point_found());
  *   3. the write (ngx_http_social_point_write(), _written()): MULTI,
- *      HINCRBY of each count, HSETNX of each spelling the read did not
- *      find, HSET of the latest utterances that change, RPUSH of the rows,
- *      SADD to the dirty set, EXEC.  A point is in the rows and in its
- *      user's counts, or in neither.
+ *      RPUSH of the rows, HINCRBY of each count, HSETNX of each spelling
+ *      (it stays as first recorded), HSET of the latest utterances that
+ *      change, SADD to the dirty set, EXEC.  The rows are what the flush
+ *      lands: once RPUSH has run, the points are recorded, whatever else
+ *      Redis refused (a count's field of another type: logged).
  *
- * The record script cost Redis twice what these commands cost, and Redis
- * is the stage every POST /errors waits for (BENCHMARKS.md).  What the
- * script made one step and this does not:
+ * The record script cost Redis a third more than these commands, and
+ * Redis is the stage every POST /errors waits for (BENCHMARKS.md, runs 24
+ * to 26).  What the script made one step and this does not:
  *
  *   - a user deleted between 1. and 3.: the points land as they would have
  *     a moment before; the flush skips rows whose utterance is gone, and
@@ -34,7 +35,10 @@
  *   - two requests of one user for one key, each between the other's 1.
  *     and 3.: the latest utterances may miss one of the two utterances
  *     until the flush (error_recent takes every row); the counts are
- *     HINCRBY's, and none is lost.
+ *     HINCRBY's, and none is lost;
+ *   - a batch cut between 1. and 3.: the new hash of counts starts with
+ *     the latest utterances as they were before the cut (their rows are in
+ *     the batch, and in error_recent once it lands).
  */
 
 
@@ -77,8 +81,8 @@ static ngx_int_t ngx_http_social_point_latest(ngx_pool_t *pool,
 
 /*
  * 1. the read: what the checks need (owned_handler), then what the points'
- * spellings and latest utterances are now (handler), two commands one
- * after the other on the connection
+ * latest utterances are now (handler), two commands one after the other
+ * on the connection
  */
 
 ngx_int_t
@@ -103,7 +107,7 @@ ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
         return NGX_ABORT;
     }
 
-    argc = 4 + 2 + 2 * n;
+    argc = 4 + 2 + n;
 
     argv = ngx_palloc(ctx->pool, argc * sizeof(char *));
     lens = ngx_palloc(ctx->pool, argc * sizeof(size_t));
@@ -134,18 +138,14 @@ ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
     p = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_POINT_USER "%L", rec->reader);
     lens[5] = p - keys;
 
-    for (i = 0, f = 6; i < n; i++) {
+    for (i = 0, f = 6; i < n; i++, f++) {
         if (ngx_http_social_point_fields(ctx->pool, &points[i]) != NGX_OK) {
             return NGX_ABORT;
         }
 
         argv[f] = (char *) ngx_http_social_point_field(&points[i],
-                                               NGX_HTTP_SOCIAL_POINT_FIELD_S);
-        argv[f + 1] = (char *) ngx_http_social_point_field(&points[i],
                                                NGX_HTTP_SOCIAL_POINT_FIELD_U);
         lens[f] = 1 + points[i].key.len;
-        lens[f + 1] = 1 + points[i].key.len;
-        f += 2;
     }
 
     /*
@@ -159,7 +159,7 @@ ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    return ngx_http_social_redis_command(ctx, handler, 2 + 2 * n, &argv[4],
+    return ngx_http_social_redis_command(ctx, handler, 2 + n, &argv[4],
                                          &lens[4]);
 }
 
@@ -236,8 +236,8 @@ ngx_http_social_point_owned(redisReply *reply,
 
 /*
  * 2. the second read's reply, for the reader's own utterance: each
- * point's spell and latest set, NGX_OK; NGX_ERROR, not an HMGET's reply
- * (the reader's counts' key of another type); NGX_ABORT, no memory
+ * point's latest set, NGX_OK; NGX_ERROR, not an HMGET's reply (the
+ * reader's counts' key of another type); NGX_ABORT, no memory
  */
 
 ngx_int_t
@@ -251,7 +251,7 @@ ngx_http_social_point_found(ngx_http_social_ctx_t *ctx, redisReply *reply,
     redisReply  *r;
     u_char       text[NGX_INT64_LEN];
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 * n) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n) {
         return NGX_ERROR;
     }
 
@@ -260,15 +260,7 @@ ngx_http_social_point_found(ngx_http_social_ctx_t *ctx, redisReply *reply,
     utterance.len = p - text;
 
     for (i = 0; i < n; i++) {
-        r = reply->element[2 * i];
-
-        if (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING) {
-            return NGX_ERROR;
-        }
-
-        points[i].spell = (r->type == REDIS_REPLY_NIL);
-
-        r = reply->element[2 * i + 1];
+        r = reply->element[i];
 
         if (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING) {
             return NGX_ERROR;
@@ -347,12 +339,12 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
     }
 
     /*
-     * HINCRBY and HSETNX a point, HSET of the latest utterances, RPUSH,
-     * SADD
+     * RPUSH (first: its reply says whether the points are in), HINCRBY
+     * and HSETNX a point, HSET of the latest utterances, SADD
      */
 
-    ncmds = 2 * n + 3;
-    argc = 4 * n + 4 * n + 2 + 2 * nlatest + 2 + n + 3;
+    ncmds = 1 + 2 * n + 2;
+    argc = 2 + n + 4 * n + 4 * n + 2 + 2 * nlatest + 3;
 
     cmds = ngx_palloc(ctx->pool, ncmds * sizeof(ngx_http_social_redis_cmd_t));
     argv = ngx_palloc(ctx->pool, argc * sizeof(char *));
@@ -364,6 +356,21 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
 
     c = 0;
     a = 0;
+
+    cmds[c].argc = 2 + n;
+    cmds[c].argv = &argv[a];
+    cmds[c].argvlen = &lens[a];
+    c++;
+
+    argv[a] = "RPUSH";
+    lens[a++] = sizeof("RPUSH") - 1;
+    argv[a] = NGX_HTTP_SOCIAL_KEY_POINT_ROWS;
+    lens[a++] = sizeof(NGX_HTTP_SOCIAL_KEY_POINT_ROWS) - 1;
+
+    for (i = 0; i < n; i++) {
+        argv[a] = (char *) rows[i].data;
+        lens[a++] = rows[i].len;
+    }
 
     for (i = 0; i < n; i++) {
         cmds[c].argc = 4;
@@ -381,9 +388,7 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
         argv[a] = "1";
         lens[a++] = 1;
 
-        if (!points[i].spell) {
-            continue;
-        }
+        /* a spelling there stays (a batch cut since the read made none) */
 
         cmds[c].argc = 4;
         cmds[c].argv = &argv[a];
@@ -425,21 +430,6 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
         }
     }
 
-    cmds[c].argc = 2 + n;
-    cmds[c].argv = &argv[a];
-    cmds[c].argvlen = &lens[a];
-    c++;
-
-    argv[a] = "RPUSH";
-    lens[a++] = sizeof("RPUSH") - 1;
-    argv[a] = NGX_HTTP_SOCIAL_KEY_POINT_ROWS;
-    lens[a++] = sizeof(NGX_HTTP_SOCIAL_KEY_POINT_ROWS) - 1;
-
-    for (i = 0; i < n; i++) {
-        argv[a] = (char *) rows[i].data;
-        lens[a++] = rows[i].len;
-    }
-
     cmds[c].argc = 3;
     cmds[c].argv = &argv[a];
     cmds[c].argvlen = &lens[a];
@@ -456,18 +446,23 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
 }
 
 
-/* 3. the write's reply: NGX_OK, every command ran; NGX_ERROR, not */
+/*
+ * 3. the write's reply: NGX_OK, every command ran; NGX_DONE, the rows are
+ * in (the points recorded) but Redis refused another command
+ * (ngx_http_social_point_error() says which); NGX_ERROR, the rows are not
+ * in
+ */
 
 ngx_int_t
 ngx_http_social_point_written(redisReply *reply)
 {
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
-        || ngx_http_social_point_error(reply) != NULL)
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
     {
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_social_point_error(reply) ? NGX_DONE : NGX_OK;
 }
 
 

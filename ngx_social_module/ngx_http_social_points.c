@@ -104,7 +104,8 @@ static const char  ngx_http_social_sql_points_owner[] =
  * 1. POST /errors {"utterance_id", "errors": [{"category", "subcategory"}],
  * "user_id"?, "conversation_id"?}: 422 for the body, 403 unless the
  * utterance is the reader's (an admin records for anyone), the body's ids
- * must be the utterance's, then one Redis script: 202 at once
+ * must be the utterance's, then Redis (the common case's commands, or the
+ * record script): 202 at once
  */
 
 ngx_int_t
@@ -319,6 +320,7 @@ static void
 ngx_http_social_points_written(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
+    ngx_int_t                  rc;
     redisReply                *err;
     ngx_http_social_points_t  *e = ctx->data;
 
@@ -327,14 +329,22 @@ ngx_http_social_points_written(ngx_http_social_ctx_t *ctx,
         return;
     }
 
-    if (ngx_http_social_point_written(reply) != NGX_OK) {
+    rc = ngx_http_social_point_written(reply);
+
+    if (rc != NGX_OK) {
         err = ngx_http_social_point_error(reply);
 
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
-                      "social: recording errors failed: %*s",
+                      "social: recording errors %s: %*s",
+                      rc == NGX_DONE ? "left a count behind"
+                                     : "failed",
                       err ? err->len : 0, err ? err->str : "");
-        ngx_http_social_done(ctx, ngx_http_social_unavailable(ctx, "Redis"));
-        return;
+
+        if (rc != NGX_DONE) {
+            ngx_http_social_done(ctx,
+                                 ngx_http_social_unavailable(ctx, "Redis"));
+            return;
+        }
     }
 
     ngx_http_social_done(ctx, ngx_http_social_points_accepted(ctx,

@@ -63,7 +63,6 @@ typedef struct {
     /* the write's (ngx_http_social_point_write.c) */
     u_char                         *fields;     /* "n", "s", "u" + key */
     ngx_str_t                       latest;     /* new, or "" if the same */
-    ngx_uint_t                      spell;      /* unsigned:1 */
 } ngx_http_social_point_t;
 
 

@@ -179,10 +179,12 @@ ngx_http_social_redis_command(ngx_http_social_ctx_t *ctx,
  * A transaction: MULTI, the commands, EXEC, appended at once (nothing of
  * another task comes between them on the connection); the handler runs
  * with EXEC's reply (an array of the commands' replies, or an error when
- * Redis refused one of them) or with NULL.  The commands' own replies
- * ("QUEUED") have no handler.  The commands are written here in Redis's
- * protocol, all in one buffer of the task's pool, and each handed to
- * hiredis as it is (hiredis would format each in a buffer of its own).
+ * Redis refused one of them: EXECABORT) or with NULL.  The commands' own
+ * replies ("QUEUED", or the refusal) have no handler.  The commands are
+ * written here in Redis's protocol, one after the other in one buffer of
+ * the task's pool, and each handed to hiredis as it is, which copies it
+ * into its output buffer (redisAsyncCommandArgv() would first format each
+ * in a buffer of its own, allocated and freed).
  * A transaction that could not be appended whole leaves the connection
  * unusable: it is dropped.
  */
@@ -194,22 +196,26 @@ ngx_http_social_redis_multi(ngx_http_social_ctx_t *ctx,
 {
     int                            j;
     u_char                        *buf, *p;
-    size_t                         size;
+    size_t                         size, max;
     ngx_uint_t                     i;
     ngx_http_social_redis_conn_t  *rc;
 
-    size = 0;
+    /* one buffer, as large as the largest command, written over by each */
+
+    max = 0;
 
     for (i = 0; i < n; i++) {
-        size += sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
+        size = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
 
         for (j = 0; j < cmds[i].argc; j++) {
             size += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN
                     + cmds[i].argvlen[j];
         }
+
+        max = ngx_max(max, size);
     }
 
-    buf = ngx_pnalloc(ctx->pool, size);
+    buf = ngx_pnalloc(ctx->pool, max);
     if (buf == NULL) {
         return NGX_ERROR;
     }
@@ -237,16 +243,14 @@ ngx_http_social_redis_multi(ngx_http_social_ctx_t *ctx,
             *p++ = LF;
         }
 
+        /* hiredis copies it into its output buffer */
+
         if (redisAsyncFormattedCommand(rc->ac, NULL, NULL, (char *) buf,
                                        p - buf)
             != REDIS_OK)
         {
             goto broken;
         }
-
-        /* hiredis has copied it */
-
-        buf = p;
     }
 
     if (ngx_http_social_redis_script(ctx, handler, NULL, 1,

@@ -32,7 +32,7 @@ use Time::HiRes ();
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks() + 16);
+plan tests => repeat_each() * (4 * blocks() + 17);
 
 our $HttpConfig = <<'_EOC_';
     social_flush_interval 0;
@@ -630,17 +630,21 @@ asking PostgreSQL
 
 
 
-=== TEST 37: Redis ran them: one EXEC, one HINCRBY; eve's count is 2, her latest utterances 5
+=== TEST 37: Redis ran them: no script, one MULTI and EXEC, one HINCRBY and HSETNX; eve's count is 2, her latest utterances 5
 --- init
 my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
-Social::social_result("exec ", $calls{exec} // 0, "\nhincrby ",
-                      $calls{hincrby} // 0, "\n");
+Social::social_result(map { "$_ " . ($calls{$_} // 0) . "\n" }
+                      qw(evalsha eval multi exec hincrby hsetnx));
 --- redis
 HGET social:err:u:6 'n["grammar","tense"]'
 HGET social:err:u:6 'u["grammar","tense"]'
 --- response_body
+evalsha 0
+eval 0
+multi 1
 exec 1
 hincrby 1
+hsetnx 1
 2
 5
 
@@ -710,6 +714,7 @@ $::gen = ::redis(qw(GET social:gen:6));
 Social::social_http('POST', '/errors', ::body(5), ::auth_json(6));
 $::rows = ::redis(qw(LLEN social:err:rows));
 ::redis(qw(SET social:gen:6 9223372036854775807));
+::redis(qw(CONFIG RESETSTAT));
 --- request eval
 "POST /errors\n" . ::body(5)
 --- more_headers eval: ::auth_json(6)
@@ -719,10 +724,13 @@ $::rows = ::redis(qw(LLEN social:err:rows));
 
 
 
-=== TEST 43: nothing was recorded; her generation as it was
+=== TEST 43: nothing was recorded, and the 404 was the common case's (no script, no write); her generation as it was
 --- init
+my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
 Social::social_result(::redis(qw(LLEN social:err:rows)) == $::rows
-                      ? "rows as before\n" : "rows moved\n");
+                      ? "rows as before\n" : "rows moved\n",
+                      map { "$_ " . ($calls{$_} // 0) . "\n" }
+                      qw(evalsha hmget multi));
 if (defined $::gen && length $::gen) {
     ::redis(qw(SET social:gen:6), $::gen);
 } else {
@@ -732,4 +740,95 @@ if (defined $::gen && length $::gen) {
 HGET social:err:u:6 'n["grammar","tense"]'
 --- response_body
 rows as before
+evalsha 0
+hmget 1
+multi 0
 2
+
+
+
+=== TEST 44: three points on eve's own utterance: a count there in another case keeps its spelling; a new one twice in one body counts 2, spelt as its first
+--- init
+::settled();
+--- request
+POST /errors
+{"utterance_id": 5, "errors": [{"category": "GRAMMAR", "subcategory": "tense"}, {"category": "Style", "subcategory": "Tone"}, {"category": "style", "subcategory": "TONE"}]}
+--- more_headers eval: ::auth_json(6)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":5,"recorded":3}
+
+
+
+=== TEST 45: the counts, spellings and latest utterances the transaction left
+--- redis
+HGET social:err:u:6 'n["grammar","tense"]'
+HGET social:err:u:6 's["grammar","tense"]'
+HGET social:err:u:6 'u["grammar","tense"]'
+HGET social:err:u:6 'n["style","tone"]'
+HGET social:err:u:6 's["style","tone"]'
+HGET social:err:u:6 'u["style","tone"]'
+--- response_body
+3
+["Grammar","Tense"]
+5,7,8,9
+2
+["Style","Tone"]
+5
+
+
+
+=== TEST 46: eve's counts' key of another type does not matter on another's utterance: the script decides, 403
+--- init
+::settled();
+::redis(qw(RENAME social:err:u:6 social:err:u:6:kept));
+::redis(qw(SET social:err:u:6 x));
+--- request eval
+"POST /errors\n" . ::body(1)
+--- more_headers eval: ::auth_json(6)
+--- error_code: 403
+--- response_body chomp
+{"error":{"code":"forbidden","message":"This is not allowed for this user."}}
+
+
+
+=== TEST 47: her counts back as they were
+--- init
+::redis(qw(RENAME social:err:u:6:kept social:err:u:6));
+--- redis
+TYPE social:err:u:6
+HGET social:err:u:6 'n["style","tone"]'
+--- response_body
+hash
+2
+
+
+
+=== TEST 48: a count's field not a number (a hand): Redis runs the rest of the transaction, so the row is in: 202, and the error log says which count was left behind
+--- init
+::settled();
+$::rows = ::redis(qw(LLEN social:err:rows));
+::redis(qw(HSET social:err:u:6), 'n["style","tone"]', "x");
+--- request
+POST /errors
+{"utterance_id": 5, "errors": [{"category": "Style", "subcategory": "Tone"}]}
+--- more_headers eval: ::auth_json(6)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":5,"recorded":1}
+--- error_log
+recording errors left a count behind: ERR hash value is not an integer
+--- no_error_log
+[crit]
+
+
+
+=== TEST 49: one row more; the field as the hand left it
+--- init
+Social::social_result(::redis(qw(LLEN social:err:rows)) == $::rows + 1
+                      ? "one row more\n" : "rows: " . ::redis(qw(LLEN social:err:rows)) . "\n");
+--- redis
+HGET social:err:u:6 'n["style","tone"]'
+--- response_body
+one row more
+x
