@@ -11,8 +11,8 @@
  *
  *   1. the read (ngx_http_social_point_read()): MGET of the revocation
  *      records' mark, the utterance's owner entry and the reader's
- *      generation, then HMGET of the reader's latest utterances of the
- *      points' keys;
+ *      generation, then HMGET of the reader's spellings and latest
+ *      utterances of the points' keys;
  *   2. the checks, as the record script makes them
  *      (ngx_http_social_point_owned()): an entry that is usable and the
  *      reader's, or else the script decides (ngx_http_social_points.c
@@ -20,10 +20,13 @@
  *      latest utterances worked out (ngx_http_social_point_found());
  *   3. the write (ngx_http_social_point_write(), _written()): MULTI,
  *      RPUSH of the rows, HINCRBY of each count, HSETNX of each spelling
- *      (it stays as first recorded), HSET of the latest utterances that
- *      change, SADD to the dirty set, EXEC.  The rows are what the flush
- *      lands: once RPUSH has run, the points are recorded, whatever else
- *      Redis refused (a count's field of another type: logged).
+ *      the read did not find (it stays as first recorded), HSET of the
+ *      latest utterances that change, SADD to the dirty set, EXEC.  The
+ *      rows are what the flush lands: once RPUSH has run, the points are
+ *      recorded, whatever else Redis refused (a count's field of another
+ *      type: logged).  A count that the write began (HINCRBY 1) though the
+ *      read found its spelling (a batch was cut in between) has its
+ *      spelling set right after (ngx_http_social_point_respell()).
  *
  * The record script cost Redis a third more than these commands, and
  * Redis is the stage every POST /errors waits for (BENCHMARKS.md, runs 24
@@ -38,7 +41,8 @@
  *     HINCRBY's, and none is lost;
  *   - a batch cut between 1. and 3.: the new hash of counts starts with
  *     the latest utterances as they were before the cut (their rows are in
- *     the batch, and in error_recent once it lands).
+ *     the batch, and in error_recent once it lands), and its counts are
+ *     without their spellings until the HSETNX that follows the write.
  */
 
 
@@ -81,8 +85,8 @@ static ngx_int_t ngx_http_social_point_latest(ngx_pool_t *pool,
 
 /*
  * 1. the read: what the checks need (owned_handler), then what the points'
- * latest utterances are now (handler), two commands one after the other
- * on the connection
+ * spellings and latest utterances are now (handler), two commands one
+ * after the other on the connection
  */
 
 ngx_int_t
@@ -107,7 +111,7 @@ ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
         return NGX_ABORT;
     }
 
-    argc = 4 + 2 + n;
+    argc = 4 + 2 + 2 * n;
 
     argv = ngx_palloc(ctx->pool, argc * sizeof(char *));
     lens = ngx_palloc(ctx->pool, argc * sizeof(size_t));
@@ -138,14 +142,17 @@ ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
     p = ngx_sprintf(p, NGX_HTTP_SOCIAL_KEY_POINT_USER "%L", rec->reader);
     lens[5] = p - keys;
 
-    for (i = 0, f = 6; i < n; i++, f++) {
+    for (i = 0, f = 6; i < n; i++, f += 2) {
         if (ngx_http_social_point_fields(ctx->pool, &points[i]) != NGX_OK) {
             return NGX_ABORT;
         }
 
         argv[f] = (char *) ngx_http_social_point_field(&points[i],
+                                               NGX_HTTP_SOCIAL_POINT_FIELD_S);
+        argv[f + 1] = (char *) ngx_http_social_point_field(&points[i],
                                                NGX_HTTP_SOCIAL_POINT_FIELD_U);
         lens[f] = 1 + points[i].key.len;
+        lens[f + 1] = 1 + points[i].key.len;
     }
 
     /*
@@ -159,7 +166,7 @@ ngx_http_social_point_read(ngx_http_social_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    return ngx_http_social_redis_command(ctx, handler, 2 + n, &argv[4],
+    return ngx_http_social_redis_command(ctx, handler, 2 + 2 * n, &argv[4],
                                          &lens[4]);
 }
 
@@ -236,8 +243,8 @@ ngx_http_social_point_owned(redisReply *reply,
 
 /*
  * 2. the second read's reply, for the reader's own utterance: each
- * point's latest set, NGX_OK; NGX_ERROR, not an HMGET's reply (the
- * reader's counts' key of another type); NGX_ABORT, no memory
+ * point's spell and latest set, NGX_OK; NGX_ERROR, not an HMGET's reply
+ * (the reader's counts' key of another type); NGX_ABORT, no memory
  */
 
 ngx_int_t
@@ -251,7 +258,7 @@ ngx_http_social_point_found(ngx_http_social_ctx_t *ctx, redisReply *reply,
     redisReply  *r;
     u_char       text[NGX_INT64_LEN];
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 * n) {
         return NGX_ERROR;
     }
 
@@ -260,7 +267,15 @@ ngx_http_social_point_found(ngx_http_social_ctx_t *ctx, redisReply *reply,
     utterance.len = p - text;
 
     for (i = 0; i < n; i++) {
-        r = reply->element[i];
+        r = reply->element[2 * i];
+
+        if (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING) {
+            return NGX_ERROR;
+        }
+
+        points[i].spell = (r->type == REDIS_REPLY_NIL);
+
+        r = reply->element[2 * i + 1];
 
         if (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING) {
             return NGX_ERROR;
@@ -388,7 +403,9 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
         argv[a] = "1";
         lens[a++] = 1;
 
-        /* a spelling there stays (a batch cut since the read made none) */
+        if (!points[i].spell) {
+            continue;
+        }
 
         cmds[c].argc = 4;
         cmds[c].argv = &argv[a];
@@ -463,6 +480,58 @@ ngx_http_social_point_written(redisReply *reply)
     }
 
     return ngx_http_social_point_error(reply) ? NGX_DONE : NGX_OK;
+}
+
+
+/*
+ * 3. after the write: a count it began (HINCRBY 1) whose spelling the
+ * read had found was begun in a new hash (a batch cut in between), which
+ * has no spelling: it is set now, fire and forget (the commands' replies
+ * in the order ngx_http_social_point_write() sent them)
+ */
+
+void
+ngx_http_social_point_respell(ngx_http_social_ctx_t *ctx, redisReply *reply,
+    ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
+    ngx_uint_t n)
+{
+    u_char       *p;
+    size_t        lens[4];
+    ngx_uint_t    i, k;
+    const char   *argv[4];
+    redisReply   *r;
+    u_char        counts[sizeof(NGX_HTTP_SOCIAL_KEY_POINT_USER)
+                         + NGX_INT64_LEN];
+
+    p = NULL;
+
+    for (i = 0, k = 1; i < n && k < reply->elements; i++) {
+        r = reply->element[k];
+        k += points[i].spell ? 2 : 1;
+
+        if (points[i].spell || r->type != REDIS_REPLY_INTEGER
+            || r->integer != 1)
+        {
+            continue;
+        }
+
+        if (p == NULL) {
+            p = ngx_sprintf(counts, NGX_HTTP_SOCIAL_KEY_POINT_USER "%L",
+                            rec->reader);
+        }
+
+        argv[0] = "HSETNX";
+        lens[0] = sizeof("HSETNX") - 1;
+        argv[1] = (char *) counts;
+        lens[1] = p - counts;
+        argv[2] = (char *) ngx_http_social_point_field(&points[i],
+                                               NGX_HTTP_SOCIAL_POINT_FIELD_S);
+        lens[2] = 1 + points[i].key.len;
+        argv[3] = (char *) points[i].spelling.data;
+        lens[3] = points[i].spelling.len;
+
+        (void) ngx_http_social_redis_command(ctx, NULL, 4, argv, lens);
+    }
 }
 
 

@@ -347,6 +347,9 @@ ngx_http_social_points_written(ngx_http_social_ctx_t *ctx,
         }
     }
 
+    ngx_http_social_point_respell(ctx, reply, &e->rec, e->points,
+                                  e->npoints);
+
     ngx_http_social_done(ctx, ngx_http_social_points_accepted(ctx,
                                                          e->npoints));
 }

@@ -63,6 +63,7 @@ typedef struct {
     /* the write's (ngx_http_social_point_write.c) */
     u_char                         *fields;     /* "n", "s", "u" + key */
     ngx_str_t                       latest;     /* new, or "" if the same */
+    ngx_uint_t                      spell;      /* unsigned:1 */
 } ngx_http_social_point_t;
 
 
@@ -192,6 +193,9 @@ ngx_int_t ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
     ngx_http_social_point_record_t *rec, ngx_http_social_point_t *points,
     ngx_uint_t n, ngx_http_social_redis_handler_pt handler);
 ngx_int_t ngx_http_social_point_written(redisReply *reply);
+void ngx_http_social_point_respell(ngx_http_social_ctx_t *ctx,
+    redisReply *reply, ngx_http_social_point_record_t *rec,
+    ngx_http_social_point_t *points, ngx_uint_t n);
 redisReply *ngx_http_social_point_error(redisReply *reply);
 
 /* ngx_http_social_flush.c: the job that lands them in PostgreSQL */

@@ -630,7 +630,7 @@ asking PostgreSQL
 
 
 
-=== TEST 37: Redis ran them: no script, one MULTI and EXEC, one HINCRBY and HSETNX; eve's count is 2, her latest utterances 5
+=== TEST 37: Redis ran them: no script, one MULTI and EXEC, one HINCRBY, no HSETNX (the spelling is there); eve's count is 2, her latest utterances 5
 --- init
 my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
 Social::social_result(map { "$_ " . ($calls{$_} // 0) . "\n" }
@@ -644,7 +644,7 @@ eval 0
 multi 1
 exec 1
 hincrby 1
-hsetnx 1
+hsetnx 0
 2
 5
 
@@ -832,3 +832,34 @@ HGET social:err:u:6 'n["style","tone"]'
 --- response_body
 one row more
 x
+
+
+
+=== TEST 50: a count gone but its spelling there (as a batch cut between the read and the write leaves it): the write begins the count, and the spelling is set again right after
+--- init
+::settled();
+::redis(qw(HDEL social:err:u:6), 'n["style","tone"]');
+::redis(qw(CONFIG RESETSTAT));
+--- request
+POST /errors
+{"utterance_id": 5, "errors": [{"category": "style", "subcategory": "tone"}]}
+--- more_headers eval: ::auth_json(6)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":5,"recorded":1}
+
+
+
+=== TEST 51: one HSETNX, after the transaction; the count 1, the spelling the first one's
+--- init
+my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
+Social::social_result(map { "$_ " . ($calls{$_} // 0) . "\n" }
+                      qw(multi hsetnx));
+--- redis
+HGET social:err:u:6 'n["style","tone"]'
+HGET social:err:u:6 's["style","tone"]'
+--- response_body
+multi 1
+hsetnx 1
+1
+["Style","Tone"]
