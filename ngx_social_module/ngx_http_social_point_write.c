@@ -30,7 +30,7 @@
  *
  * The record script cost Redis a third more than these commands, and
  * Redis is the stage every POST /errors waits for (BENCHMARKS.md, runs 24
- * to 26).  What the script made one step and this does not:
+ * to 27).  What the script made one step and this does not:
  *
  *   - a user deleted between 1. and 3.: the points land as they would have
  *     a moment before; the flush skips rows whose utterance is gone, and
