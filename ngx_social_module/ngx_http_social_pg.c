@@ -161,7 +161,8 @@ ngx_http_social_pg_deliver_rows(ngx_http_social_ctx_t *ctx,
 static PGresult *
 ngx_http_social_pg_rows(PGresult *res, const int *rows, int n, int ncols)
 {
-    int            i, k, row;
+    int            i, k, row, len;
+    char          *value;
     PGresult      *own;
     PGresAttDesc   attrs[NGX_HTTP_SOCIAL_PG_ROW_COLS];
 
@@ -197,12 +198,16 @@ ngx_http_social_pg_rows(PGresult *res, const int *rows, int n, int ncols)
         row = rows[k];
 
         for (i = 0; i < ncols; i++) {
-            if (!PQsetvalue(own, k, i,
-                            PQgetisnull(res, row, i)
-                            ? NULL : PQgetvalue(res, row, i),
-                            PQgetisnull(res, row, i)
-                            ? -1 : PQgetlength(res, row, i)))
-            {
+            if (PQgetisnull(res, row, i)) {
+                value = NULL;
+                len = -1;
+
+            } else {
+                value = PQgetvalue(res, row, i);
+                len = PQgetlength(res, row, i);
+            }
+
+            if (!PQsetvalue(own, k, i, value, len)) {
                 goto failed;
             }
         }
