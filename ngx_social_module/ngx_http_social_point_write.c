@@ -77,6 +77,8 @@ static ngx_int_t ngx_http_social_point_fields(ngx_pool_t *pool,
     ngx_http_social_point_t *point);
 static u_char *ngx_http_social_point_field(ngx_http_social_point_t *point,
     ngx_uint_t which);
+static void ngx_http_social_point_cmd(ngx_http_social_redis_cmd_t *cmd,
+    const char **argv, size_t *lens, int argc);
 static ngx_int_t ngx_http_social_point_owner(redisReply *r, int64_t *user,
     int64_t *conversation);
 static ngx_int_t ngx_http_social_point_latest(ngx_pool_t *pool,
@@ -372,10 +374,7 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
     c = 0;
     a = 0;
 
-    cmds[c].argc = 2 + n;
-    cmds[c].argv = &argv[a];
-    cmds[c].argvlen = &lens[a];
-    c++;
+    ngx_http_social_point_cmd(&cmds[c++], &argv[a], &lens[a], 2 + n);
 
     argv[a] = "RPUSH";
     lens[a++] = sizeof("RPUSH") - 1;
@@ -388,10 +387,7 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
     }
 
     for (i = 0; i < n; i++) {
-        cmds[c].argc = 4;
-        cmds[c].argv = &argv[a];
-        cmds[c].argvlen = &lens[a];
-        c++;
+        ngx_http_social_point_cmd(&cmds[c++], &argv[a], &lens[a], 4);
 
         argv[a] = "HINCRBY";
         lens[a++] = sizeof("HINCRBY") - 1;
@@ -407,10 +403,7 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
             continue;
         }
 
-        cmds[c].argc = 4;
-        cmds[c].argv = &argv[a];
-        cmds[c].argvlen = &lens[a];
-        c++;
+        ngx_http_social_point_cmd(&cmds[c++], &argv[a], &lens[a], 4);
 
         argv[a] = "HSETNX";
         lens[a++] = sizeof("HSETNX") - 1;
@@ -424,10 +417,8 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
     }
 
     if (nlatest) {
-        cmds[c].argc = 2 + 2 * nlatest;
-        cmds[c].argv = &argv[a];
-        cmds[c].argvlen = &lens[a];
-        c++;
+        ngx_http_social_point_cmd(&cmds[c++], &argv[a], &lens[a],
+                                  2 + 2 * nlatest);
 
         argv[a] = "HSET";
         lens[a++] = sizeof("HSET") - 1;
@@ -447,10 +438,7 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
         }
     }
 
-    cmds[c].argc = 3;
-    cmds[c].argv = &argv[a];
-    cmds[c].argvlen = &lens[a];
-    c++;
+    ngx_http_social_point_cmd(&cmds[c++], &argv[a], &lens[a], 3);
 
     argv[a] = "SADD";
     lens[a++] = sizeof("SADD") - 1;
@@ -591,6 +579,18 @@ static u_char *
 ngx_http_social_point_field(ngx_http_social_point_t *point, ngx_uint_t which)
 {
     return point->fields + which * (1 + point->key.len);
+}
+
+
+/* a command of the write, its argc arguments at argv and lens */
+
+static void
+ngx_http_social_point_cmd(ngx_http_social_redis_cmd_t *cmd,
+    const char **argv, size_t *lens, int argc)
+{
+    cmd->argc = argc;
+    cmd->argv = argv;
+    cmd->argvlen = lens;
 }
 
 
