@@ -63,8 +63,9 @@ static void ngx_social_fuzz_json_points(ngx_http_social_ctx_t *ctx,
 static void ngx_social_fuzz_json_point_text(ngx_str_t *s);
 static void ngx_social_fuzz_json_pair(ngx_http_social_ctx_t *ctx,
     ngx_str_t *pair, ngx_str_t *a, ngx_str_t *b, ngx_uint_t low);
-static void ngx_social_fuzz_json_redis(ngx_http_social_json_t *root,
-    u_char *text, size_t len);
+static void ngx_social_fuzz_json_redis(ngx_pool_t *pool,
+    ngx_http_social_json_t *root, u_char *text, size_t len);
+static ngx_uint_t ngx_social_fuzz_json_same(ngx_str_t *a, ngx_str_t *b);
 static ngx_uint_t ngx_social_fuzz_json_shape(ngx_http_social_json_t *root,
     const char *shape);
 
@@ -121,7 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    ngx_social_fuzz_json_redis(root, text, size);
+    ngx_social_fuzz_json_redis(pool, root, text, size);
 
     ngx_destroy_pool(pool);
 
@@ -492,13 +493,16 @@ ngx_social_fuzz_json_pair(ngx_http_social_ctx_t *ctx, ngx_str_t *pair,
 
 /*
  * the checks of what Redis holds against the view: a row, a spelling are
- * accepted exactly when the view has their shape
+ * accepted exactly when the view has their shape; a spelling read gives
+ * the view's two texts
  */
 
 static void
-ngx_social_fuzz_json_redis(ngx_http_social_json_t *root, u_char *text,
-    size_t len)
+ngx_social_fuzz_json_redis(ngx_pool_t *pool, ngx_http_social_json_t *root,
+    u_char *text, size_t len)
 {
+    ngx_int_t    rc;
+    ngx_str_t    texts[2];
     const char  *why;
 
     why = ngx_http_social_point_row_check(text, len);
@@ -512,6 +516,29 @@ ngx_social_fuzz_json_redis(ngx_http_social_json_t *root, u_char *text,
     ngx_social_fuzz_check((why == NULL)
                           == ngx_social_fuzz_json_shape(root, "TT"),
                           "the spelling check and the view disagree");
+
+    rc = ngx_http_social_point_spelling_read(text, len, pool, texts);
+
+    ngx_social_fuzz_check((rc == NGX_OK) == (why == NULL),
+                          "the spelling read and the check disagree");
+
+    if (rc == NGX_OK) {
+        ngx_social_fuzz_check(ngx_social_fuzz_json_same(&texts[0],
+                                                   &root->first->str)
+                              && ngx_social_fuzz_json_same(&texts[1],
+                                                   &root->first->next->str)
+                              && texts[0].data[texts[0].len] == '\0'
+                              && texts[1].data[texts[1].len] == '\0',
+                              "the spelling read and the view's texts "
+                              "differ");
+    }
+}
+
+
+static ngx_uint_t
+ngx_social_fuzz_json_same(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len && ngx_memcmp(a->data, b->data, a->len) == 0;
 }
 
 

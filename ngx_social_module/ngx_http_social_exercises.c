@@ -7,7 +7,7 @@
 /*
  * GET /exercises?limit=&user_id=: exercises aimed at the user's most
  * frequent error subcategories.  The frequencies are PostgreSQL's totals
- * plus what still waits in Redis (read first, in one script), so a
+ * plus what still waits in Redis (read first, at one instant), so a
  * recorded error counts at once and none counts twice: the pending counts
  * are left out when a batch cut after that read is already applied, and
  * the open batch's when it is applied.  The slots go to the subcategories
@@ -293,6 +293,21 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
     }
 
     rc = ngx_http_social_point_view_read(ctx->request->pool, reply, view);
+
+    if (rc == NGX_AGAIN) {
+
+        /* a batch is open: the script reads it */
+
+        if (ngx_http_social_point_view_script(ctx, x->user_id,
+                                          ngx_http_social_exercises_waiting)
+            != NGX_OK)
+        {
+            ngx_http_social_done(ctx,
+                                 ngx_http_social_unavailable(ctx, "Redis"));
+        }
+
+        return;
+    }
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,

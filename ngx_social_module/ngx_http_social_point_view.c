@@ -7,9 +7,19 @@
 /*
  * What waits in the point store (ngx_http_social_point_store.c, whose
  * header says what each key holds) for one user, as GET /exercises
- * (ngx_http_social_exercises.c) adds it to PostgreSQL's totals: one
- * script reads the batch ids, the user's pending counts and the open
- * batch's, and the reply is made the counts the exercises read adds.
+ * (ngx_http_social_exercises.c) adds it to PostgreSQL's totals: the batch
+ * ids, the user's pending counts and the open batch's, read at one
+ * instant, and the reply made the counts the exercises read adds.
+ *
+ * Most of the time no batch is open (one is only between a cut and its
+ * landing): one transaction of Redis's own commands reads it all, MGET of
+ * the batch ids and HGETALL of the user's hash, whose counts are paired
+ * with their spellings and latest utterances here
+ * (ngx_http_social_point_view_hash()).  While a batch is open, its
+ * user's hash has a key made of the open batch's id, which a transaction
+ * cannot read in the same step: NGX_AGAIN, and the script reads it all
+ * (ngx_http_social_point_view_script()).  A script cost Redis three
+ * times the transaction (BENCHMARKS.md, "GET /exercises: the view").
  */
 
 
@@ -51,10 +61,20 @@ enum {
 };
 
 
+static ngx_int_t ngx_http_social_point_view_hash(ngx_pool_t *pool,
+    redisReply *reply, ngx_http_social_point_view_t *view);
+static redisReply *ngx_http_social_point_view_field(redisReply *hash,
+    u_char which, redisReply *field);
+static ngx_int_t ngx_http_social_point_view_start(ngx_pool_t *pool,
+    ngx_http_social_point_view_t *view, size_t n);
+static ngx_int_t ngx_http_social_point_view_ids_set(ngx_pool_t *pool,
+    ngx_http_social_point_view_t *view, redisReply *epoch, redisReply *seq,
+    redisReply *open);
 static ngx_int_t ngx_http_social_point_view_counts(ngx_pool_t *pool,
     redisReply *list, ngx_uint_t open, ngx_http_social_point_view_t *view);
-static ngx_int_t ngx_http_social_point_view_spelling(ngx_pool_t *pool,
-    redisReply *spelling, ngx_http_social_point_count_t *count);
+static ngx_int_t ngx_http_social_point_view_count(ngx_pool_t *pool,
+    redisReply *spelling, redisReply *n, redisReply *utterances,
+    ngx_uint_t open, ngx_http_social_point_view_t *view);
 static const char *ngx_http_social_point_view_batch(ngx_pool_t *pool,
     redisReply *r, ngx_uint_t part);
 static ngx_uint_t ngx_http_social_point_view_digits(redisReply *r,
@@ -67,7 +87,7 @@ static ngx_uint_t ngx_http_social_point_view_ids(redisReply *r);
  * the last two flat lists of spelling, count, latest utterances
  */
 
-static ngx_http_social_script_t  ngx_http_social_point_view_script = {
+static ngx_http_social_script_t  ngx_http_social_point_view_lua = {
     "local function counts(key)\n"
     "  local h, m, out = redis.call('HGETALL', key), {}, {}\n"
     "  for i = 1, #h, 2 do m[h[i]] = h[i + 1] end\n"
@@ -93,11 +113,82 @@ static ngx_http_social_script_t  ngx_http_social_point_view_script = {
 };
 
 
-/* what waits in Redis for a user, for GET /exercises */
+/* the batch ids: MGET's, in its order */
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_IDS_EPOCH = 0,
+    NGX_HTTP_SOCIAL_POINT_IDS_SEQ,
+    NGX_HTTP_SOCIAL_POINT_IDS_OPEN,
+    NGX_HTTP_SOCIAL_POINT_IDS
+};
+
+/* the transaction's commands, in its order */
+
+enum {
+    NGX_HTTP_SOCIAL_POINT_VIEW_IDS = 0,
+    NGX_HTTP_SOCIAL_POINT_VIEW_HASH,
+    NGX_HTTP_SOCIAL_POINT_VIEW_CMDS
+};
+
+
+static const char    *ngx_http_social_point_view_mget[] = {
+    "MGET",
+    NGX_HTTP_SOCIAL_KEY_POINT_EPOCH,
+    NGX_HTTP_SOCIAL_KEY_POINT_SEQ,
+    NGX_HTTP_SOCIAL_KEY_POINT_OPEN
+};
+
+static const size_t   ngx_http_social_point_view_mget_len[] = {
+    sizeof("MGET") - 1,
+    sizeof(NGX_HTTP_SOCIAL_KEY_POINT_EPOCH) - 1,
+    sizeof(NGX_HTTP_SOCIAL_KEY_POINT_SEQ) - 1,
+    sizeof(NGX_HTTP_SOCIAL_KEY_POINT_OPEN) - 1
+};
+
+
+/*
+ * What waits in Redis for a user, for GET /exercises: the transaction,
+ * MGET of the batch ids and HGETALL of the user's hash
+ */
 
 ngx_int_t
 ngx_http_social_point_view(ngx_http_social_ctx_t *ctx, int64_t user_id,
     ngx_http_social_redis_handler_pt handler)
+{
+    u_char                       *p;
+    size_t                        lens[2];
+    const char                   *argv[2];
+    ngx_http_social_redis_cmd_t   cmds[NGX_HTTP_SOCIAL_POINT_VIEW_CMDS];
+    u_char                        key[sizeof(NGX_HTTP_SOCIAL_KEY_POINT_USER)
+                                      + NGX_INT64_LEN];
+
+    p = ngx_sprintf(key, NGX_HTTP_SOCIAL_KEY_POINT_USER "%L", user_id);
+
+    argv[0] = "HGETALL";
+    lens[0] = sizeof("HGETALL") - 1;
+    argv[1] = (char *) key;
+    lens[1] = p - key;
+
+    cmds[NGX_HTTP_SOCIAL_POINT_VIEW_IDS].argc = NGX_HTTP_SOCIAL_POINT_IDS + 1;
+    cmds[NGX_HTTP_SOCIAL_POINT_VIEW_IDS].argv =
+                                           ngx_http_social_point_view_mget;
+    cmds[NGX_HTTP_SOCIAL_POINT_VIEW_IDS].argvlen =
+                                       ngx_http_social_point_view_mget_len;
+
+    cmds[NGX_HTTP_SOCIAL_POINT_VIEW_HASH].argc = 2;
+    cmds[NGX_HTTP_SOCIAL_POINT_VIEW_HASH].argv = argv;
+    cmds[NGX_HTTP_SOCIAL_POINT_VIEW_HASH].argvlen = lens;
+
+    return ngx_http_social_redis_multi(ctx, handler, cmds,
+                                       NGX_HTTP_SOCIAL_POINT_VIEW_CMDS);
+}
+
+
+/* the same read by the script, for when a batch is open */
+
+ngx_int_t
+ngx_http_social_point_view_script(ngx_http_social_ctx_t *ctx,
+    int64_t user_id, ngx_http_social_redis_handler_pt handler)
 {
     u_char                  *p;
     size_t                   lens[NGX_HTTP_SOCIAL_POINT_VIEW_ARGC];
@@ -115,28 +206,35 @@ ngx_http_social_point_view(ngx_http_social_ctx_t *ctx, int64_t user_id,
                                  (char *) user, p - user);
 
     return ngx_http_social_redis_script(ctx, handler,
-                                        &ngx_http_social_point_view_script,
+                                        &ngx_http_social_point_view_lua,
                                         a.argc, a.argv, a.lens);
 }
 
 
 /*
- * The view's reply, in the pool.  What an older version, or a hand, left
- * in Redis that is not as this module writes it is skipped, counted in
- * view->skipped, never an error: the flush sets its rows aside and the
- * hashes go with their batch.  NGX_DECLINED: not the script's reply;
- * NGX_ERROR: no memory.
+ * The view's reply (the transaction's or the script's), in the pool.
+ * What an older version, or a hand, left in Redis that is not as this
+ * module writes it is skipped, counted in view->skipped, never an error:
+ * the flush sets its rows aside and the hashes go with their batch.
+ * NGX_AGAIN: the transaction's, and a batch is open (or it is not as
+ * expected): the script is to read it; NGX_DECLINED: not the script's
+ * reply; NGX_ERROR: no memory.
  */
 
 ngx_int_t
 ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
     ngx_http_social_point_view_t *view)
 {
-    u_char       *colon;
     size_t        n;
     redisReply  **e;
 
     e = reply->element;
+
+    if (reply->type == REDIS_REPLY_ARRAY
+        && reply->elements == NGX_HTTP_SOCIAL_POINT_VIEW_CMDS)
+    {
+        return ngx_http_social_point_view_hash(pool, reply, view);
+    }
 
     if (reply->type != REDIS_REPLY_ARRAY
         || reply->elements != NGX_HTTP_SOCIAL_POINT_VIEW_REPLY
@@ -146,10 +244,6 @@ ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
     {
         return NGX_DECLINED;
     }
-
-    view->skipped = 0;
-    view->bad = NULL;
-    view->ncounts = 0;
 
     n = 0;
 
@@ -161,16 +255,13 @@ ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
         n += e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN_COUNTS]->elements;
     }
 
-    view->counts = ngx_palloc(pool, (n / NGX_HTTP_SOCIAL_POINT_COUNT_EACH + 1)
-                                    * sizeof(ngx_http_social_point_count_t));
-    if (view->counts == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_social_point_view_counts(pool,
+    if (ngx_http_social_point_view_start(pool, view,
+                                         n / NGX_HTTP_SOCIAL_POINT_COUNT_EACH)
+        != NGX_OK
+        || ngx_http_social_point_view_counts(pool,
                                    e[NGX_HTTP_SOCIAL_POINT_VIEW_PENDING], 0,
                                    view)
-        != NGX_OK
+           != NGX_OK
         || ngx_http_social_point_view_counts(pool,
                                    e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN_COUNTS],
                                    1, view)
@@ -179,25 +270,141 @@ ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
         return NGX_ERROR;
     }
 
-    /* the ids of batches, as written by the cut, or none */
+    return ngx_http_social_point_view_ids_set(pool, view,
+                                       e[NGX_HTTP_SOCIAL_POINT_VIEW_EPOCH],
+                                       e[NGX_HTTP_SOCIAL_POINT_VIEW_SEQ],
+                                       e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN]);
+}
 
-    view->epoch = ngx_http_social_point_view_batch(pool,
-                                      e[NGX_HTTP_SOCIAL_POINT_VIEW_EPOCH],
-                                      NGX_HTTP_SOCIAL_POINT_EPOCH);
-    view->seq = ngx_http_social_point_view_batch(pool,
-                                      e[NGX_HTTP_SOCIAL_POINT_VIEW_SEQ],
-                                      NGX_HTTP_SOCIAL_POINT_SEQ);
-    view->open_epoch = ngx_http_social_point_view_batch(pool,
-                                      e[NGX_HTTP_SOCIAL_POINT_VIEW_OPEN],
-                                      NGX_HTTP_SOCIAL_POINT_BATCH);
+
+/*
+ * The transaction's reply: no batch open, the counts of the user's hash,
+ * each "n<key>" with its spelling "s<key>" (none: left out, as the script
+ * does) and its latest utterances "u<key>" (none: "")
+ */
+
+static ngx_int_t
+ngx_http_social_point_view_hash(ngx_pool_t *pool, redisReply *reply,
+    ngx_http_social_point_view_t *view)
+{
+    size_t        i;
+    redisReply   *ids, *hash, *f, *spelling;
+
+    ids = reply->element[NGX_HTTP_SOCIAL_POINT_VIEW_IDS];
+    hash = reply->element[NGX_HTTP_SOCIAL_POINT_VIEW_HASH];
+
+    if (ids->type != REDIS_REPLY_ARRAY
+        || ids->elements != NGX_HTTP_SOCIAL_POINT_IDS
+        || ids->element[NGX_HTTP_SOCIAL_POINT_IDS_OPEN]->type
+           != REDIS_REPLY_NIL
+        || hash->type != REDIS_REPLY_ARRAY || hash->elements % 2)
+    {
+        return NGX_AGAIN;
+    }
+
+    if (ngx_http_social_point_view_start(pool, view, hash->elements / 2)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < hash->elements; i += 2) {
+        f = hash->element[i];
+
+        if (f->type != REDIS_REPLY_STRING || f->len == 0 || f->str[0] != 'n')
+        {
+            continue;
+        }
+
+        spelling = ngx_http_social_point_view_field(hash, 's', f);
+
+        if (spelling == NULL) {
+            continue;
+        }
+
+        if (ngx_http_social_point_view_count(pool, spelling,
+                                     hash->element[i + 1],
+                                     ngx_http_social_point_view_field(hash,
+                                                                      'u', f),
+                                     0, view)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_social_point_view_ids_set(pool, view,
+                                  ids->element[NGX_HTTP_SOCIAL_POINT_IDS_EPOCH],
+                                  ids->element[NGX_HTTP_SOCIAL_POINT_IDS_SEQ],
+                                  ids->element[NGX_HTTP_SOCIAL_POINT_IDS_OPEN]);
+}
+
+
+/* the value of the field of the same key as "n<key>" field, or NULL */
+
+static redisReply *
+ngx_http_social_point_view_field(redisReply *hash, u_char which,
+    redisReply *field)
+{
+    size_t       i;
+    redisReply  *f;
+
+    for (i = 0; i < hash->elements; i += 2) {
+        f = hash->element[i];
+
+        if (f->type == REDIS_REPLY_STRING && f->len == field->len
+            && (u_char) f->str[0] == which
+            && ngx_memcmp(f->str + 1, field->str + 1, f->len - 1) == 0)
+        {
+            return hash->element[i + 1];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* room for n counts, none yet */
+
+static ngx_int_t
+ngx_http_social_point_view_start(ngx_pool_t *pool,
+    ngx_http_social_point_view_t *view, size_t n)
+{
+    view->skipped = 0;
+    view->bad = NULL;
+    view->ncounts = 0;
+
+    view->counts = ngx_palloc(pool,
+                              (n + 1) * sizeof(ngx_http_social_point_count_t));
+
+    return view->counts ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * the batch ids, each a string (nil is none); the open batch
+ * "<epoch>:<seq>" as epoch and seq
+ */
+
+static ngx_int_t
+ngx_http_social_point_view_ids_set(ngx_pool_t *pool,
+    ngx_http_social_point_view_t *view, redisReply *epoch, redisReply *seq,
+    redisReply *open)
+{
+    u_char  *colon;
+
+    view->epoch = ngx_http_social_point_view_batch(pool, epoch,
+                                                NGX_HTTP_SOCIAL_POINT_EPOCH);
+    view->seq = ngx_http_social_point_view_batch(pool, seq,
+                                                NGX_HTTP_SOCIAL_POINT_SEQ);
+    view->open_epoch = ngx_http_social_point_view_batch(pool, open,
+                                                NGX_HTTP_SOCIAL_POINT_BATCH);
     view->open_seq = "0";
 
     if (view->epoch == NULL || view->seq == NULL || view->open_epoch == NULL)
     {
         return NGX_ERROR;
     }
-
-    /* the open batch "<epoch>:<seq>" as epoch and seq */
 
     colon = (u_char *) ngx_strchr(view->open_epoch, ':');
 
@@ -210,20 +417,14 @@ ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
 }
 
 
-/*
- * spelling, count, utterances triples as counts; those not as this
- * module writes them are skipped, counted in view->skipped, the first
- * one's spelling in view->bad
- */
+/* the script's spelling, count, utterances triples as counts */
 
 static ngx_int_t
 ngx_http_social_point_view_counts(ngx_pool_t *pool, redisReply *list,
     ngx_uint_t open, ngx_http_social_point_view_t *view)
 {
-    size_t                          i;
-    ngx_int_t                       rc;
-    redisReply                    **e, *spelling, *n, *utterances;
-    ngx_http_social_point_count_t  *count;
+    size_t        i;
+    redisReply  **e;
 
     if (list->type != REDIS_REPLY_ARRAY
         || list->elements % NGX_HTTP_SOCIAL_POINT_COUNT_EACH)
@@ -234,50 +435,16 @@ ngx_http_social_point_view_counts(ngx_pool_t *pool, redisReply *list,
 
     for (i = 0; i < list->elements; i += NGX_HTTP_SOCIAL_POINT_COUNT_EACH) {
         e = &list->element[i];
-        spelling = e[NGX_HTTP_SOCIAL_POINT_COUNT_SPELLING];
-        n = e[NGX_HTTP_SOCIAL_POINT_COUNT_N];
-        utterances = e[NGX_HTTP_SOCIAL_POINT_COUNT_UTTERANCES];
-        count = &view->counts[view->ncounts];
 
-        rc = NGX_DECLINED;
-
-        if (spelling->type == REDIS_REPLY_STRING
-            && ngx_http_social_point_spelling_check((u_char *) spelling->str,
-                                                    spelling->len)
-               == NULL
-            && ngx_http_social_point_view_digits(n, 18)
-            && ngx_http_social_point_view_ids(utterances))
+        if (ngx_http_social_point_view_count(pool,
+                                 e[NGX_HTTP_SOCIAL_POINT_COUNT_SPELLING],
+                                 e[NGX_HTTP_SOCIAL_POINT_COUNT_N],
+                                 e[NGX_HTTP_SOCIAL_POINT_COUNT_UTTERANCES],
+                                 open, view)
+            != NGX_OK)
         {
-            rc = ngx_http_social_point_view_spelling(pool, spelling, count);
-        }
-
-        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
-
-        if (rc == NGX_DECLINED) {
-            if (view->bad == NULL && spelling->type == REDIS_REPLY_STRING) {
-                view->bad = spelling;
-            }
-
-            view->skipped++;
-
-            continue;
-        }
-
-        count->n = ngx_atoof((u_char *) n->str, n->len);
-        count->open = open;
-        count->utterances.len = utterances->len;
-        count->utterances.data = ngx_pnalloc(pool, utterances->len + 1);
-
-        if (count->utterances.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(count->utterances.data, utterances->str, utterances->len);
-        count->utterances.data[utterances->len] = '\0';
-
-        view->ncounts++;
     }
 
     return NGX_OK;
@@ -285,53 +452,81 @@ ngx_http_social_point_view_counts(ngx_pool_t *pool, redisReply *list,
 
 
 /*
- * ["Cat", "Sub"], as this module writes it (checked): the spellings, and
- * the keys made of them
+ * A spelling ["Cat", "Sub"], a count and latest utterances (NULL: none)
+ * as a count, the spellings read and the keys made of them; one not as
+ * this module writes them is skipped, counted in view->skipped, the first
+ * one's spelling in view->bad
  */
 
 static ngx_int_t
-ngx_http_social_point_view_spelling(ngx_pool_t *pool, redisReply *spelling,
-    ngx_http_social_point_count_t *count)
+ngx_http_social_point_view_count(ngx_pool_t *pool, redisReply *spelling,
+    redisReply *n, redisReply *utterances, ngx_uint_t open,
+    ngx_http_social_point_view_t *view)
 {
-    ngx_int_t                rc;
-    ngx_http_social_json_t  *root, *cat, *sub;
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_str_t                       texts[2];
+    ngx_http_social_point_count_t  *count;
 
-    rc = ngx_http_social_json_parse(pool, (u_char *) spelling->str,
-                                    spelling->len, &root);
+    rc = NGX_DECLINED;
+
+    if (spelling->type == REDIS_REPLY_STRING
+        && ngx_http_social_point_view_digits(n, 18)
+        && (utterances == NULL || ngx_http_social_point_view_ids(utterances)))
+    {
+        rc = ngx_http_social_point_spelling_read((u_char *) spelling->str,
+                                                 spelling->len, pool, texts);
+    }
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    if (rc != NGX_OK || root->type != NGX_HTTP_SOCIAL_JSON_ARRAY
-        || root->nelts != 2)
-    {
-        return NGX_DECLINED;
+    if (rc == NGX_DECLINED) {
+        if (view->bad == NULL && spelling->type == REDIS_REPLY_STRING) {
+            view->bad = spelling;
+        }
+
+        view->skipped++;
+
+        return NGX_OK;
     }
 
-    cat = root->first;
-    sub = cat->next;
+    count = &view->counts[view->ncounts];
 
-    if (cat->type != NGX_HTTP_SOCIAL_JSON_STRING
-        || sub->type != NGX_HTTP_SOCIAL_JSON_STRING)
+    count->category = texts[0];
+    count->subcategory = texts[1];
+
+    count->ck.len = texts[0].len;
+    count->ck.data = ngx_pnalloc(pool, texts[0].len + 1);
+    count->sk.len = texts[1].len;
+    count->sk.data = ngx_pnalloc(pool, texts[1].len + 1);
+
+    len = utterances ? utterances->len : 0;
+
+    count->n = ngx_atoof((u_char *) n->str, n->len);
+    count->open = open;
+    count->utterances.len = len;
+    count->utterances.data = ngx_pnalloc(pool, len + 1);
+
+    if (count->ck.data == NULL || count->sk.data == NULL
+        || count->utterances.data == NULL)
     {
-        return NGX_DECLINED;
-    }
-
-    count->category = cat->str;
-    count->subcategory = sub->str;
-
-    count->ck.len = cat->str.len;
-    count->ck.data = ngx_pnalloc(pool, cat->str.len + 1);
-    count->sk.len = sub->str.len;
-    count->sk.data = ngx_pnalloc(pool, sub->str.len + 1);
-
-    if (count->ck.data == NULL || count->sk.data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_strlow(count->ck.data, cat->str.data, cat->str.len);
-    ngx_strlow(count->sk.data, sub->str.data, sub->str.len);
+    ngx_strlow(count->ck.data, texts[0].data, texts[0].len);
+    ngx_strlow(count->sk.data, texts[1].data, texts[1].len);
+    count->ck.data[texts[0].len] = '\0';
+    count->sk.data[texts[1].len] = '\0';
+
+    if (len) {
+        ngx_memcpy(count->utterances.data, utterances->str, len);
+    }
+
+    count->utterances.data[len] = '\0';
+
+    view->ncounts++;
 
     return NGX_OK;
 }
@@ -349,7 +544,9 @@ ngx_http_social_point_view_batch(ngx_pool_t *pool, redisReply *r,
 {
     u_char  *p;
 
-    if (!ngx_http_social_point_batch_check((u_char *) r->str, r->len, part)) {
+    if (r->type != REDIS_REPLY_STRING
+        || !ngx_http_social_point_batch_check((u_char *) r->str, r->len, part))
+    {
         return (part == NGX_HTTP_SOCIAL_POINT_SEQ) ? "0" : "";
     }
 

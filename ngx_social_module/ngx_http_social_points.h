@@ -164,6 +164,8 @@ void ngx_http_social_point_forget(ngx_http_social_ctx_t *ctx,
     int64_t user_id);
 ngx_int_t ngx_http_social_point_view(ngx_http_social_ctx_t *ctx,
     int64_t user_id, ngx_http_social_redis_handler_pt handler);
+ngx_int_t ngx_http_social_point_view_script(ngx_http_social_ctx_t *ctx,
+    int64_t user_id, ngx_http_social_redis_handler_pt handler);
 ngx_int_t ngx_http_social_point_view_read(ngx_pool_t *pool,
     redisReply *reply, ngx_http_social_point_view_t *view);
 ngx_int_t ngx_http_social_point_cut(ngx_http_social_ctx_t *ctx,
@@ -210,6 +212,8 @@ ngx_int_t ngx_http_social_point_item(ngx_http_social_ctx_t *ctx,
 const char *ngx_http_social_point_row_check(u_char *row, size_t len);
 const char *ngx_http_social_point_spelling_check(u_char *spelling,
     size_t len);
+ngx_int_t ngx_http_social_point_spelling_read(u_char *spelling, size_t len,
+    ngx_pool_t *pool, ngx_str_t *texts);
 ngx_uint_t ngx_http_social_point_batch_check(u_char *p, size_t len,
     ngx_uint_t part);
 

@@ -35,11 +35,15 @@ typedef struct {
     ngx_uint_t                      n;          /* elements seen */
     ngx_uint_t                      depth;
     const char                     *why;        /* what is wrong */
+    ngx_pool_t                     *pool;       /* the texts' copies */
+    ngx_str_t                      *texts;      /* or NULL */
+    ngx_uint_t                      ntexts;
+    ngx_uint_t                      nomem;      /* unsigned:1 */
 } ngx_http_social_point_check_t;
 
 
 static const char *ngx_http_social_point_check(u_char *json, size_t len,
-    const char *shape);
+    const char *shape, ngx_http_social_point_check_t *c);
 static int ngx_http_social_point_check_scalar(void *ctx);
 static int ngx_http_social_point_check_boolean(void *ctx, int value);
 static int ngx_http_social_point_check_number(void *ctx, const char *s,
@@ -76,7 +80,11 @@ static ngx_int_t ngx_http_social_point_pair(ngx_pool_t *pool, ngx_str_t *a,
 const char *
 ngx_http_social_point_row_check(u_char *row, size_t len)
 {
-    return ngx_http_social_point_check(row, len, "IITTMP");
+    ngx_http_social_point_check_t  c;
+
+    ngx_memzero(&c, sizeof(ngx_http_social_point_check_t));
+
+    return ngx_http_social_point_check(row, len, "IITTMP", &c);
 }
 
 
@@ -85,7 +93,35 @@ ngx_http_social_point_row_check(u_char *row, size_t len)
 const char *
 ngx_http_social_point_spelling_check(u_char *spelling, size_t len)
 {
-    return ngx_http_social_point_check(spelling, len, "TT");
+    ngx_http_social_point_check_t  c;
+
+    ngx_memzero(&c, sizeof(ngx_http_social_point_check_t));
+
+    return ngx_http_social_point_check(spelling, len, "TT", &c);
+}
+
+
+/*
+ * the same, checked and read in one parse: NGX_OK and the two texts as
+ * they read, copied into the pool (texts has room for two); NGX_DECLINED,
+ * not as this module writes it; NGX_ERROR, no memory
+ */
+
+ngx_int_t
+ngx_http_social_point_spelling_read(u_char *spelling, size_t len,
+    ngx_pool_t *pool, ngx_str_t *texts)
+{
+    ngx_http_social_point_check_t  c;
+
+    ngx_memzero(&c, sizeof(ngx_http_social_point_check_t));
+    c.pool = pool;
+    c.texts = texts;
+
+    if (ngx_http_social_point_check(spelling, len, "TT", &c) == NULL) {
+        return NGX_OK;
+    }
+
+    return c.nomem ? NGX_ERROR : NGX_DECLINED;
 }
 
 
@@ -110,22 +146,21 @@ static yajl_callbacks  ngx_http_social_point_check_callbacks = {
 
 
 static const char *
-ngx_http_social_point_check(u_char *json, size_t len, const char *shape)
+ngx_http_social_point_check(u_char *json, size_t len, const char *shape,
+    ngx_http_social_point_check_t *c)
 {
-    yajl_handle                    h;
-    yajl_status                    st;
-    ngx_http_social_point_check_t  c;
+    yajl_handle  h;
+    yajl_status  st;
 
     if (ngx_http_social_utf8_json(json, len) != NGX_OK) {
         return "not UTF-8 of Unicode scalar values";
     }
 
-    ngx_memzero(&c, sizeof(ngx_http_social_point_check_t));
-    c.shape = shape;
+    c->shape = shape;
 
     /* yajl's own allocator: nothing of it outlives this call */
 
-    h = yajl_alloc(&ngx_http_social_point_check_callbacks, NULL, &c);
+    h = yajl_alloc(&ngx_http_social_point_check_callbacks, NULL, c);
     if (h == NULL) {
         return "not checked, out of memory";
     }
@@ -138,11 +173,11 @@ ngx_http_social_point_check(u_char *json, size_t len, const char *shape)
 
     yajl_free(h);
 
-    if (c.why) {
-        return c.why;
+    if (c->why) {
+        return c->why;
     }
 
-    if (st != yajl_status_ok || c.n != ngx_strlen(shape)) {
+    if (st != yajl_status_ok || c->n != ngx_strlen(shape)) {
         return (shape[0] == 'I')
                ? "not a row [user, utterance, \"Category\", "
                  "\"Subcategory\", ms, \"point id\"]"
@@ -220,6 +255,7 @@ ngx_http_social_point_check_string(void *ctx, const unsigned char *s,
     size_t len)
 {
     size_t                          i, n;
+    ngx_str_t                      *text;
     const char                     *type;
     ngx_http_social_point_check_t  *c = ctx;
 
@@ -250,6 +286,24 @@ ngx_http_social_point_check_string(void *ctx, const unsigned char *s,
     if (n >= 1 && n <= NGX_HTTP_SOCIAL_POINT_FIELD_MAX
         && ngx_strlchr((u_char *) s, (u_char *) s + len, '\0') == NULL)
     {
+        if (c->texts == NULL) {
+            return 1;
+        }
+
+        /* yajl's string is gone once the callback returns */
+
+        text = &c->texts[c->ntexts++];
+        text->len = len;
+        text->data = ngx_pnalloc(c->pool, len + 1);
+
+        if (text->data == NULL) {
+            c->nomem = 1;
+            c->why = "not read, out of memory";
+            return 0;
+        }
+
+        *ngx_cpymem(text->data, s, len) = '\0';
+
         return 1;
     }
 

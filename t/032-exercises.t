@@ -22,8 +22,8 @@ use Social;
 repeat_each(1);
 no_shuffle();
 
-# TEST 38 checks the error log for a line too
-plan tests => repeat_each() * (4 * blocks() + 1);
+# TESTs 38, 40 and 41 check the error log for a line too
+plan tests => repeat_each() * (4 * blocks() + 3);
 
 our $HttpConfig = <<'_EOC_';
     social_flush_interval 0;
@@ -731,7 +731,84 @@ social: client closed the connection
 
 
 
-=== TEST 39: ann deletes herself
+=== TEST 39: bob's counts waiting in Redis are read by one transaction of Redis's own commands, no script (no batch open): 30 of Grammar/Pronouns count at once, above his 27 of Daleth
+--- init
+::record([2, 3, 30, ['Grammar', 'pronouns']]);
+::redis(qw(CONFIG RESETSTAT));
+my $s = ::summary(::auth(2), "?limit=1");
+my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
+Social::social_result($s, map { "$_ " . ($calls{$_} // 0) . "\n" }
+                              qw(evalsha eval multi exec hgetall));
+--- response_body
+user 2
+focus Grammar/Pronouns=30
+slots Pronouns:1
+twice no
+own Correct the pronouns in: "He go."
+bank yes
+evalsha 0
+eval 0
+multi 1
+exec 1
+hgetall 1
+
+
+
+=== TEST 40: root's counts as a hand may leave them: a count without its spelling is left out, as the script leaves it; one without latest utterances counts, with none of its own; a count not a number and a spelling not a pair are skipped, and a warning says so
+--- init
+::redis('DEL', 'social:err:u:3');
+::redis('HSET', 'social:err:u:3',
+        'n["grammar","pronouns"]', '4',
+        's["grammar","pronouns"]', '["Grammar","Pronouns"]',
+        'n["grammar","articles"]', '9',
+        'n["style","tone shift"]', 'x9',
+        's["style","tone shift"]', '["Style","Tone Shift"]',
+        'u["style","tone shift"]', '2',
+        'n["yod","daleth"]', '7',
+        's["yod","daleth"]', '["Yod"]',
+        'u["yod","daleth"]', '3');
+Social::social_result(::summary(::auth(3, role => 'admin'), "?limit=1"));
+--- response_body
+user 3
+focus Grammar/Pronouns=4
+slots Pronouns:1
+twice no
+bank yes
+--- error_log
+social: 2 pending error counts of user 3 are not as written, skipped
+
+
+
+=== TEST 41: root's counts' key holding a string: the transaction's read is refused, the script's too; 503, and the error log says why
+--- init
+::redis(qw(DEL social:err:u:3));
+::redis(qw(SET social:err:u:3 x));
+--- request
+GET /exercises
+--- more_headers eval: ::auth(3, role => 'admin')
+--- error_code: 503
+--- response_body chomp
+{"error":{"code":"service_unavailable","message":"Redis is down; try again shortly."}}
+--- error_log
+social: reading pending errors failed: WRONGTYPE
+--- no_error_log
+[alert]
+
+
+
+=== TEST 42: the key gone, root's are empty lists again
+--- init
+::redis(qw(DEL social:err:u:3));
+--- request
+GET /exercises
+--- more_headers eval: ::auth(3, role => 'admin')
+--- error_code: 200
+--- response_body chomp
+{"user_id":3,"focus":[],"exercises":[]}
+
+
+
+=== TEST 43: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -744,7 +821,7 @@ DELETE /user/1
 
 
 
-=== TEST 40: her exercises are gone with her, for an admin too
+=== TEST 44: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -754,7 +831,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 41: and her rows, frequencies and pending counts
+=== TEST 45: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1
@@ -767,7 +844,7 @@ EXISTS social:err:u:1
 
 
 
-=== TEST 42: the flush takes what the blocks left waiting (bob's and cat's points), so that nothing waits in Redis for the next file's nginx to flush
+=== TEST 46: the flush takes what the blocks left waiting (bob's and cat's points), so that nothing waits in Redis for the next file's nginx to flush
 --- http_config
     social_flush_interval 100ms;
 --- init
