@@ -288,7 +288,7 @@ ngx_http_social_point_view_hash(ngx_pool_t *pool, redisReply *reply,
     ngx_http_social_point_view_t *view)
 {
     size_t        i;
-    redisReply   *ids, *hash, *f, *spelling;
+    redisReply   *ids, *hash, *f, *spelling, **e;
 
     ids = reply->element[NGX_HTTP_SOCIAL_POINT_VIEW_IDS];
     hash = reply->element[NGX_HTTP_SOCIAL_POINT_VIEW_HASH];
@@ -333,10 +333,12 @@ ngx_http_social_point_view_hash(ngx_pool_t *pool, redisReply *reply,
         }
     }
 
+    e = ids->element;
+
     return ngx_http_social_point_view_ids_set(pool, view,
-                                  ids->element[NGX_HTTP_SOCIAL_POINT_IDS_EPOCH],
-                                  ids->element[NGX_HTTP_SOCIAL_POINT_IDS_SEQ],
-                                  ids->element[NGX_HTTP_SOCIAL_POINT_IDS_OPEN]);
+                                      e[NGX_HTTP_SOCIAL_POINT_IDS_EPOCH],
+                                      e[NGX_HTTP_SOCIAL_POINT_IDS_SEQ],
+                                      e[NGX_HTTP_SOCIAL_POINT_IDS_OPEN]);
 }
 
 
