@@ -796,6 +796,7 @@ ngx_http_social_exit_process(ngx_cycle_t *cycle)
     ngx_http_social_revoke_exit_process();
     ngx_http_social_batch_exit_process();
     ngx_http_social_reads_exit_process();
+    ngx_http_social_point_joint_exit_process();
     ngx_http_social_bank_exit_process();
     ngx_http_social_pg_exit_process();
     ngx_http_social_redis_exit_process();

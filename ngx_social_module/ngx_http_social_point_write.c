@@ -18,10 +18,12 @@
  *      reader's, or else the script decides (ngx_http_social_points.c
  *      calls it); a deleted reader's utterance is GONE; then each point's
  *      latest utterances worked out (ngx_http_social_point_found());
- *   3. the write (ngx_http_social_point_write(), _written()): MULTI,
- *      RPUSH of the rows, HINCRBY of each count, HSETNX of each spelling
- *      the read did not find (it stays as first recorded), HSET of the
- *      latest utterances that change, SADD to the dirty set, EXEC.  The
+ *   3. the write (ngx_http_social_point_write(), _written()), in one
+ *      transaction with the writes of the worker's other requests of the
+ *      same turn of its event loop (ngx_http_social_point_joint.c): RPUSH
+ *      of the rows, HINCRBY of each count, HSETNX of each spelling the
+ *      read did not find (it stays as first recorded), HSET of the latest
+ *      utterances that change, SADD to the dirty set.  The
  *      rows are what the flush lands: once RPUSH has run, the points are
  *      recorded, whatever else Redis refused (a count's field of another
  *      type: logged).  A count that the write began (HINCRBY 1) though the
@@ -295,7 +297,7 @@ ngx_http_social_point_found(ngx_http_social_ctx_t *ctx, redisReply *reply,
 }
 
 
-/* 3. the write, one transaction */
+/* 3. the write, in the joint transaction */
 
 ngx_int_t
 ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
@@ -305,7 +307,7 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
     u_char                       *p, *counts, *user, *id;
     size_t                       *lens, counts_len, user_len;
     int64_t                       ms;
-    ngx_str_t                    *rows;
+    ngx_str_t                    *rows, who;
     ngx_uint_t                    i, c, a, nlatest, ncmds, argc;
     ngx_time_t                   *tp;
     const char                  **argv;
@@ -356,12 +358,14 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
     }
 
     /*
-     * RPUSH (first: its reply says whether the points are in), HINCRBY
-     * and HSETNX a point, HSET of the latest utterances, SADD
+     * HINCRBY and HSETNX a point, HSET of the latest utterances; the RPUSH
+     * of the rows and the SADD of the user are the joint's
+     * (ngx_http_social_point_joint.c), whose reply puts them first and
+     * last
      */
 
-    ncmds = 1 + 2 * n + 2;
-    argc = 2 + n + 4 * n + 4 * n + 2 + 2 * nlatest + 3;
+    ncmds = 2 * n + 1;
+    argc = 4 * n + 4 * n + 2 + 2 * nlatest;
 
     cmds = ngx_palloc(ctx->pool, ncmds * sizeof(ngx_http_social_redis_cmd_t));
     argv = ngx_palloc(ctx->pool, argc * sizeof(char *));
@@ -373,18 +377,6 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
 
     c = 0;
     a = 0;
-
-    ngx_http_social_point_cmd(&cmds[c++], &argv[a], &lens[a], 2 + n);
-
-    argv[a] = "RPUSH";
-    lens[a++] = sizeof("RPUSH") - 1;
-    argv[a] = NGX_HTTP_SOCIAL_KEY_POINT_ROWS;
-    lens[a++] = sizeof(NGX_HTTP_SOCIAL_KEY_POINT_ROWS) - 1;
-
-    for (i = 0; i < n; i++) {
-        argv[a] = (char *) rows[i].data;
-        lens[a++] = rows[i].len;
-    }
 
     for (i = 0; i < n; i++) {
         ngx_http_social_point_cmd(&cmds[c++], &argv[a], &lens[a], 4);
@@ -438,16 +430,16 @@ ngx_http_social_point_write(ngx_http_social_ctx_t *ctx,
         }
     }
 
-    ngx_http_social_point_cmd(&cmds[c++], &argv[a], &lens[a], 3);
+    who.data = user;
+    who.len = user_len;
 
-    argv[a] = "SADD";
-    lens[a++] = sizeof("SADD") - 1;
-    argv[a] = NGX_HTTP_SOCIAL_KEY_POINT_DIRTY;
-    lens[a++] = sizeof(NGX_HTTP_SOCIAL_KEY_POINT_DIRTY) - 1;
-    argv[a] = (char *) user;
-    lens[a++] = user_len;
+    if (ngx_http_social_point_join(ctx, cmds, c, rows, n, &who, handler)
+        != NGX_OK)
+    {
+        return NGX_ABORT;
+    }
 
-    return ngx_http_social_redis_multi(ctx, handler, cmds, c);
+    return NGX_OK;
 }
 
 

@@ -205,6 +205,13 @@ ngx_int_t ngx_http_social_flush_init_process(ngx_cycle_t *cycle,
     ngx_http_social_main_conf_t *smcf);
 void ngx_http_social_flush_exit_process(void);
 
+/* ngx_http_social_point_joint.c */
+ngx_int_t ngx_http_social_point_join(ngx_http_social_ctx_t *ctx,
+    ngx_http_social_redis_cmd_t *cmds, ngx_uint_t n, ngx_str_t *rows,
+    ngx_uint_t nrows, ngx_str_t *user,
+    ngx_http_social_redis_handler_pt handler);
+void ngx_http_social_point_joint_exit_process(void);
+
 /* ngx_http_social_points_check.c */
 ngx_int_t ngx_http_social_point_item(ngx_http_social_ctx_t *ctx,
     ngx_http_social_json_t *item, ngx_uint_t i,

@@ -32,7 +32,7 @@ use Time::HiRes ();
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks() + 17);
+plan tests => repeat_each() * (4 * blocks() + 18);
 
 our $HttpConfig = <<'_EOC_';
     social_flush_interval 0;
@@ -863,3 +863,64 @@ multi 1
 hsetnx 1
 1
 ["Style","Tone"]
+
+
+
+=== TEST 52: writes that go together: ann's, bob's and eve's points, their reads held by Redis a moment (CLIENT PAUSE), go in one transaction (one MULTI, RPUSH and SADD for the three); eve's count not a number fails alone: the others' counts and every row are in, each 202
+--- init
+::settled();
+my @users = ([1, 1], [2, 2], [6, 5]);
+my $f = 'n["grammar","tense"]';
+# each once before, so that the three take the same steps: the worker
+# knows their tokens, Redis has bob's utterance's owner entry
+Social::social_http('POST', '/errors', ::body($_->[1]), ::auth_json($_->[0]))
+    for @users;
+::redis(qw(HSET social:err:u:6), $f, 'x');
+my %before = map { $_->[0] => ::redis('HGET', "social:err:u:$_->[0]", $f) || 0 } @users;
+my $rows = ::redis(qw(LLEN social:err:rows));
+::redis(qw(CONFIG RESETSTAT));
+::redis(qw(CLIENT PAUSE 500 ALL));
+my @bg = map { ::background_post(::body($_->[1]), ::auth_json($_->[0])) } @users;
+my @st = map { ::background_status($_) } @bg;
+my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
+Social::social_result("@st\n",
+    map({ "$_ " . ($calls{$_} // 0) . "\n" } qw(multi exec rpush sadd hincrby)),
+    "rows +" . (::redis(qw(LLEN social:err:rows)) - $rows) . "\n",
+    map { my $now = ::redis('HGET', "social:err:u:$_->[0]", $f);
+          "user $_->[0]: " . ($now =~ /^\d+$/ ? "+" . ($now - $before{$_->[0]}) : $now) . "\n" } @users);
+--- response_body
+202 202 202
+multi 1
+exec 1
+rpush 1
+sadd 1
+hincrby 3
+rows +3
+user 1: +1
+user 2: +1
+user 6: x
+--- error_log
+recording errors left a count behind: ERR hash value is not an integer
+--- no_error_log
+[crit]
+
+
+
+=== TEST 53: eve's count a number again: her next point counts
+--- init
+::settled();
+::redis(qw(HSET social:err:u:6), 'n["grammar","tense"]', '3');
+--- request eval
+"POST /errors\n" . ::body(5)
+--- more_headers eval: ::auth_json(6)
+--- error_code: 202
+--- response_body chomp
+{"utterance_id":5,"recorded":1}
+
+
+
+=== TEST 54: her count 4
+--- redis
+HGET social:err:u:6 'n["grammar","tense"]'
+--- response_body
+4
