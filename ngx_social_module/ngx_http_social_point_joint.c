@@ -24,8 +24,11 @@
  * run.  Each request's handler then runs with its own reply, an array
  * shaped as its own transaction's would be: the RPUSH's reply, its
  * commands' replies, the SADD's reply.  A transaction that is refused
- * whole (EXECABORT) or lost (the connection) is each request's: the
- * error, or NULL.
+ * whole (EXECABORT: what Redis refuses as it queues a command, out of
+ * memory, a command the user may not run, which would refuse each
+ * request's own as well) or lost (the connection) is each request's: the
+ * error, or NULL, so up to NGX_HTTP_SOCIAL_POINT_JOINT_MAX requests get
+ * the same 503.
  *
  * What it saves, a request: MULTI and EXEC, an RPUSH and a SADD, their
  * replies, and the appends to the AOF of the transaction's markers
@@ -52,6 +55,7 @@ typedef struct {
     ngx_http_social_redis_handler_pt   handler;
     ngx_uint_t                         first;   /* its commands' first */
     ngx_uint_t                         n;
+    redisReply                         reply;   /* its part of EXEC's */
 } ngx_http_social_point_member_t;
 
 
@@ -118,11 +122,20 @@ ngx_http_social_point_join(ngx_http_social_ctx_t *ctx,
 
     pool = j->ctx->pool;
 
+    /* its reply made now: once the joint is sent, nothing can fail */
+
     m = ngx_pcalloc(pool, sizeof(ngx_http_social_point_member_t));
     if (m == NULL) {
         return NGX_ERROR;
     }
 
+    m->reply.element = ngx_palloc(pool, (n + 2) * sizeof(redisReply *));
+    if (m->reply.element == NULL) {
+        return NGX_ERROR;
+    }
+
+    m->reply.type = REDIS_REPLY_ARRAY;
+    m->reply.elements = n + 2;
     m->first = j->cmds.nelts;
     m->n = n;
     m->handler = handler;
@@ -302,13 +315,26 @@ ngx_http_social_point_joint_copy(ngx_pool_t *pool, ngx_array_t *args,
 static void
 ngx_http_social_point_joint_run(ngx_event_t *ev)
 {
-    ngx_queue_t                    *q;
+    ngx_queue_t                     run, *q;
     ngx_http_social_point_joint_t  *j;
+
+    /*
+     * the joints waiting now: a write joined while they go (a handler of
+     * a joint that failed at once) opens another, for the next event
+     */
 
     ngx_http_social_point_joint = NULL;
 
-    while (!ngx_queue_empty(&ngx_http_social_point_joint_waiting)) {
-        q = ngx_queue_head(&ngx_http_social_point_joint_waiting);
+    if (ngx_queue_empty(&ngx_http_social_point_joint_waiting)) {
+        return;
+    }
+
+    ngx_queue_init(&run);
+    ngx_queue_add(&run, &ngx_http_social_point_joint_waiting);
+    ngx_queue_init(&ngx_http_social_point_joint_waiting);
+
+    while (!ngx_queue_empty(&run)) {
+        q = ngx_queue_head(&run);
         j = ngx_queue_data(q, ngx_http_social_point_joint_t, queue);
 
         ngx_queue_remove(q);
@@ -413,7 +439,7 @@ ngx_http_social_point_joint_written(ngx_http_social_ctx_t *ctx,
     redisReply *reply)
 {
     ngx_uint_t                       i, n;
-    redisReply                      *r, **e;
+    redisReply                     **e;
     ngx_http_social_point_joint_t   *j = ctx->data;
     ngx_http_social_point_member_t  *m;
 
@@ -440,25 +466,14 @@ ngx_http_social_point_joint_written(ngx_http_social_ctx_t *ctx,
             continue;
         }
 
-        r = ngx_pcalloc(ctx->pool, sizeof(redisReply));
-        e = ngx_palloc(ctx->pool, (m->n + 2) * sizeof(redisReply *));
-
-        if (r == NULL || e == NULL) {
-            ctx->backend_error = NGX_HTTP_SOCIAL_BACKEND_DOWN;
-            ngx_http_social_point_joint_deliver(m, ctx, NULL);
-            continue;
-        }
-
-        r->type = REDIS_REPLY_ARRAY;
-        r->elements = m->n + 2;
-        r->element = e;
+        e = m->reply.element;
 
         e[0] = reply->element[n - 2];
         ngx_memcpy(&e[1], &reply->element[m->first],
                    m->n * sizeof(redisReply *));
         e[m->n + 1] = reply->element[n - 1];
 
-        ngx_http_social_point_joint_deliver(m, ctx, r);
+        ngx_http_social_point_joint_deliver(m, ctx, &m->reply);
     }
 
     ngx_http_social_point_joint_end(j);
@@ -500,6 +515,10 @@ ngx_http_social_point_joint_end(ngx_http_social_point_joint_t *j)
     ngx_http_social_ctx_t  *ctx;
 
     ctx = j->ctx;
+
+    if (ngx_http_social_point_joint == j) {
+        ngx_http_social_point_joint = NULL;
+    }
 
     for (i = 0; i < j->nmembers; i++) {
         ngx_http_social_op_unlink(&j->member[i]->op);

@@ -63,8 +63,8 @@ enum {
 
 static ngx_int_t ngx_http_social_point_view_hash(ngx_pool_t *pool,
     redisReply *reply, ngx_http_social_point_view_t *view);
-static redisReply *ngx_http_social_point_view_field(redisReply *hash,
-    u_char which, redisReply *field);
+static int ngx_libc_cdecl ngx_http_social_point_view_cmp(const void *one,
+    const void *two);
 static ngx_int_t ngx_http_social_point_view_start(ngx_pool_t *pool,
     ngx_http_social_point_view_t *view, size_t n);
 static ngx_int_t ngx_http_social_point_view_ids_set(ngx_pool_t *pool,
@@ -121,6 +121,16 @@ enum {
     NGX_HTTP_SOCIAL_POINT_IDS_OPEN,
     NGX_HTTP_SOCIAL_POINT_IDS
 };
+
+/* a field of the user's hash: its key (after its letter), letter, value */
+
+typedef struct {
+    u_char                         *key;
+    size_t                          len;
+    u_char                          which;
+    redisReply                     *value;
+} ngx_http_social_point_field_t;
+
 
 /* the transaction's commands, in its order */
 
@@ -280,15 +290,18 @@ ngx_http_social_point_view_read(ngx_pool_t *pool, redisReply *reply,
 /*
  * The transaction's reply: no batch open, the counts of the user's hash,
  * each "n<key>" with its spelling "s<key>" (none: left out, as the script
- * does) and its latest utterances "u<key>" (none: "")
+ * does) and its latest utterances "u<key>" (none: "").  The fields are
+ * sorted by key, so that a key's three come together: a hash of many keys
+ * costs its sort, not each key a search of the others.
  */
 
 static ngx_int_t
 ngx_http_social_point_view_hash(ngx_pool_t *pool, redisReply *reply,
     ngx_http_social_point_view_t *view)
 {
-    size_t        i;
-    redisReply   *ids, *hash, *f, *spelling, **e;
+    size_t                          i, n, k;
+    redisReply                     *ids, *hash, *f, **e;
+    ngx_http_social_point_field_t  *fields, *key, *nf, *sf, *uf;
 
     ids = reply->element[NGX_HTTP_SOCIAL_POINT_VIEW_IDS];
     hash = reply->element[NGX_HTTP_SOCIAL_POINT_VIEW_HASH];
@@ -302,31 +315,70 @@ ngx_http_social_point_view_hash(ngx_pool_t *pool, redisReply *reply,
         return NGX_AGAIN;
     }
 
-    if (ngx_http_social_point_view_start(pool, view, hash->elements / 2)
-        != NGX_OK)
+    fields = ngx_palloc(pool, (hash->elements / 2 + 1)
+                              * sizeof(ngx_http_social_point_field_t));
+
+    if (fields == NULL
+        || ngx_http_social_point_view_start(pool, view, hash->elements / 2)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    /* "n", "s" and "u" fields; anything else is not the view's */
+
+    n = 0;
+
     for (i = 0; i < hash->elements; i += 2) {
         f = hash->element[i];
 
-        if (f->type != REDIS_REPLY_STRING || f->len == 0 || f->str[0] != 'n')
+        if (f->type != REDIS_REPLY_STRING || f->len == 0
+            || (f->str[0] != 'n' && f->str[0] != 's' && f->str[0] != 'u'))
         {
             continue;
         }
 
-        spelling = ngx_http_social_point_view_field(hash, 's', f);
+        fields[n].key = (u_char *) f->str + 1;
+        fields[n].len = f->len - 1;
+        fields[n].which = (u_char) f->str[0];
+        fields[n].value = hash->element[i + 1];
+        n++;
+    }
 
-        if (spelling == NULL) {
+    ngx_qsort(fields, n, sizeof(ngx_http_social_point_field_t),
+              ngx_http_social_point_view_cmp);
+
+    /* each key's fields together, "n" before "s" before "u" */
+
+    for (i = 0; i < n; i = k) {
+        key = &fields[i];
+        nf = NULL;
+        sf = NULL;
+        uf = NULL;
+
+        for (k = i;
+             k < n && fields[k].len == key->len
+             && ngx_memcmp(fields[k].key, key->key, key->len) == 0;
+             k++)
+        {
+            switch (fields[k].which) {
+            case 'n':
+                nf = &fields[k];
+                break;
+            case 's':
+                sf = &fields[k];
+                break;
+            default:
+                uf = &fields[k];
+            }
+        }
+
+        if (nf == NULL || sf == NULL) {
             continue;
         }
 
-        if (ngx_http_social_point_view_count(pool, spelling,
-                                     hash->element[i + 1],
-                                     ngx_http_social_point_view_field(hash,
-                                                                      'u', f),
-                                     0, view)
+        if (ngx_http_social_point_view_count(pool, sf->value, nf->value,
+                                             uf ? uf->value : NULL, 0, view)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -342,27 +394,28 @@ ngx_http_social_point_view_hash(ngx_pool_t *pool, redisReply *reply,
 }
 
 
-/* the value of the field of the same key as "n<key>" field, or NULL */
+/* by key (its length, then its bytes), then by the field's letter */
 
-static redisReply *
-ngx_http_social_point_view_field(redisReply *hash, u_char which,
-    redisReply *field)
+static int ngx_libc_cdecl
+ngx_http_social_point_view_cmp(const void *one, const void *two)
 {
-    size_t       i;
-    redisReply  *f;
+    int                             rc;
+    ngx_http_social_point_field_t  *a, *b;
 
-    for (i = 0; i < hash->elements; i += 2) {
-        f = hash->element[i];
+    a = (ngx_http_social_point_field_t *) one;
+    b = (ngx_http_social_point_field_t *) two;
 
-        if (f->type == REDIS_REPLY_STRING && f->len == field->len
-            && (u_char) f->str[0] == which
-            && ngx_memcmp(f->str + 1, field->str + 1, f->len - 1) == 0)
-        {
-            return hash->element[i + 1];
-        }
+    if (a->len != b->len) {
+        return (a->len < b->len) ? -1 : 1;
     }
 
-    return NULL;
+    rc = ngx_memcmp(a->key, b->key, a->len);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return (int) a->which - (int) b->which;
 }
 
 

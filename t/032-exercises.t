@@ -779,7 +779,29 @@ social: 2 pending error counts of user 3 are not as written, skipped
 
 
 
-=== TEST 41: root's counts' key holding a string: the transaction's read is refused, the script's too; 503, and the error log says why
+=== TEST 41: root's counts of 3002 subcategories (as a learner's whose points wait ten minutes may be): the read pairs each count with its spelling, and the largest make the focus
+--- init
+::redis('DEL', 'social:err:u:3');
+my @args;
+for my $i (1 .. 3000) {
+    push @args, qq~n["zeta","k$i"]~, $i, qq~s["zeta","k$i"]~, qq~["Zeta","K$i"]~;
+}
+push @args, 'n["grammar","articles"]', 4000,
+            's["grammar","articles"]', '["Grammar","Articles"]',
+            'n["grammar","pronouns"]', 5000,
+            's["grammar","pronouns"]', '["Grammar","Pronouns"]';
+::redis('HSET', 'social:err:u:3', @args);
+Social::social_result(::summary(::auth(3, role => 'admin'), "?limit=2"));
+--- response_body
+user 3
+focus Grammar/Pronouns=5000, Grammar/Articles=4000
+slots Pronouns:1, Articles:1
+twice no
+bank yes
+
+
+
+=== TEST 42: root's counts' key holding a string: the transaction's read is refused, the script's too; 503, and the error log says why
 --- init
 ::redis(qw(DEL social:err:u:3));
 ::redis(qw(SET social:err:u:3 x));
@@ -796,7 +818,7 @@ social: reading pending errors failed: WRONGTYPE
 
 
 
-=== TEST 42: the key gone, root's are empty lists again
+=== TEST 43: the key gone, root's are empty lists again
 --- init
 ::redis(qw(DEL social:err:u:3));
 --- request
@@ -808,7 +830,7 @@ GET /exercises
 
 
 
-=== TEST 43: ann deletes herself
+=== TEST 44: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -821,7 +843,7 @@ DELETE /user/1
 
 
 
-=== TEST 44: her exercises are gone with her, for an admin too
+=== TEST 45: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -831,7 +853,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 45: and her rows, frequencies and pending counts
+=== TEST 46: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1
@@ -844,7 +866,7 @@ EXISTS social:err:u:1
 
 
 
-=== TEST 46: the flush takes what the blocks left waiting (bob's and cat's points), so that nothing waits in Redis for the next file's nginx to flush
+=== TEST 47: the flush takes what the blocks left waiting (bob's and cat's points), so that nothing waits in Redis for the next file's nginx to flush
 --- http_config
     social_flush_interval 100ms;
 --- init
