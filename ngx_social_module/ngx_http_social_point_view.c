@@ -18,8 +18,8 @@
  * (ngx_http_social_point_view_hash()).  While a batch is open, its
  * user's hash has a key made of the open batch's id, which a transaction
  * cannot read in the same step: NGX_AGAIN, and the script reads it all
- * (ngx_http_social_point_view_script()).  A script cost Redis three
- * times the transaction (BENCHMARKS.md, "GET /exercises: the view").
+ * (ngx_http_social_point_view_script()).  The script cost Redis two to
+ * three times the transaction (BENCHMARKS.md, "Runs 28 to 31").
  */
 
 
