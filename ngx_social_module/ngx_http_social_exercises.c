@@ -48,6 +48,7 @@ typedef struct {
     int64_t                         user_id;
     ngx_uint_t                      limit;
     ngx_uint_t                      reread;     /* unsigned:1 */
+    ngx_uint_t                      scripted;   /* unsigned:1 */
     ngx_uint_t                      nfocus;
     ngx_http_social_focus_t        *focus;      /* limit of them */
     ngx_http_social_point_view_t    view;
@@ -294,9 +295,14 @@ ngx_http_social_exercises_waiting(ngx_http_social_ctx_t *ctx,
 
     rc = ngx_http_social_point_view_read(ctx->request->pool, reply, view);
 
-    if (rc == NGX_AGAIN) {
+    if ((rc == NGX_AGAIN || rc == NGX_DECLINED) && !x->scripted) {
 
-        /* a batch is open: the script reads it */
+        /*
+         * a batch is open, or the transaction was refused (EXEC's error):
+         * the script reads it, once
+         */
+
+        x->scripted = 1;
 
         if (ngx_http_social_point_view_script(ctx, x->user_id,
                                           ngx_http_social_exercises_waiting)

@@ -18,7 +18,8 @@
  * (ngx_http_social_point_view_hash()).  While a batch is open, its
  * user's hash has a key made of the open batch's id, which a transaction
  * cannot read in the same step: NGX_AGAIN, and the script reads it all
- * (ngx_http_social_point_view_script()).  The script cost Redis two to
+ * (ngx_http_social_point_view_script()), as it does when Redis refuses
+ * the transaction (the caller's, once).  The script cost Redis two to
  * three times the transaction (BENCHMARKS.md, "Runs 28 to 31").
  */
 
@@ -227,8 +228,8 @@ ngx_http_social_point_view_script(ngx_http_social_ctx_t *ctx,
  * module writes it is skipped, counted in view->skipped, never an error:
  * the flush sets its rows aside and the hashes go with their batch.
  * NGX_AGAIN: the transaction's, and a batch is open (or it is not as
- * expected): the script is to read it; NGX_DECLINED: not the script's
- * reply; NGX_ERROR: no memory.
+ * expected): the script is to read it; NGX_DECLINED: neither's (an error,
+ * EXEC's or the script's); NGX_ERROR: no memory.
  */
 
 ngx_int_t

@@ -801,7 +801,22 @@ bank yes
 
 
 
-=== TEST 42: root's counts' key holding a string: the transaction's read is refused, the script's too; 503, and the error log says why
+=== TEST 42: MULTI refused (an ACL without it): EXEC's error, and the script reads the same counts: the same answer, no error
+--- init
+::redis(qw(ACL SETUSER default -multi));
+my $s = ::summary(::auth(3, role => 'admin'), "?limit=2");
+::redis(qw(ACL SETUSER default +multi));
+Social::social_result($s);
+--- response_body
+user 3
+focus Grammar/Pronouns=5000, Grammar/Articles=4000
+slots Pronouns:1, Articles:1
+twice no
+bank yes
+
+
+
+=== TEST 43: root's counts' key holding a string: the transaction's read is refused, the script's too; 503, and the error log says why
 --- init
 ::redis(qw(DEL social:err:u:3));
 ::redis(qw(SET social:err:u:3 x));
@@ -818,7 +833,7 @@ social: reading pending errors failed: WRONGTYPE
 
 
 
-=== TEST 43: the key gone, root's are empty lists again
+=== TEST 44: the key gone, root's are empty lists again
 --- init
 ::redis(qw(DEL social:err:u:3));
 --- request
@@ -830,7 +845,7 @@ GET /exercises
 
 
 
-=== TEST 44: ann deletes herself
+=== TEST 45: ann deletes herself
 --- init
 ::redis('SET', 'social:err:seq', Social::social_sql("SELECT max(seq) FROM error_batches"));
 --- request
@@ -843,7 +858,7 @@ DELETE /user/1
 
 
 
-=== TEST 45: her exercises are gone with her, for an admin too
+=== TEST 46: her exercises are gone with her, for an admin too
 --- request
 GET /exercises?user_id=1
 --- more_headers eval: ::auth(3, role => 'admin')
@@ -853,7 +868,7 @@ GET /exercises?user_id=1
 
 
 
-=== TEST 46: and her rows, frequencies and pending counts
+=== TEST 47: and her rows, frequencies and pending counts
 --- sql
 SELECT count(*) FROM utterance_errors WHERE user_id = 1
 SELECT count(*) FROM error_frequencies WHERE user_id = 1
@@ -866,7 +881,7 @@ EXISTS social:err:u:1
 
 
 
-=== TEST 47: the flush takes what the blocks left waiting (bob's and cat's points), so that nothing waits in Redis for the next file's nginx to flush
+=== TEST 48: the flush takes what the blocks left waiting (bob's and cat's points), so that nothing waits in Redis for the next file's nginx to flush
 --- http_config
     social_flush_interval 100ms;
 --- init
