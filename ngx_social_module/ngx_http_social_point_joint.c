@@ -32,7 +32,7 @@
  *
  * What it saves, a request: MULTI and EXEC, an RPUSH and a SADD, their
  * replies, and the appends to the AOF of the transaction's markers
- * (BENCHMARKS.md, "Runs 28 to 31").
+ * (BENCHMARKS.md, "Runs 28 to 32").
  *
  * A request that goes away before its joint is sent is not waited for:
  * its commands go (its points were recorded the moment it joined, as a

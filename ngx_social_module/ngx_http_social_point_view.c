@@ -20,7 +20,7 @@
  * cannot read in the same step: NGX_AGAIN, and the script reads it all
  * (ngx_http_social_point_view_script()), as it does when Redis refuses
  * the transaction (the caller's, once).  The script cost Redis two to
- * three times the transaction (BENCHMARKS.md, "Runs 28 to 31").
+ * three times the transaction (BENCHMARKS.md, "Runs 28 to 32").
  */
 
 
