@@ -181,9 +181,14 @@ ngx_http_social_access_handler(ngx_http_request_t *r)
         return ngx_http_social_access_answer(r, ctx->auth_status);
     }
 
-    ctx = ngx_http_social_ctx_create(r, ep);
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx = ngx_http_social_ctx_create(r, ep);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        ctx->endpoint = ep;     /* made by a variable: the token read */
     }
 
     ctx->access_asked = 1;
@@ -340,9 +345,8 @@ ngx_int_t
 ngx_http_social_access_reader(ngx_http_request_t *r, int64_t *user_id,
     ngx_uint_t *admin)
 {
-    ngx_http_social_ctx_t        *ctx;
-    ngx_http_social_claims_t      claims;
-    ngx_http_social_main_conf_t  *smcf;
+    ngx_http_social_ctx_t     *ctx;
+    ngx_http_social_claims_t   claims;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
 
@@ -357,9 +361,7 @@ ngx_http_social_access_reader(ngx_http_request_t *r, int64_t *user_id,
         return NGX_OK;
     }
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_social_module);
-
-    if (ngx_http_social_auth_bearer(r, &smcf->jwt_key, &claims) != NGX_OK) {
+    if (ngx_http_social_auth_claims(r, &claims) != NGX_OK) {
         return NGX_DECLINED;
     }
 

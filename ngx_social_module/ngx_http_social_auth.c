@@ -16,9 +16,12 @@
 #include "ngx_http_social_token.h"
 #include "ngx_http_social_auth.h"
 #include "ngx_http_social_revoke.h"
+#include "ngx_http_social_request.h"
 
 
 static ngx_int_t ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx);
+static ngx_int_t ngx_http_social_auth_bearer(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_http_social_claims_t *claims);
 
 
 /*
@@ -50,10 +53,7 @@ ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx)
 {
     ngx_http_social_claims_t  claims;
 
-    if (ngx_http_social_auth_bearer(ctx->request, &ctx->smcf->jwt_key,
-                                    &claims)
-        != NGX_OK)
-    {
+    if (ngx_http_social_auth_claims(ctx->request, &claims) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -66,11 +66,65 @@ ngx_http_social_auth_parse(ngx_http_social_ctx_t *ctx)
 
 
 /*
+ * The request's bearer token, its signature and claims checked once a
+ * request, whoever asks first (a limit's $social_reader, the access
+ * phase, the handler), kept in the module's context of the request (made
+ * here when there is none yet), and its expiry looked at each time:
+ * NGX_OK with the claims, NGX_DECLINED without a valid token, NGX_ERROR
+ * without memory.
+ */
+
+ngx_int_t
+ngx_http_social_auth_claims(ngx_http_request_t *r,
+    ngx_http_social_claims_t *claims)
+{
+    ngx_http_social_ctx_t       *ctx;
+    ngx_http_social_claims_t    *c;
+    ngx_http_social_loc_conf_t  *slcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
+
+    if (ctx == NULL) {
+        slcf = ngx_http_get_module_loc_conf(r, ngx_http_social_module);
+
+        ctx = ngx_http_social_ctx_create(r, slcf->endpoint);
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (!ctx->token_read) {
+        c = ngx_palloc(r->pool, sizeof(ngx_http_social_claims_t));
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->token_read = 1;
+
+        if (ngx_http_social_auth_bearer(r, &ctx->smcf->jwt_key, c) == NGX_OK)
+        {
+            ctx->claims = c;
+        }
+    }
+
+    c = ctx->claims;
+
+    if (c == NULL || c->expires <= ngx_time()) {
+        return NGX_DECLINED;
+    }
+
+    *claims = *c;
+
+    return NGX_OK;
+}
+
+
+/*
  * Authorization: Bearer <header>.<payload>.<signature>, its signature and
  * claims checked (not its generation: that is ngx_http_social_auth_check)
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_social_auth_bearer(ngx_http_request_t *r, ngx_str_t *key,
     ngx_http_social_claims_t *claims)
 {

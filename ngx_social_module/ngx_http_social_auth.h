@@ -18,7 +18,7 @@
 
 ngx_int_t ngx_http_social_auth_check(ngx_http_social_ctx_t *ctx,
     ngx_http_social_auth_handler_pt handler);
-ngx_int_t ngx_http_social_auth_bearer(ngx_http_request_t *r, ngx_str_t *key,
+ngx_int_t ngx_http_social_auth_claims(ngx_http_request_t *r,
     ngx_http_social_claims_t *claims);
 ngx_int_t ngx_http_social_token(ngx_http_social_ctx_t *ctx, int64_t user_id,
     ngx_uint_t admin, int64_t gen, ngx_str_t *token);

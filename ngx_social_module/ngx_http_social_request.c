@@ -45,9 +45,18 @@ ngx_http_social_handler(ngx_http_request_t *r)
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_social_module);
 
-    ctx = ngx_http_social_ctx_create(r, slcf->endpoint);
+    /* one a limit's $social_reader made, with the token read, is kept */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
+
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx = ngx_http_social_ctx_create(r, slcf->endpoint);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        ctx->endpoint = slcf->endpoint;
     }
 
     /*

@@ -61,6 +61,13 @@ struct ngx_http_social_ctx_s {
     const char                     *field;      /* of a 422 */
     const char                     *message;
 
+    /*
+     * the bearer token, its signature and claims checked once a request
+     * (ngx_http_social_auth_claims()): NULL, or NULL and token_read set
+     * when there is no valid one
+     */
+    struct ngx_http_social_claims_s  *claims;
+
     int64_t                         user_id;    /* the reader */
     int64_t                         token_gen;
     ngx_int_t                       auth_status;
@@ -87,6 +94,8 @@ struct ngx_http_social_ctx_s {
     /* the access phase: the token check was asked, and it has answered */
     unsigned                        access_asked:1;
     unsigned                        access_checked:1;
+
+    unsigned                        token_read:1;
 };
 
 

@@ -20,8 +20,18 @@
 #include <openssl/hmac.h>
 
 
+static ngx_int_t ngx_http_social_token_header(ngx_pool_t *pool,
+    ngx_str_t *part);
 static ngx_int_t ngx_http_social_token_claims(ngx_pool_t *pool,
     ngx_str_t *text, time_t now, ngx_http_social_claims_t *claims);
+static ngx_int_t ngx_http_social_token_signed(ngx_str_t *text,
+    ngx_http_social_claims_t *claims, int64_t *exp);
+static ngx_int_t ngx_http_social_token_word(u_char **p, u_char *last,
+    const char *word, size_t len);
+static ngx_int_t ngx_http_social_token_number(u_char **p, u_char *last,
+    int64_t *n);
+static ngx_int_t ngx_http_social_token_read(ngx_pool_t *pool,
+    ngx_str_t *text, ngx_http_social_claims_t *claims, int64_t *exp);
 static ngx_int_t ngx_http_social_claim_int(ngx_http_social_json_t *payload,
     const char *key, int64_t *n);
 static ngx_int_t ngx_http_social_b64url(ngx_pool_t *pool, ngx_str_t *in,
@@ -53,6 +63,10 @@ static size_t       ngx_http_social_hmac_key_len = (size_t) -1;
 static const char  ngx_http_social_jwt_header[] =
     "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
+/* the same, base64url'd, as every token this module signs begins */
+static const char  ngx_http_social_jwt_header64[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+
 
 /*
  * <header>.<payload>.<signature>, signed with the key and current at now:
@@ -63,10 +77,9 @@ ngx_int_t
 ngx_http_social_token_parse(ngx_pool_t *pool, ngx_str_t *key,
     ngx_str_t *token, time_t now, ngx_http_social_claims_t *claims)
 {
-    u_char                  *dot1, *dot2, *last;
-    ngx_str_t                part, text, sig;
-    ngx_http_social_json_t  *header, *v;
-    u_char                   mac[EVP_MAX_MD_SIZE];
+    u_char     *dot1, *dot2, *last;
+    ngx_str_t   part, text, sig;
+    u_char      mac[EVP_MAX_MD_SIZE];
 
     last = token->data + token->len;
 
@@ -100,12 +113,42 @@ ngx_http_social_token_parse(ngx_pool_t *pool, ngx_str_t *key,
         return NGX_DECLINED;
     }
 
-    /* only HS256: "none" and every other algorithm are refused */
+    /*
+     * only HS256: "none" and every other algorithm are refused; the
+     * header this module signs is known by its bytes, any other is read
+     */
 
     part.data = token->data;
     part.len = dot1 - token->data;
 
+    if ((part.len != sizeof(ngx_http_social_jwt_header64) - 1
+         || ngx_strncmp(part.data, ngx_http_social_jwt_header64, part.len)
+            != 0)
+        && ngx_http_social_token_header(pool, &part) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    part.data = dot1 + 1;
+    part.len = dot2 - part.data;
+
     if (ngx_http_social_b64url(pool, &part, &text) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_social_token_claims(pool, &text, now, claims);
+}
+
+
+/* a header written another way: its "alg" HS256, no "crit" */
+
+static ngx_int_t
+ngx_http_social_token_header(ngx_pool_t *pool, ngx_str_t *part)
+{
+    ngx_str_t                text;
+    ngx_http_social_json_t  *header, *v;
+
+    if (ngx_http_social_b64url(pool, part, &text) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -124,24 +167,147 @@ ngx_http_social_token_parse(ngx_pool_t *pool, ngx_str_t *key,
         return NGX_DECLINED;
     }
 
-    part.data = dot1 + 1;
-    part.len = dot2 - part.data;
-
-    if (ngx_http_social_b64url(pool, &part, &text) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    return ngx_http_social_token_claims(pool, &text, now, claims);
+    return NGX_OK;
 }
 
 
-/* the payload: "sub", "role", "iat", "exp" after now, "gen" */
+/*
+ * the payload: "sub", "role", "iat", "exp" after now, "gen"; as this
+ * module writes it (ngx_http_social_token_sign()), it is read without a
+ * JSON parser, and any other way of writing it is read by the parser
+ */
 
 static ngx_int_t
 ngx_http_social_token_claims(ngx_pool_t *pool, ngx_str_t *text, time_t now,
     ngx_http_social_claims_t *claims)
 {
-    int64_t                  exp, iat, sub, gen;
+    int64_t  exp;
+
+    if (ngx_http_social_token_signed(text, claims, &exp) != NGX_OK
+        && ngx_http_social_token_read(pool, text, claims, &exp) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (exp <= now) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                       "social auth: token expired");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * {"sub":"<id>","role":"user"|"admin","iat":<n>,"exp":<n>,"gen":<n>},
+ * byte for byte, each number without a leading zero: what the parser
+ * would make of it; NGX_DECLINED for anything else
+ */
+
+static ngx_int_t
+ngx_http_social_token_signed(ngx_str_t *text,
+    ngx_http_social_claims_t *claims, int64_t *exp)
+{
+    u_char      *p, *last, *start;
+    int64_t      sub, iat, end, gen;
+    ngx_uint_t   admin;
+
+    p = text->data;
+    last = p + text->len;
+
+    if (ngx_http_social_token_word(&p, last, "{\"sub\":\"", 8) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    start = p;
+
+    while (p < last && *p >= '0' && *p <= '9') {
+        p++;
+    }
+
+    if (ngx_http_social_parse_id(start, p - start, &sub) != NGX_OK
+        || ngx_http_social_token_word(&p, last, "\",\"role\":\"", 10)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_social_token_word(&p, last, "user\"", 5) == NGX_OK) {
+        admin = 0;
+
+    } else if (ngx_http_social_token_word(&p, last, "admin\"", 6) == NGX_OK) {
+        admin = 1;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_social_token_word(&p, last, ",\"iat\":", 7) != NGX_OK
+        || ngx_http_social_token_number(&p, last, &iat) != NGX_OK
+        || ngx_http_social_token_word(&p, last, ",\"exp\":", 7) != NGX_OK
+        || ngx_http_social_token_number(&p, last, &end) != NGX_OK
+        || ngx_http_social_token_word(&p, last, ",\"gen\":", 7) != NGX_OK
+        || ngx_http_social_token_number(&p, last, &gen) != NGX_OK
+        || ngx_http_social_token_word(&p, last, "}", 1) != NGX_OK
+        || p != last)
+    {
+        return NGX_DECLINED;
+    }
+
+    claims->user_id = sub;
+    claims->gen = gen;
+    claims->expires = (time_t) end;
+    claims->admin = admin;
+    *exp = end;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_social_token_word(u_char **p, u_char *last, const char *word,
+    size_t len)
+{
+    if ((size_t) (last - *p) < len || ngx_strncmp(*p, word, len) != 0) {
+        return NGX_DECLINED;
+    }
+
+    *p += len;
+
+    return NGX_OK;
+}
+
+
+/* a JSON integer from 0 to 2^63-1: digits, no leading zero */
+
+static ngx_int_t
+ngx_http_social_token_number(u_char **p, u_char *last, int64_t *n)
+{
+    u_char  *start;
+
+    start = *p;
+
+    while (*p < last && **p >= '0' && **p <= '9') {
+        (*p)++;
+    }
+
+    if (*p == start || (start[0] == '0' && *p - start > 1)) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_social_atoi64(start, *p - start, n) == NGX_OK
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* the payload written any other way, read by the JSON parser */
+
+static ngx_int_t
+ngx_http_social_token_read(ngx_pool_t *pool, ngx_str_t *text,
+    ngx_http_social_claims_t *claims, int64_t *exp)
+{
+    int64_t                  end, iat, sub, gen;
     ngx_uint_t               admin;
     ngx_http_social_json_t  *payload, *v;
 
@@ -161,16 +327,10 @@ ngx_http_social_token_claims(ngx_pool_t *pool, ngx_str_t *text, time_t now,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_social_claim_int(payload, "exp", &exp) != NGX_OK
+    if (ngx_http_social_claim_int(payload, "exp", &end) != NGX_OK
         || ngx_http_social_claim_int(payload, "iat", &iat) != NGX_OK
         || ngx_http_social_claim_int(payload, "gen", &gen) != NGX_OK)
     {
-        return NGX_DECLINED;
-    }
-
-    if (exp <= now) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pool->log, 0,
-                       "social auth: token expired");
         return NGX_DECLINED;
     }
 
@@ -192,7 +352,9 @@ ngx_http_social_token_claims(ngx_pool_t *pool, ngx_str_t *text, time_t now,
 
     claims->user_id = sub;
     claims->gen = gen;
+    claims->expires = (time_t) end;
     claims->admin = admin;
+    *exp = end;
 
     return NGX_OK;
 }

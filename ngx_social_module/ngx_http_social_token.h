@@ -21,9 +21,10 @@
 #include "ngx_http_social_json.h"
 
 
-typedef struct {
+typedef struct ngx_http_social_claims_s {
     int64_t                         user_id;    /* "sub" */
     int64_t                         gen;        /* "gen" */
+    time_t                          expires;    /* "exp" (read only) */
     ngx_uint_t                      admin;      /* "role"; unsigned:1 */
 } ngx_http_social_claims_t;
 

@@ -239,3 +239,49 @@ Content-Type: text/plain
 --- error_code: 401
 --- response_body_like chomp
 "unauthorized"
+
+
+
+=== TEST 21: a token written another way than the module writes it, signed with the key: accepted (read by the JSON parser)
+--- request
+GET /user/1
+--- more_headers eval
+my $now = time;
+"Authorization: Bearer " . Social::social_token(1, header => '{"typ":"JWT", "alg":"HS256"}', payload => qq{{ "gen": 0, "exp": @{[$now + 60]}, "iat": $now, "role": "user", "sub": "1" }})
+--- response_body_like chomp
+^\{"user_id":1,"username":"anant",
+
+
+
+=== TEST 22: the module's layout with a number of a leading zero is 401
+--- request
+GET /user/1
+--- more_headers eval
+my $now = time;
+"Authorization: Bearer " . Social::social_token(1, payload => qq{{"sub":"1","role":"user","iat":0$now,"exp":@{[$now + 60]},"gen":0}})
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
+
+
+
+=== TEST 23: the module's layout with a byte after it is 401
+--- request
+GET /user/1
+--- more_headers eval
+my $now = time;
+"Authorization: Bearer " . Social::social_token(1, payload => qq{{"sub":"1","role":"user","iat":$now,"exp":@{[$now + 60]},"gen":0}x})
+--- error_code: 401
+--- response_body_like chomp
+"unauthorized"
+
+
+
+=== TEST 24: the module's layout with a space after it: accepted (read by the JSON parser)
+--- request
+GET /user/1
+--- more_headers eval
+my $now = time;
+"Authorization: Bearer " . Social::social_token(1, payload => qq{{"sub":"1","role":"user","iat":$now,"exp":@{[$now + 60]},"gen":0} })
+--- response_body_like chomp
+^\{"user_id":1,"username":"anant",

@@ -182,7 +182,34 @@ my ($ann) = Social::social_http('POST', '/posts', '{"content": "x"}', ::auth(1))
 
 
 
-=== TEST 7: /metrics answers loopback's 127.0.0.1 only: from another address, 403 as JSON
+=== TEST 7: the token read once a request (the limit's $social_reader, then the handler), its expiry looked at each time: a write whose body comes after the token expired is 401, one in time 201
+--- init
+require IO::Socket::INET;
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT};
+sub slow_post {
+    my ($auth, $wait) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Proto => 'tcp')
+        or die "connect: $!\n";
+    my $body = '{"content": "late"}';
+    $s->autoflush(1);
+    print $s "POST /posts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n$auth\r\n"
+             . "Content-Type: application/json\r\nContent-Length: " . length($body) . "\r\n\r\n";
+    select undef, undef, undef, $wait;
+    print $s $body;
+    local $/;
+    my $res = <$s> // '';
+    return $res =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none';
+}
+::out("expired while its body came: " . slow_post(Social::social_auth(2, exp => 2), 3.5)
+      . ", in time: " . slow_post(Social::social_auth(2, exp => 60), 0.5));
+--- response_body
+expired while its body came: 401, in time: 201
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: /metrics answers loopback's 127.0.0.1 only: from another address, 403 as JSON
 --- init
 require IO::Socket::INET;
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT};
@@ -202,7 +229,7 @@ access forbidden by rule, client: 127.0.0.2
 
 
 
-=== TEST 8: the flush's last batch (time, duration, rows) and the trim job's last run
+=== TEST 9: the flush's last batch (time, duration, rows) and the trim job's last run
 --- http_config eval
 $Social::Production . "    social_flush_interval 1s;\n    social_trim_interval 200ms;\n"
 --- init
@@ -226,7 +253,7 @@ trimmed, now$
 
 
 
-=== TEST 9: the backends' failures counted: Redis down (not connected, errors), PostgreSQL down (errors)
+=== TEST 10: the backends' failures counted: Redis down (not connected, errors), PostgreSQL down (errors)
 --- init
 my $a = ::metrics();
 Social::social_service("stop-redis");

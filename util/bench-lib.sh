@@ -45,7 +45,8 @@ pgbench_tps() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b ? a / b : 0) }'; }
 row() { printf '%-40s %10s\n' "$1" "$2"; }
 
-# a token of user $1, signed as the module signs them
+# a token of user $1, written byte for byte as the module writes them (no
+# spaces: the tokens of /signin) and signed with its key
 token_for() {
     python3 - "$STATE/jwt.key" "$1" <<'PY'
 import base64, hashlib, hmac, json, sys, time
@@ -54,7 +55,8 @@ b = lambda d: base64.urlsafe_b64encode(d).rstrip(b'=').decode()
 now = int(time.time())
 h = b(b'{"alg":"HS256","typ":"JWT"}')
 p = b(json.dumps({"sub": sys.argv[2], "role": "user", "iat": now,
-                  "exp": now + 3600, "gen": 0}).encode())
+                  "exp": now + 3600, "gen": 0},
+                 separators=(",", ":")).encode())
 s = b(hmac.new(key, (h + '.' + p).encode(), hashlib.sha256).digest())
 print(h + '.' + p + '.' + s)
 PY
