@@ -924,3 +924,37 @@ recording errors left a count behind: ERR hash value is not an integer
 HGET social:err:u:6 'n["grammar","tense"]'
 --- response_body
 4
+
+
+
+=== TEST 55: a full joint takes no more (3 writes in the test build, 64 in production): ann's two, bob's and eve's points held by Redis a moment go in two transactions, each 202, every row and count in
+--- init
+::settled();
+my @writes = ([1, 1], [1, 1], [2, 2], [6, 5]);
+my $f = 'n["grammar","tense"]';
+my %before = map { $_->[0] => ::redis('HGET', "social:err:u:$_->[0]", $f) || 0 } @writes;
+my $rows = ::redis(qw(LLEN social:err:rows));
+::redis(qw(CONFIG RESETSTAT));
+::redis(qw(CLIENT PAUSE 500 ALL));
+my @bg = map { ::background_post(::body($_->[1]), ::auth_json($_->[0])) } @writes;
+my @st = map { ::background_status($_) } @bg;
+my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
+my %seen;
+Social::social_result("@st\n",
+    map({ "$_ " . ($calls{$_} // 0) . "\n" } qw(multi exec rpush sadd hincrby)),
+    "rows +" . (::redis(qw(LLEN social:err:rows)) - $rows) . "\n",
+    map { "user $_: +" . (::redis('HGET', "social:err:u:$_", $f) - $before{$_}) . "\n" }
+        grep { !$seen{$_}++ } map { $_->[0] } @writes);
+--- response_body
+202 202 202 202
+multi 2
+exec 2
+rpush 2
+sadd 2
+hincrby 4
+rows +4
+user 1: +2
+user 2: +1
+user 6: +1
+--- no_error_log
+[error]
