@@ -79,7 +79,7 @@ ngx_http_social_auth_claims(ngx_http_request_t *r,
     ngx_http_social_claims_t *claims)
 {
     ngx_http_social_ctx_t       *ctx;
-    ngx_http_social_claims_t    *c;
+    ngx_http_social_claims_t    *c, read;
     ngx_http_social_loc_conf_t  *slcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
@@ -94,15 +94,17 @@ ngx_http_social_auth_claims(ngx_http_request_t *r,
     }
 
     if (!ctx->token_read) {
-        c = ngx_palloc(r->pool, sizeof(ngx_http_social_claims_t));
-        if (c == NULL) {
-            return NGX_ERROR;
-        }
-
         ctx->token_read = 1;
 
-        if (ngx_http_social_auth_bearer(r, &ctx->smcf->jwt_key, c) == NGX_OK)
+        if (ngx_http_social_auth_bearer(r, &ctx->smcf->jwt_key, &read)
+            == NGX_OK)
         {
+            c = ngx_palloc(r->pool, sizeof(ngx_http_social_claims_t));
+            if (c == NULL) {
+                return NGX_ERROR;
+            }
+
+            *c = read;
             ctx->claims = c;
         }
     }

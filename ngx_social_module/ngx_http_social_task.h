@@ -25,6 +25,7 @@ typedef struct ngx_http_social_op_s         ngx_http_social_op_t;
 typedef struct ngx_http_social_json_s       ngx_http_social_json_t;
 typedef struct ngx_http_social_pg_conn_s    ngx_http_social_pg_conn_t;
 typedef struct ngx_http_social_gate_s       ngx_http_social_gate_t;
+typedef struct ngx_http_social_claims_s     ngx_http_social_claims_t;
 
 
 /* the next step of an endpoint */
@@ -66,7 +67,7 @@ struct ngx_http_social_ctx_s {
      * (ngx_http_social_auth_claims()): NULL, or NULL and token_read set
      * when there is no valid one
      */
-    struct ngx_http_social_claims_s  *claims;
+    ngx_http_social_claims_t       *claims;
 
     int64_t                         user_id;    /* the reader */
     int64_t                         token_gen;

@@ -21,12 +21,14 @@
 #include "ngx_http_social_json.h"
 
 
-typedef struct ngx_http_social_claims_s {
+/* typedef'd as ngx_http_social_claims_t in ngx_http_social_task.h */
+
+struct ngx_http_social_claims_s {
     int64_t                         user_id;    /* "sub" */
     int64_t                         gen;        /* "gen" */
     time_t                          expires;    /* "exp" (read only) */
     ngx_uint_t                      admin;      /* "role"; unsigned:1 */
-} ngx_http_social_claims_t;
+};
 
 
 ngx_int_t ngx_http_social_token_parse(ngx_pool_t *pool, ngx_str_t *key,
