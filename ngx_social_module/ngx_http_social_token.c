@@ -25,13 +25,13 @@ static ngx_int_t ngx_http_social_token_header(ngx_pool_t *pool,
 static ngx_int_t ngx_http_social_token_claims(ngx_pool_t *pool,
     ngx_str_t *text, time_t now, ngx_http_social_claims_t *claims);
 static ngx_int_t ngx_http_social_token_signed(ngx_str_t *text,
-    ngx_http_social_claims_t *claims, int64_t *exp);
+    ngx_http_social_claims_t *claims);
 static ngx_int_t ngx_http_social_token_word(u_char **p, u_char *last,
     const char *word, size_t len);
 static ngx_int_t ngx_http_social_token_number(u_char **p, u_char *last,
     int64_t *n);
 static ngx_int_t ngx_http_social_token_read(ngx_pool_t *pool,
-    ngx_str_t *text, ngx_http_social_claims_t *claims, int64_t *exp);
+    ngx_str_t *text, ngx_http_social_claims_t *claims);
 static ngx_int_t ngx_http_social_claim_int(ngx_http_social_json_t *payload,
     const char *key, int64_t *n);
 static ngx_int_t ngx_http_social_b64url(ngx_pool_t *pool, ngx_str_t *in,
@@ -181,15 +181,13 @@ static ngx_int_t
 ngx_http_social_token_claims(ngx_pool_t *pool, ngx_str_t *text, time_t now,
     ngx_http_social_claims_t *claims)
 {
-    int64_t  exp;
-
-    if (ngx_http_social_token_signed(text, claims, &exp) != NGX_OK
-        && ngx_http_social_token_read(pool, text, claims, &exp) != NGX_OK)
+    if (ngx_http_social_token_signed(text, claims) != NGX_OK
+        && ngx_http_social_token_read(pool, text, claims) != NGX_OK)
     {
         return NGX_DECLINED;
     }
 
-    if (exp <= now) {
+    if (claims->expires <= now) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pool->log, 0,
                        "social auth: token expired");
         return NGX_DECLINED;
@@ -207,7 +205,7 @@ ngx_http_social_token_claims(ngx_pool_t *pool, ngx_str_t *text, time_t now,
 
 static ngx_int_t
 ngx_http_social_token_signed(ngx_str_t *text,
-    ngx_http_social_claims_t *claims, int64_t *exp)
+    ngx_http_social_claims_t *claims)
 {
     u_char      *p, *last, *start;
     int64_t      sub, iat, end, gen;
@@ -259,7 +257,6 @@ ngx_http_social_token_signed(ngx_str_t *text,
     claims->gen = gen;
     claims->expires = (time_t) end;
     claims->admin = admin;
-    *exp = end;
 
     return NGX_OK;
 }
@@ -305,7 +302,7 @@ ngx_http_social_token_number(u_char **p, u_char *last, int64_t *n)
 
 static ngx_int_t
 ngx_http_social_token_read(ngx_pool_t *pool, ngx_str_t *text,
-    ngx_http_social_claims_t *claims, int64_t *exp)
+    ngx_http_social_claims_t *claims)
 {
     int64_t                  end, iat, sub, gen;
     ngx_uint_t               admin;
@@ -354,7 +351,6 @@ ngx_http_social_token_read(ngx_pool_t *pool, ngx_str_t *text,
     claims->gen = gen;
     claims->expires = (time_t) end;
     claims->admin = admin;
-    *exp = end;
 
     return NGX_OK;
 }
