@@ -69,35 +69,46 @@ sub pages {
     return "too many pages";
 }
 
+# the tables a reference reads: follows, blocks, and every event with its
+# actor, post author and target, newest first (three psql runs a check, not
+# three a reader)
+sub tables {
+    my (%follows, %blocks);
+
+    for (Social::social_sql("SELECT follower_id || ' ' || followed_id"
+                            . " FROM follows"))
+    {
+        my ($a, $b) = split / /;
+        $follows{$a}{$b} = 1;
+    }
+
+    for (Social::social_sql("SELECT blocker_id || ' ' || blocked_id"
+                            . " FROM blocks"))
+    {
+        my ($a, $b) = split / /;
+        $blocks{$a}{$b} = $blocks{$b}{$a} = 1;
+    }
+
+    my @events = map { [split / /] }
+        Social::social_sql("SELECT e.event_id || ' ' || e.actor_id || ' '"
+                           . " || coalesce(p.author_id, 0) || ' '"
+                           . " || coalesce(e.target_id, 0)"
+                           . " FROM events e LEFT JOIN posts p"
+                           . " USING (post_id) ORDER BY e.event_id DESC");
+
+    return { follows => \%follows, blocks => \%blocks, events => \@events };
+}
+
 # the feed of $reader as API.md says it, from the tables
 sub reference {
-    my $reader = shift;
+    my ($reader, $t) = @_;
 
-    my %follows = ($reader => 1);
-    for (Social::social_sql("SELECT followed_id FROM follows"
-                            . " WHERE follower_id = $reader"))
-    {
-        $follows{$_} = 1;
-    }
-
-    my %blocked;
-    for (Social::social_sql("SELECT blocked_id FROM blocks"
-                            . " WHERE blocker_id = $reader"
-                            . " UNION SELECT blocker_id FROM blocks"
-                            . " WHERE blocked_id = $reader"))
-    {
-        $blocked{$_} = 1;
-    }
-
+    my %follows = (%{ $t->{follows}{$reader} // {} }, $reader => 1);
+    my %blocked = %{ $t->{blocks}{$reader} // {} };
     my @ids;
 
-    for (Social::social_sql("SELECT e.event_id || ' ' || e.actor_id || ' '"
-                            . " || coalesce(p.author_id, 0) || ' '"
-                            . " || coalesce(e.target_id, 0)"
-                            . " FROM events e LEFT JOIN posts p"
-                            . " USING (post_id) ORDER BY e.event_id DESC"))
-    {
-        my ($id, $actor, $author, $target) = split / /;
+    for (@{ $t->{events} }) {
+        my ($id, $actor, $author, $target) = @$_;
         next unless $follows{$actor};
         next if $blocked{$actor} || $blocked{$author} || $blocked{$target};
         push @ids, $id;
@@ -110,12 +121,16 @@ sub reference {
 sub check {
     my ($limit, @readers) = @_;
     my ($events, @wrong) = (0);
+    my $tables;
 
     @readers = (1 .. $Users) unless @readers;
 
     for my $reader (@readers) {
         my $got = pages($reader, $limit);
-        my $want = reference($reader);
+
+        # read after the pages, as the reference of each reader was
+        $tables //= tables();
+        my $want = reference($reader, $tables);
 
         if (!ref $got) {
             push @wrong, "reader $reader: $got";
