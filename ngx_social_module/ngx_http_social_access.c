@@ -181,14 +181,9 @@ ngx_http_social_access_handler(ngx_http_request_t *r)
         return ngx_http_social_access_answer(r, ctx->auth_status);
     }
 
+    ctx = ngx_http_social_ctx_get(r, ep);
     if (ctx == NULL) {
-        ctx = ngx_http_social_ctx_create(r, ep);
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else {
-        ctx->endpoint = ep;     /* made by a variable: the token read */
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->access_asked = 1;

@@ -45,18 +45,9 @@ ngx_http_social_handler(ngx_http_request_t *r)
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_social_module);
 
-    /* one a limit's $social_reader made, with the token read, is kept */
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
-
+    ctx = ngx_http_social_ctx_get(r, slcf->endpoint);
     if (ctx == NULL) {
-        ctx = ngx_http_social_ctx_create(r, slcf->endpoint);
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else {
-        ctx->endpoint = slcf->endpoint;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /*
@@ -108,6 +99,30 @@ ngx_http_social_ctx_create(ngx_http_request_t *r,
     cln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_social_module);
+
+    return ctx;
+}
+
+
+/*
+ * the task of a request for the endpoint ep: the one that a variable
+ * ($social_reader, with the token read) or the access phase made, kept
+ * with what it read, or a new one
+ */
+
+ngx_http_social_ctx_t *
+ngx_http_social_ctx_get(ngx_http_request_t *r,
+    ngx_http_social_endpoint_t *ep)
+{
+    ngx_http_social_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_social_module);
+
+    if (ctx == NULL) {
+        return ngx_http_social_ctx_create(r, ep);
+    }
+
+    ctx->endpoint = ep;
 
     return ctx;
 }

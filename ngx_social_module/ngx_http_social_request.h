@@ -31,6 +31,8 @@
 ngx_int_t ngx_http_social_handler(ngx_http_request_t *r);
 ngx_http_social_ctx_t *ngx_http_social_ctx_create(ngx_http_request_t *r,
     ngx_http_social_endpoint_t *ep);
+ngx_http_social_ctx_t *ngx_http_social_ctx_get(ngx_http_request_t *r,
+    ngx_http_social_endpoint_t *ep);
 ngx_int_t ngx_http_social_auth_error(ngx_http_social_ctx_t *ctx,
     ngx_int_t status);
 void ngx_http_social_done(ngx_http_social_ctx_t *ctx, ngx_int_t rc);
