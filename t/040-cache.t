@@ -10,7 +10,8 @@
 # within the TTL; a deleted post gone within 2 s, a deleted user at once;
 # one write or delete invalidates only its readers; 50 concurrent misses
 # make one backend read; an answer served stale while PostgreSQL is down;
-# the TTL the module sets; evictions counted; the key's parts.
+# the TTL the module sets; evictions counted; the key's parts; the
+# zone's sizes (keys for twice the answers that max_size holds).
 #
 # Users (made with SQL by TEST 1): 1 ann (admin), 2 bob, 3 cat in group 1;
 # 4 dan, 7 gus in group 2; 5 eve, 6 fay, 8 hal (group 1), 9 ivy, 10 jay,
@@ -361,3 +362,26 @@ for my $first ("POST /feed", "GET /group/1") {
 ::out(join ' | ', @seen);
 --- response_body
 405 | 401
+
+
+
+=== TEST 16: the shipped zone: the keys outnumber twice the answers max_size holds (a full keys zone answers 500), and the manager trims 1000 files a round or more
+--- init
+open my $fh, '<', "$Social::ConfDir/social/http.conf" or die "http.conf: $!\n";
+my $conf = do { local $/; <$fh> };
+close $fh;
+my ($args) = $conf =~ /^proxy_cache_path\s+([^;]+);/m or die "no proxy_cache_path\n";
+my %p = map { /^(\w+)=(.*)$/ ? ($1 => $2) : () } split /\s+/, $args;
+my $bytes = sub {
+    my ($n, $u) = $_[0] =~ /^(\d+)([kmg]?)$/i or die "size $_[0]\n";
+    return $n * ({ '' => 1, k => 1024, m => 1024 ** 2, g => 1024 ** 3 }->{lc $u});
+};
+# nginx keeps about 128 bytes a key; an answer takes at least a 4 KB page
+my $keys = $bytes->((split /:/, $p{keys_zone})[1]) / 128;
+my $answers = $bytes->($p{max_size}) / 4096;
+my $files = $p{manager_files} // 100;
+::out(sprintf "keys / answers: %s; manager_files: %s",
+              $keys >= 2 * $answers ? "2 or more" : sprintf("%.2f", $keys / $answers),
+              $files >= 1000 ? "1000 or more" : $files);
+--- response_body
+keys / answers: 2 or more; manager_files: 1000 or more
