@@ -59,6 +59,9 @@ ngx_http_social_endpoint_t  ngx_http_social_debug_endpoints[] = {
     { ngx_string("debug_reads"), NGX_HTTP_GET,
       ngx_http_social_debug_reads, 0, 0 },
 
+    { ngx_string("debug_redis_multi_fault"), NGX_HTTP_GET,
+      ngx_http_social_debug_multi_fault, 0, 0 },
+
     { ngx_null_string, 0, NULL, 0, 0 }
 };
 
@@ -271,6 +274,33 @@ ngx_http_social_debug_read(ngx_http_social_ctx_t *ctx, PGresult *res)
     n = ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
 
     ngx_http_social_done(ctx, ngx_http_social_debug_number(ctx, "value", n));
+}
+
+
+/*
+ * GET ?at=N: this worker's next Redis transaction fails to take its
+ * command N (from 1; 0: none), as when hiredis cannot grow its buffer
+ */
+
+ngx_int_t
+ngx_http_social_debug_multi_fault(ngx_http_social_ctx_t *ctx)
+{
+    ngx_int_t  at;
+    ngx_str_t  arg;
+
+    if (ngx_http_arg(ctx->request, (u_char *) "at", 2, &arg) != NGX_OK) {
+        ngx_str_set(&arg, "1");
+    }
+
+    at = ngx_atoi(arg.data, arg.len);
+    if (at == NGX_ERROR || at > 1000) {
+        return ngx_http_social_error(ctx, 422, "validation_failed",
+                                     "at must be 0..1000.", "at");
+    }
+
+    ngx_http_social_redis_multi_fault = at;
+
+    return ngx_http_social_debug_number(ctx, "at", at);
 }
 
 

@@ -28,6 +28,7 @@ ngx_int_t ngx_http_social_debug_echo(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_pg_txn(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_pg_statements(ngx_http_social_ctx_t *ctx);
 ngx_int_t ngx_http_social_debug_reads(ngx_http_social_ctx_t *ctx);
+ngx_int_t ngx_http_social_debug_multi_fault(ngx_http_social_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_SOCIAL_DEBUG_H_INCLUDED_ */

@@ -99,6 +99,10 @@ static ngx_msec_t                 ngx_http_social_redis_load_failed;
 /* hiredis is writing: a write it could not finish waits for epoll */
 static ngx_uint_t                 ngx_http_social_redis_writing;
 
+#if (NGX_HTTP_SOCIAL_TEST)
+ngx_uint_t                        ngx_http_social_redis_multi_fault;
+#endif
+
 /* a transaction's start (in Redis's protocol) and end */
 static const char                 ngx_http_social_redis_multi_cmd[] =
     "*1\r\n$5\r\nMULTI\r\n";
@@ -242,6 +246,13 @@ ngx_http_social_redis_multi(ngx_http_social_ctx_t *ctx,
             *p++ = CR;
             *p++ = LF;
         }
+
+#if (NGX_HTTP_SOCIAL_TEST)
+        if (ngx_http_social_redis_multi_fault == i + 1) {
+            ngx_http_social_redis_multi_fault = 0;
+            goto broken;
+        }
+#endif
 
         /* hiredis copies it into its output buffer */
 

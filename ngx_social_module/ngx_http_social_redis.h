@@ -70,5 +70,13 @@ ngx_int_t ngx_http_social_redis_multi(ngx_http_social_ctx_t *ctx,
     ngx_http_social_redis_handler_pt handler,
     ngx_http_social_redis_cmd_t *cmds, ngx_uint_t n);
 
+#if (NGX_HTTP_SOCIAL_TEST)
+/*
+ * the test build's fault: the next transaction's command n (from 1) is
+ * not taken, as when hiredis cannot grow its buffer; 0: none
+ */
+extern ngx_uint_t  ngx_http_social_redis_multi_fault;
+#endif
+
 
 #endif /* _NGX_HTTP_SOCIAL_REDIS_H_INCLUDED_ */

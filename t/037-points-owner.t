@@ -32,7 +32,7 @@ use Time::HiRes ();
 repeat_each(1);
 no_shuffle();
 
-plan tests => repeat_each() * (4 * blocks() + 18);
+plan tests => repeat_each() * (4 * blocks() + 19);
 
 our $HttpConfig = <<'_EOC_';
     social_flush_interval 0;
@@ -958,3 +958,42 @@ user 2: +1
 user 6: +1
 --- no_error_log
 [error]
+
+
+
+=== TEST 56: a transaction that hiredis takes only in part (its second command refused, as when it cannot grow its buffer) is never sent whole: the write is 503, nothing of it lands, the connection is made again and the next write lands
+--- config eval: $Social::Locations . "    location = /fault { social_endpoint debug_redis_multi_fault; }\n"
+--- init
+::settled();
+my $f = 'n["grammar","tense"]';
+my $count = sub { (::redis('HGET', 'social:err:u:1', $f) || 0) };
+my ($before, $rows) = ($count->(), ::redis(qw(LLEN social:err:rows)));
+::redis(qw(CONFIG RESETSTAT));
+my (undef, $fault) = Social::social_http('GET', '/fault?at=2');
+my ($st, $body) = Social::social_http('POST', '/errors', ::body(1), ::auth_json(1));
+my %calls = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
+my @out = ("fault $fault\n", "$st " . ($body =~ /"code":"(\w+)"/ ? $1 : $body) . "\n",
+           "exec " . ($calls{exec} // 0) . "\n",
+           "rows +" . (::redis(qw(LLEN social:err:rows)) - $rows) . "\n",
+           "ann +" . ($count->() - $before) . "\n");
+my $t0 = Time::HiRes::time();
+do {
+    Time::HiRes::sleep(0.1);
+    ($st) = Social::social_http('POST', '/errors', ::body(1), ::auth_json(1));
+} while ($st eq '503' && Time::HiRes::time() < $t0 + 5);
+push @out, "then $st\n", "rows +" . (::redis(qw(LLEN social:err:rows)) - $rows) . "\n",
+           "ann +" . ($count->() - $before) . "\n";
+Social::social_result(@out);
+--- response_body
+fault {"at":2}
+503 service_unavailable
+exec 0
+rows +0
+ann +0
+then 202
+rows +1
+ann +1
+--- error_log
+social: redis transaction not sent whole, dropping the connection
+--- no_error_log
+[crit]
