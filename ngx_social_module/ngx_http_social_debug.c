@@ -285,15 +285,14 @@ ngx_http_social_debug_read(ngx_http_social_ctx_t *ctx, PGresult *res)
 ngx_int_t
 ngx_http_social_debug_multi_fault(ngx_http_social_ctx_t *ctx)
 {
-    ngx_int_t  at;
-    ngx_str_t  arg;
+    ngx_str_t   arg;
+    ngx_uint_t  at;
 
     if (ngx_http_arg(ctx->request, (u_char *) "at", 2, &arg) != NGX_OK) {
         ngx_str_set(&arg, "1");
     }
 
-    at = ngx_atoi(arg.data, arg.len);
-    if (at == NGX_ERROR || at > 1000) {
+    if (ngx_http_social_limit_parse(&arg, 0, 1000, &at) != NGX_OK) {
         return ngx_http_social_error(ctx, 422, "validation_failed",
                                      "at must be 0..1000.", "at");
     }
