@@ -8,48 +8,8 @@
 #include "ngx_http_social_task.h"
 #include "ngx_http_social_util.h"
 #include "ngx_http_social_redis.h"
+#include "ngx_http_social_redis_conn.h"
 #include "ngx_http_social_shm.h"
-
-#include <openssl/sha.h>
-
-
-#define NGX_HTTP_SOCIAL_REDIS_LOAD_RETRY  60000
-
-
-/*
- * One hiredis async context per worker, commands pipelined on it.  hiredis
- * 0.14 has no timer hook and cannot cancel a single command, so a command
- * that times out fails every command on its connection, and the connection
- * is replaced on the next use.
- */
-
-typedef struct {
-    redisAsyncContext              *ac;
-    ngx_connection_t               *c;
-    ngx_queue_t                     ops;        /* in flight, in order */
-    ngx_event_t                     timer;      /* the oldest op's deadline */
-    ngx_uint_t                      reason;     /* why the ops fail */
-    ngx_uint_t                      connected;  /* unsigned:1 */
-} ngx_http_social_redis_conn_t;
-
-
-typedef struct {
-    ngx_http_social_op_t            op;
-    ngx_queue_t                     queue;      /* in conn->ops */
-    ngx_http_social_redis_handler_pt  handler;
-    ngx_http_social_redis_conn_t   *conn;
-    ngx_msec_t                      deadline;
-
-    /*
-     * a script sent by its SHA1 (or a library's function): sent again
-     * whole (or after its library) when Redis lacks it
-     */
-    ngx_http_social_script_t       *script;
-    ngx_uint_t                      load;       /* unsigned:1 */
-    int                             argc;
-    const char                    **argv;
-    size_t                         *argvlen;
-} ngx_http_social_redis_op_t;
 
 
 typedef struct {
@@ -73,28 +33,13 @@ static void ngx_http_social_redis_del_read(void *data);
 static void ngx_http_social_redis_add_write(void *data);
 static void ngx_http_social_redis_del_write(void *data);
 static void ngx_http_social_redis_cleanup(void *data);
-static void ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply,
-    void *data);
-static void ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc);
 static void ngx_http_social_redis_timeout(ngx_event_t *ev);
 static void ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
     ngx_uint_t reason);
 static void ngx_http_social_redis_detach(ngx_http_social_op_t *op);
-static ngx_int_t ngx_http_social_redis_noscript(
-    ngx_http_social_redis_op_t *op, redisReply *reply);
-static ngx_int_t ngx_http_social_redis_nofunction(
-    ngx_http_social_redis_op_t *op, redisReply *reply);
-static ngx_int_t ngx_http_social_redis_resend(
-    ngx_http_social_redis_op_t *op);
-static void ngx_http_social_redis_loaded(ngx_http_social_redis_conn_t *rc,
-    redisReply *reply);
-static void ngx_http_social_redis_name(ngx_http_social_script_t *script);
 
 
 static ngx_http_social_redis_t  *ngx_http_social_redis;
-
-/* when a FUNCTION LOAD was last refused, 0: never (or loaded since) */
-static ngx_msec_t                 ngx_http_social_redis_load_failed;
 
 /* hiredis is writing: a write it could not finish waits for epoll */
 static ngx_uint_t                 ngx_http_social_redis_writing;
@@ -339,11 +284,9 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
     int                            i, n;
     u_char                        *p;
     size_t                         size;
-    SHA_CTX                        sha;
     ngx_http_social_redis_t       *redis;
     ngx_http_social_redis_op_t    *op;
     ngx_http_social_redis_conn_t  *rc;
-    u_char                         md[SHA_DIGEST_LENGTH];
 
     redis = ngx_http_social_redis;
 
@@ -367,14 +310,7 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
 
     if (script) {
         if (script->sha1[0] == '\0') {
-            SHA1_Init(&sha);
-            SHA1_Update(&sha, script->text, ngx_strlen(script->text));
-            SHA1_Final(md, &sha);
-            ngx_hex_dump((u_char *) script->sha1, md, SHA_DIGEST_LENGTH);
-
-            if (script->function) {
-                ngx_http_social_redis_name(script);
-            }
+            ngx_http_social_redis_lua_prepare(script);
         }
 
         /* the arguments are kept with the op: it may have to resend them */
@@ -395,7 +331,7 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
             op->argv[0] = "EVALSHA";
             op->argvlen[0] = sizeof("EVALSHA") - 1;
             op->argv[1] = script->sha1;
-            op->argvlen[1] = 2 * SHA_DIGEST_LENGTH;
+            op->argvlen[1] = sizeof(script->sha1) - 1;
         }
 
         for (i = 0; i < argc; i++) {
@@ -422,7 +358,7 @@ ngx_http_social_redis_script(ngx_http_social_ctx_t *ctx,
 
     op->handler = handler;
     op->conn = rc;
-    op->deadline = ngx_current_msec + redis->smcf->redis_timeout;
+    op->deadline = ngx_current_msec + rc->timeout;
     op->op.detach = ngx_http_social_redis_detach;
 
     ngx_http_social_op_attach(ctx, &op->op);
@@ -483,6 +419,7 @@ ngx_http_social_redis_connect(void)
     rc->ac = ac;
     rc->c = c;
     rc->reason = NGX_HTTP_SOCIAL_BACKEND_DOWN;
+    rc->timeout = redis->smcf->redis_timeout;
     ngx_queue_init(&rc->ops);
 
     rc->timer.handler = ngx_http_social_redis_timeout;
@@ -713,12 +650,11 @@ ngx_http_social_redis_cleanup(void *data)
 }
 
 
-static void
+void
 ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_http_social_redis_op_t  *op = data;
 
-    ngx_int_t                      again;
     redisReply                    *r;
     ngx_connection_t              *c;
     ngx_http_social_ctx_t         *ctx;
@@ -727,20 +663,14 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
     rc = op->conn;
     ngx_queue_remove(&op->queue);
 
-    if (op->script) {
-        again = op->script->function
-                ? ngx_http_social_redis_nofunction(op, reply)
-                : ngx_http_social_redis_noscript(op, reply);
-
-        if (again == NGX_OK) {
-            return;
-        }
+    if (op->script && ngx_http_social_redis_lua_missing(op, reply) == NGX_OK) {
+        return;
     }
 
     r = reply;
 
     if (op->load && r) {
-        ngx_http_social_redis_loaded(rc, r);
+        ngx_http_social_redis_lua_loaded(rc, r);
     }
 
     ctx = op->op.ctx;
@@ -778,7 +708,7 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
 
 /* the timer follows the oldest command still waiting for its reply */
 
-static void
+void
 ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc)
 {
     ngx_msec_int_t               left;
@@ -852,129 +782,13 @@ ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
 }
 
 
-/* Redis lacks the script: the same op is sent again with its text */
-
-static ngx_int_t
-ngx_http_social_redis_noscript(ngx_http_social_redis_op_t *op,
-    redisReply *reply)
-{
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR
-        || ngx_strncmp(reply->str, "NOSCRIPT", 8) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, op->conn->c->log, 0,
-                   "social redis: NOSCRIPT, sending the script again with "
-                   "EVAL");
-
-    op->argv[0] = "EVAL";
-    op->argvlen[0] = sizeof("EVAL") - 1;
-    op->argv[1] = op->script->text;
-    op->argvlen[1] = ngx_strlen(op->script->text);
-    op->script = NULL;
-
-    return ngx_http_social_redis_resend(op);
-}
-
-
 /*
- * Redis lacks the library's function (after a restart, FUNCTION FLUSH, or
- * with another release's library only): the library is loaded, on the
- * same connection, before the op is sent again, once
+ * an op sent on its connection (again, or a library's load), with a new
+ * deadline
  */
 
-static ngx_int_t
-ngx_http_social_redis_nofunction(ngx_http_social_redis_op_t *op,
-    redisReply *reply)
-{
-    u_char                        *p;
-    size_t                         len;
-    ngx_http_social_script_t      *script;
-    ngx_http_social_redis_op_t    *load;
-    ngx_http_social_redis_conn_t  *rc;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR
-        || ngx_strncmp(reply->str, "ERR Function not found",
-                       sizeof("ERR Function not found") - 1)
-           != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    /* a load refused (an ACL, a Redis before 7) is not tried every call */
-
-    if (ngx_http_social_redis_load_failed
-        && (ngx_msec_int_t) (ngx_current_msec
-                             - ngx_http_social_redis_load_failed)
-           < NGX_HTTP_SOCIAL_REDIS_LOAD_RETRY)
-    {
-        return NGX_DECLINED;
-    }
-
-    rc = op->conn;
-    script = op->script;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rc->c->log, 0,
-                   "social redis: no function \"%s\", loading its library",
-                   script->name);
-
-    /* "#!lua name=social_<version>\nlocal V = '<version>'\n" and the code */
-
-    len = sizeof("#!lua name=social_\nlocal V = ''\n") - 1
-          + 2 * NGX_HTTP_SOCIAL_LUA_VERSION_LEN + ngx_strlen(script->text);
-
-    load = ngx_calloc(sizeof(ngx_http_social_redis_op_t)
-                      + 4 * (sizeof(char *) + sizeof(size_t)) + len,
-                      rc->c->log);
-    if (load == NULL) {
-        return NGX_DECLINED;
-    }
-
-    load->argc = 4;
-    load->argv = (const char **) (load + 1);
-    load->argvlen = (size_t *) (load->argv + 4);
-    p = (u_char *) (load->argvlen + 4);
-
-    load->argv[0] = "FUNCTION";
-    load->argvlen[0] = sizeof("FUNCTION") - 1;
-    load->argv[1] = "LOAD";
-    load->argvlen[1] = sizeof("LOAD") - 1;
-    load->argv[2] = "REPLACE";
-    load->argvlen[2] = sizeof("REPLACE") - 1;
-    load->argv[3] = (char *) p;
-    load->argvlen[3] = len;
-
-    p = ngx_sprintf(p, "#!lua name=social_%*s\nlocal V = '%*s'\n%s",
-                    (size_t) NGX_HTTP_SOCIAL_LUA_VERSION_LEN, script->sha1,
-                    (size_t) NGX_HTTP_SOCIAL_LUA_VERSION_LEN, script->sha1,
-                    script->text);
-
-    load->load = 1;
-    load->conn = rc;
-    load->deadline = ngx_current_msec
-                     + ngx_http_social_redis->smcf->redis_timeout;
-
-    if (redisAsyncCommandArgv(rc->ac, ngx_http_social_redis_reply, load,
-                              load->argc, load->argv, load->argvlen)
-        != REDIS_OK)
-    {
-        ngx_free(load);
-        return NGX_DECLINED;
-    }
-
-    ngx_queue_insert_tail(&rc->ops, &load->queue);
-
-    op->script = NULL;
-
-    return ngx_http_social_redis_resend(op);
-}
-
-
-/* an op sent again on its connection, with a new deadline */
-
-static ngx_int_t
-ngx_http_social_redis_resend(ngx_http_social_redis_op_t *op)
+ngx_int_t
+ngx_http_social_redis_send(ngx_http_social_redis_op_t *op)
 {
     ngx_http_social_redis_conn_t  *rc;
 
@@ -988,51 +802,10 @@ ngx_http_social_redis_resend(ngx_http_social_redis_op_t *op)
     }
 
     ngx_queue_insert_tail(&rc->ops, &op->queue);
-    op->deadline = ngx_current_msec
-                   + ngx_http_social_redis->smcf->redis_timeout;
+    op->deadline = ngx_current_msec + rc->timeout;
     ngx_http_social_redis_arm(rc);
 
     return NGX_OK;
-}
-
-
-/*
- * the reply to a FUNCTION LOAD: a refusal is told once, and the load not
- * tried again for a while (the calls fail, and their requests take their
- * other way)
- */
-
-static void
-ngx_http_social_redis_loaded(ngx_http_social_redis_conn_t *rc,
-    redisReply *reply)
-{
-    if (reply->type != REDIS_REPLY_ERROR) {
-        ngx_http_social_redis_load_failed = 0;
-        return;
-    }
-
-    if (ngx_http_social_redis_load_failed == 0) {
-        ngx_log_error(NGX_LOG_ERR, rc->c->log, 0,
-                      "social: redis did not load a library, not tried "
-                      "again for %d s: %*s",
-                      NGX_HTTP_SOCIAL_REDIS_LOAD_RETRY / 1000,
-                      reply->len, reply->str);
-    }
-
-    ngx_http_social_redis_load_failed = ngx_current_msec ? ngx_current_msec
-                                                         : 1;
-}
-
-
-/* a library function's name: "function_" and the text's version */
-
-static void
-ngx_http_social_redis_name(ngx_http_social_script_t *script)
-{
-    (void) ngx_snprintf((u_char *) script->name, sizeof(script->name) - 1,
-                        "%s_%*s%Z", script->function,
-                        (size_t) NGX_HTTP_SOCIAL_LUA_VERSION_LEN,
-                        script->sha1);
 }
 
 
