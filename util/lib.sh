@@ -79,7 +79,9 @@ social_instance() {
     PGDATA=$RUNDIR/pg/data
     PG_SOCKDIR=$RUNDIR/pg
     REDIS_DIR=$RUNDIR/redis
-    PG_DB=social
+    # another database of the same server: t/009-migrate.t's, never an
+    # operator's
+    PG_DB=${SOCIAL_PG_DB:-social}
     PG_ROLE=social
     PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=$PG_DB user=$PG_ROLE"
 }
