@@ -4,6 +4,15 @@
  */
 
 
+/*
+ * The worker's Redis connection: made when first needed (and after a
+ * backoff when it failed), its events on nginx's event loop, commands
+ * pipelined on it with a deadline each, transactions, and the calls of
+ * scripts and libraries (what is done when Redis lacks one is
+ * ngx_http_social_redis_lua.c's).
+ */
+
+
 #include "ngx_http_social_module.h"
 #include "ngx_http_social_task.h"
 #include "ngx_http_social_util.h"
@@ -33,6 +42,9 @@ static void ngx_http_social_redis_del_read(void *data);
 static void ngx_http_social_redis_add_write(void *data);
 static void ngx_http_social_redis_del_write(void *data);
 static void ngx_http_social_redis_cleanup(void *data);
+static void ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply,
+    void *data);
+static void ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc);
 static void ngx_http_social_redis_timeout(ngx_event_t *ev);
 static void ngx_http_social_redis_drop(ngx_http_social_redis_conn_t *rc,
     ngx_uint_t reason);
@@ -272,7 +284,7 @@ ngx_http_social_redis_conn(ngx_http_social_ctx_t *ctx)
  * keys, the arguments).  It is sent as EVALSHA, and as EVAL when Redis
  * answers NOSCRIPT (after a restart or SCRIPT FLUSH), which loads it.  A
  * library's function is sent as FCALL, and again after FUNCTION LOAD when
- * Redis does not have it.
+ * Redis does not have it (ngx_http_social_redis_lua.c).
  */
 
 ngx_int_t
@@ -650,7 +662,7 @@ ngx_http_social_redis_cleanup(void *data)
 }
 
 
-void
+static void
 ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_http_social_redis_op_t  *op = data;
@@ -708,7 +720,7 @@ ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply, void *data)
 
 /* the timer follows the oldest command still waiting for its reply */
 
-void
+static void
 ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc)
 {
     ngx_msec_int_t               left;

@@ -58,9 +58,6 @@ typedef struct {
 
 
 /* _redis.c */
-void ngx_http_social_redis_reply(redisAsyncContext *ac, void *reply,
-    void *data);
-void ngx_http_social_redis_arm(ngx_http_social_redis_conn_t *rc);
 ngx_int_t ngx_http_social_redis_send(ngx_http_social_redis_op_t *op);
 
 /* _redis_lua.c */

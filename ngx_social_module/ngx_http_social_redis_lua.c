@@ -57,7 +57,9 @@ ngx_http_social_redis_lua_prepare(ngx_http_social_script_t *script)
 /*
  * the reply to a script's call: NGX_OK when it told that Redis lacks the
  * script or the library, and the call was sent again (its reply comes
- * later); NGX_DECLINED when the reply is the call's own
+ * later); NGX_DECLINED when the reply goes to the call's handler: the
+ * call's own, or Redis's "lacks it" when nothing could be sent again (a
+ * load refused less than 60 s ago, no memory, the connection failing)
  */
 
 ngx_int_t
@@ -208,7 +210,7 @@ ngx_http_social_redis_lua_loaded(ngx_http_social_redis_conn_t *rc,
     }
 
     ngx_http_social_redis_lua_failed = ngx_current_msec ? ngx_current_msec
-                                                         : 1;
+                                                        : 1;
 }
 
 
