@@ -23,6 +23,34 @@ social_nginx() {
 say() { printf 'social: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
+# nginx_stop PREFIX: the nginx of PREFIX/logs/nginx.pid stopped gracefully
+# (QUIT) and waited for.  A master deletes the pid file as it exits,
+# whatever it then holds: one still exiting when the next starts (its
+# cache loader walking a large cache, a minute after its start, makes it
+# slow) would delete the next one's, which no stop could then find.  TERM
+# after 30 s, KILL after 5 more.
+nginx_alive() {
+    local state=
+    [ -r "/proc/$1/stat" ] || return 1
+    # the third field: Z once it has exited (a child not yet waited for)
+    state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+nginx_stop() {
+    local pidfile=$1/logs/nginx.pid pid= sig i
+    [ -f "$pidfile" ] && pid=$(cat "$pidfile" 2>/dev/null)
+    [ -n "$pid" ] && nginx_alive "$pid" || return 0
+    for sig in QUIT TERM KILL; do
+        kill -"$sig" "$pid" 2>/dev/null || return 0
+        for i in $(seq 1 $([ $sig = QUIT ] && echo 300 || echo 50)); do
+            nginx_alive "$pid" || return 0
+            sleep 0.1
+        done
+        say "nginx $pid still running after $sig"
+    done
+}
+
 # The instance ("run" for make run, "test" for make test) decides the ports and
 # the directory of its PostgreSQL and Redis.  The data lives outside the
 # checkout when we are root, because the checkout may sit in a directory that
