@@ -60,22 +60,8 @@ sub sha {
     return Digest::SHA->new(256)->addfile("$Sql/$_[0]")->hexdigest;
 }
 
-# a statement as $user on $db: its rows
-sub psql {
-    my ($db, $user, $sql) = @_;
-    local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
-    open my $p, '-|', 'psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1',
-        '-h', '127.0.0.1', '-p', $ENV{TEST_NGINX_PG_PORT}, '-U', $user,
-        '-d', $db, '-c', $sql
-        or die "psql: $!\n";
-    my @rows = <$p>;
-    close $p or die "psql failed on: $sql\n";
-    chomp @rows;
-    return wantarray ? @rows : $rows[0];
-}
-
 sub sql {
-    return psql($Db, 'social', @_);
+    return Social::social_psql($Db, 'social', @_);
 }
 
 # util/migrate on the instance: "exit N", then what it said (its lines
@@ -143,15 +129,15 @@ sub nfiles {
 
 run_tests();
 
-psql('postgres', 'postgres', "DROP DATABASE IF EXISTS $Db WITH (FORCE)");
+Social::social_psql('postgres', 'postgres', "DROP DATABASE IF EXISTS $Db WITH (FORCE)");
 
 __DATA__
 
 === TEST 1: a new database: every file of sql/ applied once, in order, each recorded with its file's sha256
 --- config
 --- init
-main::psql('postgres', 'postgres', "DROP DATABASE IF EXISTS $main::Db WITH (FORCE)");
-main::psql('postgres', 'postgres', "CREATE DATABASE $main::Db OWNER social");
+Social::social_psql('postgres', 'postgres', "DROP DATABASE IF EXISTS $main::Db WITH (FORCE)");
+Social::social_psql('postgres', 'postgres', "CREATE DATABASE $main::Db OWNER social");
 main::restore($_) for @main::Files;
 my ($exit, @said) = main::migrate($main::Operator);
 my @applied = map { /^social: applying (\S+)$/ ? "$1.sql" : () } @said;

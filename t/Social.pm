@@ -73,7 +73,8 @@ use Text::ParseWords ();
 our @EXPORT = qw(social_defaults social_api_defaults social_service
                  social_production_defaults
                  social_concurrent social_background social_background_result
-                 social_signal social_sql social_token social_reset
+                 social_signal social_sql social_psql social_token
+                 social_reset
                  social_concurrent_post social_http social_redis
                  social_head social_auth social_auth_json social_result
                  social_flood social_event_n social_event_ns social_event_id
@@ -475,7 +476,14 @@ sub social_signal {
 
 # social_sql("..."): a statement on the test database, its output rows
 sub social_sql {
-    my $sql = shift;
+    return social_psql('social', 'social', @_);
+}
+
+
+# social_psql($db, $user, "..."): a statement on another database of the
+# test server (or as another role), its output rows
+sub social_psql {
+    my ($db, $user, $sql) = @_;
 
     # NOTICEs (TRUNCATE's cascades) are not the test's output; a statement
     # of the test's own that runs two minutes is a fault of the test (a
@@ -484,8 +492,8 @@ sub social_sql {
                           . ' -c statement_timeout=120s';
 
     open my $psql, '-|', 'psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1',
-        '-h', '127.0.0.1', '-p', $ENV{TEST_NGINX_PG_PORT}, '-U', 'social',
-        '-d', 'social', '-c', $sql
+        '-h', '127.0.0.1', '-p', $ENV{TEST_NGINX_PG_PORT}, '-U', $user,
+        '-d', $db, '-c', $sql
         or die "psql: $!\n";
     my @rows = <$psql>;
     close $psql or die "psql failed on: $sql\n";
