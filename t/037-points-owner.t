@@ -16,7 +16,9 @@
 # delete, or a reader's generation in Redis that of a deleted user while
 # the worker still remembers their token's), or a 202 with Redis down.
 # TESTs 36 to 43: the common case itself (no script, a key of the wrong
-# type, latest utterances not as written).
+# type, latest utterances not as written).  TESTs 57 and 58: a user
+# deleted between the common case's reads and its write (held by Redis):
+# the point lands as a moment before, and the flush drops it.
 #
 # Made by TEST 1 with SQL: users 1 ann, 2 bob, 3 root (an admin), 4 carl,
 # 5 dan, 6 eve; conversations 1 to 6, each its user's.  Utterances: 1
@@ -90,6 +92,13 @@ sub restore {
 sub background_post {
     my ($body, @headers) = @_;
 
+    return background_http('POST', '/errors', $body, @headers);
+}
+
+# any request so (DELETE /user/{id})
+sub background_http {
+    my ($method, $uri, $body, @headers) = @_;
+
     pipe my $in, my $out or die "pipe: $!\n";
 
     my $pid = fork;
@@ -101,12 +110,19 @@ sub background_post {
     }
 
     close $in;
-    my ($st) = eval { Social::social_http('POST', '/errors', $body,
-                                          @headers) };
+    my ($st) = eval { Social::social_http($method, $uri, $body, @headers) };
     print $out ($st // 'failed'), "\n";
     close $out;
     require POSIX;
     POSIX::_exit(0);
+}
+
+# whether the request is still under way (no status in its pipe yet)
+sub background_waiting {
+    my $bg = shift;
+
+    require IO::Select;
+    return IO::Select->new($bg->{in})->can_read(0) ? 0 : 1;
 }
 
 sub background_status {
@@ -997,3 +1013,69 @@ ann +1
 social: redis transaction not sent whole, dropping the connection
 --- no_error_log
 [crit]
+
+
+
+=== TEST 57: the common case's race: eve's reads done, her write held by Redis (CLIENT PAUSE WRITE), eve deleted meanwhile (committed while the write waits): the point lands as it would have a moment before, 202, and the delete is 204
+--- init
+::settled();
+# once before, so that the worker knows her token and Redis her entry
+Social::social_http('POST', '/errors', ::body(5), ::auth_json(6));
+my $rows = ::redis(qw(LLEN social:err:rows));
+::redis(qw(CONFIG RESETSTAT));
+::redis(qw(CLIENT PAUSE 10000 WRITE));
+my $post = ::background_post(::body(5), ::auth_json(6));
+# the reads are done once Redis has answered the HMGET of the point's keys
+my $t0 = Time::HiRes::time();
+Time::HiRes::sleep(0.05)
+    until ::redis(qw(INFO commandstats)) =~ /cmdstat_hmget:calls=[1-9]/
+          || Time::HiRes::time() > $t0 + 5;
+Time::HiRes::sleep(0.2);
+my $del = ::background_http('DELETE', '/user/6', undef, ::auth(6));
+$t0 = Time::HiRes::time();
+Time::HiRes::sleep(0.05)
+    until ::sql("SELECT count(*) FROM users WHERE user_id = 6") eq '0'
+          || Time::HiRes::time() > $t0 + 5;
+my $gone = ::sql("SELECT count(*) FROM users WHERE user_id = 6") eq '0';
+my $waiting = ::background_waiting($post);
+::redis(qw(CLIENT UNPAUSE));
+my $st = ::background_status($post);
+my $dst = ::background_status($del);
+Social::social_result("eve deleted in PostgreSQL: " . ($gone ? "yes" : "no") . "\n",
+    "her write still held then: " . ($waiting ? "yes" : "no") . "\n",
+    "errors $st, delete $dst\n",
+    "rows +" . (::redis(qw(LLEN social:err:rows)) - $rows) . "\n",
+    "her utterances: " . ::sql("SELECT count(*) FROM utterances WHERE user_id = 6") . "\n");
+--- response_body
+eve deleted in PostgreSQL: yes
+her write still held then: yes
+errors 202, delete 204
+rows +1
+her utterances: 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 58: the flush lands every row but eve's, whose utterance went with her; nothing of hers is left in Redis
+--- http_config
+    social_flush_interval 100ms;
+--- init
+my $t0 = Time::HiRes::time();
+Time::HiRes::sleep(0.1)
+    until (::redis(qw(EXISTS social:err:rows)) eq '0'
+           && ::redis(qw(EXISTS social:err:open)) eq '0'
+           && ::redis(qw(EXISTS social:err:u:6)) eq '0')
+          || Time::HiRes::time() > $t0 + 15;
+Social::social_result(
+    "rows left: " . ::redis(qw(LLEN social:err:rows)) . "\n",
+    "her counts left: " . ::redis(qw(EXISTS social:err:u:6)) . "\n",
+    "hers landed: " . ::sql("SELECT count(*) FROM utterance_errors WHERE user_id = 6") . "\n",
+    "ann's landed: " . (::sql("SELECT count(*) FROM utterance_errors WHERE user_id = 1") > 0 ? "yes" : "no") . "\n");
+--- response_body
+rows left: 0
+her counts left: 0
+hers landed: 0
+ann's landed: yes
+--- no_error_log
+[error]
