@@ -1017,65 +1017,94 @@ social: redis transaction not sent whole, dropping the connection
 
 
 === TEST 57: the common case's race: eve's reads done, her write held by Redis (CLIENT PAUSE WRITE), eve deleted meanwhile (committed while the write waits): the point lands as it would have a moment before, 202, and the delete is 204
+--- http_config
+    social_flush_interval 0;
+    social_redis_timeout 30s;
 --- init
 ::settled();
-# once before, so that the worker knows her token and Redis her entry
-Social::social_http('POST', '/errors', ::body(5), ::auth_json(6));
+# once before, so that the worker knows her token (the DELETE's check then
+# asks no Redis, which holds the worker's connection behind her write) and
+# Redis her entry
+my ($first) = Social::social_http('POST', '/errors', ::body(5), ::auth_json(6));
 my $rows = ::redis(qw(LLEN social:err:rows));
+my $calls = sub { my %c = ::redis(qw(INFO commandstats)) =~ /cmdstat_(\w+):calls=(\d+)/g;
+                  join ' ', map { "$_ " . ($c{$_} // 0) } @_ };
+my $until = sub { my ($cond, $secs) = @_; my $t0 = Time::HiRes::time();
+                  until ($cond->()) { return 'timed out' if Time::HiRes::time() > $t0 + $secs;
+                                      Time::HiRes::sleep(0.05) }
+                  return 'yes' };
 ::redis(qw(CONFIG RESETSTAT));
-::redis(qw(CLIENT PAUSE 10000 WRITE));
-my $post = ::background_post(::body(5), ::auth_json(6));
-# the reads are done once Redis has answered the HMGET of the point's keys
-my $t0 = Time::HiRes::time();
-Time::HiRes::sleep(0.05)
-    until ::redis(qw(INFO commandstats)) =~ /cmdstat_hmget:calls=[1-9]/
-          || Time::HiRes::time() > $t0 + 5;
-Time::HiRes::sleep(0.2);
-my $del = ::background_http('DELETE', '/user/6', undef, ::auth(6));
-$t0 = Time::HiRes::time();
-Time::HiRes::sleep(0.05)
-    until ::sql("SELECT count(*) FROM users WHERE user_id = 6") eq '0'
-          || Time::HiRes::time() > $t0 + 5;
-my $gone = ::sql("SELECT count(*) FROM users WHERE user_id = 6") eq '0';
-my $waiting = ::background_waiting($post);
+::redis(qw(CLIENT PAUSE 20000 WRITE));
+my @out = ("first $first\n");
+my ($post, $del);
+eval {
+    $post = ::background_post(::body(5), ::auth_json(6));
+    # her reads done and her transaction begun: MULTI runs, what it
+    # queues waits for the pause (the record script, the other way, runs
+    # no MULTI: this is the common case)
+    push @out, "reads done, MULTI sent: "
+        . $until->(sub { $calls->('multi') eq 'multi 1' }, 8) . "\n";
+    $del = ::background_http('DELETE', '/user/6', undef, ::auth(6));
+    push @out, "eve deleted in PostgreSQL meanwhile: "
+        . $until->(sub { ::sql("SELECT count(*) FROM users WHERE user_id = 6") eq '0' }, 8) . "\n";
+    push @out, "her request still waiting then: " . (::background_waiting($post) ? "yes" : "no") . "\n",
+               "then: " . $calls->(qw(hmget multi exec)) . "\n";
+};
+my $err = $@;
 ::redis(qw(CLIENT UNPAUSE));
-my $st = ::background_status($post);
-my $dst = ::background_status($del);
-Social::social_result("eve deleted in PostgreSQL: " . ($gone ? "yes" : "no") . "\n",
-    "her write still held then: " . ($waiting ? "yes" : "no") . "\n",
-    "errors $st, delete $dst\n",
+my $st = $post ? ::background_status($post) : 'none';
+my $dst = $del ? ::background_status($del) : 'none';
+die $err if $err;
+# the rows waiting, each [user, utterance, ...]
+my @left = map { /^\["?(\d+)"?,/ ? $1 : 'unread' }
+    split /\n/, ::redis(qw(LRANGE social:err:rows 0 -1));
+my %users = map { $_ => 1 } ::sql("SELECT user_id FROM users");
+# for TEST 58: what the flush is to land, and what it must drop
+$::Landed = ::sql("SELECT count(*) FROM utterance_errors");
+$::Rows = scalar @left;
+$::Gone = scalar grep { !$users{$_} } @left;
+Social::social_result(@out, "errors $st, delete $dst\n",
+    "after: " . $calls->(qw(exec)) . "\n",
     "rows +" . (::redis(qw(LLEN social:err:rows)) - $rows) . "\n",
-    "her utterances: " . ::sql("SELECT count(*) FROM utterances WHERE user_id = 6") . "\n");
+    "her utterances: " . ::sql("SELECT count(*) FROM utterances WHERE user_id = 6") . "\n",
+    "her counts' hash: " . ::redis(qw(EXISTS social:err:u:6)) . "\n");
 --- response_body
-eve deleted in PostgreSQL: yes
-her write still held then: yes
+first 202
+reads done, MULTI sent: yes
+eve deleted in PostgreSQL meanwhile: yes
+her request still waiting then: yes
+then: hmget 1 multi 1 exec 0
 errors 202, delete 204
+after: exec 1
 rows +1
 her utterances: 0
+her counts' hash: 0
 --- no_error_log
 [error]
 
 
 
-=== TEST 58: the flush lands every row but eve's, whose utterance went with her; nothing of hers is left in Redis
+=== TEST 58: the flush lands every row but the deleted users' (carl's, eve's), whose utterances went with them, and sets none aside
 --- http_config
     social_flush_interval 100ms;
 --- init
 my $t0 = Time::HiRes::time();
 Time::HiRes::sleep(0.1)
     until (::redis(qw(EXISTS social:err:rows)) eq '0'
-           && ::redis(qw(EXISTS social:err:open)) eq '0'
-           && ::redis(qw(EXISTS social:err:u:6)) eq '0')
+           && ::redis(qw(EXISTS social:err:open)) eq '0')
           || Time::HiRes::time() > $t0 + 15;
 Social::social_result(
     "rows left: " . ::redis(qw(LLEN social:err:rows)) . "\n",
-    "her counts left: " . ::redis(qw(EXISTS social:err:u:6)) . "\n",
-    "hers landed: " . ::sql("SELECT count(*) FROM utterance_errors WHERE user_id = 6") . "\n",
-    "ann's landed: " . (::sql("SELECT count(*) FROM utterance_errors WHERE user_id = 1") > 0 ? "yes" : "no") . "\n");
---- response_body
-rows left: 0
-her counts left: 0
-hers landed: 0
-ann's landed: yes
+    "deleted users' rows: " . ($::Gone > 0 ? "some" : "none") . "\n",
+    "landed: " . (::sql("SELECT count(*) FROM utterance_errors") - $::Landed)
+        . " of " . $::Rows . " less " . $::Gone . ": "
+        . (::sql("SELECT count(*) FROM utterance_errors") - $::Landed == $::Rows - $::Gone ? "all" : "not all") . "\n",
+    "set aside: " . ::sql("SELECT count(*) FROM error_dead_letters") . "\n");
+--- response_body_like chomp
+\Arows left: 0
+deleted users' rows: some
+landed: \d+ of \d+ less \d+: all
+set aside: 0
+\z
 --- no_error_log
 [error]

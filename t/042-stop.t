@@ -52,7 +52,7 @@ sub alive {
     my $stat = <$fh>;
     close $fh;
     # the state after the command's parenthesis: Z once it has exited
-    return $stat =~ /\)\s+([A-Za-z])/ && $1 ne 'Z';
+    return $stat =~ /.*\)\s+(\S)/s && $1 ne 'Z';
 }
 
 sub children {
@@ -77,8 +77,12 @@ sub read_pid {
 sub stop {
     my $prefix = shift;
     my $t0 = Time::HiRes::time();
-    my $said = `bash -c '. "\$1/lib.sh"; nginx_stop "\$2"; echo "exit \$?"' \\
-                    _ $ENV{TEST_NGINX_UTIL} $prefix 2>&1`;
+    open my $fh, '-|', 'bash', '-c',
+         'exec 2>&1; . "$1/lib.sh"; nginx_stop "$2"; echo "exit $?"',
+         '_', $ENV{TEST_NGINX_UTIL}, $prefix
+        or die "bash: $!\n";
+    my $said = do { local $/; <$fh> } // '';
+    close $fh;
     my $took = Time::HiRes::time() - $t0;
     my @lines = grep { /\S/ } split /\n/, $said;
     my ($exit) = grep { /^exit / } @lines;
@@ -102,8 +106,12 @@ sub wait_pid {
 # exits on a QUIT of its own.  Each notes what happened in PREFIX/logs/.
 sub spawn_pair {
     my $p = shift;
+    local $| = 1;
     my $pid = fork // die "fork: $!\n";
     if ($pid == 0) {
+        # none of the runner's handlers (a runner's INT or TERM handler
+        # stops the test's nginx as it exits)
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP QUIT CHLD);
         POSIX::setsid();
         # nothing of the runner's held open (its output, its sockets)
         open STDIN, '<', '/dev/null';
@@ -113,13 +121,19 @@ sub spawn_pair {
         my $master = fork // POSIX::_exit(1);
         POSIX::_exit(0) if $master;     # daemonised, as nginx is
 
+        my $mpid = $$;
         my $loader = fork // POSIX::_exit(1);
         if ($loader == 0) {
             $SIG{QUIT} = sub {
                 note_in("$p/logs/loader", "QUIT");
                 POSIX::_exit(0);
             };
-            sleep 1 while 1;
+            # never past its master, nor two minutes
+            for (1 .. 120) {
+                last if getppid() != $mpid;
+                sleep 1;
+            }
+            POSIX::_exit(0);
         }
 
         my $quit = 0;
@@ -127,7 +141,10 @@ sub spawn_pair {
         open my $fh, '>', "$p/logs/nginx.pid" or POSIX::_exit(1);
         print $fh "$$\n";
         close $fh;
-        sleep 1 until $quit;
+        for (1 .. 120) {
+            last if $quit;
+            sleep 1;
+        }
         note_in("$p/logs/master", "QUIT");
         waitpid $loader, 0;
         note_in("$p/logs/master", "its loader exited");
@@ -190,6 +207,8 @@ main::out("workers before: " . scalar(@workers), $exit, @said,
           "master alive: " . (main::alive($master) ? "yes" : "no"),
           "workers alive: " . scalar(grep { main::alive($_) } @workers),
           "pid file: " . (-e "$p/logs/nginx.pid" ? "there" : "gone"));
+# whatever the block says, nothing of it left running
+kill 'KILL', grep { main::alive($_) } $master, @workers;
 --- response_body
 workers before: 2
 exit 0
@@ -199,27 +218,38 @@ pid file: gone
 
 
 
-=== TEST 2: nothing running: no pid file, or a pid file whose process is gone; nothing said, at once
+=== TEST 2: nothing running: no pid file, a pid that no process has, or a process that has exited but is not yet waited for (a zombie); nothing said, at once
 --- config
 --- init
 my $p = main::prefix();
 my ($exit1, @said1) = main::stop($p);
 my $took1 = pop @said1;
-# the pid of a process that has exited
-my $dead = fork // die "fork: $!\n";
-POSIX::_exit(0) if $dead == 0;
-waitpid $dead, 0;
+# past the largest pid_max Linux allows (2^22): no process has it
 open my $fh, '>', "$p/logs/nginx.pid" or die "$!\n";
-print $fh "$dead\n";
+print $fh "4194305\n";
 close $fh;
 my ($exit2, @said2) = main::stop($p);
 my $took2 = pop @said2;
+# a child of this process that has exited, not yet waited for: kill()
+# still finds it
+my $zombie = fork // die "fork: $!\n";
+POSIX::_exit(0) if $zombie == 0;
+Time::HiRes::sleep(0.2);
+open $fh, '>', "$p/logs/nginx.pid" or die "$!\n";
+print $fh "$zombie\n";
+close $fh;
+my $was = !-e "/proc/$zombie" ? "reaped" : main::alive($zombie) ? "alive" : "a zombie";
+my ($exit3, @said3) = main::stop($p);
+my $took3 = pop @said3;
+waitpid $zombie, 0;
 main::out("no pid file: $exit1", @said1,
-          "a pid that is gone: $exit2", @said2,
-          "at once: " . ($took1 < 2 && $took2 < 2 ? "yes" : "no ($took1 s, $took2 s)"));
+          "a pid no process has: $exit2", @said2,
+          "a child that exited ($was): $exit3", @said3,
+          "at once: " . ($took1 < 2 && $took2 < 2 && $took3 < 2 ? "yes" : "no ($took1 s, $took2 s, $took3 s)"));
 --- response_body
 no pid file: exit 0
-a pid that is gone: exit 0
+a pid no process has: exit 0
+a child that exited (a zombie): exit 0
 at once: yes
 
 
@@ -230,17 +260,18 @@ at once: yes
 my $p = main::prefix();
 my $master = main::spawn_pair($p);
 my ($loader) = main::children($master);
+die "the stand-in master has no loader\n" unless defined $loader;
 my ($exit, @said) = main::stop($p);
 my $took = pop @said;
 main::out($exit, @said,
           "master: " . main::slurp("$p/logs/master"),
           "loader: " . main::slurp("$p/logs/loader"),
           "master alive: " . (main::alive($master) ? "yes" : "no"),
-          "loader alive: " . (defined $loader && main::alive($loader) ? "yes" : "no"),
+          "loader alive: " . (main::alive($loader) ? "yes" : "no"),
           "pid file: " . (-e "$p/logs/nginx.pid" ? "there" : "gone"),
-          "before TERM: " . ($took < 25 ? "yes" : "no ($took s)"));
-# a loader that outlived its master goes now, whatever the block says
-kill 'KILL', $loader if defined $loader && main::alive($loader);
+          "after the 3 s, before TERM: " . ($took >= 2.5 && $took < 25 ? "yes" : "no ($took s)"));
+# whatever the block says, nothing of it left running
+kill 'KILL', grep { main::alive($_) } $master, $loader;
 --- response_body
 exit 0
 master: QUIT
@@ -251,4 +282,4 @@ loader: QUIT
 master alive: no
 loader alive: no
 pid file: gone
-before TERM: yes
+after the 3 s, before TERM: yes
