@@ -43,10 +43,6 @@ our $Sql = File::Temp::tempdir('social-migrate-XXXXXX', TMPDIR => 1,
 our $Throwaway = $ENV{TEST_NGINX_SOCIAL_INSTANCE} || 'test';
 our $Operator = 'run';
 
-sub out {
-    Social::social_result(join '', map { "$_\n" } @_);
-}
-
 # the repository's migrations
 sub files {
     my $dir = shift // "$ENV{TEST_NGINX_UTIL}/../sql";
@@ -141,7 +137,7 @@ Social::social_psql('postgres', 'postgres', "CREATE DATABASE $main::Db OWNER soc
 main::restore($_) for @main::Files;
 my ($exit, @said) = main::migrate($main::Operator);
 my @applied = map { /^social: applying (\S+)$/ ? "$1.sql" : () } @said;
-main::out($exit,
+Social::social_result_lines($exit,
           "applied in order: " . ("@applied" eq "@main::Files" ? "yes" : "@applied"),
           main::summary(),
           main::nfiles(),
@@ -158,7 +154,7 @@ events: t
 
 === TEST 2: run again on the same files: nothing applied, nothing said
 --- init
-main::out(main::migrate($main::Operator), main::summary());
+Social::social_result_lines(main::migrate($main::Operator), main::summary());
 --- response_body eval
 "exit 0
 " . scalar(@main::Files) . " recorded, all ok
@@ -170,7 +166,7 @@ main::out(main::migrate($main::Operator), main::summary());
 --- init
 main::sql("CREATE TABLE t_marker (x int); INSERT INTO t_marker VALUES (7)");
 main::append($main::Third, "\n-- edited after it was applied\n");
-main::out(main::migrate($main::Operator), main::summary(),
+Social::social_result_lines(main::migrate($main::Operator), main::summary(),
           "marker: " . main::sql("SELECT x FROM t_marker"));
 --- response_body eval
 "exit 1
@@ -186,7 +182,7 @@ marker: 7
 --- init
 main::restore($main::Third);
 unlink "$main::Sql/$main::Last" or die "$!\n";
-main::out(main::migrate($main::Operator), main::summary(),
+Social::social_result_lines(main::migrate($main::Operator), main::summary(),
           "marker: " . main::sql("SELECT x FROM t_marker"));
 main::restore($main::Last);
 --- response_body eval
@@ -202,7 +198,7 @@ marker: 7
 === TEST 5: an operator's database with a file applied before sums were kept: its sum recorded as the file is now, said, and nothing else touched
 --- init
 main::sql("UPDATE schema_migrations SET sha256 = NULL WHERE version = '$main::ThirdV'");
-main::out(main::migrate($main::Operator), main::summary(),
+Social::social_result_lines(main::migrate($main::Operator), main::summary(),
           "marker: " . main::sql("SELECT x FROM t_marker"));
 --- response_body eval
 "exit 0
@@ -225,7 +221,7 @@ open $fh, '>', "$main::Sql/902_t_after.sql" or die "$!\n";
 print $fh "CREATE TABLE t_after (x int);\n";
 close $fh;
 my ($exit, @said) = main::migrate($main::Operator);
-main::out($exit,
+Social::social_result_lines($exit,
           grep({ /applying/ } @said),
           "said the error: " . (grep({ /not a number|invalid input/ } @said) ? "yes" : "no"),
           main::summary(),
@@ -249,7 +245,7 @@ marker: 7
 --- init
 main::append($main::Third, "\n-- edited after it was applied\n");
 my ($exit, @said) = main::migrate($main::Throwaway);
-main::out($exit,
+Social::social_result_lines($exit,
           grep({ /made again/ } @said),
           "applied: " . grep({ /^social: applying / } @said),
           main::summary(),
@@ -269,7 +265,7 @@ marker: gone
 main::sql("UPDATE schema_migrations SET sha256 = NULL WHERE version = '$main::LastV'");
 main::sql("CREATE TABLE t_marker (x int)");
 my ($exit, @said) = main::migrate($main::Throwaway);
-main::out($exit,
+Social::social_result_lines($exit,
           grep({ /made again/ } @said),
           main::summary(),
           "marker: " . main::sql("SELECT coalesce(to_regclass('t_marker')::text, 'gone')"));

@@ -33,10 +33,6 @@ add_block_preprocessor(sub {
     social_defaults($block);
 });
 
-sub out {
-    Social::social_result(join '', map { "$_\n" } @_);
-}
-
 # a prefix of its own, with logs/
 sub prefix {
     my $p = File::Temp::tempdir('social-stop-XXXXXX', TMPDIR => 1,
@@ -203,7 +199,7 @@ for (1 .. 50) {
 }
 my ($exit, @said) = main::stop($p);
 pop @said;
-main::out("workers before: " . scalar(@workers), $exit, @said,
+Social::social_result_lines("workers before: " . scalar(@workers), $exit, @said,
           "master alive: " . (main::alive($master) ? "yes" : "no"),
           "workers alive: " . scalar(grep { main::alive($_) } @workers),
           "pid file: " . (-e "$p/logs/nginx.pid" ? "there" : "gone"));
@@ -242,7 +238,7 @@ my $was = !-e "/proc/$zombie" ? "reaped" : main::alive($zombie) ? "alive" : "a z
 my ($exit3, @said3) = main::stop($p);
 my $took3 = pop @said3;
 waitpid $zombie, 0;
-main::out("no pid file: $exit1", @said1,
+Social::social_result_lines("no pid file: $exit1", @said1,
           "a pid no process has: $exit2", @said2,
           "a child that exited ($was): $exit3", @said3,
           "at once: " . ($took1 < 2 && $took2 < 2 && $took3 < 2 ? "yes" : "no ($took1 s, $took2 s, $took3 s)"));
@@ -263,7 +259,7 @@ my ($loader) = main::children($master);
 die "the stand-in master has no loader\n" unless defined $loader;
 my ($exit, @said) = main::stop($p);
 my $took = pop @said;
-main::out($exit, @said,
+Social::social_result_lines($exit, @said,
           "master: " . main::slurp("$p/logs/master"),
           "loader: " . main::slurp("$p/logs/loader"),
           "master alive: " . (main::alive($master) ? "yes" : "no"),

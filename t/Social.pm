@@ -306,6 +306,11 @@ sub social_result {
     $Result = ($Result // '') . join '', @_;
 }
 
+# social_result_lines(@lines): the same, each of @lines a line of its own
+sub social_result_lines {
+    social_result(map { "$_\n" } @_);
+}
+
 
 # social_service("stop-pg") and the like: util/services on the instance
 # util/test started (test, or asan for make test-asan)
